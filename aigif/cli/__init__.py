@@ -1,0 +1,1 @@
+"""The ``aigif`` command. The only place that prints or parses argv."""

@@ -1,0 +1,367 @@
+"""Frozen dataclasses of the generation syntax: what users build and read.
+
+``GenerationMeta`` resolves defaults at construction: a value left as ``None`` takes the
+model's frozen default, so ``aigif.open(aigif.save(m)).meta == m`` holds whether a value
+was given or not.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from . import spec
+from .errors import MetaError
+from .registry import generators, lookup_model, model_defaults, model_for_hash, models
+
+__all__ = ["GenerationMeta", "Platform", "Lora", "SCHEDULERS", "scheduler_code",
+           "scheduler_key"]
+
+#: Lowercase scheduler keys (``"dpmpp_2m_karras"``) -> frozen code.
+SCHEDULERS: Mapping[str, int] = MappingProxyType(
+    {s.name.lower(): int(s) for s in spec.Scheduler})
+_SCHEDULER_KEYS = {v: k for k, v in SCHEDULERS.items()}
+_extra_schedulers: dict[str, int] = {}
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}$")
+_LOCAL = re.compile(r"^local:([0-9a-f]{32})$")
+
+
+def scheduler_code(key: str) -> int:
+    """Frozen code of a scheduler key; raise MetaError naming the known keys."""
+    code = SCHEDULERS.get(key)
+    if code is None:
+        code = _extra_schedulers.get(key)
+    if code is None:
+        raise MetaError(f"unknown scheduler {key!r}; expected one of: "
+                        f"{', '.join(sorted(SCHEDULERS))}", field="scheduler")
+    return code
+
+
+def scheduler_key(code: int) -> str | None:
+    k = _SCHEDULER_KEYS.get(code)
+    if k is None:
+        for key, c in _extra_schedulers.items():
+            if c == code:
+                return key
+    return k
+
+
+def register_scheduler(key: str, code: int) -> None:
+    """Register a third-party scheduler key with a code in 1024..2047."""
+    if code not in spec.SCHEDULER_PRIVATE:
+        raise MetaError(f"scheduler code {code} is outside the private range 1024..2047")
+    if key in SCHEDULERS or (key in _extra_schedulers and _extra_schedulers[key] != code):
+        raise MetaError(f"scheduler {key!r} is already registered")
+    _extra_schedulers[key] = code
+
+
+# --------------------------------------------------------------------------- platform
+_DEVICES = {d.name.lower(): int(d) for d in spec.Device}
+_DTYPES = {d.name.lower(): int(d) for d in spec.DType}
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Everything about the machine that changes the regenerated pixels.
+
+    ``device``: "cpu", "cuda", "mps", ...; ``accelerator``: e.g. "NVIDIA H100 80GB HBM3"
+    or "x86_64"; versions of torch / diffusers / transformers; ``dtype`` of the compute;
+    ``rng_device`` where the initial noise was drawn; ``flags``: a set of determinism
+    flag names (``spec.DeterminismFlag``); ``threads``: CPU threads (0 = unknown).
+    """
+
+    device: str = "unknown"
+    accelerator: str = ""
+    torch: str = ""
+    diffusers: str = ""
+    transformers: str = ""
+    dtype: str = "unknown"
+    rng_device: str = "cpu"
+    flags: frozenset = frozenset()
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("device", "rng_device"):
+            if getattr(self, name) not in _DEVICES:
+                raise MetaError(f"unknown device {getattr(self, name)!r}; expected one of "
+                                f"{', '.join(_DEVICES)}", field=f"platform.{name}")
+        if self.dtype not in _DTYPES:
+            raise MetaError(f"unknown dtype {self.dtype!r}; expected one of "
+                            f"{', '.join(_DTYPES)}", field="platform.dtype")
+        for name in ("accelerator", "torch", "diffusers", "transformers"):
+            v = getattr(self, name)
+            if not isinstance(v, str) or len(v.encode("utf-8", "surrogatepass")) > spec.MAX_STRING_BYTES:
+                raise MetaError(f"expected a string of at most {spec.MAX_STRING_BYTES} bytes",
+                                field=f"platform.{name}")
+        flags = frozenset(self.flags)
+        known = {f.name.lower() for f in spec.DeterminismFlag}
+        bad = flags - known
+        if bad:
+            raise MetaError(f"unknown determinism flags {sorted(bad)}; expected some of "
+                            f"{sorted(known)}", field="platform.flags")
+        object.__setattr__(self, "flags", flags)
+        if not isinstance(self.threads, int) or not 0 <= self.threads <= spec.MAX_THREADS:
+            raise MetaError(f"threads must be an int in 0..{spec.MAX_THREADS}",
+                            field="platform.threads")
+
+    @property
+    def device_code(self) -> int:
+        return _DEVICES[self.device]
+
+    @property
+    def rng_code(self) -> int:
+        return _DEVICES[self.rng_device]
+
+    @property
+    def dtype_code(self) -> int:
+        return _DTYPES[self.dtype]
+
+    @property
+    def flag_bits(self) -> int:
+        return sum(int(spec.DeterminismFlag[f.upper()]) for f in self.flags)
+
+    @classmethod
+    def from_codes(cls, device: int, dtype: int, rng: int, flags: int, threads: int,
+                   accelerator: str, torch: str, diffusers: str, transformers: str) -> "Platform":
+        names = frozenset(f.name.lower() for f in spec.DeterminismFlag if flags & f)
+        return cls(spec.Device(device).name.lower(), accelerator, torch, diffusers,
+                   transformers, spec.DType(dtype).name.lower(),
+                   spec.Device(rng).name.lower(), names, threads)
+
+    @classmethod
+    def current(cls, device: str = "cpu", dtype: str = "float32", rng_device: str = "cpu") -> "Platform":
+        """Record the platform this process renders on (imports torch)."""
+        from .render.platform import current_platform
+        return current_platform(device=device, dtype=dtype, rng_device=rng_device)
+
+    def differences(self, other: "Platform") -> list[str]:
+        """Names and values of the fields that differ from ``other`` (for warnings)."""
+        out = []
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if a != b:
+                out.append(f"{f.name}: file {a!r} vs here {b!r}")
+        return out
+
+
+# --------------------------------------------------------------------------- loras
+@dataclass(frozen=True)
+class Lora:
+    """A LoRA/adapter applied during generation. ``sha256`` is hex (may be a prefix)."""
+
+    name: str
+    weight: float = 1.0
+    clip_weight: float | None = None
+    sha256: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise MetaError("a LoRA needs a non-empty name", field="loras.name")
+        _check_real(self.weight, "loras.weight", -1000, 1000)
+        if self.clip_weight is not None:
+            _check_real(self.clip_weight, "loras.clip_weight", -1000, 1000)
+        if not re.fullmatch(r"[0-9a-f]{0,64}", self.sha256 or ""):
+            raise MetaError("sha256 must be lowercase hex (at most 64 digits)",
+                            field="loras.sha256")
+
+
+def _check_real(v: Any, name: str, lo: float, hi: float) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise MetaError(f"expected a number, found {type(v).__name__}", field=name)
+    v = float(v)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise MetaError(f"expected a finite number in {lo}..{hi}, found {v!r}", field=name)
+    return v
+
+
+def _check_int(v: Any, name: str, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise MetaError(f"expected an int, found {type(v).__name__} {v!r}", field=name)
+    if not lo <= v <= hi:
+        raise MetaError(f"expected {lo}..{hi}, found {v}", field=name)
+    return v
+
+
+def _check_text(v: Any, name: str) -> None:
+    if not isinstance(v, str):
+        raise MetaError(f"expected a str, found {type(v).__name__}", field=name)
+    if len(v) > spec.MAX_TEXT_CHARS:
+        raise MetaError(f"text is {len(v)} characters, the limit is {spec.MAX_TEXT_CHARS}",
+                        field=name)
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise MetaError(f"text is not valid Unicode (lone surrogate at index {e.start})",
+                        field=name) from e
+
+
+_PARAM_TYPES = (type(None), bool, int, float, str, bytes)
+
+
+# --------------------------------------------------------------------------- meta
+@dataclass(frozen=True)
+class GenerationMeta:
+    """The generation syntax of one image.
+
+    ``model`` is a well-known key (``"sd15"``, ``"sdxl"``, ``"flux1-schnell"``,
+    ``"aigif-tiny"``...), a name given to ``aigif.register_model``, ``"local:<hash>"``,
+    or a hub id ``"owner/name"`` (then ``generator`` and ``model_revision`` say which
+    family and which commit). Values left ``None`` take the model's frozen defaults.
+
+    Example::
+
+        meta = GenerationMeta(model="sd15", prompt="a castle", seed=1234)
+        assert meta.steps == 50
+    """
+
+    model: str
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int | None = None
+    steps: int | None = None
+    guidance_scale: float | None = None
+    scheduler: str | None = None
+    width: int | None = None
+    height: int | None = None
+    clip_skip: int | None = None
+    generator: str | None = None
+    model_revision: str | None = None
+    loras: tuple = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    extensions: Mapping[str, Any] = field(default_factory=dict)
+    platform: Platform | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if not isinstance(self.model, str) or not self.model:
+            raise MetaError("model must be a non-empty string", field="model")
+        info = self._model_info()
+        if self.generator is None:
+            set_(self, "generator", info.generator if info else None)
+        if self.generator is None or self.generator not in generators:
+            raise MetaError(f"model {self.model!r} needs a generator family; expected one of "
+                            f"{', '.join(generators.keys())}", field="generator")
+        if info is not None and info.generator != self.generator:
+            raise MetaError(f"model {self.model!r} belongs to generator {info.generator!r}, "
+                            f"not {self.generator!r}", field="generator")
+        if info is not None and info.code is not None and self.model_revision is None:
+            set_(self, "model_revision", info.revision)
+        if self.model_revision is not None and (
+                not isinstance(self.model_revision, str)
+                or len(self.model_revision.encode()) > spec.MAX_STRING_BYTES):
+            raise MetaError("model_revision must be a short string", field="model_revision")
+        d = model_defaults(info) if info is not None else generators.get(self.generator).defaults
+        for name in ("steps", "guidance_scale", "scheduler", "width", "height", "clip_skip"):
+            if getattr(self, name) is None:
+                set_(self, name, getattr(d, name))
+        _check_text(self.prompt, "prompt")
+        _check_text(self.negative_prompt, "negative_prompt")
+        if self.seed is not None:
+            _check_int(self.seed, "seed", 0, spec.MAX_SEED)
+        _check_int(self.steps, "steps", 1, spec.MAX_STEPS)
+        set_(self, "guidance_scale",
+             _check_real(self.guidance_scale, "guidance_scale", 0.0, spec.MAX_GUIDANCE))
+        if not isinstance(self.scheduler, str):
+            raise MetaError("scheduler must be a lowercase key such as 'dpmpp_2m_karras'",
+                            field="scheduler")
+        scheduler_code(self.scheduler)
+        _check_int(self.width, "width", 1, spec.MAX_DIMENSION)
+        _check_int(self.height, "height", 1, spec.MAX_DIMENSION)
+        _check_int(self.clip_skip, "clip_skip", 0, spec.MAX_CLIP_SKIP)
+        loras = tuple(self.loras)
+        for lo in loras:
+            if not isinstance(lo, Lora):
+                raise MetaError(f"loras must hold aigif.Lora values, found {type(lo).__name__}",
+                                field="loras")
+        if len(loras) > spec.MAX_ENTRIES:
+            raise MetaError(f"at most {spec.MAX_ENTRIES} LoRAs", field="loras")
+        set_(self, "loras", loras)
+        params = dict(self.params)
+        for k, v in params.items():
+            if not isinstance(k, str) or not k or len(k.encode()) > spec.MAX_STRING_BYTES:
+                raise MetaError(f"param key {k!r} must be a short non-empty string",
+                                field="params")
+            if not isinstance(v, _PARAM_TYPES) or (isinstance(v, int) and not isinstance(v, bool)
+                                                   and not -2**64 < v < 2**64):
+                raise MetaError(f"param {k!r}: expected None, bool, int (64-bit), float, str "
+                                f"or bytes, found {type(v).__name__}", field=f"params.{k}")
+        if len(params) > spec.MAX_ENTRIES:
+            raise MetaError(f"at most {spec.MAX_ENTRIES} params", field="params")
+        set_(self, "params", MappingProxyType(dict(sorted(params.items()))))
+        set_(self, "extensions", MappingProxyType(dict(self.extensions)))
+        if self.platform is not None and not isinstance(self.platform, Platform):
+            raise MetaError("platform must be an aigif.Platform", field="platform")
+
+    def _model_info(self):
+        m = self.model
+        if m in models:
+            return lookup_model(m)
+        mo = _LOCAL.match(m)
+        if mo:
+            return model_for_hash(bytes.fromhex(mo.group(1)))  # may be None
+        if _HUB_ID.match(m):
+            return None
+        return lookup_model(m)  # raises UnknownModelError with guidance
+
+    @property
+    def defaults(self) -> spec.models.Defaults:
+        """The frozen defaults of this meta's model."""
+        info = self._model_info()
+        return model_defaults(info) if info is not None else generators.get(self.generator).defaults
+
+    def replace(self, **changes: Any) -> "GenerationMeta":
+        """A copy with some fields changed (defaults re-resolved for fields set to None)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict with the same keys as the dataclass (used by ``aigif info --json``)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name == "platform":
+                v = None if v is None else {**{g.name: getattr(v, g.name) for g in fields(v)},
+                                            "flags": sorted(v.flags)}
+            elif f.name == "loras":
+                v = [{g.name: getattr(lo, g.name) for g in fields(lo)} for lo in v]
+            elif f.name in ("params", "extensions"):
+                v = {k: (x.hex() if isinstance(x, bytes) else x) for k, x in v.items()}
+                if f.name == "params":
+                    v = {k: ({"bytes": x} if isinstance(getattr(self, "params")[k], bytes) else x)
+                         for k, x in v.items()}
+            out[f.name] = v
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "GenerationMeta":
+        """Inverse of ``to_dict``; unknown keys raise MetaError naming them."""
+        if not isinstance(d, Mapping):
+            raise MetaError(f"expected a JSON object, found {type(d).__name__}")
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise MetaError(f"unknown keys {sorted(unknown)}; expected some of {sorted(names)}")
+        kw = dict(d)
+        if "model" not in kw:
+            raise MetaError("missing required key 'model'", field="model")
+        if kw.get("platform") is not None:
+            p = dict(kw["platform"])
+            p["flags"] = frozenset(p.get("flags", ()))
+            try:
+                kw["platform"] = Platform(**p)
+            except TypeError as e:
+                raise MetaError(f"bad platform object: {e}", field="platform") from e
+        if "loras" in kw:
+            try:
+                kw["loras"] = tuple(Lora(**x) for x in kw["loras"])
+            except TypeError as e:
+                raise MetaError(f"bad LoRA object: {e}", field="loras") from e
+        if "params" in kw:
+            kw["params"] = {k: (bytes.fromhex(v["bytes"]) if isinstance(v, dict) and
+                                set(v) == {"bytes"} else v) for k, v in dict(kw["params"]).items()}
+        try:
+            return cls(**kw)
+        except TypeError as e:
+            raise MetaError(str(e)) from e

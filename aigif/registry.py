@@ -1,0 +1,242 @@
+"""Generic registries with lazy entry-point discovery, and the model/generator registries.
+
+An entry has a stable lowercase key and, where it appears in files, a numeric code frozen
+in ``aigif.spec``. Third parties register through entry-point groups (``aigif.generators``,
+``aigif.extensions``, ``aigif.codecs``); discovery reads the names only and loads an entry
+on first use. A file's bytes never choose code to import: codes are looked up here only.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+from .errors import RegistryError, UnknownModelError
+from .spec import GENERATOR_PRIVATE, GENERATORS, MODELS, WELL_KNOWN_BASE
+from .spec.models import Defaults
+
+T = TypeVar("T")
+_KEY = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
+
+
+def load_ref(ref: str) -> Any:
+    """Import ``"package.module:attr"`` and return the attribute."""
+    mod, _, attr = ref.partition(":")
+    obj = import_module(mod)
+    for part in attr.split(".") if attr else ():
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry(Generic[T]):
+    """Key -> entry (and optionally code -> key) with lazy entry-point discovery.
+
+    ``check`` validates an entry when it registers (raise RegistryError). Entries may be
+    given as ``"module:attr"`` strings; they load on first lookup.
+    """
+
+    def __init__(self, name: str, group: str | None = None,
+                 check: Callable[[str, Any], None] | None = None):
+        self.name = name
+        self.group = group
+        self._check = check
+        self._entries: dict[str, Any] = {}
+        self._codes: dict[int, str] = {}
+        self._discovered = group is None
+        self._lock = threading.RLock()
+
+    def register(self, key: str, entry: Any, *, code: int | None = None,
+                 override: bool = False) -> None:
+        if not isinstance(key, str) or not _KEY.match(key):
+            raise RegistryError(f"{self.name} key {key!r} is not a lowercase key "
+                                f"(expected [a-z0-9][a-z0-9_.-]*, at most 64 characters)")
+        with self._lock:
+            if not override:
+                if key in self._entries:
+                    raise RegistryError(f"{self.name} {key!r} is already registered "
+                                        f"(pass override=True to replace it)")
+                if code is not None and code in self._codes and self._codes[code] != key:
+                    raise RegistryError(f"{self.name} code {code} is already used by "
+                                        f"{self._codes[code]!r}")
+            if self._check is not None and not isinstance(entry, str):
+                self._check(key, entry)
+            self._entries[key] = entry
+            if code is not None:
+                self._codes[code] = key
+
+    def unregister(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+            for c, k in list(self._codes.items()):
+                if k == key:
+                    del self._codes[c]
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True
+        from importlib.metadata import entry_points
+        try:
+            eps = entry_points(group=self.group)
+        except Exception:  # pragma: no cover - broken environments
+            return
+        for ep in eps:
+            if ep.name not in self._entries:
+                # names only; the object loads on first use
+                self._entries[ep.name] = ep.value
+
+    def get(self, key: str) -> T:
+        with self._lock:
+            self._discover()
+            try:
+                entry = self._entries[key]
+            except KeyError:
+                raise RegistryError(f"no {self.name} named {key!r}; known: "
+                                    f"{', '.join(sorted(self._entries)) or 'none'}") from None
+            if isinstance(entry, str):
+                try:
+                    loaded = load_ref(entry)
+                except Exception as e:
+                    raise RegistryError(f"{self.name} {key!r} could not be loaded from "
+                                        f"{entry!r}: {e}") from e
+                loaded = loaded() if callable(loaded) and not isinstance(loaded, type) and \
+                    getattr(loaded, "_aigif_factory", False) else loaded
+                if self._check is not None:
+                    self._check(key, loaded)
+                self._entries[key] = entry = loaded
+            return entry
+
+    def key_for_code(self, code: int) -> str | None:
+        with self._lock:
+            self._discover()
+            k = self._codes.get(code)
+            if k is None:
+                # entry-point entries declare their code once loaded
+                for key, entry in list(self._entries.items()):
+                    if isinstance(entry, str):
+                        try:
+                            self.get(key)
+                        except RegistryError:
+                            continue
+                k = self._codes.get(code)
+            return k
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            self._discover()
+            return key in self._entries
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            self._discover()
+            return sorted(self._entries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+
+# --------------------------------------------------------------------------- generators
+@dataclass(frozen=True)
+class GeneratorInfo:
+    """What the format needs to know of a generator family: its code and defaults.
+
+    ``backend`` is a ``"module:attr"`` string (or object) that regeneration loads; the
+    format layer never imports it.
+    """
+
+    key: str
+    code: int
+    defaults: Defaults
+    backend: Any = None
+    description: str = ""
+
+
+def _check_generator(key: str, info: Any) -> None:
+    if not isinstance(info, GeneratorInfo):
+        raise RegistryError(f"generator {key!r}: expected a GeneratorInfo, got "
+                            f"{type(info).__name__}")
+    if info.key != key:
+        raise RegistryError(f"generator key mismatch: {key!r} vs {info.key!r}")
+
+
+generators: Registry[GeneratorInfo] = Registry("generator", None, _check_generator)
+for _g in GENERATORS:
+    generators.register(_g.key, GeneratorInfo(_g.key, _g.code, _g.defaults), code=_g.code)
+
+
+def register_generator(key: str, *, code: int, defaults: Defaults | dict, backend: Any = None,
+                       description: str = "", override: bool = False) -> GeneratorInfo:
+    """Register a generator family (third parties use codes 1024..2047).
+
+    ``defaults`` are frozen forever for that code: files omit values equal to them.
+    Returns the GeneratorInfo. Raises RegistryError on a bad or duplicate entry.
+    """
+    if isinstance(defaults, dict):
+        defaults = Defaults(**defaults)
+    known = {g.code for g in GENERATORS}
+    if code in known and key not in {g.key for g in GENERATORS}:
+        raise RegistryError(f"generator code {code} is frozen for "
+                            f"{next(g.key for g in GENERATORS if g.code == code)!r}")
+    if code not in known and code not in GENERATOR_PRIVATE:
+        raise RegistryError(f"generator code {code} is outside the private range "
+                            f"{GENERATOR_PRIVATE.start}..{GENERATOR_PRIVATE.stop - 1}")
+    info = GeneratorInfo(key, code, defaults, backend, description)
+    generators.register(key, info, code=code, override=override)
+    return info
+
+
+# --------------------------------------------------------------------------- models
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model the library can name: well-known (code), or local (content hash)."""
+
+    key: str
+    generator: str
+    code: int | None = None          # well-known code
+    hub_id: str | None = None
+    revision: str | None = None
+    path: str | None = None          # local diffusers directory
+    content_hash: bytes | None = None  # 16-byte weights hash of a local model
+    defaults: Defaults | None = None
+
+
+models: Registry[ModelInfo] = Registry("model")
+_models_by_hash: dict[bytes, str] = {}
+for _m in MODELS:
+    models.register(_m.key, ModelInfo(_m.key, _m.generator, _m.code, _m.hub_id, _m.revision,
+                                       defaults=_m.defaults), code=_m.code)
+
+
+def model_defaults(info: ModelInfo) -> Defaults:
+    """The frozen defaults that apply to a model (its own, else its generator's)."""
+    if info.defaults is not None:
+        return info.defaults
+    return generators.get(info.generator).defaults
+
+
+def register_local_model(info: ModelInfo, *, override: bool = False) -> None:
+    if info.content_hash is None or len(info.content_hash) != 16:
+        raise RegistryError("a local model needs a 16-byte content hash")
+    if info.code is not None and info.code >= WELL_KNOWN_BASE:
+        raise RegistryError("local models have no well-known code")
+    existing = _models_by_hash.get(info.content_hash)
+    models.register(info.key, info, override=override)
+    if existing is None or override:
+        _models_by_hash[info.content_hash] = info.key
+
+
+def model_for_hash(h: bytes) -> ModelInfo | None:
+    key = _models_by_hash.get(h)
+    return models.get(key) if key else None
+
+
+def lookup_model(key: str) -> ModelInfo:
+    """Return the ModelInfo of a model key; raise UnknownModelError with the known keys."""
+    if key in models:
+        return models.get(key)
+    raise UnknownModelError(
+        f"unknown model {key!r}: expected a well-known key ({', '.join(m.key for m in MODELS)}),"
+        f" a name given to aigif.register_model(), 'local:<32 hex digits>', or a hub id "
+        f"'owner/name' with generator=")

@@ -1,0 +1,209 @@
+"""Frozen numeric codes and hard limits of the AIGIF v1 format.
+
+Nothing here has logic. Every code that appears in a file is listed here; codes are
+appended, never changed or reused. The normative text is ``spec/aigif-v1.md`` in the
+repository; ``tests/test_spec.py`` checks that the two agree.
+"""
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+from .limits import *  # noqa: F401,F403
+from .models import GENERATOR_PRIVATE, GENERATORS, MODELS, Defaults, GeneratorSpec, ModelSpec  # noqa: F401
+
+#: The first bytes of every AIGIF file: "AIG".
+SIGNATURE = b"AIG"
+#: Format version byte written by this library (major version 1).
+VERSION = 1
+
+
+class Presence(IntFlag):
+    """Bits of the presence word (a varint) that say which core fields follow.
+
+    The seven most frequent fields take bits 0..6 so that a typical file spends one byte.
+    A reader MUST refuse a file with a presence bit it does not know.
+    """
+
+    TEXT = 1 << 0          # prompt / negative prompt text block (last in the body)
+    SEED = 1 << 1          # seed, low 32 bits
+    STEPS = 1 << 2
+    GUIDANCE = 1 << 3
+    SCHEDULER = 1 << 4
+    SIZE = 1 << 5          # width and height
+    CLIP_SKIP = 1 << 6
+    SEED_HIGH = 1 << 7     # seed, high 32 bits (seeds >= 2**32)
+    PLATFORM = 1 << 8
+    ELEMENTS = 1 << 9      # extension element list
+
+
+KNOWN_PRESENCE_BITS = int(sum(Presence))
+
+
+class ModelKind(IntEnum):
+    """First varint of the model field. Values >= WELL_KNOWN_BASE are model codes."""
+
+    HUB = 0                # generator code, hub repo id, revision
+    LOCAL = 1              # generator code, content hash of the weights
+    # 2..15 reserved
+
+
+WELL_KNOWN_BASE = 16
+
+
+class GuidanceMode(IntEnum):
+    """Low two bits of the guidance varint."""
+
+    HALF = 0               # value = q / 2
+    MILLI = 1              # value = q / 1000
+    FLOAT64 = 2            # q == 0, then 8 bytes IEEE-754 binary64 big-endian
+    # 3 reserved
+
+
+class SizeMode(IntEnum):
+    """Low bit of a width/height varint."""
+
+    UNIT64 = 0             # value = q * 64
+    PIXELS = 1             # value = q
+
+
+class TextMethod(IntEnum):
+    """How the prompt and negative prompt are coded (first varint of the text block)."""
+
+    UTF8 = 0               # raw UTF-8
+    BROTLI = 1             # UTF-8, brotli-compressed
+    # 2.. reserved for context-model coders (one code per frozen model version)
+
+
+class Scheduler(IntEnum):
+    """Scheduler codes. The lowercase key of each is what GenerationMeta uses."""
+
+    DDIM = 1
+    PNDM = 2
+    LMS = 3
+    LMS_KARRAS = 4
+    EULER = 5
+    EULER_A = 6
+    HEUN = 7
+    DPM2 = 8
+    DPM2_KARRAS = 9
+    DPM2_A = 10
+    DPM2_A_KARRAS = 11
+    DPMPP_2M = 12
+    DPMPP_2M_KARRAS = 13
+    DPMPP_2M_SDE = 14
+    DPMPP_2M_SDE_KARRAS = 15
+    DPMPP_SDE = 16
+    DPMPP_SDE_KARRAS = 17
+    DPMPP_2S_A = 18
+    DPMPP_2S_A_KARRAS = 19
+    DPMPP_3M_SDE = 20
+    DPMPP_3M_SDE_KARRAS = 21
+    UNIPC = 22
+    DEIS = 23
+    LCM = 24
+    DDPM = 25
+    FLOW_EULER = 26        # FlowMatchEulerDiscreteScheduler (SD3, FLUX)
+    DPMPP_2M_SDE_EXPONENTIAL = 27
+    DPMPP_2M_EXPONENTIAL = 28
+    EULER_KARRAS = 29
+    DPMPP_SDE_EXPONENTIAL = 30
+    TCD = 31
+    DPMPP_2M_BETA = 32
+    EULER_BETA = 33
+    UNIPC_KARRAS = 34
+    # private range for third parties: 1024..2047
+
+
+SCHEDULER_PRIVATE = range(1024, 2048)
+
+
+class Device(IntEnum):
+    UNKNOWN = 0
+    CPU = 1
+    CUDA = 2
+    MPS = 3
+    XPU = 4
+    ROCM = 5
+    NPU = 6
+
+
+class DType(IntEnum):
+    UNKNOWN = 0
+    FLOAT32 = 1
+    FLOAT16 = 2
+    BFLOAT16 = 3
+    FLOAT64 = 4
+    FLOAT8_E4M3 = 5
+
+
+class DeterminismFlag(IntFlag):
+    """Bits of the platform element's flags varint."""
+
+    DETERMINISTIC_ALGORITHMS = 1 << 0   # torch.use_deterministic_algorithms(True)
+    CUDNN_BENCHMARK = 1 << 1            # torch.backends.cudnn.benchmark
+    TF32_MATMUL = 1 << 2                # torch.backends.cuda.matmul.allow_tf32
+    TF32_CUDNN = 1 << 3                 # torch.backends.cudnn.allow_tf32
+    REDUCED_PRECISION_REDUCTION = 1 << 4  # fp16/bf16 reduced-precision reductions
+
+
+KNOWN_DETERMINISM_BITS = int(sum(DeterminismFlag))
+
+
+class Element(IntEnum):
+    """Extension element type ids (before the critical bit is added).
+
+    On disk the type varint is ``id << 1 | critical``; criticality is frozen per id.
+    """
+
+    FINGERPRINT = 1        # ancillary: digest of the intended pixels
+    PIXELS = 2             # ancillary: pixel payload (codec code + bytes)
+    INFO = 3               # ancillary: free-form key/value text (software, author...)
+    SOURCE = 4             # ancillary: verbatim metadata of the tool that made the image
+    PARAMS = 5             # critical: extra generation parameters (key -> typed value)
+    LORAS = 6              # critical: LoRA / adapter list
+    RESIDUAL = 7           # ancillary: refinement layer over the regenerated pixels
+    SCHEDULER_OPTIONS = 8  # critical: scheduler options beyond the scheduler code
+    # 9..4095 reserved for the spec; 4096..8191 private (third parties)
+
+
+ELEMENT_PRIVATE = range(4096, 8192)
+
+#: Frozen criticality of each spec element id.
+ELEMENT_CRITICAL = {
+    Element.FINGERPRINT: False,
+    Element.PIXELS: False,
+    Element.INFO: False,
+    Element.SOURCE: False,
+    Element.PARAMS: True,
+    Element.LORAS: True,
+    Element.RESIDUAL: False,
+    Element.SCHEDULER_OPTIONS: True,
+}
+
+
+class FingerprintAlgo(IntEnum):
+    SHA256_RGB8 = 1        # SHA-256 over "W H" header + RGB8 rows; digest truncated
+
+
+class Codec(IntEnum):
+    """Pixel payload codec codes."""
+
+    PNG = 1
+    WEBP = 2
+    AVIF = 3
+    JXL = 4
+    JPEG = 5
+    # 64..127 private
+
+
+class ValueType(IntEnum):
+    """Type tags of typed values in PARAMS / INFO elements."""
+
+    NULL = 0
+    FALSE = 1
+    TRUE = 2
+    UINT = 3      # varint
+    NINT = 4      # varint, value = -1 - n
+    FLOAT = 5     # binary64 big-endian
+    TEXT = 6      # UTF-8 string
+    BYTES = 7

@@ -1,0 +1,84 @@
+"""Frozen generator (model family) codes, well-known model codes and their defaults.
+
+A file stores a generation parameter only when it differs from the default declared here
+for its model, so these defaults are part of the format: they MUST never change. New
+models and generators are appended with new codes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Defaults:
+    steps: int
+    guidance_scale: float
+    scheduler: str
+    width: int
+    height: int
+    clip_skip: int = 0
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    code: int
+    key: str
+    defaults: Defaults
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    code: int
+    key: str
+    generator: str
+    hub_id: str | None          # None for models shipped inside the package
+    revision: str | None        # pinned hub commit
+    defaults: Defaults
+
+
+# Generator codes: 1..1023 spec, 1024..2047 private (third parties).
+GENERATORS: tuple[GeneratorSpec, ...] = (
+    GeneratorSpec(1, "sd", Defaults(50, 7.5, "pndm", 512, 512)),
+    GeneratorSpec(2, "sdxl", Defaults(50, 5.0, "euler", 1024, 1024)),
+    GeneratorSpec(3, "sd3", Defaults(28, 7.0, "flow_euler", 1024, 1024)),
+    GeneratorSpec(4, "flux", Defaults(28, 3.5, "flow_euler", 1024, 1024)),
+    GeneratorSpec(5, "pixart_sigma", Defaults(20, 4.5, "dpmpp_2m", 1024, 1024)),
+    GeneratorSpec(6, "lcm", Defaults(4, 8.0, "lcm", 768, 768)),
+    GeneratorSpec(7, "aigif_tiny", Defaults(20, 4.0, "ddim", 32, 32)),
+)
+
+GENERATOR_PRIVATE = range(1024, 2048)
+
+# Well-known model codes start at 16 (see ModelKind). The revision column pins the hub
+# commit that regeneration loads.
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(16, "aigif-tiny", "aigif_tiny", None, None, Defaults(20, 4.0, "ddim", 32, 32)),
+    ModelSpec(17, "sd15", "sd", "stable-diffusion-v1-5/stable-diffusion-v1-5", None,
+              Defaults(50, 7.0, "pndm", 512, 512)),
+    ModelSpec(18, "sd14", "sd", "CompVis/stable-diffusion-v1-4", None,
+              Defaults(50, 7.0, "pndm", 512, 512)),
+    ModelSpec(19, "sd21", "sd", "stabilityai/stable-diffusion-2-1", None,
+              Defaults(50, 7.5, "ddim", 768, 768)),
+    ModelSpec(20, "sd21-base", "sd", "stabilityai/stable-diffusion-2-1-base", None,
+              Defaults(50, 7.5, "pndm", 512, 512)),
+    ModelSpec(21, "sdxl", "sdxl", "stabilityai/stable-diffusion-xl-base-1.0", None,
+              Defaults(50, 5.0, "euler", 1024, 1024)),
+    ModelSpec(22, "sdxl-turbo", "sdxl", "stabilityai/sdxl-turbo", None,
+              Defaults(1, 0.0, "euler_a", 512, 512)),
+    ModelSpec(23, "sd3-medium", "sd3", "stabilityai/stable-diffusion-3-medium-diffusers", None,
+              Defaults(28, 7.0, "flow_euler", 1024, 1024)),
+    ModelSpec(24, "sd35-large", "sd3", "stabilityai/stable-diffusion-3.5-large", None,
+              Defaults(28, 3.5, "flow_euler", 1024, 1024)),
+    ModelSpec(25, "sd35-medium", "sd3", "stabilityai/stable-diffusion-3.5-medium", None,
+              Defaults(40, 4.5, "flow_euler", 1024, 1024)),
+    ModelSpec(26, "sd35-large-turbo", "sd3", "stabilityai/stable-diffusion-3.5-large-turbo", None,
+              Defaults(4, 0.0, "flow_euler", 1024, 1024)),
+    ModelSpec(27, "flux1-schnell", "flux", "black-forest-labs/FLUX.1-schnell", None,
+              Defaults(4, 0.0, "flow_euler", 1024, 1024)),
+    ModelSpec(28, "flux1-dev", "flux", "black-forest-labs/FLUX.1-dev", None,
+              Defaults(28, 3.5, "flow_euler", 1024, 1024)),
+    ModelSpec(29, "pixart-sigma", "pixart_sigma", "PixArt-alpha/PixArt-Sigma-XL-2-1024-MS", None,
+              Defaults(20, 4.5, "dpmpp_2m", 1024, 1024)),
+    ModelSpec(30, "lcm-dreamshaper-v7", "lcm", "SimianLuo/LCM_Dreamshaper_v7", None,
+              Defaults(4, 8.0, "lcm", 768, 768)),
+)
