@@ -27,6 +27,7 @@ _extra_schedulers: dict[str, int] = {}
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}$")
 _LOCAL = re.compile(r"^local:([0-9a-f]{32})$")
+_CKPT = re.compile(r"^ckpt:(.+)$", re.S)
 
 
 def scheduler_code(key: str) -> int:
@@ -208,8 +209,9 @@ class GenerationMeta:
 
     ``model`` is a well-known key (``"sd15"``, ``"sdxl"``, ``"flux1-schnell"``,
     ``"aigif-tiny"``...), a name given to ``aigif.register_model``, ``"local:<hash>"``,
-    or a hub id ``"owner/name"`` (then ``generator`` and ``model_revision`` say which
-    family and which commit). Values left ``None`` take the model's frozen defaults.
+    a hub id ``"owner/name"`` (then ``generator`` and ``model_revision`` say which
+    family and which commit), or ``"ckpt:<checkpoint name>"`` for a checkpoint known only
+    by the name (and short hash, in ``model_revision``) another tool recorded. Values left ``None`` take the model's frozen defaults.
 
     Example::
 
@@ -302,6 +304,13 @@ class GenerationMeta:
         mo = _LOCAL.match(m)
         if mo:
             return model_for_hash(bytes.fromhex(mo.group(1)))  # may be None
+        mo = _CKPT.match(m)
+        if mo:
+            name = mo.group(1)
+            if not name.strip() or len(name.encode("utf-8", "surrogatepass")) > spec.MAX_STRING_BYTES:
+                raise MetaError("a 'ckpt:' model needs a checkpoint name of at most "
+                                f"{spec.MAX_STRING_BYTES} bytes", field="model")
+            return None
         if _HUB_ID.match(m):
             return None
         return lookup_model(m)  # raises UnknownModelError with guidance

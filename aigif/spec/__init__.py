@@ -44,7 +44,8 @@ class ModelKind(IntEnum):
 
     HUB = 0                # generator code, hub repo id, revision
     LOCAL = 1              # generator code, content hash of the weights
-    # 2..15 reserved
+    CKPT = 2               # generator code, checkpoint name, hash/revision string
+    # 3..15 reserved
 
 
 WELL_KNOWN_BASE = 16
