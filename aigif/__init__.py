@@ -1,0 +1,58 @@
+"""aigif: AI-generated images stored as their generation syntax.
+
+    import aigif
+    meta = aigif.GenerationMeta(model="sd15", prompt="a castle on a hill", seed=1234)
+    n = aigif.save(meta, "castle.aigif")
+    f = aigif.open("castle.aigif")
+    assert f.meta == meta
+
+Reading, writing and validating never import torch, diffusers or numpy; rendering and
+pixel codecs load lazily.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .document import AigifFile, Fingerprint, Payload, RawElement
+from .errors import *  # noqa: F401,F403
+from .errors import __all__ as _errors_all
+from .io import dumps, loads, open_file as open, register_extension, save, unregister_extension
+from .meta import GenerationMeta, Lora, Platform, register_scheduler
+from .registry import register_generator
+from .validate import ValidationReport, validate
+
+__version__ = "0.1.0"
+
+# name -> "module:attr", loaded on first access (keeps torch/Pillow out of plain reads)
+_LAZY = {
+    "render_file": "aigif.render:render_file",
+    "generate": "aigif.render:generate",
+    "register_model": "aigif.render:register_model",
+    "interop": "aigif.interop:",
+    "codecs": "aigif.codecs:",
+    "encode_image": "aigif.codecs:encode_image",
+}
+
+__all__ = [
+    "GenerationMeta", "Platform", "Lora", "AigifFile", "Payload", "Fingerprint", "RawElement",
+    "save", "open", "dumps", "loads", "validate", "ValidationReport", "register_extension",
+    "unregister_extension", "register_generator", "register_scheduler", "__version__",
+    *_LAZY, *_errors_all,
+]
+
+
+def __getattr__(name: str) -> Any:
+    ref = _LAZY.get(name)
+    if ref is None:
+        raise AttributeError(f"module 'aigif' has no attribute {name!r}")
+    from importlib import import_module
+    mod, _, attr = ref.partition(":")
+    try:
+        m = import_module(mod)
+    except ImportError as e:
+        raise MissingDependencyError(  # noqa: F405
+            f"aigif.{name} needs optional dependencies that are not installed: {e}. "
+            f"Install them with: pip install 'aigif[render]'") from e
+    value = getattr(m, attr) if attr else m
+    globals()[name] = value
+    return value

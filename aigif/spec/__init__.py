@@ -34,6 +34,7 @@ class Presence(IntFlag):
     SEED_HIGH = 1 << 7     # seed, high 32 bits (seeds >= 2**32)
     PLATFORM = 1 << 8
     ELEMENTS = 1 << 9      # extension element list
+    NO_MODEL = 1 << 10     # no generation syntax: a pixels-only file (elements only)
 
 
 KNOWN_PRESENCE_BITS = int(sum(Presence))

@@ -1,0 +1,3 @@
+from aigif.cli.main import main
+
+main()

@@ -1,0 +1,199 @@
+"""construct schemas of the AIGIF v1 body and of each extension element body.
+
+This module is the single source of truth of the syntax: ``aigif.io`` builds and parses
+with it, and ``tests/test_spec.py`` checks the syntax tables of ``spec/aigif-v1.md``
+against ``SYNTAX`` below.
+"""
+from __future__ import annotations
+
+from construct import (Bytes, Check, GreedyBytes, If, PrefixedArray, Struct, Switch, Tell,
+                       this)
+
+from .. import spec
+from ..spec import Presence
+from .primitives import (Dimension, FieldError, Guidance, Real, Seed32, Utf8, UVarint,
+                         VarBytes)
+
+__all__ = ["Body", "ModelRef", "PlatformBody", "ElementFrame", "ELEMENT_SCHEMAS", "SYNTAX",
+           "TypedValue", "KeyValues", "TextKeyValues"]
+
+
+def _has(bit: int):
+    return lambda ctx: bool(ctx.presence & bit)
+
+
+def _check_presence(ctx) -> bool:
+    unknown = ctx.presence & ~spec.KNOWN_PRESENCE_BITS
+    if unknown:
+        raise FieldError("version", f"unknown presence bits 0x{unknown:x} (a newer format "
+                                    f"feature this reader does not know)")
+    if ctx.presence & Presence.SEED_HIGH and not ctx.presence & Presence.SEED:
+        raise FieldError("malformed", "SEED_HIGH without SEED")
+    if ctx.presence & Presence.NO_MODEL and ctx.presence & (spec.KNOWN_PRESENCE_BITS & ~(
+            Presence.NO_MODEL | Presence.ELEMENTS)):
+        raise FieldError("malformed", "a file without model can only hold elements")
+    return True
+
+
+def _check_kind(ctx) -> bool:
+    if ctx.kind not in (spec.ModelKind.HUB, spec.ModelKind.LOCAL, spec.ModelKind.CKPT) and \
+            ctx.kind < spec.WELL_KNOWN_BASE:
+        raise FieldError("malformed", f"reserved model kind {ctx.kind}")
+    return True
+
+
+# model: a well-known code, or a generator code with a hub id / content hash / ckpt name
+ModelRef = Struct(
+    "kind" / UVarint,
+    Check(_check_kind),
+    "generator" / If(this.kind < spec.WELL_KNOWN_BASE, UVarint),
+    "hub_id" / If(this.kind == spec.ModelKind.HUB, Utf8()),
+    "content_hash" / If(this.kind == spec.ModelKind.LOCAL, Bytes(16)),
+    "ckpt_name" / If(this.kind == spec.ModelKind.CKPT, Utf8()),
+    "revision" / If(lambda c: c.kind in (spec.ModelKind.HUB, spec.ModelKind.CKPT), Utf8()),
+)
+
+PlatformBody = Struct(
+    "device" / UVarint,
+    "dtype" / UVarint,
+    "rng_device" / UVarint,
+    "flags" / UVarint,
+    "threads" / UVarint,
+    "accelerator" / Utf8(),
+    "torch" / Utf8(),
+    "diffusers" / Utf8(),
+    "transformers" / Utf8(),
+)
+
+# One extension element: type varint (id << 1 | critical) and a length-prefixed body.
+ElementFrame = Struct(
+    "offset" / Tell,
+    "type" / UVarint,
+    "data" / VarBytes(spec.MAX_ELEMENT_BYTES),
+)
+
+Body = Struct(
+    "presence" / UVarint,
+    Check(_check_presence),
+    "model" / If(lambda c: not c.presence & Presence.NO_MODEL, ModelRef),
+    "seed_low" / If(_has(Presence.SEED), Seed32),
+    "seed_high" / If(_has(Presence.SEED_HIGH), Seed32),
+    "steps" / If(_has(Presence.STEPS), UVarint),
+    "guidance" / If(_has(Presence.GUIDANCE), Guidance),
+    "scheduler" / If(_has(Presence.SCHEDULER), UVarint),
+    "width" / If(_has(Presence.SIZE), Dimension),
+    "height" / If(_has(Presence.SIZE), Dimension),
+    "clip_skip" / If(_has(Presence.CLIP_SKIP), UVarint),
+    "platform" / If(_has(Presence.PLATFORM), VarBytes(spec.MAX_STRING_BYTES * 5 + 64)),
+    "elements" / If(_has(Presence.ELEMENTS), PrefixedArray(UVarint, ElementFrame)),
+    "text_offset" / Tell,
+    "text" / If(_has(Presence.TEXT), GreedyBytes),
+)
+
+# ----------------------------------------------------------------- element bodies
+# Typed value: a type tag, then the value.
+TypedValue = Struct(
+    "type" / UVarint,
+    "value" / Switch(this.type, {
+        spec.ValueType.NULL: Struct(),
+        spec.ValueType.FALSE: Struct(),
+        spec.ValueType.TRUE: Struct(),
+        spec.ValueType.UINT: UVarint,
+        spec.ValueType.NINT: UVarint,
+        spec.ValueType.FLOAT: Bytes(8),
+        spec.ValueType.TEXT: Utf8(spec.MAX_INFO_VALUE_BYTES),
+        spec.ValueType.BYTES: VarBytes(spec.MAX_INFO_VALUE_BYTES),
+    }, default=Check(lambda c: _bad_type(c.type))),
+)
+
+
+def _bad_type(t: int) -> bool:
+    raise FieldError("malformed", f"unknown value type {t}")
+
+
+def _limited_array(sub):
+    def check(obj):
+        return True
+    return PrefixedArray(UVarint, sub)
+
+
+KeyValues = Struct(
+    "count" / UVarint,
+    Check(lambda c: c.count <= spec.MAX_ENTRIES or _over("entries", c.count, spec.MAX_ENTRIES)),
+    "entries" / Struct("key" / Utf8(), "value" / TypedValue)[this.count],
+)
+
+TextKeyValues = Struct(
+    "count" / UVarint,
+    Check(lambda c: c.count <= spec.MAX_ENTRIES or _over("entries", c.count, spec.MAX_ENTRIES)),
+    "entries" / Struct("key" / Utf8(), "value" / Utf8(spec.MAX_INFO_VALUE_BYTES))[this.count],
+)
+
+
+def _over(what: str, n: int, limit: int) -> bool:
+    raise FieldError("limit", f"{n} {what}, the limit is {limit}")
+
+
+FingerprintBody = Struct(
+    "algo" / UVarint,
+    "width" / UVarint,
+    "height" / UVarint,
+    "digest" / VarBytes(64),
+)
+
+PixelsBody = Struct(
+    "codec" / UVarint,
+    "data" / GreedyBytes,
+)
+
+# SOURCE: verbatim texts of another tool; method 0 = raw, 1 = brotli over a TextKeyValues.
+SourceBody = Struct(
+    "method" / UVarint,
+    "data" / GreedyBytes,
+)
+
+LoraItem = Struct(
+    "name" / Utf8(),
+    "weight" / Real,
+    "has_clip_weight" / UVarint,
+    Check(lambda c: c.has_clip_weight in (0, 1) or _bad_flag()),
+    "clip_weight" / If(this.has_clip_weight == 1, Real),
+    "sha256" / VarBytes(32),
+)
+
+
+def _bad_flag() -> bool:
+    raise FieldError("malformed", "flag must be 0 or 1")
+
+
+LorasBody = Struct(
+    "count" / UVarint,
+    Check(lambda c: c.count <= spec.MAX_ENTRIES or _over("LoRAs", c.count, spec.MAX_ENTRIES)),
+    "entries" / LoraItem[this.count],
+)
+
+ResidualBody = GreedyBytes
+
+ELEMENT_SCHEMAS = {
+    spec.Element.FINGERPRINT: FingerprintBody,
+    spec.Element.PIXELS: PixelsBody,
+    spec.Element.INFO: TextKeyValues,
+    spec.Element.SOURCE: SourceBody,
+    spec.Element.PARAMS: KeyValues,
+    spec.Element.LORAS: LorasBody,
+    spec.Element.RESIDUAL: ResidualBody,
+}
+
+#: Field names of each syntax structure, in order (checked against spec/aigif-v1.md).
+SYNTAX = {
+    "body": ["presence", "model", "seed_low", "seed_high", "steps", "guidance", "scheduler",
+             "width", "height", "clip_skip", "platform", "elements", "text"],
+    "model": ["kind", "generator", "hub_id", "content_hash", "ckpt_name", "revision"],
+    "platform": ["device", "dtype", "rng_device", "flags", "threads", "accelerator",
+                 "torch", "diffusers", "transformers"],
+    "element": ["type", "data"],
+    "fingerprint": ["algo", "width", "height", "digest"],
+    "pixels": ["codec", "data"],
+    "source": ["method", "data"],
+    "lora": ["name", "weight", "has_clip_weight", "clip_weight", "sha256"],
+}

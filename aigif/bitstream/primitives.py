@@ -1,0 +1,267 @@
+"""construct primitives of the AIGIF bitstream.
+
+Every primitive checks its limits and canonical form while parsing and raises a
+``FieldError`` (converted to an ``AigifError`` by ``aigif.io`` with the byte offset and
+field path). construct's compiled parsers are never used: input is untrusted.
+"""
+from __future__ import annotations
+
+import math
+import struct
+
+from construct import Adapter, Construct, StreamError, stream_read, stream_tell, stream_write
+
+from .. import spec
+
+__all__ = ["FieldError", "UVarint", "Utf8", "VarBytes", "Guidance", "Real", "Dimension",
+           "Seed32", "U32"]
+
+
+class FieldError(Exception):
+    """Raised inside the schema; ``kind`` names the AigifError subclass to raise."""
+
+    def __init__(self, kind: str, message: str, offset: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.offset = offset
+
+
+def _tell(stream) -> int | None:
+    try:
+        return stream_tell(stream, None)
+    except Exception:  # pragma: no cover
+        return None
+
+
+class _UVarint(Construct):
+    """Unsigned LEB128: 7 bits a byte, low group first, at most 10 bytes, minimal form."""
+
+    def _parse(self, stream, context, path):
+        start = _tell(stream)
+        n = shift = 0
+        for i in range(spec.MAX_VARINT_BYTES):
+            b = stream_read(stream, 1, path)[0]
+            n |= (b & 0x7F) << shift
+            if not b & 0x80:
+                if i and b == 0:
+                    raise FieldError("malformed", "over-long varint (not minimal)", start)
+                if n >= 1 << 64:
+                    raise FieldError("limit", "varint over 64 bits", start)
+                return n
+            shift += 7
+        raise FieldError("malformed", "varint longer than 10 bytes", start)
+
+    def _build(self, obj, stream, context, path):
+        n = int(obj)
+        if n < 0 or n >= 1 << 64:
+            raise FieldError("malformed", f"varint out of range: {n}")
+        out = bytearray()
+        while n >= 0x80:
+            out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        out.append(n)
+        stream_write(stream, bytes(out), len(out), path)
+        return obj
+
+    def _sizeof(self, context, path):  # pragma: no cover - variable size
+        from construct import SizeofError
+        raise SizeofError("varint has no fixed size")
+
+
+UVarint = _UVarint()
+U32 = struct.Struct(">I")
+
+
+class _Seed32(Construct):
+    def _parse(self, stream, context, path):
+        return U32.unpack(stream_read(stream, 4, path))[0]
+
+    def _build(self, obj, stream, context, path):
+        stream_write(stream, U32.pack(obj), 4, path)
+        return obj
+
+    def _sizeof(self, context, path):
+        return 4
+
+
+Seed32 = _Seed32()
+
+
+class VarBytes(Construct):
+    """``varint(length) bytes`` with a hard limit on the length."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def _parse(self, stream, context, path):
+        start = _tell(stream)
+        n = UVarint._parse(stream, context, path)
+        if n > self.limit:
+            raise FieldError("limit", f"declared length {n} is over the limit {self.limit}", start)
+        return stream_read(stream, n, path)
+
+    def _build(self, obj, stream, context, path):
+        if len(obj) > self.limit:
+            raise FieldError("limit", f"length {len(obj)} is over the limit {self.limit}")
+        UVarint._build(len(obj), stream, context, path)
+        stream_write(stream, bytes(obj), len(obj), path)
+        return obj
+
+
+class Utf8(Construct):
+    """``varint(length) UTF-8`` string with a hard byte limit."""
+
+    def __init__(self, limit: int = spec.MAX_STRING_BYTES):
+        super().__init__()
+        self.raw = VarBytes(limit)
+
+    def _parse(self, stream, context, path):
+        start = _tell(stream)
+        b = self.raw._parse(stream, context, path)
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise FieldError("malformed", f"string is not valid UTF-8 (at its byte {e.start})",
+                             start) from None
+
+    def _build(self, obj, stream, context, path):
+        try:
+            b = obj.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise FieldError("malformed", f"string is not valid Unicode: {e}") from None
+        self.raw._build(b, stream, context, path)
+        return obj
+
+
+class _Guidance(Construct):
+    """Guidance scale: varint ``q << 2 | mode``; HALF: q/2, MILLI: q/1000, FLOAT64: 8 bytes.
+
+    The writer uses the first mode that represents the value exactly (HALF, MILLI,
+    FLOAT64); a strict reader refuses any other choice.
+    """
+
+    def _parse(self, stream, context, path):
+        start = _tell(stream)
+        v = UVarint._parse(stream, context, path)
+        mode, q = v & 3, v >> 2
+        if mode == spec.GuidanceMode.HALF:
+            return q / 2
+        if mode == spec.GuidanceMode.MILLI:
+            if q % 500 == 0:
+                raise FieldError("noncanonical", "guidance in MILLI mode is a multiple of 0.5",
+                                 start)
+            return q / 1000
+        if mode == spec.GuidanceMode.FLOAT64:
+            if q:
+                raise FieldError("malformed", "FLOAT64 guidance with a nonzero prefix", start)
+            g = struct.unpack(">d", stream_read(stream, 8, path))[0]
+            if not math.isfinite(g) or _guidance_mode(g)[0] != spec.GuidanceMode.FLOAT64:
+                raise FieldError("noncanonical" if math.isfinite(g) else "malformed",
+                                 "FLOAT64 guidance that a shorter mode represents, or not "
+                                 "finite", start)
+            return g
+        raise FieldError("malformed", "reserved guidance mode 3", start)
+
+    def _build(self, obj, stream, context, path):
+        mode, q = _guidance_mode(float(obj))
+        UVarint._build(q << 2 | mode, stream, context, path)
+        if mode == spec.GuidanceMode.FLOAT64:
+            stream_write(stream, struct.pack(">d", float(obj)), 8, path)
+        return obj
+
+
+def _guidance_mode(g: float) -> tuple[int, int]:
+    if g < 0 or not math.isfinite(g):
+        raise FieldError("malformed", f"guidance must be finite and >= 0, found {g!r}")
+    h = g * 2
+    if h == int(h) and h / 2 == g and h < 2**60:
+        return spec.GuidanceMode.HALF, int(h)
+    m = round(g * 1000)
+    if m / 1000 == g and m < 2**60:
+        return spec.GuidanceMode.MILLI, m
+    return spec.GuidanceMode.FLOAT64, 0
+
+
+Guidance = _Guidance()
+
+
+class _Real(Construct):
+    """Signed real: varint ``q << 2 | mode``; 0: +q/1000, 1: -q/1000 (q > 0), 2: FLOAT64."""
+
+    def _parse(self, stream, context, path):
+        start = _tell(stream)
+        v = UVarint._parse(stream, context, path)
+        mode, q = v & 3, v >> 2
+        if mode == 0:
+            return q / 1000
+        if mode == 1:
+            if q == 0:
+                raise FieldError("noncanonical", "negative zero in MILLI form", start)
+            return -q / 1000
+        if mode == 2 and q == 0:
+            r = struct.unpack(">d", stream_read(stream, 8, path))[0]
+            if not math.isfinite(r):
+                raise FieldError("malformed", "real is not finite", start)
+            if round(r * 1000) / 1000 == r and abs(r) < 2**50 and not (r == 0 and math.copysign(1, r) < 0):
+                raise FieldError("noncanonical", "FLOAT64 real that MILLI form represents", start)
+            return r
+        raise FieldError("malformed", f"reserved real mode {mode}", start)
+
+    def _build(self, obj, stream, context, path):
+        r = float(obj)
+        if not math.isfinite(r):
+            raise FieldError("malformed", f"real must be finite, found {r!r}")
+        m = round(r * 1000)
+        if m / 1000 == r and abs(r) < 2**50 and not (r == 0 and math.copysign(1, r) < 0):
+            UVarint._build((abs(m) << 2) | (1 if m < 0 else 0), stream, context, path)
+        else:
+            UVarint._build(2, stream, context, path)
+            stream_write(stream, struct.pack(">d", r), 8, path)
+        return obj
+
+
+Real = _Real()
+
+
+class _Dimension(Construct):
+    """Width/height: varint ``q << 1 | mode``; UNIT64: q*64 (written when divisible), else q."""
+
+    def _parse(self, stream, context, path):
+        start = _tell(stream)
+        v = UVarint._parse(stream, context, path)
+        q = v >> 1
+        d = q * 64 if v & 1 == spec.SizeMode.UNIT64 else q
+        if v & 1 == spec.SizeMode.PIXELS and q % 64 == 0:
+            raise FieldError("noncanonical", "dimension divisible by 64 in PIXELS mode", start)
+        if not 1 <= d <= spec.MAX_DIMENSION:
+            raise FieldError("limit", f"dimension {d} is outside 1..{spec.MAX_DIMENSION}", start)
+        return d
+
+    def _build(self, obj, stream, context, path):
+        d = int(obj)
+        v = (d // 64) << 1 if d % 64 == 0 else d << 1 | 1
+        UVarint._build(v, stream, context, path)
+        return obj
+
+
+Dimension = _Dimension()
+
+
+class Checked(Adapter):
+    """Applies ``check(value) -> None`` (raising FieldError) after parsing."""
+
+    def __init__(self, subcon, check):
+        super().__init__(subcon)
+        self.check = check
+
+    def _decode(self, obj, context, path):
+        self.check(obj)
+        return obj
+
+    def _encode(self, obj, context, path):
+        return obj
+
+
+__all__ += ["Checked", "StreamError"]

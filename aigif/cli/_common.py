@@ -1,0 +1,34 @@
+"""Shared CLI helpers: the console, one-line failures, guarded command bodies."""
+from __future__ import annotations
+
+import sys
+from typing import Callable, NoReturn
+
+import typer
+from rich.console import Console
+
+from .. import errors
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``aigif: error: message`` on stderr and exit with ``code``."""
+    err_console.print(f"[red]aigif: error:[/red] {message}", highlight=False, markup=True,
+                      soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def run_guarded(body: Callable[[], None]) -> None:
+    """Run a command body; AigifError / OSError become one-line messages, exit 2."""
+    try:
+        body()
+    except typer.Exit:
+        raise
+    except errors.AigifError as e:
+        fail(str(e).replace("[", "\\["))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except OSError as e:
+        fail(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "))
