@@ -4,8 +4,9 @@ Layout of a file (normative text: spec/aigif-v1.md)::
 
     "AIG"  version(1 byte)  body  crc16(2 bytes, big-endian)
 
-The CRC is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over every byte before it; it
-detects every single-byte corruption. Reading never imports torch, diffusers or numpy.
+The check is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over every byte before it
+followed by the whole file's length as a 32-bit big-endian integer: it detects every
+single-byte corruption, and appended or removed bytes change the length it covers. Reading never imports torch, diffusers or numpy.
 """
 from __future__ import annotations
 
@@ -328,7 +329,12 @@ def dumps(obj: GenerationMeta | AigifFile, *, text_method: int | None = None) ->
     if len(out) + CHECK_SIZE > spec.MAX_FILE_BYTES:
         raise errors.LimitExceededError(f"file would be {len(out) + 2} bytes, the limit is "
                                         f"{spec.MAX_FILE_BYTES}")
-    return out + crc_hqx(out, 0xFFFF).to_bytes(2, "big")
+    return out + check_value(out, len(out) + CHECK_SIZE).to_bytes(2, "big")
+
+
+def check_value(data: bytes, file_size: int) -> int:
+    """The integrity check of a file whose bytes before the check are ``data``."""
+    return crc_hqx(file_size.to_bytes(4, "big"), crc_hqx(data, 0xFFFF))
 
 
 # ============================================================================ reading
@@ -404,7 +410,7 @@ def loads(src: Source, *, strict: bool = True) -> AigifFile:
     """
     data = _to_bytes(src)
     _check_header(data)
-    want = crc_hqx(data[:-CHECK_SIZE], 0xFFFF)
+    want = check_value(data[:-CHECK_SIZE], len(data))
     got = int.from_bytes(data[-CHECK_SIZE:], "big")
     if want != got:
         raise errors.ChecksumError(

@@ -1,0 +1,190 @@
+"""Regenerate the AIGIF v1 conformance vectors (spec/vectors/{valid,invalid}).
+
+    python spec/vectors/make_vectors.py [--check]
+
+Valid vectors are written by the reference writer from the metadata below; each has a
+``.json`` with the expected parse. Invalid vectors are built byte by byte from the spec
+(not by the writer), each with the expected error code and byte offset. ``--check``
+regenerates in memory and fails if any file differs (tests run it).
+"""
+from __future__ import annotations
+
+import json
+import struct
+import sys
+from binascii import crc_hqx
+from pathlib import Path
+
+import aigif
+from aigif import AigifFile, Fingerprint, GenerationMeta, Lora, Payload, Platform, RawElement
+
+HERE = Path(__file__).resolve().parent
+
+KNIGHT = ("portrait of a knight, highly detailed, digital painting, artstation, concept art, "
+          "sharp focus, illustration, art by greg rutkowski")
+NEG = "blurry, lowres, bad anatomy, bad hands, text, error, missing fingers, worst quality"
+
+
+def valid_cases() -> dict[str, AigifFile]:
+    M = GenerationMeta
+    plat = Platform(device="cuda", accelerator="NVIDIA H100 80GB HBM3", torch="2.13.0+cu128",
+                    diffusers="0.42.1", transformers="5.24.0", dtype="float16",
+                    rng_device="cpu", flags=frozenset({"deterministic_algorithms"}), threads=0)
+    c = {
+        "01-minimal": M(model="sd15"),
+        "02-prompt-seed": M(model="sd15", prompt="a castle on a hill, oil painting", seed=1234),
+        "03-typical-sd15": M(model="sd15", prompt=KNIGHT, negative_prompt="blurry", seed=3954772125,
+                             steps=30, guidance_scale=7.5, scheduler="dpmpp_2m_karras",
+                             width=512, height=768),
+        "04-negative-only": M(model="sd15", negative_prompt=NEG, seed=7),
+        "05-seed-64bit": M(model="sdxl", prompt="a red fox in snow", seed=18446744073709551615),
+        "06-seed-zero": M(model="sd15", prompt="zero", seed=0),
+        "07-guidance-milli": M(model="sd15", prompt="g", seed=1, guidance_scale=7.25),
+        "08-guidance-float64": M(model="sd15", prompt="g", seed=1, guidance_scale=7.123456789),
+        "09-guidance-zero": M(model="sdxl", prompt="fast", seed=2, guidance_scale=0.0, steps=4),
+        "10-size-pixels": M(model="sd15", prompt="odd size", seed=3, width=520, height=776),
+        "11-clip-skip": M(model="sd15", prompt="anime girl", seed=4, clip_skip=1),
+        "12-cjk-emoji": M(model="sd15", prompt="富士山と桜、浮世絵 🌸🗻 (masterpiece:1.2)",
+                          negative_prompt="低品質 👎", seed=5),
+        "13-combining-whitespace": M(model="sd15", prompt="cafe\u0301 \t\n  nai\u0308ve\u00a0\u3000 [a:b:0.5] BREAK <lora:x:0.8>", seed=6),
+        "14-hub-model": M(model="someone/my-finetune", generator="sd", model_revision="0123456789abcdef0123456789abcdef01234567", prompt="hub", seed=8),
+        "15-local-model": M(model="local:" + "ab" * 16, generator="sdxl", prompt="local", seed=9),
+        "16-ckpt-model": M(model="ckpt:dreamshaper_8", generator="sd", model_revision="879db523c3", prompt="ckpt", seed=10, steps=25, scheduler="euler_a"),
+        "17-platform": M(model="sdxl", prompt="with platform", seed=11, platform=plat),
+        "18-params": M(model="sd15", prompt="img2img", seed=12, params={"denoise": 0.75, "hires_scale": 2, "hires_upscaler": "Latent", "flag": True, "off": False, "none": None, "neg": -5, "raw": b"\x00\xff"}),
+        "19-loras": M(model="sdxl", prompt="lora", seed=13, loras=(Lora("detail_tweaker", 0.8), Lora("style", -0.5, 1.0, "abcdef0123"))),
+        "20-flux-schnell": M(model="flux1-schnell", prompt="a photo of a dog", seed=42),
+        "21-aigif-tiny": M(model="aigif-tiny", prompt="a small red circle above a large blue square", seed=1),
+        "22-utf8-method": M(model="sd15", prompt="hi", seed=1),
+    }
+    files = {k: AigifFile(meta=v) for k, v in c.items()}
+    files["22-utf8-method"] = AigifFile(meta=c["22-utf8-method"], text_method=0)
+    files["23-info"] = AigifFile(meta=M(model="sd15", prompt="info", seed=1),
+                                 info={"author": "Ada", "software": "aigif 0.1.0"})
+    files["24-source"] = AigifFile(meta=M(model="sd15", prompt=KNIGHT, seed=1),
+                                   source={"tool": "automatic1111", "parameters": KNIGHT + "\nSteps: 50, Sampler: PNDM, CFG scale: 7, Seed: 1, Size: 512x512"})
+    files["25-fingerprint"] = AigifFile(meta=M(model="sd15", prompt="fp", seed=1),
+                                        fingerprint=Fingerprint(1, 512, 512, bytes(range(8))))
+    files["26-pixels"] = AigifFile(meta=M(model="sd15", prompt="px", seed=1),
+                                   payload=Payload("webp", b"RIFF\x00\x00\x00\x00WEBPVP8 "))
+    files["27-pixels-only"] = AigifFile(meta=None, payload=Payload("png", b"\x89PNG\r\n\x1a\n"))
+    files["28-unknown-ancillary"] = AigifFile(meta=M(model="sd15", prompt="x", seed=1),
+                                              unknown_elements=(RawElement(5000, False, b"future data"),))
+    files["29-residual"] = AigifFile(meta=M(model="sd15", prompt="res", seed=1), residual=b"\x01\x02\x03")
+    return files
+
+
+def expected(f: AigifFile) -> dict:
+    d = {"meta": f.meta.to_dict() if f.meta is not None else None,
+         "info": dict(f.info), "source": dict(f.source),
+         "payload": None if f.payload is None else {"codec": f.payload.codec,
+                                                    "data": f.payload.data.hex()},
+         "fingerprint": None if f.fingerprint is None else {
+             "algo": f.fingerprint.algo, "width": f.fingerprint.width,
+             "height": f.fingerprint.height, "digest": f.fingerprint.digest.hex()},
+         "residual": None if f.residual is None else f.residual.hex(),
+         "unknown_elements": [{"type_id": e.type_id, "critical": e.critical,
+                               "data": e.data.hex()} for e in f.unknown_elements]}
+    return d
+
+
+# ----------------------------------------------------------------- invalid, by hand
+def v(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def wrap(body: bytes, version: int = 1) -> bytes:
+    data = b"AIG" + bytes([version]) + body
+    crc = crc_hqx((len(data) + 2).to_bytes(4, "big"), crc_hqx(data, 0xFFFF))
+    return data + crc.to_bytes(2, "big")
+
+
+def utf8_text(p: bytes, n: bytes = b"") -> bytes:
+    return v(0) + v(len(p)) + p + n
+
+
+SD15 = v(17)
+T, SEED, STEPS, G, SCH, SIZE, CS, SEEDH, PLAT, EL, NOMODEL = (1 << i for i in range(11))
+
+
+def invalid_cases() -> dict[str, tuple[bytes, str, int | None]]:
+    good = wrap(v(T | SEED) + SD15 + struct.pack(">I", 1) + utf8_text(b"hi"))
+    big_el = b"".join(v(2 * (4096 + i)) + v(0) for i in range(65))
+    cases = {
+        "01-empty": (b"", "truncated", 0),
+        "02-bad-signature": (b"\x89PNG\r\n\x1a\n", "not-aigif", 0),
+        "03-signature-only": (b"AI", "truncated", 2),
+        "04-no-version": (b"AIG", "truncated", 3),
+        "05-version-2": (wrap(v(0) + SD15, version=2), "unsupported-version", 3),
+        "06-bad-check": (good[:-1] + bytes([good[-1] ^ 0x01]), "checksum", len(good) - 2),
+        "07-trailing-garbage": (good + b"\x00\x00", "checksum", len(good)),
+        "08-truncated-body": (wrap(v(SEED) + SD15 + b"\x00\x01"), "truncated", 8),
+        "09-unknown-critical-element": (wrap(v(EL) + SD15 + v(1) + v(2 * 4100 + 1) + v(2) + b"xx"),
+                                        "unknown-critical-element", 8),
+        "10-unknown-presence-bit": (wrap(v(1 << 11) + SD15), "unsupported-version", None),
+        "11-overlong-varint": (wrap(b"\x80\x00" + SD15), "malformed", 4),
+        "12-varint-too-long": (wrap(b"\xff" * 11), "malformed", 4),
+        "13-bad-utf8-hub-id": (wrap(v(0) + v(0) + v(1) + v(3) + b"a\xffb" + v(0)), "malformed", 7),
+        "14-bad-utf8-prompt": (wrap(v(T) + SD15 + v(0) + v(2) + b"\xc3\x28"), "malformed", 6),
+        "15-string-over-limit": (wrap(v(0) + v(0) + v(1) + v(2000) + b"a" * 2000 + v(0)), "limit-exceeded", 7),
+        "16-too-many-elements": (wrap(v(EL) + SD15 + v(65) + big_el), "limit-exceeded", None),
+        "17-unknown-scheduler": (wrap(v(SCH) + SD15 + v(999)), "malformed", 4),
+        "18-unknown-model-code": (wrap(v(0) + v(120)), "unsupported-version", 4),
+        "19-reserved-model-kind": (wrap(v(0) + v(5)), "malformed", None),
+        "20-default-stored": (wrap(v(STEPS) + SD15 + v(50)), "non-canonical", 4),
+        "21-steps-zero": (wrap(v(STEPS) + SD15 + v(0)), "malformed", 4),
+        "22-dimension-zero": (wrap(v(SIZE) + SD15 + v(0) + v(16)), "limit-exceeded", 6),
+        "23-guidance-reserved-mode": (wrap(v(G) + SD15 + v(3)), "malformed", 6),
+        "24-elements-unsorted": (wrap(v(EL) + SD15 + v(2) + v(2 * 4) + v(2) + b"\x00\x00" + v(2 * 3) + v(1) + b"\x00"), "non-canonical", None),
+        "25-duplicate-element": (wrap(v(EL) + SD15 + v(2) + v(2 * 3) + v(1) + b"\x00" + v(2 * 3) + v(1) + b"\x00"), "malformed", None),
+        "26-seed-high-without-low": (wrap(v(SEEDH) + SD15 + b"\x00\x00\x00\x01"), "malformed", None),
+        "27-unknown-text-method": (wrap(v(T) + SD15 + v(99) + b"abc"), "malformed", 6),
+        "28-corrupt-brotli-text": (wrap(v(T) + SD15 + v(1) + b"\xff\xff\xff\xff"), "malformed", 6),
+        "29-element-length-past-end": (wrap(v(EL) + SD15 + v(1) + v(2 * 3) + v(100) + b"ab"), "truncated", None),
+        "30-criticality-mismatch": (wrap(v(EL) + SD15 + v(1) + v(2 * 2 + 1) + v(2) + v(1) + b"x"), "malformed", 8),
+        "31-empty-text": (wrap(v(T) + SD15 + utf8_text(b"")), "non-canonical", 6),
+        "32-no-model-no-elements": (wrap(v(NOMODEL)), "malformed", None),
+        "33-over-long-guidance-float": (wrap(v(G) + SD15 + v(2) + struct.pack(">d", 7.5)), "non-canonical", 6),
+        "34-text-length-past-end": (wrap(v(T) + SD15 + v(0) + v(50) + b"abc"), "malformed", 6),
+        "35-nan-guidance": (wrap(v(G) + SD15 + v(2) + struct.pack(">d", float("nan"))), "malformed", 6),
+        "36-too-short": (b"AIG\x01\x00", "truncated", 5),
+    }
+    return cases
+
+
+def build() -> dict[Path, bytes]:
+    out: dict[Path, bytes] = {}
+    for name, f in valid_cases().items():
+        out[HERE / "valid" / f"{name}.aigif"] = aigif.dumps(f)
+        out[HERE / "valid" / f"{name}.json"] = (json.dumps(expected(f), ensure_ascii=False,
+                                                           indent=1, sort_keys=True) + "\n").encode()
+    for name, (data, code, off) in invalid_cases().items():
+        out[HERE / "invalid" / f"{name}.aigif"] = data
+        out[HERE / "invalid" / f"{name}.json"] = (json.dumps({"error": code, "offset": off},
+                                                             indent=1) + "\n").encode()
+    return out
+
+
+def main() -> int:
+    files = build()
+    if "--check" in sys.argv:
+        bad = [str(p) for p, b in files.items() if not p.exists() or p.read_bytes() != b]
+        if bad:
+            print("vectors differ from the generator:", *bad, sep="\n  ")
+            return 1
+        print(f"{len(files)} vector files match")
+        return 0
+    for p, b in files.items():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b)
+    print(f"wrote {len(files)} files")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
