@@ -2,7 +2,7 @@
 
 Layout of a file (normative text: spec/aigif-v1.md)::
 
-    "AIG"  version(1 byte)  body  crc16(2 bytes, big-endian)
+    "AI"  0xF0|version (1 byte)  body  check (2 bytes, big-endian)
 
 The check is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over every byte before it
 followed by the whole file's length as a 32-bit big-endian integer: it detects every
@@ -33,7 +33,7 @@ from .textcoding import decode_text, encode_text
 
 __all__ = ["dumps", "loads", "save", "open_file", "HEADER_SIZE", "CHECK_SIZE"]
 
-HEADER_SIZE = len(spec.SIGNATURE) + 1
+HEADER_SIZE = len(spec.HEADER)
 CHECK_SIZE = 2
 MIN_SIZE = HEADER_SIZE + 1 + CHECK_SIZE
 
@@ -325,7 +325,7 @@ def dumps(obj: GenerationMeta | AigifFile, *, text_method: int | None = None) ->
         raw = Body.build(body)
     except FieldError as e:
         raise _KIND.get(e.kind, errors.MalformedError)(e.message) from None
-    out = spec.SIGNATURE + bytes([spec.VERSION]) + raw
+    out = spec.HEADER + raw
     if len(out) + CHECK_SIZE > spec.MAX_FILE_BYTES:
         raise errors.LimitExceededError(f"file would be {len(out) + 2} bytes, the limit is "
                                         f"{spec.MAX_FILE_BYTES}")
@@ -376,18 +376,20 @@ def _parse(schema, data: bytes, base: int, field: str):
 
 
 def _check_header(data: bytes) -> None:
-    if not data.startswith(spec.SIGNATURE[:len(data)]) or len(data) < len(spec.SIGNATURE):
-        if data[:len(spec.SIGNATURE)] == spec.SIGNATURE[:len(data)]:
-            raise errors.TruncatedError(f"file is {len(data)} bytes: too short for the "
-                                        f"signature", offset=len(data))
-        raise errors.NotAigifError(f"not an AIGIF file: expected signature {spec.SIGNATURE!r}, "
-                                   f"found {data[:3]!r}", offset=0)
+    sig = spec.SIGNATURE
+    head = data[:len(sig) + 1]
+    mark_ok = len(head) <= len(sig) or head[len(sig)] & 0xF0 == spec.VERSION_MARK
+    if head[:len(sig)] != sig[:len(head)] or not mark_ok:
+        raise errors.NotAigifError(f"not an AIGIF file: expected signature {spec.HEADER!r}, "
+                                   f"found {data[:len(spec.HEADER)]!r}", offset=0)
     if len(data) < HEADER_SIZE:
-        raise errors.TruncatedError("file ends before the version byte", offset=len(data))
-    if data[3] != spec.VERSION:
+        raise errors.TruncatedError(f"file is {len(data)} bytes: it ends inside the signature",
+                                    offset=len(data))
+    version = data[len(sig)] & 0x0F
+    if version != spec.VERSION:
         raise errors.UnsupportedVersionError(
-            f"format version {data[3]} is not supported (this reader reads version "
-            f"{spec.VERSION}); upgrade aigif", offset=3, field="version")
+            f"format version {version} is not supported (this reader reads version "
+            f"{spec.VERSION}); upgrade aigif", offset=len(sig), field="version")
     if len(data) > spec.MAX_FILE_BYTES:
         raise errors.LimitExceededError(f"file is over {spec.MAX_FILE_BYTES} bytes",
                                         offset=spec.MAX_FILE_BYTES)

@@ -11,10 +11,14 @@ from enum import IntEnum, IntFlag
 from .limits import *  # noqa: F401,F403
 from .models import GENERATOR_PRIVATE, GENERATORS, MODELS, Defaults, GeneratorSpec, ModelSpec  # noqa: F401
 
-#: The first bytes of every AIGIF file: "AIG".
-SIGNATURE = b"AIG"
-#: Format version byte written by this library (major version 1).
+#: The first bytes of every AIGIF file: "AI".
+SIGNATURE = b"AI"
+#: Format version written by this library (major version 1).
 VERSION = 1
+#: The byte after the signature: 0xF0 | version. Its high nibble completes the
+#: signature ("AI\xf1" for version 1, never valid ASCII); its low nibble is the version.
+VERSION_MARK = 0xF0
+HEADER = SIGNATURE + bytes([VERSION_MARK | VERSION])
 
 
 class Presence(IntFlag):
