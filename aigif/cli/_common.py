@@ -9,14 +9,14 @@ from rich.console import Console
 
 from .. import errors
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True, highlight=False, markup=False)
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``aigif: error: message`` on stderr and exit with ``code``."""
-    err_console.print(f"[red]aigif: error:[/red] {message}", highlight=False, markup=True,
-                      soft_wrap=True)
+    from rich.markup import escape
+    err_console.print(f"[red]aigif: error:[/red] {escape(message)}", markup=True)
     raise typer.Exit(code)
 
 
@@ -27,7 +27,7 @@ def run_guarded(body: Callable[[], None]) -> None:
     except typer.Exit:
         raise
     except errors.AigifError as e:
-        fail(str(e).replace("[", "\\["))
+        fail(str(e))
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except OSError as e:

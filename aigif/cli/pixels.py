@@ -1,0 +1,69 @@
+"""Pixel commands: ``aigif decode FILE -o out.png`` and ``aigif codecs``.
+
+``aigif encode --image`` lives in the core command and calls ``aigif.codecs``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._common import console, fail, run_guarded
+
+__all__ = ["register"]
+
+
+def decode(
+    file: Path = typer.Argument(..., help="the .aigif file to read"),
+    output: Path = typer.Option(..., "-o", "--output",
+                                help="image to write; the format follows the extension"),
+    policy: str = typer.Option("auto", help="auto | pixels | render | prefer_render"),
+    quality: Optional[int] = typer.Option(None, help="quality of a lossy output format"),
+    force: bool = typer.Option(False, help="overwrite an existing output"),
+) -> None:
+    """Write the image of an .aigif file (its pixel payload, or regenerated per --policy)."""
+    def go() -> None:
+        from .. import open as aigif_open
+        try:
+            from PIL import Image  # noqa: F401
+        except ImportError:
+            fail("decode needs Pillow: pip install 'aigif[images]'")
+        if output.exists() and not force:
+            fail(f"{output} exists (use --force to overwrite)")
+        f = aigif_open(file)
+        res = f.image(policy=policy)
+        im = res.image
+        ext = output.suffix.lower()
+        if ext in (".jxl",):
+            import pillow_jxl  # noqa: F401
+        if ext in (".jpg", ".jpeg") and im.mode not in ("RGB", "L"):
+            im = im.convert("RGB")
+        opts = {} if quality is None else {"quality": quality}
+        try:
+            im.save(output, **opts)
+        except (KeyError, ValueError) as e:  # unknown extension / bad option
+            fail(f"cannot write {output}: {e}")
+        note = f"; {res.note}" if res.note else ""
+        console.print(f"wrote {output} ({im.size[0]}x{im.size[1]} {im.mode}, "
+                      f"from {res.path}{note})")
+    run_guarded(go)
+
+
+def codecs_cmd() -> None:
+    """List the pixel codecs, their codes and whether they are installed."""
+    def go() -> None:
+        from ..codecs import codecs, get_codec
+        for key in codecs.keys():
+            c = get_codec(key)
+            modes = "/".join(m for m, ok in (("lossy", c.lossy), ("lossless", c.lossless)) if ok)
+            eff = f"effort {c.effort_range[0]}..{c.effort_range[1]}" if c.effort_range else ""
+            state = "available" if c.available() else f"missing: pip install 'aigif[{c.extra}]'"
+            console.print(f"{key:<6} code {c.code:<3} {modes:<15} {eff:<13} {state}")
+    run_guarded(go)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``decode`` and ``codecs`` to the ``aigif`` command."""
+    app.command("decode")(decode)
+    app.command("codecs")(codecs_cmd)
