@@ -84,3 +84,25 @@ class AigifFile:
             raise MissingDependencyError(
                 "rendering is not available: install it with pip install 'aigif[render]'") from e
         return render_file(self, **kwargs)
+
+    def pixels(self):
+        """Decode the pixel payload to a PIL image (``aigif.codecs.decode_payload``).
+
+        Raises CodecError when there is no payload or it is corrupt, LimitExceededError
+        when it declares more pixels than the limits allow.
+        """
+        from .codecs import decode_payload
+        if self.payload is None:
+            from .errors import CodecError
+            raise CodecError("this file has no pixel payload")
+        return decode_payload(self.payload)
+
+    def image(self, policy: str = "auto", *, strict: bool = False, **render_kwargs: Any):
+        """The best image available under ``policy``: an ``aigif.codecs.ImageResult``.
+
+        ``policy``: "auto" (pixels if present, else regenerate), "pixels", "render",
+        "prefer_render" (regenerate, fall back to pixels). ``.image`` is the PIL image and
+        ``.path`` says which path was taken: "pixels", "render" or "render+residual".
+        """
+        from .codecs import read_image
+        return read_image(self, policy, strict=strict, **render_kwargs)

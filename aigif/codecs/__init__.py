@@ -1,0 +1,270 @@
+"""Pixel payload codecs behind one small interface.
+
+A codec turns a Pillow image into bytes and back. Built-in codecs carry frozen numeric
+codes (``aigif.spec.Codec``: png=1, webp=2, avif=3, jxl=4, jpeg=5); third parties register
+through the ``aigif.codecs`` entry-point group with a code in the private range 64..127.
+The bytes a codec writes are exactly what the codec library writes (a complete .png,
+.webp, .avif, .jxl or .jpg file), so a pixel payload costs only the element framing over
+calling the codec directly.
+
+Nothing here imports Pillow at module level: ``aigif.open(...).meta`` never loads it.
+
+Example::
+
+    >>> from PIL import Image
+    >>> import aigif.codecs as codecs
+    >>> p = codecs.encode_payload(Image.new("RGB", (64, 64), "red"), codec="webp", quality=80)
+    >>> p.codec, codecs.decode_payload(p).size
+    ('webp', (64, 64))
+"""
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..document import Payload
+from ..errors import CodecError, MissingDependencyError, RegistryError
+from ..registry import Registry
+from ..spec import Codec as CodecCode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL import Image
+
+__all__ = [
+    "Codec", "codecs", "register_codec", "get_codec", "codec_for_code", "available_codecs",
+    "encode_payload", "decode_payload", "cli_payload", "install_pillow_plugin",
+    "codec_code", "codec_key", "encode_image", "read_image", "ImageResult", "POLICIES",
+    "PRIVATE_CODES", "DEFAULT_CODEC",
+]
+
+#: Codes third-party codecs may use (``aigif.spec.Codec`` comment: 64..127 private).
+PRIVATE_CODES = range(64, 128)
+#: Codec used when none is named.
+DEFAULT_CODEC = "avif"
+
+
+class Codec:
+    """One pixel codec. Subclass it and set ``key``, ``code`` and the two methods.
+
+    ``quality`` is 0..100 (None: the codec's default); ``lossless`` asks for exact pixels
+    (CodecError if the codec cannot); ``effort`` is the codec's own speed/size trade-off
+    scale, higher is slower and smaller (None: the codec's default; ``effort_range``).
+    ``encode`` returns the codec's bytes; ``decode`` returns a loaded Pillow image and
+    raises only ``CodecError`` (or ``LimitExceededError`` for images over the limits).
+    """
+
+    key: ClassVar[str] = ""
+    code: ClassVar[int] = 0
+    mime: ClassVar[str] = "application/octet-stream"
+    extension: ClassVar[str] = ""
+    lossy: ClassVar[bool] = True
+    lossless: ClassVar[bool] = False
+    effort_range: ClassVar[tuple[int, int] | None] = None
+    #: pip extra that provides the codec when ``available()`` is False
+    extra: ClassVar[str] = "images"
+
+    def available(self) -> bool:
+        """True when the libraries this codec needs are installed."""
+        return True
+
+    def encode(self, image: "Image.Image", quality: int | None = None, lossless: bool = False,
+               effort: int | None = None, **opts: Any) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> "Image.Image":
+        raise NotImplementedError
+
+    def probe(self, data: bytes) -> tuple[int, int]:
+        """The declared (width, height) of ``data`` without decoding the pixels."""
+        return self.decode(data).size
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.key!r} code={self.code}>"
+
+
+def _check(key: str, entry: Any) -> None:
+    cls = entry if isinstance(entry, type) else type(entry)
+    if not issubclass(cls, Codec):
+        raise RegistryError(f"codec {key!r}: expected a aigif.codecs.Codec subclass or "
+                            f"instance, got {cls.__name__}")
+    if entry.key != key:
+        raise RegistryError(f"codec key mismatch: registered as {key!r}, declares {entry.key!r}")
+    frozen = {c.name.lower(): int(c) for c in CodecCode}
+    if key in frozen:
+        if entry.code != frozen[key]:
+            raise RegistryError(f"codec {key!r} has the frozen code {frozen[key]}, "
+                                f"not {entry.code}")
+    elif entry.code not in PRIVATE_CODES:
+        raise RegistryError(f"codec {key!r}: code {entry.code} is outside the private range "
+                            f"{PRIVATE_CODES.start}..{PRIVATE_CODES.stop - 1}")
+
+
+#: key -> Codec (class, instance or "module:attr"); entry-point group ``aigif.codecs``.
+codecs: Registry[Codec] = Registry("codec", "aigif.codecs", _check)
+for _key, _ref in (("png", "aigif.codecs._pillow:PngCodec"),
+                   ("webp", "aigif.codecs._pillow:WebpCodec"),
+                   ("avif", "aigif.codecs._pillow:AvifCodec"),
+                   ("jxl", "aigif.codecs.jxl:JxlCodec"),
+                   ("jpeg", "aigif.codecs._pillow:JpegCodec")):
+    codecs.register(_key, _ref, code=int(CodecCode[_key.upper()]))
+
+_instances: dict[str, Codec] = {}
+_lock = threading.Lock()
+
+
+def register_codec(codec: type[Codec] | Codec, *, override: bool = False) -> None:
+    """Register a codec class or instance under its ``key`` and ``code``.
+
+    Third-party codes must lie in 64..127. Raises RegistryError on a bad or duplicate entry.
+    """
+    codecs.register(codec.key, codec, code=codec.code, override=override)
+    _instances.pop(codec.key, None)
+
+
+def get_codec(key: str) -> Codec:
+    """The codec instance registered under ``key``; RegistryError if there is none."""
+    with _lock:
+        inst = _instances.get(key)
+        if inst is None:
+            entry = codecs.get(key)
+            inst = entry() if isinstance(entry, type) else entry
+            _instances[key] = inst
+        return inst
+
+
+def codec_for_code(code: int) -> Codec:
+    """The codec with numeric ``code`` (as stored in a file); CodecError if none is known."""
+    key = codecs.key_for_code(code)
+    if key is None:
+        for k in codecs.keys():  # entry-point codecs declare their code once loaded
+            try:
+                if get_codec(k).code == code:
+                    key = k
+                    break
+            except RegistryError:
+                continue
+    if key is None:
+        raise CodecError(f"unknown pixel codec code {code}: expected one of "
+                         f"{sorted(int(c) for c in CodecCode)} or a registered private codec")
+    return get_codec(key)
+
+
+def codec_code(key: str) -> int:
+    """The numeric code of the codec named ``key`` (what ``aigif.dumps`` writes).
+
+    Raises CodecError when no codec has that key.
+    """
+    try:
+        return get_codec(key).code
+    except RegistryError as e:
+        raise CodecError(str(e), field="payload") from e
+
+
+def codec_key(code: int) -> str | None:
+    """The key of the codec with numeric ``code``, or None when none is registered."""
+    try:
+        return codec_for_code(code).key
+    except CodecError:
+        return None
+
+
+def available_codecs() -> list[str]:
+    """Keys of the registered codecs whose libraries are installed."""
+    out = []
+    for k in codecs.keys():
+        try:
+            if get_codec(k).available():
+                out.append(k)
+        except RegistryError:
+            continue
+    return out
+
+
+def _resolve(codec: str | int) -> Codec:
+    try:
+        c = codec_for_code(codec) if isinstance(codec, int) else get_codec(codec)
+    except RegistryError as e:
+        raise CodecError(str(e)) from e
+    if not c.available():
+        raise MissingDependencyError(
+            f"pixel codec {c.key!r} is not available: install it with "
+            f"pip install 'aigif[{c.extra}]'")
+    return c
+
+
+def encode_payload(image: "Image.Image", codec: str = DEFAULT_CODEC, quality: int | None = None,
+                   lossless: bool = False, effort: int | None = None, **opts: Any) -> Payload:
+    """Encode a Pillow image as a pixel payload.
+
+    A lossless-only codec (png) ignores ``quality``.
+    Returns ``Payload(codec=key, data=bytes)``. Raises CodecError if the codec cannot
+    encode the image with these settings, MissingDependencyError if its library is missing.
+
+    >>> encode_payload(img, "jxl", quality=80).codec   # doctest: +SKIP
+    'jxl'
+    """
+    c = _resolve(codec)
+    if lossless and not c.lossless:
+        raise CodecError(f"codec {c.key!r} has no lossless mode; use png, webp or jxl")
+    if quality is not None and not (isinstance(quality, int) and 0 <= quality <= 100):
+        raise CodecError(f"quality must be an integer 0..100, got {quality!r}")
+    if effort is not None and c.effort_range is not None:
+        lo, hi = c.effort_range
+        if not (isinstance(effort, int) and lo <= effort <= hi):
+            raise CodecError(f"{c.key} effort must be an integer {lo}..{hi}, got {effort!r}")
+    return Payload(c.key, c.encode(image, quality=quality, lossless=lossless, effort=effort,
+                                   **opts))
+
+
+def decode_payload(payload: Payload) -> "Image.Image":
+    """Decode a pixel payload to a loaded Pillow image.
+
+    Raises CodecError for corrupt, truncated or mislabelled bytes, LimitExceededError when
+    the declared size is over ``aigif.spec.MAX_DECOMPRESSED_PIXELS`` (checked before any
+    pixel is decoded), MissingDependencyError when the codec is not installed.
+    """
+    c = _resolve(payload.codec)
+    return c.decode(bytes(payload.data))
+
+
+def cli_payload(image_path: str, fallback: str = DEFAULT_CODEC, quality: int | None = None,
+                lossless: bool = False, effort: int | None = None) -> Payload:
+    """Read an image file and encode it as a payload (what ``aigif encode --image`` uses).
+
+    Raises CodecError when the file is not a readable image.
+    """
+    from ._pillow import open_image_file
+    return encode_payload(open_image_file(image_path), fallback, quality, lossless, effort)
+
+
+def encode_image(image: "Image.Image", fallback: str = DEFAULT_CODEC, quality: int | None = None,
+                 lossless: bool = False, effort: int | None = None, meta: Any = None) -> bytes:
+    """A complete AIGIF file holding ``image`` as a pixel payload (pixels-only by default).
+
+    For images with no generation syntax (closed generators, edited images). Same as
+    ``aigif.dumps(AigifFile(meta, payload=encode_payload(...)))``.
+
+    >>> data = encode_image(img, "avif", quality=60)          # doctest: +SKIP
+    >>> aigif.loads(data).payload.codec
+    'avif'
+    """
+    from ..document import AigifFile
+    from ..io import dumps
+    return dumps(AigifFile(meta=meta, payload=encode_payload(image, fallback, quality, lossless,
+                                                             effort)))
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("read_image", "ImageResult", "POLICIES"):
+        from . import _reader
+        return getattr(_reader, name)
+    raise AttributeError(f"module 'aigif.codecs' has no attribute {name!r}")
+
+
+def install_pillow_plugin() -> None:
+    """Make ``PIL.Image.open`` read .aigif files, without importing Pillow now.
+
+    Registers at once if Pillow is already imported, else the first time ``PIL.Image`` is.
+    """
+    from ._pil_hook import install
+    install()

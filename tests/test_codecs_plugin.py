@@ -1,0 +1,120 @@
+"""The Pillow plugin, lazy loading, and the pixel CLI commands."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+np = pytest.importorskip("numpy")
+Image = pytest.importorskip("PIL.Image")
+
+import aigif  # noqa: E402
+from aigif import codecs as C  # noqa: E402
+from aigif.codecs import pil_plugin  # noqa: E402
+from aigif.document import AigifFile  # noqa: E402
+from aigif.errors import AigifError, CodecError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sample(w=64, h=48):
+    y, x = np.mgrid[0:h, 0:w]
+    a = np.stack([x * 4 % 256, y * 5 % 256, (x + y) % 256], -1).astype(np.uint8)
+    return Image.fromarray(a, "RGB")
+
+
+def run_py(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+@pytest.fixture(autouse=True)
+def _registered():
+    pil_plugin.register()
+
+
+def test_open_pixels_only_file_through_pillow(tmp_path):
+    im = sample()
+    path = tmp_path / "a.aigif"
+    path.write_bytes(C.encode_image(im, "png"))
+    with Image.open(path) as out:
+        assert out.format == "AIGIF" and out.size == im.size and out.mode == "RGB"
+        assert out.get_format_mimetype() == "image/aigif"
+        assert out.info["aigif_path"] == "pixels"
+        assert out.aigif.meta is None
+        assert out.tobytes() == im.tobytes()
+    assert Image.registered_extensions()[".aigif"] == "AIGIF"
+
+
+def test_pillow_save_writes_a_pixels_only_file(tmp_path):
+    im = sample()
+    path = tmp_path / "b.aigif"
+    im.save(path, fallback="webp", lossless=True)
+    f = aigif.open(path)
+    assert f.meta is None and f.payload.codec == "webp"
+    assert Image.open(path).tobytes() == im.tobytes()
+    buf = io.BytesIO()
+    im.save(buf, format="AIGIF", fallback="avif", quality=50)
+    assert aigif.loads(buf.getvalue()).payload.codec == "avif"
+
+
+def test_syntax_only_file_needs_permission_to_render(monkeypatch):
+    meta = aigif.GenerationMeta(model="sd15", prompt="a cat", seed=1)
+    data = aigif.dumps(meta)
+    with pytest.raises(CodecError, match="ALLOW_RENDER"):
+        Image.open(io.BytesIO(data))
+    monkeypatch.setattr(pil_plugin, "ALLOW_RENDER", True)
+    monkeypatch.setattr(AigifFile, "render", lambda self, **kw: sample())
+    out = Image.open(io.BytesIO(data))
+    assert out.info["aigif_path"] == "render"
+    assert out.tobytes() == sample().tobytes()
+
+
+def test_corrupt_files_through_pillow_raise_aigif_errors():
+    data = C.encode_image(sample(), "webp")
+    for cut in (4, 10, len(data) // 2, len(data) - 1):
+        with pytest.raises(AigifError):
+            Image.open(io.BytesIO(data[:cut])).load()
+    with pytest.raises(Image.UnidentifiedImageError):  # not our signature: not our file
+        Image.open(io.BytesIO(b"AX" + data[2:]))
+
+
+def test_import_aigif_codecs_loads_no_pillow_and_hook_registers_later():
+    r = run_py(
+        "import sys, aigif, aigif.codecs\n"
+        "f = aigif.loads(aigif.dumps(aigif.GenerationMeta(model='sd15', prompt='x')))\n"
+        "assert 'PIL' not in sys.modules and 'numpy' not in sys.modules, 'eager import'\n"
+        "aigif.codecs.install_pillow_plugin()\n"
+        "assert 'PIL' not in sys.modules\n"
+        "from PIL import Image\n"
+        "assert 'AIGIF' in Image.OPEN and Image.MIME['AIGIF'] == 'image/aigif'\n"
+        "print('ok')\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
+
+
+def test_cli_encode_then_decode(tmp_path):
+    src = tmp_path / "in.png"
+    sample().save(src)
+    out = tmp_path / "o.aigif"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "aigif"]
+    r = subprocess.run(cmd + ["encode", "--image", str(src), "--fallback", "webp", "--lossless",
+                              "-o", str(out)], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    png = tmp_path / "back.png"
+    r = subprocess.run(cmd + ["decode", str(out), "-o", str(png)], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "from pixels" in r.stdout
+    assert Image.open(png).tobytes() == sample().tobytes()
+    bad = tmp_path / "bad.aigif"
+    bad.write_bytes(out.read_bytes()[:40])
+    r = subprocess.run(cmd + ["decode", str(bad), "-o", str(tmp_path / "x.png")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "error" in r.stderr
