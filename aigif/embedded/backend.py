@@ -1,0 +1,61 @@
+"""The generator extension of aigif-tiny (generator ``"aigif_tiny"``, model ``"aigif-tiny"``).
+
+Registered like the hub families (``aigif.render.generators.BUILTIN_BACKENDS`` maps
+``"aigif_tiny"`` to ``"aigif.embedded.backend:backend"``). The difference: the well-known
+model ``"aigif-tiny"`` has no hub id; its weights are package data, loaded with
+``AigifTinyPipeline.from_pretrained`` from the ``importlib.resources`` path. A local
+directory registered with ``aigif.register_model(name, path)`` whose ``model_index.json``
+names ``AigifTinyPipeline`` (a retrained aigif-tiny) loads the same way from that path.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ModelNotAvailableError, RenderError
+from ..render.generators.base import DiffusersGenerator, ModelSource
+
+
+class AigifTiny(DiffusersGenerator):
+    """aigif-tiny: 32 x 32 pixel-space shapes model shipped in the package."""
+
+    key = "aigif_tiny"
+    pipeline_class = "AigifTinyPipeline"
+    pipeline_classes = ("AigifTinyPipeline",)
+    uses = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
+                      "scheduler", "width", "height"})
+    call_params = {"eta": (float, int)}
+    well_known = ("aigif-tiny",)
+
+    def load(self, source: ModelSource, *, dtype: Any, device: str, download: bool = True):
+        from importlib.resources import as_file
+
+        from . import model_path
+        from .pipeline import AigifTinyPipeline
+
+        def _from(path) -> Any:
+            try:
+                return AigifTinyPipeline.from_pretrained(str(path), torch_dtype=dtype,
+                                                         use_safetensors=True)
+            except (OSError, ValueError) as e:
+                raise ModelNotAvailableError(
+                    f"model {source.key!r} could not be loaded from {path}: {e}; "
+                    f"reinstall aigif (the weights are package data)") from e
+
+        if source.location is None:
+            with as_file(model_path()) as p:
+                if not (p / "model_index.json").is_file():
+                    raise ModelNotAvailableError(
+                        f"the packaged aigif-tiny weights are missing from {p}; reinstall "
+                        f"aigif or train them with: python -m aigif.embedded.train")
+                pipe = _from(p)
+        elif source.local:
+            pipe = _from(source.location)
+        else:
+            raise RenderError(f"aigif-tiny models are not on the hub ({source.location!r})")
+        pipe = pipe.to(device)
+        pipe.set_progress_bar_config(disable=True)
+        pipe._aigif_scheduler_config = dict(pipe.scheduler.config)
+        return pipe
+
+
+backend = AigifTiny()

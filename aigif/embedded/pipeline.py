@@ -1,0 +1,120 @@
+"""``AigifTinyPipeline``: a pixel-space text-to-image diffusers pipeline.
+
+Why pixel space and not ``StableDiffusionPipeline`` + a tiny VAE: at 32 x 32 pixels a VAE
+buys no speed, costs a second trained network and blurs the flat colours that the model
+must get exactly right; and aigif-tiny's UNet pools the prompt into its time embedding
+(``addition_embed_type="text"``), which ``StableDiffusionPipeline`` supports unchanged but a
+VAE would not help. The pipeline is the usual loop: CLIP text encoder -> classifier-free
+guidance -> scheduler steps on an RGB tensor in [-1, 1]. All components are stock
+diffusers / transformers classes loaded with ``from_pretrained`` from safetensors.
+
+Example::
+
+    >>> from aigif.embedded.pipeline import AigifTinyPipeline, load
+    >>> pipe = load()                                  # the packaged weights
+    >>> g = torch.Generator("cpu").manual_seed(1)
+    >>> image = pipe("a small red circle in the center on a white background",
+    ...              generator=g).images[0]            # PIL, 32 x 32
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+from diffusers import DiffusionPipeline, ImagePipelineOutput, UNet2DConditionModel
+from diffusers.utils.torch_utils import randn_tensor
+from PIL import Image
+from transformers import CLIPTextModel, CLIPTokenizer
+
+
+class AigifTinyPipeline(DiffusionPipeline):
+    """Pixel-space text-to-image pipeline (``unet``, ``text_encoder``, ``tokenizer``, ``scheduler``)."""
+
+    model_cpu_offload_seq = "text_encoder->unet"
+
+    def __init__(self, unet: UNet2DConditionModel, text_encoder: CLIPTextModel,
+                 tokenizer: CLIPTokenizer, scheduler) -> None:
+        super().__init__()
+        self.register_modules(unet=unet, text_encoder=text_encoder, tokenizer=tokenizer,
+                              scheduler=scheduler)
+
+    @torch.no_grad()
+    def encode_prompt(self, prompt: list[str], device=None) -> torch.Tensor:
+        ids = self.tokenizer(prompt, padding="max_length", truncation=True,
+                             max_length=self.tokenizer.model_max_length,
+                             return_tensors="pt").input_ids
+        dev = device or self.text_encoder.device
+        return self.text_encoder(ids.to(dev))[0]
+
+    @torch.no_grad()
+    def __call__(self, prompt: str | list[str], negative_prompt: str | list[str] | None = None,
+                 num_inference_steps: int = 20, guidance_scale: float = 4.0,
+                 height: int | None = None, width: int | None = None,
+                 generator: torch.Generator | list[torch.Generator] | None = None,
+                 latents: torch.Tensor | None = None, num_images_per_prompt: int = 1,
+                 output_type: str = "pil", return_dict: bool = True,
+                 callback_on_step_end: Callable | None = None, **_ignored) -> ImagePipelineOutput:
+        """Generate images; returns ``ImagePipelineOutput(images=[PIL.Image, ...])``.
+
+        ``output_type`` is ``"pil"``, ``"np"`` (float in [0, 1], NHWC) or ``"pt"`` (the raw
+        tensor in [-1, 1], NCHW). Extra keyword arguments that other pipelines accept
+        (``clip_skip``, ``eta`` ...) are ignored.
+        """
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        prompts = [p for p in prompts for _ in range(num_images_per_prompt)]
+        n = len(prompts)
+        if negative_prompt is None:
+            negs = [""] * n
+        else:
+            negs = [negative_prompt] if isinstance(negative_prompt, str) else list(negative_prompt)
+            negs = [p for p in negs for _ in range(num_images_per_prompt)]
+            if len(negs) == 1:
+                negs = negs * n
+        size = self.unet.config.sample_size
+        height, width = height or size, width or size
+        device = self._execution_device
+        dtype = self.unet.dtype
+        cfg = guidance_scale > 1.0
+        cond = self.encode_prompt(prompts, device)
+        if cfg:
+            cond = torch.cat([self.encode_prompt(negs, device), cond])
+        shape = (n, self.unet.config.in_channels, height, width)
+        if latents is None:
+            latents = randn_tensor(shape, generator=generator, device=torch.device("cpu"),
+                                   dtype=torch.float32)
+        latents = latents.to(device=device, dtype=dtype) * self.scheduler.init_noise_sigma
+        self.scheduler.set_timesteps(num_inference_steps, device=device)
+        for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
+            inp = torch.cat([latents] * 2) if cfg else latents
+            inp = self.scheduler.scale_model_input(inp, t)
+            out = self.unet(inp, t, encoder_hidden_states=cond.to(dtype)).sample
+            if cfg:
+                uncond, text = out.chunk(2)
+                out = uncond + guidance_scale * (text - uncond)
+            latents = self.scheduler.step(out, t, latents, generator=generator).prev_sample
+            if callback_on_step_end is not None:
+                callback_on_step_end(self, i, t, {"latents": latents})
+        images = latents.float().clamp(-1, 1)
+        if output_type == "pt":
+            result = images
+        else:
+            arr = ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+            arr = arr.permute(0, 2, 3, 1).cpu().numpy()
+            result = [Image.fromarray(a) for a in arr] if output_type == "pil" \
+                else arr.astype(np.float32) / 255.0
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (result,)
+        return ImagePipelineOutput(images=result)
+
+
+def load(path=None, torch_dtype: torch.dtype = torch.float32, **kwargs) -> AigifTinyPipeline:
+    """Load aigif-tiny (the packaged weights unless ``path`` names another directory)."""
+    if path is None:
+        from importlib.resources import as_file
+
+        from . import model_path
+        with as_file(model_path()) as p:
+            return AigifTinyPipeline.from_pretrained(str(p), torch_dtype=torch_dtype, **kwargs)
+    return AigifTinyPipeline.from_pretrained(str(path), torch_dtype=torch_dtype, **kwargs)

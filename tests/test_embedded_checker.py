@@ -1,0 +1,53 @@
+"""The pixel-based prompt-following checker is right on pictures of known content."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PIL")
+from aigif.embedded import checker, dataset as ds  # noqa: E402
+
+
+def test_checker_reads_every_heldout_ground_truth_picture():
+    scenes = ds.heldout_scenes()
+    ok = {"color": 0, "shape": 0, "position": 0, "background": 0}
+    for sc in scenes:
+        for k, v in checker.check(ds.render_scene(sc), sc.caption).items():
+            ok[k] += v
+    assert all(v / len(scenes) >= 0.99 for v in ok.values()), ok
+
+
+def test_checker_catches_wrong_color_shape_and_position():
+    rng = np.random.default_rng(0)
+    sc = ds.single_scene(rng, ("blue", "square", "large", "top left", "white"))
+    img = ds.render_scene(sc)
+    assert checker.check(img, sc.caption) == {"color": True, "shape": True,
+                                              "position": True, "background": True}
+    assert not checker.check(img, "a large red square in the top left corner")["color"]
+    assert not checker.check(img, "a large blue circle in the top left corner")["shape"]
+    assert not checker.check(img, "a large blue square at the bottom")["position"]
+    assert not checker.check(img, "a blue square on a black background")["background"]
+
+
+@pytest.mark.parametrize("shape", ds.SHAPES)
+@pytest.mark.parametrize("size", list(ds.SIZES))
+def test_each_shape_is_told_apart(shape, size):
+    sc = ds.single_scene(np.random.default_rng(1), ("green", shape, size, "center", "gray"))
+    assert checker.detect(ds.render_scene(sc)).shape == shape
+
+
+def test_empty_picture_has_no_object():
+    img = np.full((32, 32, 3), 255, np.uint8)
+    seen = checker.detect(img)
+    assert seen.color is None and seen.background == "white"
+    assert checker.check(img, "a red circle") == {"color": False, "shape": False}
+
+
+def test_parse_prompt():
+    assert checker.parse_prompt("a small red circle in the top left corner on a white "
+                                "background") == {"color": "red", "shape": "circle",
+                                                  "size": "small", "position": "top left",
+                                                  "background": "white"}
+    assert checker.parse_prompt("a green diamond at the bottom")["position"] == "bottom"
+    with pytest.raises(ValueError):
+        checker.parse_prompt("two red circles on a gray background")
