@@ -44,6 +44,13 @@ _KIND = {
     "version": errors.UnsupportedVersionError,
 }
 
+class _P:
+    """Presence bits as plain ints (IntFlag arithmetic is slow on the hot path)."""
+
+
+for _b in Presence:
+    setattr(_P, _b.name, int(_b))
+
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
 
 
@@ -274,7 +281,7 @@ def dumps(obj: GenerationMeta | AigifFile, *, text_method: int | None = None) ->
                                               "clip_skip", "platform", "elements", "text")}
     presence = 0
     if meta is None:
-        presence |= Presence.NO_MODEL
+        presence |= _P.NO_MODEL
         if f.fingerprint or f.info or f.source or f.residual:
             pass
     else:
@@ -282,39 +289,39 @@ def dumps(obj: GenerationMeta | AigifFile, *, text_method: int | None = None) ->
         body["model"] = {"kind": 0, "generator": None, "hub_id": None, "content_hash": None,
                          "ckpt_name": None, "revision": None, **_model_fields(meta)}
         if meta.seed is not None:
-            presence |= Presence.SEED
+            presence |= _P.SEED
             body["seed_low"] = meta.seed & 0xFFFFFFFF
             if meta.seed >> 32:
-                presence |= Presence.SEED_HIGH
+                presence |= _P.SEED_HIGH
                 body["seed_high"] = meta.seed >> 32
         if meta.steps != d.steps:
-            presence |= Presence.STEPS
+            presence |= _P.STEPS
             body["steps"] = meta.steps
         if meta.guidance_scale != d.guidance_scale:
-            presence |= Presence.GUIDANCE
+            presence |= _P.GUIDANCE
             body["guidance"] = meta.guidance_scale
         if meta.scheduler != d.scheduler:
-            presence |= Presence.SCHEDULER
+            presence |= _P.SCHEDULER
             body["scheduler"] = scheduler_code(meta.scheduler)
         if (meta.width, meta.height) != (d.width, d.height):
-            presence |= Presence.SIZE
+            presence |= _P.SIZE
             body["width"], body["height"] = meta.width, meta.height
         if meta.clip_skip != d.clip_skip:
-            presence |= Presence.CLIP_SKIP
+            presence |= _P.CLIP_SKIP
             body["clip_skip"] = meta.clip_skip
         if meta.platform is not None:
             p = meta.platform
-            presence |= Presence.PLATFORM
+            presence |= _P.PLATFORM
             body["platform"] = PlatformBody.build({
                 "device": p.device_code, "dtype": p.dtype_code, "rng_device": p.rng_code,
                 "flags": p.flag_bits, "threads": p.threads, "accelerator": p.accelerator,
                 "torch": p.torch, "diffusers": p.diffusers, "transformers": p.transformers})
         if meta.prompt or meta.negative_prompt:
-            presence |= Presence.TEXT
+            presence |= _P.TEXT
             body["text"] = encode_text(meta.prompt, meta.negative_prompt, text_method)
     els = _elements(f)
     if els:
-        presence |= Presence.ELEMENTS
+        presence |= _P.ELEMENTS
         body["elements"] = [{"offset": None, "type": i << 1 | int(c), "data": data}
                             for i, c, data in els]
     elif meta is None:
@@ -508,7 +515,7 @@ def _parse_body(data: bytes, strict: bool) -> AigifFile:
             else:
                 unknown.append(RawElement(eid, crit, bytes(fr.data)))
     text_method = None
-    if not pr & Presence.NO_MODEL:
+    if not pr & _P.NO_MODEL:
         meta, text_method = _meta(body, data, params, loras, extensions, strict)
     elif body.elements is None:
         raise errors.MalformedError("file without model has no elements", offset=HEADER_SIZE)
@@ -597,9 +604,9 @@ def _meta(body, data: bytes, params, loras, extensions, strict: bool):
             model_kw["model"] = m.hub_id
             model_kw["model_revision"] = m.revision or None
     seed = None
-    if pr & Presence.SEED:
+    if pr & _P.SEED:
         seed = body.seed_low | ((body.seed_high or 0) << 32)
-        if strict and pr & Presence.SEED_HIGH and not body.seed_high:
+        if strict and pr & _P.SEED_HIGH and not body.seed_high:
             raise errors.CanonicalFormError("SEED_HIGH is present but zero", field="seed")
     platform = None
     if body.platform is not None:
@@ -650,12 +657,12 @@ def _meta(body, data: bytes, params, loras, extensions, strict: bool):
                                     field=e.field) from None
     if strict:
         d = meta.defaults
-        for name, bit in (("steps", Presence.STEPS), ("guidance_scale", Presence.GUIDANCE),
-                          ("scheduler", Presence.SCHEDULER), ("clip_skip", Presence.CLIP_SKIP)):
+        for name, bit in (("steps", _P.STEPS), ("guidance_scale", _P.GUIDANCE),
+                          ("scheduler", _P.SCHEDULER), ("clip_skip", _P.CLIP_SKIP)):
             if pr & bit and getattr(meta, name) == getattr(d, name):
                 raise errors.CanonicalFormError(f"{name} is stored but equals the default",
                                                 offset=HEADER_SIZE, field=name)
-        if pr & Presence.SIZE and (meta.width, meta.height) == (d.width, d.height):
+        if pr & _P.SIZE and (meta.width, meta.height) == (d.width, d.height):
             raise errors.CanonicalFormError("size is stored but equals the default",
                                             offset=HEADER_SIZE, field="width")
     return meta, text_method

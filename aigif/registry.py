@@ -88,6 +88,9 @@ class Registry(Generic[T]):
                 self._entries[ep.name] = ep.value
 
     def get(self, key: str) -> T:
+        entry = self._entries.get(key)
+        if entry is not None and not isinstance(entry, str):
+            return entry
         with self._lock:
             self._discover()
             try:
@@ -109,6 +112,9 @@ class Registry(Generic[T]):
             return entry
 
     def key_for_code(self, code: int) -> str | None:
+        k = self._codes.get(code)
+        if k is not None:
+            return k
         with self._lock:
             self._discover()
             k = self._codes.get(code)
@@ -124,6 +130,8 @@ class Registry(Generic[T]):
             return k
 
     def __contains__(self, key: object) -> bool:
+        if key in self._entries:
+            return True
         with self._lock:
             self._discover()
             return key in self._entries

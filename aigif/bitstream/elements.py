@@ -11,19 +11,17 @@ from construct import (Bytes, Check, GreedyBytes, If, PrefixedArray, Struct, Swi
 
 from .. import spec
 from ..spec import Presence
-from .primitives import (Dimension, FieldError, Guidance, Real, Seed32, Utf8, UVarint,
-                         VarBytes)
+from .primitives import (Dimension, FieldError, Gated, Guidance, Real, Seed32, Utf8, UVarint,
+                         Validate, VarBytes)
 
 __all__ = ["Body", "ModelRef", "PlatformBody", "ElementFrame", "ELEMENT_SCHEMAS", "SYNTAX",
            "TypedValue", "KeyValues", "TextKeyValues"]
 
 
-def _has(bit: int):
-    return lambda ctx: bool(ctx.presence & bit)
-
-
 def _check_presence(ctx) -> bool:
     unknown = ctx.presence & ~spec.KNOWN_PRESENCE_BITS
+    if not unknown and not ctx.presence & _SPECIAL:
+        return True
     if unknown:
         raise FieldError("version", f"unknown presence bits 0x{unknown:x} (a newer format "
                                     f"feature this reader does not know)")
@@ -35,6 +33,9 @@ def _check_presence(ctx) -> bool:
     return True
 
 
+_SPECIAL = int(Presence.SEED_HIGH | Presence.NO_MODEL)
+
+
 def _check_kind(ctx) -> bool:
     if ctx.kind not in (spec.ModelKind.HUB, spec.ModelKind.LOCAL, spec.ModelKind.CKPT) and \
             ctx.kind < spec.WELL_KNOWN_BASE:
@@ -43,14 +44,15 @@ def _check_kind(ctx) -> bool:
 
 
 # model: a well-known code, or a generator code with a hub id / content hash / ckpt name
-ModelRef = Struct(
-    "kind" / UVarint,
-    Check(_check_kind),
-    "generator" / If(this.kind < spec.WELL_KNOWN_BASE, UVarint),
-    "hub_id" / If(this.kind == spec.ModelKind.HUB, Utf8()),
-    "content_hash" / If(this.kind == spec.ModelKind.LOCAL, Bytes(16)),
-    "ckpt_name" / If(this.kind == spec.ModelKind.CKPT, Utf8()),
-    "revision" / If(lambda c: c.kind in (spec.ModelKind.HUB, spec.ModelKind.CKPT), Utf8()),
+ModelRef = Gated(
+    None,
+    ("kind", None, UVarint),
+    ("_check_kind", None, Validate(_check_kind)),
+    ("generator", lambda c: c.kind < spec.WELL_KNOWN_BASE, UVarint),
+    ("hub_id", lambda c: c.kind == spec.ModelKind.HUB, Utf8()),
+    ("content_hash", lambda c: c.kind == spec.ModelKind.LOCAL, Bytes(16)),
+    ("ckpt_name", lambda c: c.kind == spec.ModelKind.CKPT, Utf8()),
+    ("revision", lambda c: c.kind in (spec.ModelKind.HUB, spec.ModelKind.CKPT), Utf8()),
 )
 
 PlatformBody = Struct(
@@ -72,22 +74,26 @@ ElementFrame = Struct(
     "data" / VarBytes(spec.MAX_ELEMENT_BYTES),
 )
 
-Body = Struct(
-    "presence" / UVarint,
-    Check(_check_presence),
-    "model" / If(lambda c: not c.presence & Presence.NO_MODEL, ModelRef),
-    "seed_low" / If(_has(Presence.SEED), Seed32),
-    "seed_high" / If(_has(Presence.SEED_HIGH), Seed32),
-    "steps" / If(_has(Presence.STEPS), UVarint),
-    "guidance" / If(_has(Presence.GUIDANCE), Guidance),
-    "scheduler" / If(_has(Presence.SCHEDULER), UVarint),
-    "width" / If(_has(Presence.SIZE), Dimension),
-    "height" / If(_has(Presence.SIZE), Dimension),
-    "clip_skip" / If(_has(Presence.CLIP_SKIP), UVarint),
-    "platform" / If(_has(Presence.PLATFORM), VarBytes(spec.MAX_STRING_BYTES * 5 + 64)),
-    "elements" / If(_has(Presence.ELEMENTS), PrefixedArray(UVarint, ElementFrame)),
-    "text_offset" / Tell,
-    "text" / If(_has(Presence.TEXT), GreedyBytes),
+P = {b.name: int(b) for b in Presence}
+
+# The body: a presence word, then each field when its presence bit is set.
+Body = Gated(
+    "presence",
+    ("presence", None, UVarint),
+    ("_check_presence", None, Validate(_check_presence)),
+    ("model", lambda c: not c.presence & P["NO_MODEL"], ModelRef),
+    ("seed_low", P["SEED"], Seed32),
+    ("seed_high", P["SEED_HIGH"], Seed32),
+    ("steps", P["STEPS"], UVarint),
+    ("guidance", P["GUIDANCE"], Guidance),
+    ("scheduler", P["SCHEDULER"], UVarint),
+    ("width", P["SIZE"], Dimension),
+    ("height", P["SIZE"], Dimension),
+    ("clip_skip", P["CLIP_SKIP"], UVarint),
+    ("platform", P["PLATFORM"], VarBytes(spec.MAX_STRING_BYTES * 5 + 64)),
+    ("elements", P["ELEMENTS"], PrefixedArray(UVarint, ElementFrame)),
+    ("text_offset", None, Tell),
+    ("text", P["TEXT"], GreedyBytes),
 )
 
 # ----------------------------------------------------------------- element bodies
@@ -109,12 +115,6 @@ TypedValue = Struct(
 
 def _bad_type(t: int) -> bool:
     raise FieldError("malformed", f"unknown value type {t}")
-
-
-def _limited_array(sub):
-    def check(obj):
-        return True
-    return PrefixedArray(UVarint, sub)
 
 
 KeyValues = Struct(

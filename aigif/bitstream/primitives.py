@@ -265,3 +265,92 @@ class Checked(Adapter):
 
 
 __all__ += ["Checked", "StreamError"]
+
+
+class Gated(Construct):
+    """A struct whose fields are each present when their gate holds.
+
+    ``fields`` are ``(name, gate, subcon)``: gate ``None`` (always present), an int (a bit
+    that must be set in the field named ``word``), or a callable of the partial result.
+    Declarative like ``Struct`` + ``If``, without their per-field overhead (the body is
+    parsed for every file read). Absent fields parse as None; ``subcons`` lists the fields
+    (renamed subcons) for introspection.
+    """
+
+    def __init__(self, word: str | None, *fields):
+        super().__init__()
+        self.word = word
+        self.fields = tuple((n, g, sc) for n, g, sc in fields)
+        self.subcons = [sc.renamed(n) if hasattr(sc, "renamed") else sc for n, _, sc in fields]
+        self.flagbuildnone = False
+
+    def _ctx(self, context, stream):
+        from construct import Container
+        return Container(_=context, _params=context._params, _root=None,
+                         _parsing=context._parsing, _building=context._building,
+                         _sizing=context._sizing, _io=stream,
+                         _index=context.get("_index", None))
+
+    def _parse(self, stream, context, path):
+        ctx = self._ctx(context, stream)
+        word = 0
+        for name, gate, sc in self.fields:
+            if gate is None:
+                pass
+            elif type(gate) is int:
+                if not word & gate:
+                    ctx[name] = None
+                    continue
+            elif not gate(ctx):
+                ctx[name] = None
+                continue
+            v = sc._parsereport(stream, ctx, path)
+            ctx[name] = v
+            if name == self.word:
+                word = v
+        for k in ("_", "_params", "_root", "_parsing", "_building", "_sizing", "_io", "_index"):
+            del ctx[k]
+        return ctx
+
+    def _build(self, obj, stream, context, path):
+        ctx = self._ctx(context, stream)
+        ctx.update(obj)
+        word = 0
+        for name, gate, sc in self.fields:
+            if gate is None:
+                pass
+            elif type(gate) is int:
+                if not word & gate:
+                    continue
+            elif not gate(ctx):
+                continue
+            v = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+            sc._build(v, stream, ctx, path)
+            if name == self.word:
+                word = v
+        return obj
+
+    def _sizeof(self, context, path):  # pragma: no cover - variable size
+        from construct import SizeofError
+        raise SizeofError("variable size")
+
+
+class Validate(Construct):
+    """A zero-byte field that runs ``check(ctx)`` (raising FieldError) when parsed/built."""
+
+    def __init__(self, check):
+        super().__init__()
+        self.check = check
+        self.flagbuildnone = True
+
+    def _parse(self, stream, context, path):
+        self.check(context)
+
+    def _build(self, obj, stream, context, path):
+        self.check(context)
+
+    def _sizeof(self, context, path):
+        return 0
+
+
+__all__ += ["Gated", "Validate"]
