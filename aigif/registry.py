@@ -169,7 +169,7 @@ def _check_generator(key: str, info: Any) -> None:
         raise RegistryError(f"generator key mismatch: {key!r} vs {info.key!r}")
 
 
-generators: Registry[GeneratorInfo] = Registry("generator", None, _check_generator)
+generators: Registry[GeneratorInfo] = Registry("generator", "aigif.generators", _check_generator)
 for _g in GENERATORS:
     generators.register(_g.key, GeneratorInfo(_g.key, _g.code, _g.defaults), code=_g.code)
 

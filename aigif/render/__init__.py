@@ -1,0 +1,47 @@
+"""Regeneration engine: diffusers backends per model family, determinism, pipeline cache.
+
+Importing this package is cheap: torch and diffusers load when something renders.
+
+Example::
+
+    import aigif
+    res = aigif.open("castle.aigif").render()          # -> RenderResult
+    image, data = aigif.generate(meta, device="cuda")   # -> (PIL image, AIGIF bytes)
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__all__ = ["render_file", "render_meta", "generate", "RenderResult", "resolve_model",
+           "register_model", "content_hash", "pipeline_cache", "PipelineCache",
+           "current_platform", "image_fingerprint", "psnr", "DiffusersGenerator", "ModelSource",
+           "register_backend", "get_backend", "scheduler_from_a1111", "a1111_name",
+           "scheduler_class", "scheduler_key_for", "make_scheduler"]
+
+_WHERE = {
+    "render_file": "engine", "render_meta": "engine", "generate": "engine",
+    "RenderResult": "engine", "resolve_model": "engine",
+    "register_model": "local", "content_hash": "local",
+    "pipeline_cache": "cache", "PipelineCache": "cache",
+    "current_platform": "platform",
+    "image_fingerprint": "fingerprint", "psnr": "fingerprint",
+    "DiffusersGenerator": "generators", "ModelSource": "generators",
+    "register_backend": "generators", "get_backend": "generators",
+    "scheduler_from_a1111": "schedulers", "a1111_name": "schedulers",
+    "scheduler_class": "schedulers", "scheduler_key_for": "schedulers",
+    "make_scheduler": "schedulers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'aigif.render' has no attribute {name!r}")
+    value = getattr(import_module(f".{mod}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

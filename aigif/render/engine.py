@@ -1,0 +1,242 @@
+"""Regenerate the image an AIGIF file describes, and create files by generating images.
+
+``render_file(f)`` resolves the model (well-known code -> hub id + pinned revision, local
+content hash -> registered directory, hub id + revision), loads the pipeline once per
+(model, revision, dtype, device) through the LRU ``pipeline_cache``, applies the file's
+recorded platform where it can (dtype, RNG device, CPU threads, determinism flags), draws
+the initial noise from a seeded ``torch.Generator`` (CPU by default), runs the family's
+backend and checks the result against the file's fingerprint.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..document import AigifFile
+from ..errors import (ModelNotAvailableError, PlatformMismatchWarning, RenderError)
+from ..meta import GenerationMeta, Platform
+from ..registry import lookup_model, models
+from .cache import PipelineCache, pipeline_cache
+from .fingerprint import fingerprint as _fingerprint, matches, psnr as _psnr
+from .generators import get_backend
+from .generators.base import ModelSource
+from .local import content_hash, find_local_model
+from .platform import (RenderSettings, applied, differences, effective_platform,
+                       resolve_settings, torch_dtype)
+
+__all__ = ["RenderResult", "render_file", "render_meta", "generate", "resolve_model"]
+
+_LOCAL = re.compile(r"^local:([0-9a-f]{32})$")
+_FALLBACKS = ("error", "payload")
+
+
+@dataclass
+class RenderResult:
+    """What ``render_file`` returns.
+
+    ``image``: PIL image; ``exact``: True/False when the file has a fingerprint (the
+    pixels match it or not), None when it has none; ``psnr``: dB against ``reference``
+    (None without one); ``platform_differences``: one string per difference between the
+    file's recorded platform and this render's; ``platform``: this render's platform;
+    ``source``: ``"render"``, or ``"payload"`` when the pixels came from the file's
+    payload; ``cache_hit``: the pipeline was already loaded; ``timings``: seconds
+    (``load``, ``generate``, ``total``).
+    """
+
+    image: Any
+    exact: bool | None
+    psnr: float | None = None
+    platform_differences: list[str] = field(default_factory=list)
+    platform: Platform | None = None
+    source: str = "render"
+    cache_hit: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    meta: GenerationMeta | None = None
+
+
+def resolve_model(meta: GenerationMeta) -> ModelSource:
+    """Where ``meta``'s model weights come from; ModelNotAvailableError if nowhere here."""
+    m = meta.model
+    mo = _LOCAL.match(m)
+    if mo:
+        info = find_local_model(bytes.fromhex(mo.group(1)))
+        if info is None:
+            raise ModelNotAvailableError(
+                f"local model {m} (generator {meta.generator!r}) is not on this machine; "
+                f"{ModelSource(m, None, local=True).how_to_get()}", field="model")
+    elif m.startswith("ckpt:"):
+        raise ModelNotAvailableError(
+            f"model {m!r} is a checkpoint known only by name"
+            f"{' and hash ' + meta.model_revision if meta.model_revision else ''}; convert it to "
+            f"a diffusers directory and register it with aigif.register_model(name, path)",
+            field="model")
+    elif m in models:
+        info = lookup_model(m)
+    else:  # hub id
+        return ModelSource(m, m, meta.model_revision)
+    if info.path is not None:
+        return ModelSource(m if not mo else info.key, info.path,
+                           f"local:{info.content_hash.hex()}", local=True)
+    return ModelSource(info.key, info.hub_id, meta.model_revision or info.revision)
+
+
+def _cache_key(backend, source: ModelSource, settings: RenderSettings) -> tuple:
+    ident = source.revision if source.local else (source.location, source.revision)
+    return (backend.key, source.key if not source.local else None, ident, settings.dtype,
+            settings.device)
+
+
+def _load(backend, source: ModelSource, settings: RenderSettings, cache: PipelineCache,
+          download: bool):
+    if source.local and source.location is not None:
+        # the directory must still hold the weights the file names
+        here = f"local:{content_hash(source.location).hex()}"
+        if here != source.revision:
+            raise ModelNotAvailableError(
+                f"{source.location} now holds weights {here}, not {source.revision}; "
+                f"register the right directory with aigif.register_model(name, path, "
+                f"override=True)")
+    dt = torch_dtype(settings.dtype)
+    return cache.get(_cache_key(backend, source, settings),
+                     lambda: backend.load(source, dtype=dt, device=settings.device,
+                                          download=download))
+
+
+def _generator(settings: RenderSettings, seed: int):
+    import torch
+    dev = settings.rng_device
+    return torch.Generator(device=dev).manual_seed(seed)
+
+
+def _payload_image(f: AigifFile):
+    import io
+    from PIL import Image
+    try:
+        img = Image.open(io.BytesIO(f.payload.data))
+        img.load()
+    except Exception as e:
+        raise RenderError(f"the file's {f.payload.codec} pixel payload could not be "
+                          f"decoded: {e}") from e
+    return img
+
+
+def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCache,
+            download: bool, strict: bool):
+    if meta.seed is None:
+        raise RenderError("the file records no seed, so its image cannot be regenerated",
+                          field="seed")
+    backend = get_backend(meta.generator)
+    backend.check(meta, strict=strict)
+    source = resolve_model(meta)
+    t0 = time.perf_counter()
+    pipe, hit = _load(backend, source, settings, cache, download)
+    t1 = time.perf_counter()
+    with applied(settings):
+        image = backend.run(pipe, meta, _generator(settings, meta.seed))
+    t2 = time.perf_counter()
+    return image, hit, {"load": t1 - t0, "generate": t2 - t1}
+
+
+def render_file(f: AigifFile, device: str | None = None, dtype: str | None = None,
+                reference: Any = None, strict: bool = False, *, rng_device: str | None = None,
+                fallback: str = "error", cache: PipelineCache | None = None,
+                download: bool = True) -> RenderResult:
+    """Regenerate the image of ``f``; return a RenderResult.
+
+    ``device``/``dtype``/``rng_device`` default to what the file records where this
+    machine has it (else GPU when available, CPU otherwise). Differences from the recorded
+    platform warn ``PlatformMismatchWarning`` naming each one; with ``strict=True`` they,
+    a fingerprint mismatch, ignored fields or params raise RenderError instead.
+    ``fallback="payload"`` returns the file's pixel payload when the model is not
+    available. ``download=False`` never touches the network.
+
+    Raises RenderError, ModelNotAvailableError (says which model/revision and how to get
+    it), MissingDependencyError (names the pip extra).
+
+    Example::
+
+        res = aigif.open("castle.aigif").render()
+        res.image.save("castle.png"); print(res.exact)
+    """
+    if fallback not in _FALLBACKS:
+        raise RenderError(f"fallback must be one of {_FALLBACKS}, not {fallback!r}")
+    if isinstance(f, GenerationMeta):
+        f = AigifFile(meta=f)
+    cache = pipeline_cache if cache is None else cache
+    t0 = time.perf_counter()
+    meta = f.meta
+    if meta is None:
+        if f.payload is None:
+            raise RenderError("the file holds neither generation syntax nor pixels")
+        return _from_payload(f, reference, t0)
+    settings = resolve_settings(meta.platform, device, dtype, rng_device)
+    here = effective_platform(settings)
+    diffs = differences(meta.platform, here)
+    if diffs:
+        msg = "rendering on a different platform than the file records, pixels may " \
+              "differ: " + "; ".join(diffs)
+        if strict:
+            raise RenderError(msg, field="platform")
+        warnings.warn(msg, PlatformMismatchWarning, stacklevel=2)
+    try:
+        image, hit, timings = _render(meta, settings, cache=cache, download=download,
+                                      strict=strict)
+    except ModelNotAvailableError:
+        if fallback == "payload" and f.payload is not None:
+            return _from_payload(f, reference, t0)
+        raise
+    exact = None if f.fingerprint is None else matches(f.fingerprint, image)
+    if strict and exact is False:
+        raise RenderError("the regenerated pixels do not match the file's fingerprint")
+    timings["total"] = time.perf_counter() - t0
+    return RenderResult(image=image, exact=exact,
+                        psnr=None if reference is None else _psnr(image, reference),
+                        platform_differences=diffs, platform=here, cache_hit=hit,
+                        timings=timings, meta=meta)
+
+
+def _from_payload(f: AigifFile, reference: Any, t0: float) -> RenderResult:
+    image = _payload_image(f)
+    exact = None if f.fingerprint is None else matches(f.fingerprint, image)
+    return RenderResult(image=image, exact=exact,
+                        psnr=None if reference is None else _psnr(image, reference),
+                        source="payload", timings={"total": time.perf_counter() - t0},
+                        meta=f.meta)
+
+
+def render_meta(meta: GenerationMeta, **kwargs: Any) -> RenderResult:
+    """``render_file`` for a bare GenerationMeta (no fingerprint to check)."""
+    return render_file(AigifFile(meta=meta), **kwargs)
+
+
+def generate(meta: GenerationMeta, device: str | None = None, dtype: str | None = None, *,
+             rng_device: str = "cpu", fingerprint: bool = True, info: dict | None = None,
+             cache: PipelineCache | None = None, download: bool = True):
+    """Generate the image ``meta`` describes; return ``(PIL image, AIGIF bytes)``.
+
+    The bytes carry ``meta`` with the platform it was generated on and (by default) the
+    fingerprint of the pixels, so a reader can tell an exact regeneration. A meta without a
+    seed gets a random 32-bit one (recorded in the file).
+
+    Example::
+
+        image, data = aigif.generate(aigif.GenerationMeta(model="sd15", prompt="a fox",
+                                                          seed=7))
+        open("fox.aigif", "wb").write(data)
+    """
+    if not isinstance(meta, GenerationMeta):
+        raise RenderError(f"expected a GenerationMeta, found {type(meta).__name__}")
+    if meta.seed is None:
+        meta = meta.replace(seed=secrets.randbits(32))
+    settings = resolve_settings(None, device, dtype, rng_device)
+    meta = meta.replace(platform=effective_platform(settings))
+    image, _, _ = _render(meta, settings, cache=pipeline_cache if cache is None else cache,
+                          download=download, strict=False)
+    f = AigifFile(meta=meta, info=info or {},
+                  fingerprint=_fingerprint(image) if fingerprint else None)
+    from ..io import dumps
+    return image, dumps(f)

@@ -1,0 +1,228 @@
+"""The base class of a generator extension: how one model family renders a GenerationMeta.
+
+A family subclasses ``DiffusersGenerator`` and declares, as class attributes, the
+diffusers pipeline class that loads and runs it, which syntax fields it uses, which extra
+``params`` it passes to the pipeline call, the schedulers it can run and its well-known
+models. Override ``call_kwargs`` (and rarely ``load`` or ``run``) for anything special.
+Nothing here imports torch or diffusers at import time.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+from ...errors import AigifWarning, MissingDependencyError, ModelNotAvailableError, RenderError
+from ..schedulers import FLOW_SCHEDULERS, SCHEDULER_TABLE, make_scheduler
+
+__all__ = ["DiffusersGenerator", "ModelSource", "ALL_FIELDS"]
+
+#: The syntax fields a family may use.
+ALL_FIELDS = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
+                        "scheduler", "width", "height", "clip_skip"})
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model's weights come from.
+
+    ``location``: hub id or local directory (None for models a backend ships itself);
+    ``revision``: pinned hub commit, or ``local:<hash>``; ``local``: a directory;
+    ``key``: what identifies it in caches and messages.
+    """
+
+    key: str
+    location: str | None
+    revision: str | None = None
+    local: bool = False
+
+    def how_to_get(self) -> str:
+        if self.local or self.location is None:
+            return ("register the directory that holds these weights with "
+                    "aigif.register_model(name, path), or list its parent folder in "
+                    "$AIGIF_MODEL_PATH")
+        rev = f" --revision {self.revision}" if self.revision else ""
+        return f"download it with: huggingface-cli download {self.location}{rev}"
+
+
+def _diffusers():
+    try:
+        import diffusers
+    except ImportError as e:
+        raise MissingDependencyError(
+            "rendering needs torch and diffusers: pip install 'aigif[render]'") from e
+    return diffusers
+
+
+class DiffusersGenerator:
+    """Render a GenerationMeta with one diffusers pipeline class.
+
+    Subclass attributes:
+
+    - ``key``: the generator key (as registered in ``aigif.registry.generators``)
+    - ``pipeline_class``: diffusers pipeline class name used to load and run it
+    - ``pipeline_classes``: ``model_index.json`` class names it renders (for
+      ``aigif.register_model`` to infer the family)
+    - ``uses``: syntax fields the pipeline takes; a non-default value in another field is
+      ignored with a warning
+    - ``call_params``: ``meta.params`` keys passed to the pipeline call, with their types
+    - ``flow``: a flow-matching family (runs only flow schedulers)
+    - ``schedulers``: keys it can run (None: every non-flow key, or every flow key)
+    - ``load_kwargs``: extra ``from_pretrained`` arguments
+    - ``well_known``: well-known model keys of the family
+    """
+
+    key: ClassVar[str] = ""
+    pipeline_class: ClassVar[str] = ""
+    pipeline_classes: ClassVar[tuple[str, ...]] = ()
+    uses: ClassVar[frozenset] = ALL_FIELDS
+    call_params: ClassVar[Mapping[str, tuple]] = {}
+    flow: ClassVar[bool] = False
+    schedulers: ClassVar[frozenset | None] = None
+    load_kwargs: ClassVar[Mapping[str, Any]] = {}
+    well_known: ClassVar[tuple[str, ...]] = ()
+
+    # ------------------------------------------------------------------ loading
+    def load(self, source: ModelSource, *, dtype: Any, device: str, download: bool = True):
+        """Load the pipeline (safetensors only) onto ``device``; raise
+        ModelNotAvailableError when the weights are not here."""
+        diffusers = _diffusers()
+        cls = getattr(diffusers, self.pipeline_class, None)
+        if cls is None:
+            raise MissingDependencyError(
+                f"diffusers {diffusers.__version__} has no {self.pipeline_class}: "
+                f"pip install -U 'aigif[render]'")
+        if source.location is None:
+            raise ModelNotAvailableError(f"model {source.key!r} has no location to load from")
+        kw = dict(self.load_kwargs)
+        kw.update(torch_dtype=dtype, use_safetensors=True)
+        if not source.local:
+            kw.update(revision=source.revision, local_files_only=not download)
+        try:
+            pipe = cls.from_pretrained(source.location, **kw)
+        except (OSError, ValueError) as e:
+            if _is_missing(e):
+                rev = f" at revision {source.revision}" if source.revision else ""
+                raise ModelNotAvailableError(
+                    f"model {source.key!r} ({source.location}{rev}) is not available on this "
+                    f"machine; {source.how_to_get()}") from e
+            raise RenderError(f"could not load {source.key!r} from {source.location} with "
+                              f"{self.pipeline_class}: {e}") from e
+        pipe = pipe.to(device)
+        pipe.set_progress_bar_config(disable=True)
+        clip_text_model_shim(pipe)
+        # The model's own scheduler config: every render builds its scheduler from it.
+        pipe._aigif_scheduler_config = dict(pipe.scheduler.config)
+        return pipe
+
+    # ------------------------------------------------------------------ rendering
+    def check(self, meta, *, strict: bool = False) -> None:
+        """Refuse what this family cannot render faithfully; warn about ignored fields."""
+        if meta.loras:
+            raise RenderError("this renderer does not apply LoRAs yet; the image would differ",
+                              field="loras")
+        spec = SCHEDULER_TABLE.get(meta.scheduler)
+        ok = self.schedulers if self.schedulers is not None else (
+            FLOW_SCHEDULERS if self.flow else
+            frozenset(k for k, s in SCHEDULER_TABLE.items() if not s.flow))
+        if spec is None or meta.scheduler not in ok:
+            raise RenderError(f"generator {self.key!r} cannot run scheduler "
+                              f"{meta.scheduler!r}; it runs: {', '.join(sorted(ok))}",
+                              field="scheduler")
+        if spec.approximate:
+            self._say(f"scheduler {meta.scheduler!r} has no exact diffusers equivalent; "
+                      f"using {spec.cls} (the image is approximate)", strict)
+        d = meta.defaults
+        for name in sorted(ALL_FIELDS - self.uses):
+            v = getattr(meta, name)
+            default = "" if name in ("prompt", "negative_prompt") else getattr(d, name, None)
+            if v not in (default, None):
+                self._say(f"generator {self.key!r} does not use {name}; its value {v!r} "
+                          f"is ignored", strict)
+        for k in meta.params:
+            if k.startswith("scheduler."):
+                continue
+            if k not in self.call_params:
+                self._say(f"generator {self.key!r} does not know param {k!r}; it is ignored "
+                          f"(known: {', '.join(sorted(self.call_params)) or 'none'})", strict)
+            elif not isinstance(meta.params[k], self.call_params[k]) or \
+                    isinstance(meta.params[k], bool) and bool not in self.call_params[k]:
+                raise RenderError(f"param {k!r} must be "
+                                  f"{' or '.join(t.__name__ for t in self.call_params[k])}",
+                                  field=f"params.{k}")
+
+    @staticmethod
+    def _say(msg: str, strict: bool) -> None:
+        if strict:
+            raise RenderError(msg)
+        warnings.warn(msg, AigifWarning, stacklevel=4)
+
+    def scheduler(self, pipe, meta):
+        """The scheduler for ``meta``, built from the model's own scheduler config."""
+        options = {k[len("scheduler."):]: v for k, v in meta.params.items()
+                   if k.startswith("scheduler.")}
+        base = getattr(pipe, "_aigif_scheduler_config", None) or dict(pipe.scheduler.config)
+        return make_scheduler(meta.scheduler, base, options)
+
+    def call_kwargs(self, meta, generator) -> dict:
+        """Keyword arguments of the pipeline call for ``meta``."""
+        kw: dict[str, Any] = {"prompt": meta.prompt, "num_inference_steps": meta.steps,
+                              "width": meta.width, "height": meta.height,
+                              "generator": generator, "output_type": "pil"}
+        if "guidance_scale" in self.uses:
+            kw["guidance_scale"] = meta.guidance_scale
+        if "negative_prompt" in self.uses:
+            kw["negative_prompt"] = meta.negative_prompt or None
+        if "clip_skip" in self.uses and meta.clip_skip:
+            kw["clip_skip"] = meta.clip_skip
+        for k, v in meta.params.items():
+            if k in self.call_params:
+                kw[k] = v
+        return kw
+
+    def run(self, pipe, meta, generator):
+        """Render ``meta`` on a loaded pipeline; return a PIL image."""
+        pipe.scheduler = self.scheduler(pipe, meta)
+        out = pipe(**self.call_kwargs(meta, generator))
+        return out.images[0]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.key!r} ({self.pipeline_class})>"
+
+
+def clip_text_model_shim(pipe) -> None:
+    """Give flattened ``CLIPTextModel``s back their ``text_model.final_layer_norm``.
+
+    transformers >= 5.6 moved ``CLIPTextModel``'s submodules up one level, while diffusers'
+    SD 1.x/2.x and LCM pipelines still call ``text_encoder.text_model.final_layer_norm``
+    when ``clip_skip`` is set (diffusers issue #14124). The shim is a plain attribute (not
+    a submodule), so weights, ``state_dict`` and the computation are unchanged.
+    """
+    from types import SimpleNamespace
+    for name in ("text_encoder", "text_encoder_2"):
+        te = getattr(pipe, name, None)
+        if te is None or "text_model" in te.__dict__ or "text_model" in getattr(te, "_modules", {}):
+            continue
+        norm = getattr(te, "final_layer_norm", None)
+        if norm is not None:
+            te.text_model = SimpleNamespace(final_layer_norm=norm)
+
+
+def _is_missing(e: BaseException) -> bool:
+    names = {type(x).__name__ for x in _chain(e)}
+    if names & {"LocalEntryNotFoundError", "RepositoryNotFoundError", "RevisionNotFoundError",
+                "EntryNotFoundError", "GatedRepoError", "OfflineModeIsEnabled",
+                "FileNotFoundError"}:
+        return True
+    text = " ".join(str(x) for x in _chain(e)).lower()
+    return any(s in text for s in ("does not appear to have", "no such file", "couldn't connect",
+                                   "cannot find the requested files", "not found",
+                                   "offline", "local_files_only"))
+
+
+def _chain(e: BaseException):
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__

@@ -1,0 +1,19 @@
+"""Stable Diffusion 1.x / 2.x (``StableDiffusionPipeline``)."""
+from __future__ import annotations
+
+from .base import DiffusersGenerator
+
+
+class StableDiffusion(DiffusersGenerator):
+    """SD 1.4/1.5/2.x. The safety checker is not loaded: it would replace some images
+    with black ones, which is no part of the generation syntax."""
+
+    key = "sd"
+    pipeline_class = "StableDiffusionPipeline"
+    pipeline_classes = ("StableDiffusionPipeline",)
+    call_params = {"eta": (float, int), "guidance_rescale": (float, int)}
+    load_kwargs = {"safety_checker": None, "requires_safety_checker": False}
+    well_known = ("sd15", "sd14", "sd21", "sd21-base")
+
+
+backend = StableDiffusion()

@@ -1,0 +1,20 @@
+"""Stable Diffusion XL and SDXL-Turbo (``StableDiffusionXLPipeline``)."""
+from __future__ import annotations
+
+from .base import DiffusersGenerator
+
+
+class StableDiffusionXL(DiffusersGenerator):
+    """SDXL base 1.0 and SDXL-Turbo. The invisible watermark is off (it depends on an
+    optional package, so it would make pixels depend on the install)."""
+
+    key = "sdxl"
+    pipeline_class = "StableDiffusionXLPipeline"
+    pipeline_classes = ("StableDiffusionXLPipeline",)
+    call_params = {"eta": (float, int), "guidance_rescale": (float, int),
+                   "denoising_end": (float, int)}
+    load_kwargs = {"add_watermarker": False}
+    well_known = ("sdxl", "sdxl-turbo")
+
+
+backend = StableDiffusionXL()

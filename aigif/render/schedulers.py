@@ -1,0 +1,250 @@
+"""Scheduler keys <-> diffusers scheduler classes and options <-> A1111 sampler names.
+
+The table follows diffusers' official A1111/k-diffusion mapping
+(https://huggingface.co/docs/diffusers/api/schedulers/overview): each lowercase key of
+``aigif.meta.SCHEDULERS`` names one diffusers class plus the init options that make it that
+sampler (``use_karras_sigmas``, ``algorithm_type``, ``solver_order``, exponential/beta
+sigmas...). Every sigma-schedule flag the class accepts is set explicitly, so switching from a
+model's shipped scheduler never inherits a flag the key does not ask for; everything else
+(betas, ``timestep_spacing``, ``prediction_type``...) comes from the model's own scheduler
+config, as ``Scheduler.from_config(pipe.scheduler.config)`` does in diffusers.
+
+Name -> code -> config, both ways::
+
+    key = scheduler_from_a1111("DPM++ 2M Karras")         # "dpmpp_2m_karras"
+    code = aigif.meta.scheduler_code(key)                  # 13
+    cls, kwargs = scheduler_class(key)                     # DPMSolverMultistepScheduler, {...}
+    scheduler_key_for(cls.from_config(cfg, **kwargs))      # "dpmpp_2m_karras"
+    a1111_name(key)                                         # "DPM++ 2M Karras"
+
+This module imports diffusers only when a class is asked for.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from ..errors import MissingDependencyError, RenderError
+
+__all__ = ["SchedulerSpec", "SCHEDULER_TABLE", "FLOW_SCHEDULERS", "SCHEDULER_OPTIONS",
+           "scheduler_from_a1111", "a1111_name", "scheduler_class", "scheduler_key_for",
+           "make_scheduler", "register_scheduler_spec"]
+
+_SIGMA_FLAGS = ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas")
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """One sampler: diffusers class name, the init options that define it, its A1111 name.
+
+    ``approximate``: diffusers has no exact equivalent (the official table says "very
+    similar to"); rendering warns. ``flow``: a flow-matching scheduler (SD3, FLUX).
+    """
+
+    key: str
+    cls: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    a1111: str | None = None
+    approximate: bool = False
+    flow: bool = False
+    needs: str | None = None          # extra pip package (scipy for beta sigmas)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+
+
+def _s(key, cls, a1111=None, **options):
+    flags = {k: options.pop(k) for k in ("approximate", "flow", "needs") if k in options}
+    return SchedulerSpec(key, cls, options, a1111, **flags)
+
+
+_K = {"use_karras_sigmas": True}
+_E = {"use_exponential_sigmas": True}
+_B = {"use_beta_sigmas": True, "needs": "scipy"}
+_DPM = "DPMSolverMultistepScheduler"
+_DPMS = "DPMSolverSinglestepScheduler"
+_2M = {"algorithm_type": "dpmsolver++", "solver_order": 2}
+_2M_SDE = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}
+
+_TABLE: dict[str, SchedulerSpec] = {s.key: s for s in (
+    _s("ddim", "DDIMScheduler", "DDIM"),
+    _s("pndm", "PNDMScheduler", "PLMS"),
+    _s("lms", "LMSDiscreteScheduler", "LMS", needs="scipy"),
+    _s("lms_karras", "LMSDiscreteScheduler", "LMS Karras", needs="scipy", **_K),
+    _s("euler", "EulerDiscreteScheduler", "Euler"),
+    _s("euler_a", "EulerAncestralDiscreteScheduler", "Euler a"),
+    _s("euler_karras", "EulerDiscreteScheduler", "Euler Karras", **_K),
+    _s("euler_beta", "EulerDiscreteScheduler", "Euler Beta", **_B),
+    _s("heun", "HeunDiscreteScheduler", "Heun"),
+    _s("dpm2", "KDPM2DiscreteScheduler", "DPM2"),
+    _s("dpm2_karras", "KDPM2DiscreteScheduler", "DPM2 Karras", **_K),
+    _s("dpm2_a", "KDPM2AncestralDiscreteScheduler", "DPM2 a"),
+    _s("dpm2_a_karras", "KDPM2AncestralDiscreteScheduler", "DPM2 a Karras", **_K),
+    _s("dpmpp_2m", _DPM, "DPM++ 2M", **_2M),
+    _s("dpmpp_2m_karras", _DPM, "DPM++ 2M Karras", **_2M, **_K),
+    _s("dpmpp_2m_exponential", _DPM, "DPM++ 2M Exponential", **_2M, **_E),
+    _s("dpmpp_2m_beta", _DPM, "DPM++ 2M Beta", **_2M, **_B),
+    _s("dpmpp_2m_sde", _DPM, "DPM++ 2M SDE", **_2M_SDE),
+    _s("dpmpp_2m_sde_karras", _DPM, "DPM++ 2M SDE Karras", **_2M_SDE, **_K),
+    _s("dpmpp_2m_sde_exponential", _DPM, "DPM++ 2M SDE Exponential", **_2M_SDE, **_E),
+    _s("dpmpp_3m_sde", _DPM, "DPM++ 3M SDE", algorithm_type="sde-dpmsolver++",
+       solver_order=3),
+    _s("dpmpp_3m_sde_karras", _DPM, "DPM++ 3M SDE Karras", algorithm_type="sde-dpmsolver++",
+       solver_order=3, **_K),
+    _s("dpmpp_sde", _DPMS, "DPM++ SDE"),
+    _s("dpmpp_sde_karras", _DPMS, "DPM++ SDE Karras", **_K),
+    _s("dpmpp_sde_exponential", _DPMS, "DPM++ SDE Exponential", **_E),
+    # diffusers has no DPM++ 2S a; its table points at the single-step solver
+    _s("dpmpp_2s_a", _DPMS, "DPM++ 2S a", approximate=True, solver_order=2),
+    _s("dpmpp_2s_a_karras", _DPMS, "DPM++ 2S a Karras", approximate=True, solver_order=2,
+       **_K),
+    _s("unipc", "UniPCMultistepScheduler", "UniPC"),
+    _s("unipc_karras", "UniPCMultistepScheduler", "UniPC Karras", **_K),
+    _s("deis", "DEISMultistepScheduler", "DEIS"),
+    _s("lcm", "LCMScheduler", "LCM"),
+    _s("ddpm", "DDPMScheduler", "DDPM"),
+    _s("tcd", "TCDScheduler", "TCD"),
+    _s("flow_euler", "FlowMatchEulerDiscreteScheduler", "Euler", flow=True),
+)}
+SCHEDULER_TABLE: Mapping[str, SchedulerSpec] = MappingProxyType(_TABLE)
+
+#: Keys whose scheduler works on flow-matching models (SD3, FLUX).
+FLOW_SCHEDULERS = frozenset(k for k, s in _TABLE.items() if s.flow)
+
+#: Scheduler options a file may set through ``params["scheduler.<option>"]``; each is passed
+#: to the scheduler class only if the class accepts it.
+SCHEDULER_OPTIONS = frozenset({
+    "timestep_spacing", "steps_offset", "rescale_betas_zero_snr", "final_sigmas_type",
+    "lower_order_final", "euler_at_final", "use_lu_lambdas", "solver_order", "solver_type",
+    "algorithm_type", "shift", "use_dynamic_shifting", "sigma_min", "sigma_max",
+    "interpolation_type", "timestep_type", "use_flow_sigmas", "flow_shift", "clip_sample",
+    "set_alpha_to_one", "original_inference_steps", "timestep_scaling", "thresholding",
+    "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "stochastic_sampling",
+    "shift_terminal", "invert_sigmas", "predict_x0", "disable_corrector", "variance_type",
+})
+
+
+def register_scheduler_spec(spec: SchedulerSpec, *, override: bool = False) -> None:
+    """Add a scheduler to the table (its key must be known to ``aigif.meta``)."""
+    from ..meta import scheduler_code
+    scheduler_code(spec.key)
+    if spec.key in _TABLE and not override:
+        raise RenderError(f"scheduler {spec.key!r} already has a diffusers mapping")
+    _TABLE[spec.key] = spec
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.replace("_", " ").split()).lower()
+
+
+def scheduler_from_a1111(name: str, *, flow: bool = False) -> str:
+    """Key of an A1111 sampler name (``"DPM++ 2M Karras"`` -> ``"dpmpp_2m_karras"``).
+
+    Also accepts A1111's split form (``"DPM++ 2M"`` with ``"Karras"`` as
+    ``"DPM++ 2M Karras"``) and keys themselves. ``flow=True`` (SD3/FLUX files) maps
+    ``"Euler"`` to ``"flow_euler"``. Raises RenderError naming the known names.
+    """
+    n = _norm(name)
+    if n.endswith(" automatic") or n.endswith(" uniform"):
+        n = n.rsplit(" ", 1)[0]
+    if flow and n in ("euler", "euler simple", "flow euler"):
+        return "flow_euler"
+    for key, s in _TABLE.items():
+        if s.flow:
+            continue
+        if n == _norm(key) or (s.a1111 and n == _norm(s.a1111)):
+            return key
+    if n == "flow euler":
+        return "flow_euler"
+    raise RenderError(f"unknown sampler name {name!r}; expected one of: "
+                      f"{', '.join(s.a1111 for s in _TABLE.values() if s.a1111 and not s.flow)}")
+
+
+def a1111_name(key: str) -> str:
+    """A1111 sampler name of a key (``"dpmpp_2m_karras"`` -> ``"DPM++ 2M Karras"``)."""
+    return _spec(key).a1111 or key
+
+
+def _spec(key: str) -> SchedulerSpec:
+    try:
+        return _TABLE[key]
+    except KeyError:
+        raise RenderError(f"scheduler {key!r} has no diffusers mapping; known: "
+                          f"{', '.join(sorted(_TABLE))}", field="scheduler") from None
+
+
+def _diffusers_class(name: str):
+    try:
+        import diffusers
+    except ImportError as e:
+        raise MissingDependencyError(
+            "diffusers is not installed: pip install 'aigif[render]'") from e
+    cls = getattr(diffusers, name, None)
+    if cls is None:
+        raise RenderError(f"diffusers {diffusers.__version__} has no {name}; upgrade diffusers")
+    return cls
+
+
+def _accepted(cls) -> set[str]:
+    params = inspect.signature(cls.__init__).parameters
+    return {n for n, p in params.items() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+def scheduler_class(key: str, options: Mapping[str, Any] | None = None):
+    """``(diffusers class, init kwargs)`` for a key, with extra ``options`` merged in.
+
+    Raises RenderError for unknown keys or options the class does not take, and
+    MissingDependencyError when the scheduler needs a package that is not installed.
+    """
+    spec = _spec(key)
+    cls = _diffusers_class(spec.cls)
+    if spec.needs:
+        import importlib.util
+        if importlib.util.find_spec(spec.needs) is None:
+            raise MissingDependencyError(
+                f"scheduler {key!r} ({spec.cls}) needs {spec.needs}: pip install {spec.needs}")
+    accepted = _accepted(cls)
+    kwargs = {f: False for f in _SIGMA_FLAGS if f in accepted}
+    kwargs.update(spec.options)
+    for k, v in (options or {}).items():
+        if k not in SCHEDULER_OPTIONS or k not in accepted:
+            raise RenderError(f"scheduler option {k!r} does not apply to {spec.cls} "
+                              f"(scheduler {key!r})", field=f"params.scheduler.{k}")
+        kwargs[k] = v
+    return cls, kwargs
+
+
+def make_scheduler(key: str, base_config: Mapping[str, Any],
+                   options: Mapping[str, Any] | None = None):
+    """A scheduler for ``key`` built from a model's scheduler config (diffusers' idiom)."""
+    cls, kwargs = scheduler_class(key, options)
+    return cls.from_config(dict(base_config), **kwargs)
+
+
+def scheduler_key_for(scheduler_or_config: Any, class_name: str | None = None) -> str | None:
+    """Key of a diffusers scheduler (or its config dict), or None if none matches exactly.
+
+    Exact (not approximate) entries win, so ``DPMSolverSinglestepScheduler`` reads back as
+    ``"dpmpp_sde"``, never ``"dpmpp_2s_a"``.
+    """
+    if isinstance(scheduler_or_config, Mapping):
+        cfg = dict(scheduler_or_config)
+        name = class_name or cfg.get("_class_name")
+    else:
+        cfg = dict(scheduler_or_config.config)
+        name = type(scheduler_or_config).__name__
+    best = None
+    for key, s in _TABLE.items():
+        if s.cls != name:
+            continue
+        want = dict(s.options)
+        for f in _SIGMA_FLAGS:
+            if f in cfg:
+                want.setdefault(f, False)
+        if all(cfg.get(k, v if k not in _SIGMA_FLAGS else False) == v for k, v in want.items()):
+            if not s.approximate:
+                return key
+            best = best or key
+    return best
