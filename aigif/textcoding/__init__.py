@@ -137,6 +137,7 @@ def _brotli_decode(data: bytes) -> tuple[str, str]:
 
 register_method(Method(int(TextMethod.UTF8), "utf8", pack_pair, unpack_pair))
 register_method(Method(int(TextMethod.BROTLI), "brotli", _brotli_encode, _brotli_decode))
+register_lazy(2, "aigif.textcoding.cm:METHOD")  # cm1: context model v1 (spec/text-coding.md)
 
 
 def encode_text(prompt: str, negative: str, method: int | None = None) -> bytes:

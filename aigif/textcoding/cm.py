@@ -1,0 +1,573 @@
+"""Text method 2 (``cm1``): a static context model of prompts driving a range coder.
+
+The model (version 1, frozen) is a table file shipped in ``data/cm1.json.gz`` and made
+by ``python -m aigif.textcoding.train``. It codes a prompt as a sequence of tokens:
+
+* a lexicon of lowercase ASCII words and phrases ("highly detailed",
+  "trending on artstation", ", ", "(") with a case mode (as is, Capitalized, UPPER,
+  Title Case),
+* an escape that spells one atom character by character (order-2 character model, with
+  a code point escape for everything outside printable ASCII),
+* an end symbol.
+
+The distribution of the next token depends on whether the text is the prompt or the
+negative prompt and on the class of the previous token (start, word, space, separator,
+opening bracket, other punctuation). Every frequency is an integer and the coder is the
+exact integer range coder of ``rangecoder``, so decoding is identical on every machine.
+``spec/text-coding.md`` is the normative description.
+
+Decoding imports neither numpy nor torch.
+
+>>> from aigif.textcoding.cm import METHOD
+>>> data = METHOD.encode("a castle on a hill, highly detailed", "blurry")
+>>> METHOD.decode(data)
+('a castle on a hill, highly detailed', 'blurry')
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import threading
+from bisect import bisect_right
+from importlib import resources
+
+from ..errors import LimitExceededError, MalformedError
+from ..spec import MAX_TEXT_CHARS
+from . import Method
+from .rangecoder import MAX_TOTAL, Decoder, Encoder
+
+__all__ = ["METHOD", "CODE", "MODEL_VERSION", "Model", "load_model", "atoms", "token_class"]
+
+#: Text method code of this coder and the frozen model version it carries.
+CODE = 2
+MODEL_VERSION = 1
+TABLE_FILE = "cm1.json.gz"
+
+# token classes (the context of the next token)
+BOS, WORD, PHRASE, SEP, OPEN, PUNCT, SPACE = range(7)
+#: after a space, the context also says which group the word before the space is in
+GROUPS = {"by": 1, "a": 2, "an": 2, "the": 2, "of": 3, "and": 4, "&": 4,
+          **{w: 5 for w in ("with", "in", "on", "at", "from", "for", "under", "over", "into",
+                            "inside", "as", "like", "wearing", "holding", "near", "behind")}}
+NGROUP = 6
+#: context keys per role: BOS..PUNCT, then SPACE + group (6..11)
+NCLASS = SPACE + NGROUP
+#: number of contexts: role (0 prompt, 1 negative) * NCLASS + key
+NCTX = 2 * NCLASS
+# case modes
+CASE_AS_IS, CASE_FIRST, CASE_UPPER, CASE_TITLE = range(4)
+NCASE = 4
+# character model
+CHAR_END = 0               # end of a spelled atom
+CHAR_UNI = 98              # escape: a code point follows
+NCHAR = 99                 # 0 end, 1..95 ' '..'~', 96 '\n', 97 '\t', 98 escape
+NCHARCTX = 29              # 0 start, 1..26 letters (either case), 27 digits, 28 other
+UNI_SAME = 4352            # "same 256-block as the previous escaped code point"
+NUNI = 4353
+MAX_PHRASE_ATOMS = 16      # longest lexicon entry, in atoms (encoder only)
+
+_WORDCH = "0-9A-Za-z\u0080-\U0010ffff"
+_ATOM = re.compile(f"[{_WORDCH}]+|[^{_WORDCH}]", re.DOTALL)
+_SEPCH = frozenset(",.;|\n\r")
+_OPENCH = frozenset("([{<")
+
+
+def atoms(text: str) -> list[str]:
+    """Split text into atoms: runs of word characters (ASCII letters and digits and every
+    non-ASCII character) and single other characters. Lexicon entries are atom sequences."""
+    return _ATOM.findall(text)
+
+
+def token_class(s: str) -> int:
+    """Class of a token string, from its ASCII characters only (spec section 3.3)."""
+    last = s[-1]
+    o = ord(last)
+    if o >= 0x80 or last.isascii() and last.isalnum():
+        return WORD
+    if last == " ":
+        for ch in s:
+            if ch in _SEPCH:
+                return SEP
+        return SPACE
+    if last in _SEPCH:
+        return SEP
+    if last in _OPENCH:
+        return OPEN
+    return PUNCT
+
+
+def token_state(s: str) -> int:
+    """The state a token leaves: a context key, with the word group in bits 4.. for
+    words; -1 for space tokens, whose key depends on the state before them."""
+    cls = token_class(s)
+    if cls == SPACE:
+        return -1
+    if cls == WORD:
+        return (PHRASE if " " in s else WORD) | GROUPS.get(s.rsplit(" ", 1)[-1], 0) << 4
+    return cls
+
+
+def next_state(state: int, nx: int) -> int:
+    return nx if nx >= 0 else SPACE + (state >> 4)
+
+
+def apply_case(s: str, mode: int) -> str:
+    if mode == CASE_AS_IS:
+        return s
+    if mode == CASE_FIRST:
+        return s[:1].upper() + s[1:]
+    if mode == CASE_UPPER:
+        return s.upper()
+    out = []
+    up = True
+    for ch in s:
+        out.append(ch.upper() if up else ch)
+        up = ch == " "
+    return "".join(out)
+
+
+def char_symbol(ch: str) -> int:
+    o = ord(ch)
+    if 0x20 <= o <= 0x7E:
+        return o - 0x1F
+    if ch == "\n":
+        return 96
+    if ch == "\t":
+        return 97
+    return CHAR_UNI
+
+
+_SYMCHAR = [""] + [chr(o) for o in range(0x20, 0x7F)] + ["\n", "\t", ""]
+
+
+def char_class(ch: str) -> int:
+    o = ord(ch)
+    if 0x61 <= o <= 0x7A:
+        return o - 0x60
+    if 0x41 <= o <= 0x5A:
+        return o - 0x40
+    if 0x30 <= o <= 0x39:
+        return 27
+    return 28
+
+
+def uni_bucket_counts() -> list[int]:
+    """The fixed integer table of 256-code-point blocks for escaped characters."""
+    c = [1] * NUNI
+    for b, w in ((0x00, 200), (0x01, 60), (0x02, 20), (0x03, 40), (0x04, 150), (0x20, 150),
+                 (0x21, 40), (0x22, 20), (0x25, 40), (0x26, 100), (0x27, 100), (0x30, 300),
+                 (0xFF, 300), (0x1F3, 150), (0x1F4, 150), (0x1F5, 60), (0x1F6, 150),
+                 (0x1F9, 120), (0xFE, 40)):
+        c[b] = w
+    for b in range(0x4E, 0xA0):
+        c[b] = 40
+    for b in range(0xAC, 0xD8):
+        c[b] = 15
+    c[UNI_SAME] = 8000
+    return c
+
+
+class _Table:
+    """One frequency table: symbols, cumulative counts, and a symbol -> (cum, freq) map."""
+
+    __slots__ = ("syms", "cum", "total", "index")
+
+    def __init__(self, syms: list[int], counts: list[int]):
+        if len(syms) != len(counts) or not counts:
+            raise ValueError("table shape")
+        cum = [0]
+        t = 0
+        for c in counts:
+            if type(c) is not int or c < 1:
+                raise ValueError("table counts must be positive ints")
+            t += c
+            cum.append(t)
+        if t > MAX_TOTAL:
+            raise ValueError(f"table total {t} over {MAX_TOTAL}")
+        self.syms = syms
+        self.cum = cum
+        self.total = t
+        self.index = None
+
+    def lookup(self, sym: int):
+        """(cum, freq) of sym, or None."""
+        if self.index is None:
+            cum = self.cum
+            self.index = {s: (cum[i], cum[i + 1] - cum[i]) for i, s in enumerate(self.syms)}
+        return self.index.get(sym)
+
+    def decode(self, dec: Decoder) -> int:
+        t = dec.target(self.total)
+        i = bisect_right(self.cum, t) - 1
+        cum = self.cum
+        dec.consume(cum[i], cum[i + 1] - cum[i], self.total)
+        return self.syms[i]
+
+
+def _dense(counts: list[int]) -> _Table:
+    return _Table(list(range(len(counts))), counts)
+
+
+# ----------------------------------------------------------------- integer costs
+_LOGTAB: list[int] | None = None
+
+
+def _log_table() -> list[int]:
+    """round(65536 * log2(1 + i/1024)) for i in 0..1023, by integer squaring only."""
+    global _LOGTAB
+    if _LOGTAB is None:
+        tab = []
+        P = 40
+        one = 1 << P
+        for i in range(1024):
+            y = one + (i << (P - 10))
+            r = 0
+            for _ in range(20):
+                y = (y * y) >> P
+                r <<= 1
+                if y >= 2 * one:
+                    y >>= 1
+                    r |= 1
+            tab.append((r + 8) >> 4)     # 20 fraction bits -> 16, rounded
+        _LOGTAB = tab
+    return _LOGTAB
+
+
+def ilog2(x: int) -> int:
+    """log2(x) in units of 1/65536 bit, integer arithmetic only (x >= 1)."""
+    n = x.bit_length() - 1
+    m = (x << 10 >> n) if n < 10 else (x >> (n - 10))
+    return (n << 16) + _log_table()[m & 1023]
+
+
+class Model:
+    """A loaded model (tables of ints). ``encode``/``decode`` code a (prompt, negative) pair."""
+
+    def __init__(self, tables: dict):
+        if tables.get("version") != MODEL_VERSION:
+            raise ValueError("not a version 1 model table")
+        vocab = tables["vocab"]
+        self.vocab: list[str] = vocab
+        n = len(vocab)
+        self.n = n
+        self.END = n
+        self.BACKOFF = n + 1
+        self.SPELL = n
+        self.gtab = _dense(tables["global"])
+        if len(tables["global"]) != n + 1:
+            raise ValueError("global table size")
+        self.ctx = [_Table(ids, cs) for ids, cs in tables["ctx"]]
+        if len(self.ctx) != NCTX:
+            raise ValueError("context count")
+        for t in self.ctx:
+            if t.syms != sorted(set(t.syms)) or t.syms[-1] != self.BACKOFF \
+                    or t.syms[-2] != self.END or t.syms[0] < 0:
+                raise ValueError("context table symbols")
+        self.case = [_dense(c) for c in tables["case"]]
+        ch = tables["char"]
+        if len(ch) != NCHARCTX * NCHARCTX * NCHAR:
+            raise ValueError("char table size")
+        self.chars = [_dense(ch[i:i + NCHAR]) for i in range(0, len(ch), NCHAR)]
+        self.uni = _dense(uni_bucket_counts())
+        self.has_letters = [any("a" <= c <= "z" for c in s) for s in vocab]
+        self.nx = [token_state(s) for s in vocab]
+        for s in vocab:
+            if not s or not s.isascii() or s != s.lower():
+                raise ValueError(f"bad vocab entry {s!r}")
+        self._enc_ready = False
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ decoding
+    def decode(self, data: bytes) -> tuple[str, str]:
+        dec = Decoder(data)
+        state = [-1]
+        p = self._decode_text(dec, 0, state)
+        n = self._decode_text(dec, 1, state)
+        return p, n
+
+    def _decode_text(self, dec: Decoder, role: int, state: list) -> str:
+        out: list[str] = []
+        nchars = 0
+        st = BOS
+        base = role * NCLASS
+        ctx, gtab, vocab, END, BACKOFF = self.ctx, self.gtab, self.vocab, self.END, self.BACKOFF
+        while True:
+            c = base + (st & 15)
+            sym = ctx[c].decode(dec)
+            if sym == END:
+                return "".join(out)
+            if sym == BACKOFF:
+                sym = gtab.decode(dec)
+                if sym == self.SPELL:
+                    s = self._decode_spell(dec, state)
+                    st = next_state(st, token_state(s))
+                    out.append(s)
+                    nchars += len(s)
+                    if nchars > MAX_TEXT_CHARS:
+                        raise LimitExceededError(f"decoded text over {MAX_TEXT_CHARS} "
+                                                 "characters", field="text")
+                    continue
+            s = vocab[sym]
+            if self.has_letters[sym]:
+                s = apply_case(s, self.case[c].decode(dec))
+            st = next_state(st, self.nx[sym])
+            out.append(s)
+            nchars += len(s)
+            if nchars > MAX_TEXT_CHARS:
+                raise LimitExceededError(f"decoded text over {MAX_TEXT_CHARS} characters",
+                                         field="text")
+
+    def _decode_spell(self, dec: Decoder, state: list) -> str:
+        out = []
+        c1 = c2 = 0
+        chars = self.chars
+        while True:
+            sym = chars[c1 * NCHARCTX + c2].decode(dec)
+            if sym == CHAR_END:
+                if not out:
+                    raise MalformedError("empty spelled token in text stream", field="text")
+                return "".join(out)
+            if sym == CHAR_UNI:
+                b = self.uni.decode(dec)
+                if b == UNI_SAME:
+                    if state[0] < 0:
+                        raise MalformedError("code point escape refers to no earlier one",
+                                             field="text")
+                    b = state[0]
+                state[0] = b
+                ch = chr(b << 8 | dec.decode_uniform(256))
+            else:
+                ch = _SYMCHAR[sym]
+            out.append(ch)
+            if len(out) > MAX_TEXT_CHARS:
+                raise LimitExceededError(f"decoded text over {MAX_TEXT_CHARS} characters",
+                                         field="text")
+            c2 = c1
+            c1 = char_class(ch)
+
+    # ------------------------------------------------------------------ encoding
+    def _prepare_encoder(self) -> None:
+        with self._lock:
+            if self._enc_ready:
+                return
+            self.index = {s: i for i, s in enumerate(self.vocab)}
+            pre = set()
+            for s in self.vocab:
+                a = atoms(s)
+                acc = ""
+                for x in a[:-1]:
+                    acc += x
+                    pre.add(acc)
+            self.prefixes = pre
+            self._cost_cache: list[dict[int, int]] = [dict() for _ in range(NCTX)]
+            g = self.gtab
+            gt = ilog2(g.total)
+            self.gcost = None  # computed lazily per symbol
+            self._gt = gt
+            self._case_cost = [[ilog2(t.total) - ilog2(t.cum[m + 1] - t.cum[m])
+                                for m in range(NCASE)] for t in self.case]
+            self._char_cost = [[ilog2(t.total) - ilog2(t.cum[m + 1] - t.cum[m])
+                                for m in range(NCHAR)] for t in self.chars]
+            self._enc_ready = True
+
+    def token_cost(self, c: int, sym: int) -> int:
+        """Cost of a lexicon symbol (or END / SPELL via backoff) in context c, 1/65536 bit."""
+        cache = self._cost_cache[c]
+        v = cache.get(sym)
+        if v is None:
+            t = self.ctx[c]
+            hit = t.lookup(sym)
+            if hit is not None:
+                v = ilog2(t.total) - ilog2(hit[1])
+            else:
+                bo = t.lookup(self.BACKOFF)
+                g = self.gtab.cum
+                v = ilog2(t.total) - ilog2(bo[1]) + self._gt - ilog2(g[sym + 1] - g[sym])
+            cache[sym] = v
+        return v
+
+    def spell_cost(self, s: str) -> int:
+        cost = 0
+        c1 = c2 = 0
+        cc = self._char_cost
+        for ch in s:
+            sym = char_symbol(ch)
+            cost += cc[c1 * NCHARCTX + c2][sym]
+            if sym == CHAR_UNI:
+                cost += 10 << 16
+            c2 = c1
+            c1 = char_class(ch)
+        return cost + cc[c1 * NCHARCTX + c2][CHAR_END]
+
+    def parse(self, text: str, role: int, start: int = BOS) -> list[tuple[int, int, str]]:
+        """Cheapest token sequence for text: [(sym, case_mode, surface)], sym = SPELL or id.
+
+        Deterministic: integer costs, ties broken by the order candidates are tried.
+        """
+        if not self._enc_ready:
+            self._prepare_encoder()
+        a = atoms(text)
+        n = len(a)
+        base = role * NCLASS
+        index, prefixes, has_letters, nxof = self.index, self.prefixes, self.has_letters, self.nx
+        case_cost = self._case_cost
+        INF = 1 << 62
+        # best[i]: {cls: (cost, prev_i, prev_cls, sym, mode, surface)}
+        best: list[dict] = [dict() for _ in range(n + 1)]
+        best[0][start] = (0, -1, -1, -1, 0, "")
+        for i in range(n):
+            states = best[i]
+            if not states:
+                continue
+            cands = []
+            s = ""
+            for j in range(i, min(n, i + MAX_PHRASE_ATOMS)):
+                s += a[j]
+                if not s.isascii():
+                    break
+                low = s.lower()
+                sym = index.get(low)
+                if sym is not None:
+                    if low == s:
+                        mode = 0
+                    else:
+                        mode = -1
+                        for m in (1, 2, 3):
+                            if apply_case(low, m) == s:
+                                mode = m
+                                break
+                    if mode >= 0:
+                        cands.append((j + 1, sym, mode, s))
+                if low not in prefixes:
+                    break
+            if not cands or cands[0][0] != i + 1:
+                cands.append((i + 1, -1, 0, a[i]))
+            for pcls, st in list(states.items()):
+                c = base + (pcls & 15)
+                pc = st[0]
+                for j, sym, mode, surf in cands:
+                    if sym < 0:
+                        cost = pc + self._spell_total(c, surf)
+                        ncls = next_state(pcls, token_state(surf))
+                    else:
+                        cost = pc + self.token_cost(c, sym)
+                        if has_letters[sym]:
+                            cost += case_cost[c][mode]
+                        ncls = next_state(pcls, nxof[sym])
+                    cur = best[j].get(ncls)
+                    if cur is None or cost < cur[0]:
+                        best[j][ncls] = (cost, i, pcls, sym, mode, surf)
+        # end
+        bestc, bcls = INF, -1
+        for pcls, st in best[n].items():
+            cost = st[0] + self.token_cost(base + (pcls & 15), self.END)
+            if cost < bestc:
+                bestc, bcls = cost, pcls
+        out = []
+        i, cls = n, bcls
+        while i > 0:
+            st = best[i][cls]
+            out.append((st[3], st[4], st[5]))
+            i, cls = st[1], st[2]
+        out.reverse()
+        return out
+
+    def _spell_total(self, c: int, surf: str) -> int:
+        t = self.ctx[c]
+        bo = t.lookup(self.BACKOFF)
+        g = self.gtab.cum
+        n = self.n
+        return (ilog2(t.total) - ilog2(bo[1]) + self._gt - ilog2(g[n + 1] - g[n])
+                + self.spell_cost(surf))
+
+    def encode(self, prompt: str, negative: str) -> bytes:
+        for what, s in (("prompt", prompt), ("negative_prompt", negative)):
+            if len(s) > MAX_TEXT_CHARS:
+                raise LimitExceededError(f"{what} has {len(s)} characters, over "
+                                         f"{MAX_TEXT_CHARS}", field=what)
+        enc = Encoder()
+        state = [-1]
+        for role, text in ((0, prompt), (1, negative)):
+            self._encode_tokens(enc, role, self.parse(text, role), state)
+        return enc.finish()
+
+    def _encode_tokens(self, enc: Encoder, role: int, toks, state: list) -> None:
+        st = BOS
+        base = role * NCLASS
+        for sym, mode, surf in toks:
+            c = base + (st & 15)
+            t = self.ctx[c]
+            if sym < 0:
+                self._put(enc, t, self.BACKOFF)
+                self._put(enc, self.gtab, self.SPELL)
+                self._encode_spell(enc, surf, state)
+                st = next_state(st, token_state(surf))
+                continue
+            hit = t.lookup(sym)
+            if hit is None:
+                self._put(enc, t, self.BACKOFF)
+                self._put(enc, self.gtab, sym)
+            else:
+                enc.encode(hit[0], hit[1], t.total)
+            if self.has_letters[sym]:
+                self._put(enc, self.case[c], mode)
+            st = next_state(st, self.nx[sym])
+        self._put(enc, self.ctx[base + (st & 15)], self.END)
+
+    @staticmethod
+    def _put(enc: Encoder, t: _Table, sym: int) -> None:
+        hit = t.lookup(sym)
+        enc.encode(hit[0], hit[1], t.total)
+
+    def _encode_spell(self, enc: Encoder, s: str, state: list) -> None:
+        c1 = c2 = 0
+        chars = self.chars
+        for ch in s:
+            sym = char_symbol(ch)
+            cum = chars[c1 * NCHARCTX + c2].cum
+            enc.encode(cum[sym], cum[sym + 1] - cum[sym], cum[-1])
+            if sym == CHAR_UNI:
+                o = ord(ch)
+                b = o >> 8
+                if b == state[0]:
+                    self._put(enc, self.uni, UNI_SAME)
+                else:
+                    self._put(enc, self.uni, b)
+                state[0] = b
+                enc.encode_uniform(o & 255, 256)
+            c2 = c1
+            c1 = char_class(ch)
+        cum = chars[c1 * NCHARCTX + c2].cum
+        enc.encode(cum[0], cum[1] - cum[0], cum[-1])
+
+
+# ----------------------------------------------------------------------- loading
+_model: Model | None = None
+_load_lock = threading.Lock()
+
+
+def load_tables(raw: bytes) -> dict:
+    return json.loads(gzip.decompress(raw))
+
+
+def load_model() -> Model:
+    """The shipped version-1 model, loaded once (thread-safe)."""
+    global _model
+    if _model is None:
+        with _load_lock:
+            if _model is None:
+                raw = resources.files(__package__).joinpath("data", TABLE_FILE).read_bytes()
+                _model = Model(load_tables(raw))
+    return _model
+
+
+def _encode(prompt: str, negative: str) -> bytes:
+    return load_model().encode(prompt, negative)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    return load_model().decode(data)
+
+
+METHOD = Method(CODE, "cm1", _encode, _decode)

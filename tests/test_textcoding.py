@@ -1,0 +1,273 @@
+"""Text method 2 (cm1): lossless, deterministic, robust; and the range coder under it."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aigif.errors import AigifError, LimitExceededError, MalformedError
+from aigif.spec import MAX_TEXT_CHARS
+from aigif.textcoding import decode_text, encode_text, get_method
+from aigif.textcoding import cm
+from aigif.textcoding.rangecoder import MAX_TOTAL, Decoder, Encoder
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "prompts"
+
+SPECIAL = [
+    ("", ""),
+    ("a castle on a hill, oil painting", "blurry"),
+    ("\x00", "\x00\x00"),
+    ("日本の城、油絵、高精細", "ぼやけた"),
+    ("a cat 🐱 in space 🚀🌌, 4k", "👎"),
+    ("e\u0301le\u0301phant, Zoë, naïve café", ""),
+    ("  leading and trailing  ", "\t\ttabs\nand\r\nnewlines\u2028\u00a0nbsp\u3000"),
+    ("(masterpiece:1.2), ((best quality)), [a:b:0.5], BREAK, <lora:add_detail:0.8>",
+     "(worst quality, low quality:1.4), EasyNegative"),
+    ("Portrait Of A Knight, HIGHLY DETAILED, Greg Rutkowski, gReG", "LoWrEs"),
+    ("\ud800 lone surrogate \udfff", "\U0010ffff\U000e0001"),
+    ("x" * 1000, ", " * 500),
+    ("a" * MAX_TEXT_CHARS, "\U0001f600" * 10),
+]
+
+# Golden vectors: these exact bytes for these exact texts on every machine, forever
+# (method 2 = model version 1 is frozen).
+GOLDEN = [
+    (("portrait of a knight, highly detailed, digital painting, artstation, concept art, "
+      "sharp focus, illustration, art by greg rutkowski", ""), "ffdf758584138962251ee1"),
+    (("a photo of a cat wearing a tiny wizard hat, 4k, dslr, studio lighting",
+      "blurry, low quality"), "5a082dd1d642f28da4a0655e96e7"),
+    (("(masterpiece:1.2), 1girl, BREAK <lora:add_detail:0.8> 日本 🐱", "\x00"),
+     "fe8d70463ae25a2e8e3a84e9cf685c76d6ed70098aaede150eba09d8"),
+]
+TABLE_SHA256 = "482ec3532b1ae8dd5ac2bbb576693a05972ed468773437fa065e78cb54bcaf78"
+
+
+def roundtrip(p: str, n: str) -> bytes:
+    data = cm.METHOD.encode(p, n)
+    assert cm.METHOD.decode(data) == (p, n)
+    return data
+
+
+@pytest.mark.parametrize("p,n", SPECIAL)
+def test_special_strings_roundtrip(p, n):
+    roundtrip(p, n)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.text())
+def test_any_text_roundtrips(p, n):
+    roundtrip(p, n)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["highly detailed", ", ", " ", "(", ")", ":1.2", "Greg",
+                                 "RUTKOWSKI", "8k", "日本", "🐱", "\n", "by", "a", "ÉCOLE",
+                                 "x", "BREAK", "<lora:", ">", ",", "."]), max_size=40),
+       st.text(max_size=20))
+def test_prompt_like_text_roundtrips(parts, n):
+    roundtrip("".join(parts), n)
+
+
+def test_writer_picks_cm1_for_real_prompts_and_block_roundtrips():
+    p = ("a portrait of a beautiful elf woman, fantasy, intricate, elegant, highly detailed, "
+         "digital painting, artstation, concept art, smooth, sharp focus, illustration, "
+         "art by artgerm and greg rutkowski and alphonse mucha")
+    block = encode_text(p, "")
+    assert block[0] == 2
+    assert decode_text(block) == (p, "", 2)
+    assert len(block) < len(encode_text(p, "", 1)) / 3
+    assert get_method(2).key == "cm1"
+
+
+def test_golden_vectors():
+    for (p, n), hexdata in GOLDEN:
+        data = cm.METHOD.encode(p, n)
+        assert data.hex() == hexdata, (p, n, data.hex())
+        assert cm.METHOD.decode(bytes.fromhex(hexdata)) == (p, n)
+
+
+def test_model_table_is_frozen_and_all_ints():
+    raw = resources.files("aigif.textcoding").joinpath("data", cm.TABLE_FILE).read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == TABLE_SHA256
+    assert len(raw) <= 10 * 1024 * 1024
+    t = json.loads(gzip.decompress(raw))
+    assert t["version"] == cm.MODEL_VERSION == 1
+
+    def ints(xs):
+        return all(type(x) is int and x >= 1 for x in xs)
+    assert ints(t["global"]) and ints(t["char"])
+    assert all(ints(c) for c in t["case"])
+    assert all(ints(ids) is not None and ints(cs) and all(type(i) is int for i in ids)
+               for ids, cs in t["ctx"])
+    assert all(isinstance(s, str) and s.isascii() and s == s.lower() and s for s in t["vocab"])
+    m = cm.load_model()
+    for tab in [m.gtab, m.uni, *m.ctx, *m.case, *m.chars]:
+        assert tab.total <= MAX_TOTAL and all(type(c) is int for c in tab.cum)
+
+
+def test_decode_path_imports_no_numpy_or_torch():
+    data = cm.METHOD.encode("a castle, highly detailed, 日本", "blurry").hex()
+    code = (f"import sys\nfrom aigif.textcoding import decode_text\n"
+            f"print(decode_text(bytes([2]) + bytes.fromhex('{data}'))[0])\n"
+            f"assert 'numpy' not in sys.modules and 'torch' not in sys.modules\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "a castle, highly detailed, 日本"
+
+
+def _decode_safely(data: bytes):
+    try:
+        p, n = cm.METHOD.decode(data)
+    except (MalformedError, LimitExceededError):
+        return None
+    assert len(p) <= MAX_TEXT_CHARS and len(n) <= MAX_TEXT_CHARS
+    return p, n
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_arbitrary_bytes_raise_only_aigif_errors(data):
+    _decode_safely(data)
+
+
+def test_truncated_and_corrupted_streams():
+    data = roundtrip("portrait of a knight, highly detailed, by greg rutkowski, 日本 🐱",
+                     "ugly, blurry")
+    for k in range(len(data)):
+        _decode_safely(data[:k])
+    rnd = random.Random(4)
+    for i in range(len(data)):
+        for _ in range(8):
+            b = bytearray(data)
+            b[i] = rnd.randrange(256)
+            _decode_safely(bytes(b))
+    for _ in range(200):
+        _decode_safely(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 200))))
+
+
+def test_encoder_refuses_and_decoder_stops_over_limit():
+    with pytest.raises(LimitExceededError):
+        cm.METHOD.encode("a" * (MAX_TEXT_CHARS + 1), "")
+    m = cm.load_model()
+    m._prepare_encoder()
+    tok = m.index["highly detailed"]
+    enc = Encoder()
+    m._encode_tokens(enc, 0, [(tok, 0, "highly detailed")] * (MAX_TEXT_CHARS // 15 + 2), [-1])
+    m._encode_tokens(enc, 1, [], [-1])
+    with pytest.raises(LimitExceededError):
+        m.decode(enc.finish())
+
+
+def test_unknown_method_is_malformed():
+    with pytest.raises(AigifError):
+        decode_text(bytes([99, 1, 2, 3]))
+
+
+# ------------------------------------------------------------------ range coder
+def test_range_coder_random_tables_roundtrip_and_size():
+    rnd = random.Random(1)
+    for trial in range(200):
+        tables = []
+        for _ in range(rnd.randrange(1, 5)):
+            k = rnd.randrange(2, 300)
+            counts = [rnd.choice([1, 1, 2, 50, 1000, 60000]) for _ in range(k)]
+            if rnd.random() < 0.1:
+                counts[0] = MAX_TOTAL - sum(counts[1:])
+            tables.append(counts)
+        seq = []
+        enc = Encoder()
+        bits = 0.0
+        for _ in range(rnd.randrange(0, 200)):
+            counts = tables[rnd.randrange(len(tables))]
+            total = sum(counts)
+            s = rnd.choices(range(len(counts)), weights=counts)[0]
+            cum = sum(counts[:s])
+            enc.encode(cum, counts[s], total)
+            seq.append((counts, s))
+            import math
+            bits += math.log2(total / counts[s])
+        data = enc.finish()
+        assert len(data) <= math.ceil(bits / 8) + 2
+        dec = Decoder(data)
+        for counts, s in seq:
+            total = sum(counts)
+            t = dec.target(total)
+            cum = 0
+            for i, c in enumerate(counts):
+                if cum + c > t:
+                    break
+                cum += c
+            assert i == s
+            dec.consume(cum, counts[i], total)
+
+
+def test_range_coder_matches_constriction_on_information_content():
+    np = pytest.importorskip("numpy")
+    constriction = pytest.importorskip("constriction")
+    rnd = random.Random(2)
+    counts = [rnd.randrange(1, 1000) for _ in range(50)]
+    total = sum(counts)
+    syms = rnd.choices(range(50), weights=counts, k=2000)
+    enc = Encoder()
+    for s in syms:
+        enc.encode(sum(counts[:s]), counts[s], total)
+    ours = len(enc.finish())
+    model = constriction.stream.model.Categorical(np.array(counts, dtype=np.float64) / total,
+                                                  perfect=False)
+    coder = constriction.stream.queue.RangeEncoder()
+    coder.encode(np.array(syms, dtype=np.int32), model)
+    theirs = len(coder.get_compressed()) * 4
+    assert ours <= theirs + 2
+
+
+# ------------------------------------------------------------------ corpora
+def _corpus_lines():
+    out = [ln.rstrip("\n") for ln in open(ROOT / "benchmarks" / "sd_prompts.txt",
+                                          encoding="utf-8")]
+    for p in sorted((SHARED / "t2i-compbench").glob("*.txt")):
+        out += [ln.rstrip("\n") for ln in open(p, encoding="utf-8")]
+    return out
+
+
+def test_every_corpus_prompt_roundtrips():
+    lines = _corpus_lines()
+    if len(lines) < 100:
+        pytest.skip("shared prompt corpora not found")
+    for i, ln in enumerate(lines):
+        neg = lines[-1 - i] if i % 3 == 0 else ""
+        roundtrip(ln, neg)
+
+
+def test_writes_are_canonical_and_deterministic():
+    p = "a portrait of a beautiful elf woman, fantasy, highly detailed, by wlop"
+    assert cm.METHOD.encode(p, "ugly") == cm.METHOD.encode(p, "ugly")
+    # a fresh model object (as on another machine) gives the same bytes
+    fresh = cm.Model(cm.load_tables(resources.files("aigif.textcoding").joinpath(
+        "data", cm.TABLE_FILE).read_bytes()))
+    assert fresh.encode(p, "ugly") == cm.METHOD.encode(p, "ugly")
+
+
+def test_ilog2_is_close_to_log2():
+    import math
+    for x in [1, 2, 3, 7, 1000, 65535, 65536, 123456789, MAX_TOTAL]:
+        assert abs(cm.ilog2(x) / 65536 - math.log2(x)) < 0.002
+
+
+@pytest.mark.skipif(not os.environ.get("AIGIF_TRAIN_WHEELS"),
+                    reason="set AIGIF_TRAIN_WHEELS to the corpus wheels folder to re-train")
+def test_training_reproduces_shipped_table():
+    from aigif.textcoding import train
+    assert train.main(["--shared", str(SHARED), "--wheels", os.environ["AIGIF_TRAIN_WHEELS"],
+                       "--check"]) == 0
