@@ -1,0 +1,98 @@
+"""AIGIF v1 format benchmark: bytes per file, and open/validate throughput.
+
+    python benchmarks/format.py [--n 1000]
+
+Prints (1) bytes per file for realistic SD 1.5 metadata next to the same metadata as
+AUTOMATIC1111 infotext raw / zlib-9 / brotli-11, per text method; (2) open+meta and validate
+throughput (files/s, one process, one thread) next to Pillow reading the same metadata from a
+PNG text chunk, in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import time
+import zlib
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _corpus  # noqa: E402
+
+import aigif  # noqa: E402
+from aigif import AigifFile, GenerationMeta  # noqa: E402
+from aigif.textcoding import candidates  # noqa: E402
+
+
+def metas(recs):
+    return [GenerationMeta(model="sd15", prompt=r["prompt"], negative_prompt=r["negative_prompt"],
+                           seed=r["seed"], steps=r["steps"], guidance_scale=r["guidance_scale"],
+                           scheduler=r["scheduler"], width=r["width"], height=r["height"])
+            for r in recs]
+
+
+def row(name, sizes):
+    return f"| {name:<34} | {statistics.mean(sizes):8.1f} | {statistics.median(sizes):8.1f} | {max(sizes):6d} |"
+
+
+def timed(fn, items, min_time=1.0):
+    n, t0 = 0, time.perf_counter()
+    while True:
+        for x in items:
+            fn(x)
+        n += len(items)
+        dt = time.perf_counter() - t0
+        if dt >= min_time:
+            return n / dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=1000)
+    a = ap.parse_args()
+    if not _corpus.available():
+        sys.exit("needs ../shared/data/prompts (the phrase tree and T2I-CompBench prompts)")
+    import brotli
+    recs = _corpus.records(a.n)
+    ms = metas(recs)
+    texts = [_corpus.a1111_infotext(r).encode() for r in recs]
+    print(f"## Bytes per file ({a.n} realistic SD 1.5 records; mean prompt "
+          f"{statistics.mean(len(r['prompt']) for r in recs):.0f} chars)\n")
+    print("| encoding                           |     mean |   median |    max |")
+    print("|------------------------------------|----------|----------|--------|")
+    print(row("A1111 infotext, raw", [len(t) for t in texts]))
+    print(row("A1111 infotext, zlib-9", [len(zlib.compress(t, 9)) for t in texts]))
+    print(row("A1111 infotext, brotli-11", [len(brotli.compress(t, quality=11)) for t in texts]))
+    for m in candidates():
+        print(row(f"AIGIF, text method {m.code} ({m.key})",
+                  [len(aigif.dumps(AigifFile(x, text_method=m.code))) for x in ms]))
+    files = [aigif.dumps(x) for x in ms]
+    print(row("AIGIF, best method (writer default)", [len(f) for f in files]))
+
+    # ---------------------------------------------------------------- throughput
+    from PIL import Image, PngImagePlugin
+    pngs = []
+    for t in texts[:200]:
+        info = PngImagePlugin.PngInfo()
+        info.add_text("parameters", t.decode())
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 64)).save(buf, "PNG", pnginfo=info)
+        pngs.append(buf.getvalue())
+    sample = files[:200]
+
+    def pil_read(b):
+        with Image.open(io.BytesIO(b)) as im:
+            return im.info["parameters"]
+
+    print("\n## Throughput (files/s, one thread; same run)\n")
+    print("| operation                                   | files/s |")
+    print("|---------------------------------------------|---------|")
+    print(f"| aigif.loads(b).meta                         | {timed(lambda b: aigif.loads(b).meta, sample):7.0f} |")
+    print(f"| aigif.validate(b)                           | {timed(aigif.validate, sample):7.0f} |")
+    print(f"| aigif.dumps(meta)                           | {timed(aigif.dumps, ms[:200]):7.0f} |")
+    print(f"| Pillow: open PNG + read 'parameters' chunk  | {timed(pil_read, pngs):7.0f} |")
+
+
+if __name__ == "__main__":
+    main()
