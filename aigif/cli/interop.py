@@ -1,0 +1,190 @@
+"""``aigif convert`` (other tools' images -> .aigif) and ``aigif export`` (back)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import errors
+from ._common import console, err_console, fail, run_guarded
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+_MAX_ROWS = 100
+
+
+def _gather(inputs: list[Path], recursive: bool) -> tuple[list[tuple[Path, Path]], list[tuple[str, str]]]:
+    """([(file, path relative to its input root)], [(input, why skipped)])."""
+    files, skipped = [], []
+    for inp in inputs:
+        if inp.is_dir():
+            it = inp.rglob("*") if recursive else inp.iterdir()
+            found = sorted(p for p in it if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                skipped.append((str(inp), "no .png/.jpg/.webp files" +
+                                ("" if recursive else " (use --recursive for subfolders)")))
+            files += [(p, p.relative_to(inp)) for p in found]
+        elif inp.is_file():
+            files.append((inp, Path(inp.name)))
+        else:
+            skipped.append((str(inp), "no such file or folder"))
+    return files, skipped
+
+
+def _out_path(outdir: Path, rel: Path, taken: set) -> Path:
+    out = outdir / rel.with_suffix(".aigif")
+    if out in taken:  # a.png and a.jpg in one folder
+        out = outdir / rel.parent / (rel.name + ".aigif")
+    taken.add(out)
+    return out
+
+
+def convert(
+    inputs: List[Path] = typer.Argument(..., help="images or folders"),
+    outdir: Path = typer.Option(..., "-o", "--output", help="folder for the .aigif files"),
+    keep_pixels: Optional[str] = typer.Option(None, "--keep-pixels", metavar="CODEC",
+                                              help="also store the pixels (avif, webp, png, jxl...)"),
+    quality: Optional[int] = typer.Option(None, help="pixel codec quality"),
+    lossless: bool = typer.Option(False, help="lossless pixel payload"),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="descend into subfolders"),
+    force: bool = typer.Option(False, help="overwrite existing outputs"),
+) -> None:
+    """Convert images made by A1111, ComfyUI, InvokeAI, NovelAI, Fooocus, SwarmUI, SD.Next
+    (their embedded generation metadata) into .aigif files."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.table import Table
+    from rich.text import Text
+
+    from .. import interop, save
+    files, skipped = _gather(inputs, recursive)
+    if not files and skipped:
+        for name, why in skipped:
+            err_console.print(Text(f"aigif: {name}: {why}"))
+        raise typer.Exit(2)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        fail(f"cannot create {outdir}: {e.strerror or e}")
+    rows = []
+    taken: set = set()
+    totals = {"before": 0, "after": 0}
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), console=err_console, transient=True) as prog:
+        task = prog.add_task("converting", total=len(files))
+        for path, rel in files:
+            prog.update(task, description=Text(f"converting {path.name}"[:60]).plain)
+            out = _out_path(outdir, rel, taken)
+            try:
+                if out.exists() and not force:
+                    raise errors.AigifError(f"{out} exists (use --force to overwrite)")
+                size = path.stat().st_size
+                r = interop.read(path)
+                payload = None
+                if keep_pixels:
+                    payload = _payload(path, keep_pixels, quality, lossless)
+                f = r.to_aigif(payload)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                n = save(f, out)
+                totals["before"] += size
+                totals["after"] += n
+                rows.append((str(path), r.tool, size, n, r.mapped_count, len(r.unmapped),
+                             "; ".join(r.warnings)))
+            except errors.AigifError as e:
+                skipped.append((str(path), str(e)))
+            except OSError as e:
+                skipped.append((str(path), e.strerror or str(e)))
+            except Exception as e:  # noqa: BLE001 - one bad file never stops the batch
+                skipped.append((str(path), f"unexpected {type(e).__name__}: {e}"))
+            prog.advance(task)
+    t = Table(title=Text(f"converted {len(rows)} of {len(files)} files into {outdir}"))
+    for col, just in (("file", "left"), ("tool", "left"), ("bytes before", "right"),
+                      ("bytes after", "right"), ("mapped", "right"), ("verbatim", "right")):
+        t.add_column(col, justify=just, overflow="fold")
+    for row in rows[:_MAX_ROWS]:
+        t.add_row(Text(row[0]), row[1], str(row[2]), str(row[3]), str(row[4]), str(row[5]))
+    if len(rows) > _MAX_ROWS:
+        t.add_row(Text(f"… {len(rows) - _MAX_ROWS} more"), "", "", "", "", "")
+    if rows:
+        t.add_row(Text("total"), "", str(totals["before"]), str(totals["after"]), "", "")
+        console.print(t)
+        by_tool: dict[str, int] = {}
+        for row in rows:
+            by_tool[row[1]] = by_tool.get(row[1], 0) + 1
+        console.print(Text("tools: " + ", ".join(f"{k} {v}" for k, v in sorted(by_tool.items()))))
+    for row in rows:
+        if row[6]:
+            err_console.print(Text(f"aigif: warning: {row[0]}: {row[6]}"))
+    if skipped:
+        st = Table(title=Text(f"skipped {len(skipped)}"))
+        st.add_column("file", overflow="fold")
+        st.add_column("why", overflow="fold")
+        for name, why in skipped:
+            st.add_row(Text(name), Text(why))
+        err_console.print(st)
+        raise typer.Exit(1)
+
+
+def _payload(path: Path, codec: str, quality, lossless):
+    try:
+        from PIL import Image
+    except ImportError as e:
+        raise errors.MissingDependencyError(
+            "--keep-pixels needs Pillow: pip install 'aigif[images]'") from e
+    try:
+        from ..codecs import encode_payload
+    except ImportError as e:
+        raise errors.MissingDependencyError("--keep-pixels needs aigif.codecs") from e
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return encode_payload(im, codec=codec, quality=quality, lossless=lossless)
+    except errors.AigifError:
+        raise
+    except Exception as e:  # noqa: BLE001 - Pillow raises many types for bad pixels
+        raise errors.CodecError(f"cannot read the pixels: {e}") from e
+
+
+def export(
+    file: Path = typer.Argument(..., help="an .aigif file (or another tool's image)"),
+    output: Path = typer.Option(..., "-o", "--output", help="the image to write (.png, .jpg, .webp)"),
+    dialect: str = typer.Option("source", "--as", help="source (the original text), a1111 or comfyui"),
+    image: Optional[Path] = typer.Option(None, "--image", help="pixels to use (default: the "
+                                         "file's pixel payload)"),
+    force: bool = typer.Option(False, help="overwrite an existing output"),
+) -> None:
+    """Write a file's generation metadata into an image in another tool's dialect."""
+    def go() -> None:
+        from .. import interop
+        from .. import open as aopen
+        if dialect not in interop.DIALECTS:
+            fail(f"unknown dialect {dialect!r}; expected one of {', '.join(interop.DIALECTS)}")
+        if output.exists() and not force:
+            fail(f"{output} exists (use --force to overwrite)")
+        suffix = output.suffix.lower().lstrip(".")
+        if suffix not in ("png", "jpg", "jpeg", "webp"):
+            fail(f"{output}: the output must end in .png, .jpg or .webp")
+        head = file.read_bytes()[:16]
+        if head.startswith(b"AIG"):
+            obj = aopen(file)
+        else:
+            obj = interop.read(file)
+        pixels = image
+        if pixels is None and not head.startswith(b"AIG"):
+            pixels = file
+        data = interop.export(obj, dialect, image=pixels, format=suffix)
+        tmp = output.with_name(output.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(output)
+        console.print(Text_(f"wrote {output} ({len(data)} bytes, {dialect})"))
+    run_guarded(go)
+
+
+def Text_(s: str):
+    from rich.text import Text
+    return Text(s)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``convert`` and ``export`` to the ``aigif`` command."""
+    app.command("convert")(convert)
+    app.command("export")(export)

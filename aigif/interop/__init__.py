@@ -1,0 +1,326 @@
+"""Import and export the generation metadata other tools write into their images.
+
+Readers for AUTOMATIC1111 and its family (Forge, reForge, SD.Next, Civitai), ComfyUI,
+InvokeAI (2.x and 3+), NovelAI, Fooocus and SwarmUI; PNG text chunks (also after IDAT,
+zTXt/iTXt), JPEG/WebP EXIF UserComment, and alpha-channel "stealth" data.
+
+Example::
+
+    >>> import aigif.interop as interop
+    >>> r = interop.read("00012-1234.png")            # doctest: +SKIP
+    >>> r.tool, r.meta.seed, r.meta.scheduler          # doctest: +SKIP
+    ('a1111', 1234, 'dpmpp_2m_karras')
+    >>> aigif.save(r.to_aigif(), "00012-1234.aigif")   # doctest: +SKIP
+    >>> png = interop.export(aigif.open("00012-1234.aigif"), "a1111", image="00012-1234.png")  # doctest: +SKIP
+
+Everything a reader cannot map stays verbatim in ``source`` (the original texts, keyed by
+their chunk keyword, plus ``"tool"`` and ``"container"``), so ``export`` writes the
+original text back byte for byte.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..document import AigifFile
+from ..errors import AigifError, ImportMetadataError
+from ..meta import GenerationMeta
+from . import _container as C
+from ._common import Draft, ImportResult
+
+__all__ = ["read", "export", "ImportResult", "TOOLS", "DIALECTS", "MAX_INPUT_BYTES"]
+
+#: Tools the readers recognise (``ImportResult.tool``).
+TOOLS = ("a1111", "forge", "sdnext", "civitai", "comfyui", "invokeai", "novelai", "fooocus",
+         "swarmui")
+#: Dialects ``export`` writes.
+DIALECTS = ("source", "a1111", "comfyui")
+#: Largest image file read.
+MAX_INPUT_BYTES = 512 * 1024 * 1024
+_RESERVED = ("tool", "container")
+_A1111_FAMILY = ("a1111", "forge", "sdnext", "civitai", "fooocus-a1111")
+
+
+# =========================================================================== reading
+def _load(src: Any) -> tuple[bytes | None, Any, str]:
+    """(file bytes, Pillow image or None, name for messages)."""
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        return bytes(src), None, "<bytes>"
+    if isinstance(src, (str, os.PathLike)):
+        p = Path(src)
+        try:
+            size = p.stat().st_size
+            if size > MAX_INPUT_BYTES:
+                raise ImportMetadataError(f"{p}: file is {size} bytes, over the "
+                                          f"{MAX_INPUT_BYTES}-byte limit")
+            return p.read_bytes(), None, str(p)
+        except OSError as e:
+            raise ImportMetadataError(f"cannot read {p}: {e.strerror or e}") from e
+    if hasattr(src, "read") and not hasattr(src, "getbands"):
+        try:
+            data = src.read(MAX_INPUT_BYTES + 1)
+        except OSError as e:
+            raise ImportMetadataError(f"cannot read the file object: {e}") from e
+        if not isinstance(data, (bytes, bytearray)):
+            raise ImportMetadataError("the file object must be opened in binary mode")
+        return bytes(data), None, getattr(src, "name", "<file>")
+    if hasattr(src, "getbands"):  # a Pillow image
+        fn = getattr(src, "filename", "") or ""
+        data = None
+        if fn and os.path.isfile(fn):
+            try:
+                data = Path(fn).read_bytes()
+            except OSError:
+                data = None
+        return data, src, fn or "<image>"
+    raise ImportMetadataError(f"expected a path, bytes, a binary file or a Pillow image, "
+                              f"found {type(src).__name__}")
+
+
+def _pil_container(im: Any) -> C.Container:
+    c = C.Container(format=str(getattr(im, "format", "") or "image").lower())
+    c.width, c.height = im.size
+    c.has_alpha = "A" in im.getbands()
+    try:
+        im.load()
+    except Exception:  # noqa: BLE001 - a damaged image still has its header texts
+        pass
+    texts = dict(getattr(im, "text", None) or {}) if hasattr(im, "text") else {}
+    for k, v in {**(im.info or {}), **texts}.items():
+        if isinstance(v, str) and k not in ("dpi", "gamma", "icc_profile"):
+            c.texts.append(C.TextItem(str(k), v, "tEXt"))
+    exif = (im.info or {}).get("exif")
+    if isinstance(exif, (bytes, bytearray)):
+        C._scan_exif(bytes(exif[6:] if exif.startswith(b"Exif\0\0") else exif), c, "exif")
+    return c
+
+
+def read(src: Any, *, stealth: bool = True) -> ImportResult:
+    """Read the generation metadata of an image written by another tool.
+
+    ``src``: a path, the file's bytes, a binary file object, or a Pillow image.
+    ``stealth``: also look for alpha-channel "stealth" data when no text is found (needs
+    Pillow). Returns an ImportResult (``.tool``, ``.meta``, ``.unmapped``, ``.source``,
+    ``.to_aigif()``). Raises ImportMetadataError when the file cannot be read or holds no
+    generation metadata; never anything else.
+
+    Example::
+
+        r = read("image.png")
+        print(r.tool, r.meta.prompt, r.unmapped)
+    """
+    try:
+        return _read(src, stealth)
+    except AigifError:
+        raise
+    except (RecursionError, MemoryError) as e:
+        raise ImportMetadataError(f"metadata is too deeply nested or too large: "
+                                  f"{type(e).__name__}") from e
+    except Exception as e:  # noqa: BLE001 - the read path raises only AigifError
+        raise ImportMetadataError(f"could not read the metadata: {type(e).__name__}: {e}") from e
+
+
+def _read(src: Any, stealth: bool) -> ImportResult:
+    data, im, name = _load(src)
+    if data is not None:
+        if not data:
+            raise ImportMetadataError(f"{name}: the file is empty")
+        c = C.scan(data)
+        if c.format == "unknown" and im is None:
+            raise ImportMetadataError(f"{name}: not a PNG, JPEG or WebP image "
+                                      f"(starts with {data[:8].hex()})")
+    else:
+        c = _pil_container(im)
+    res = _detect(c)
+    if res is None and stealth and (c.has_alpha or c.format in ("png", "webp", "image")):
+        item = _stealth(data, im, c)
+        if item is not None:
+            c.texts.append(item)
+            res = _detect_stealth(item, c)
+    if res is None:
+        found = ", ".join(sorted({t.key for t in c.texts})) or "none"
+        why = f"; damage: {'; '.join(c.problems)}" if c.problems else ""
+        raise ImportMetadataError(f"{name}: no generation metadata found "
+                                  f"({c.format}; text keys: {found}){why}")
+    tool, draft, used = res
+    return _finish(tool, draft, used, c)
+
+
+def _stealth(data: bytes | None, im: Any, c: C.Container) -> C.TextItem | None:
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    import io
+    try:
+        if im is None:
+            im = Image.open(io.BytesIO(data))
+            im.load()
+        if im.mode not in ("RGBA", "RGB", "LA", "PA"):
+            im = im.convert("RGBA")
+        elif im.mode in ("LA", "PA"):
+            im = im.convert("RGBA")
+        return C.read_stealth(im)
+    except Exception as e:  # noqa: BLE001 - damaged pixels: no stealth data
+        c.problems.append(f"pixels could not be decoded for stealth data: {e}")
+        return None
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _detect(c: C.Container):
+    """(tool, Draft, [TextItems used]) or None."""
+    from . import a1111, comfyui, fooocus, invokeai, novelai, swarmui
+    g = c.get
+    t = g("invokeai_metadata")
+    if t is not None:
+        d = invokeai.invokeai_metadata_to_draft(t.text)
+        if d is not None:
+            return "invokeai", d, [t]
+    t = g("sd-metadata")
+    if t is not None:
+        d = invokeai.sd_metadata_to_draft(t.text)
+        if d is not None:
+            return "invokeai", d, [t]
+    t = g("Dream")
+    if t is not None:
+        d = invokeai.dream_to_draft(t.text)
+        if d is not None:
+            return "invokeai", d, [t]
+    # ComfyUI: the API graph (PNG "prompt", or EXIF Model/Make "prompt:{...}")
+    graph_item = None
+    nodes = None
+    for item in c.texts:
+        text = item.text
+        if item.key == "prompt" or (item.key in ("Model", "Make", "ImageDescription")
+                                    and text[:7].lower() == "prompt:"):
+            body = text if item.key == "prompt" else text[7:]
+            nodes = comfyui.load_graph(body)
+            if nodes is not None:
+                graph_item = item
+                break
+    wf_item = next((i for i in c.texts if i.key == "workflow" or (
+        i.key in ("Make", "ImageDescription", "Model") and i.text[:9].lower() == "workflow:")), None)
+    if nodes is None and wf_item is not None and g("parameters") is None:
+        body = wf_item.text if wf_item.key == "workflow" else wf_item.text[9:]
+        nodes = comfyui.workflow_to_graph(body)
+    if nodes is not None:
+        used = [i for i in (graph_item, wf_item) if i is not None]
+        return "comfyui", comfyui.graph_to_draft(nodes), used
+    # NovelAI
+    sw = g("Software")
+    comment = g("Comment")
+    if comment is not None and ((sw is not None and "novelai" in sw.text.lower()) or
+                                _looks_novelai(_json(comment.text))):
+        d = novelai.novelai_to_draft(_text(g("Description")), _text(g("Source")), comment.text)
+        if d is not None:
+            used = [i for i in (g("Title"), g("Description"), sw, g("Source"), comment,
+                                g("Generation time")) if i is not None]
+            return "novelai", d, used
+    # A1111 family / Fooocus / SwarmUI: PNG "parameters" or EXIF UserComment
+    for key in ("parameters", "UserComment", "Parameters", "Comment", "Description", "XPComment"):
+        t = g(key)
+        if t is None or not t.text.strip():
+            continue
+        r = _parameters(t, c)
+        if r is not None:
+            return r
+    return None
+
+
+def _text(i):
+    return i.text if i is not None else None
+
+
+def _looks_novelai(j: Any) -> bool:
+    return isinstance(j, dict) and "uc" in j and ("sampler" in j or "steps" in j)
+
+
+def _parameters(t: C.TextItem, c: C.Container):
+    from . import a1111, fooocus, swarmui
+    text = t.text
+    s = text.lstrip()
+    if s.startswith("{"):
+        j = _json(s)
+        if isinstance(j, dict):
+            if "sui_image_params" in j:
+                return "swarmui", swarmui.swarm_to_draft(j), [t]
+            if fooocus.is_fooocus_json(j):
+                used = [t] + [i for i in (c.get("fooocus_scheme"),) if i is not None]
+                return "fooocus", fooocus.fooocus_to_draft(j), used
+            if _looks_novelai(j):
+                from . import novelai
+                d = novelai.novelai_to_draft(None, None, s)
+                if d is not None:
+                    return "novelai", d, [t]
+        if t.key in ("Comment", "Description", "XPComment"):
+            return None
+    if t.key in ("Comment", "Description", "XPComment") and "Steps:" not in text:
+        return None
+    d, tool, params = a1111.infotext_to_draft(text)
+    if not params and t.key != "parameters":
+        return None
+    if not params and not text.strip():
+        return None
+    used = [t]
+    fs = c.get("fooocus_scheme")
+    if fs is not None:
+        tool = "fooocus"
+        used.append(fs)
+    return tool, d, used
+
+
+def _detect_stealth(item: C.TextItem, c: C.Container):
+    from . import a1111, novelai
+    j = _json(item.text) if item.text.lstrip().startswith("{") else None
+    if isinstance(j, dict) and isinstance(j.get("Comment"), str):
+        desc = j.get("Description") if isinstance(j.get("Description"), str) else None
+        src = j.get("Source") if isinstance(j.get("Source"), str) else None
+        d = novelai.novelai_to_draft(desc, src, j["Comment"])
+        if d is not None:
+            return "novelai", d, [item]
+    r = _parameters(C.TextItem("parameters", item.text, item.where), c)
+    if r is not None:
+        tool, d, _ = r
+        return tool, d, [item]
+    return None
+
+
+def _finish(tool: str, draft: Draft, used: list[C.TextItem], c: C.Container) -> ImportResult:
+    if c.width and c.height and "width" not in draft.fields and "height" not in draft.fields:
+        draft.set("width", c.width)
+        draft.set("height", c.height)
+        draft.keep("size", f"{c.width}x{c.height} (taken from the image; not in the metadata)")
+    meta, core = draft.build()
+    source: dict[str, str] = {"tool": tool}
+    container = []
+    items = [t for t in c.texts if t in used or t.where != "xmp"]
+    for item in items:
+        key = item.key if item.key not in _RESERVED else "text:" + item.key
+        base, n = key, 2
+        while key in source:
+            key = f"{base}#{n}"
+            n += 1
+        source[key] = item.text
+        container.append([key, item.where] if key == item.key else [key, item.where, item.key])
+    source["container"] = json.dumps({"format": c.format, "texts": container},
+                                     separators=(",", ":"), ensure_ascii=False)
+    info = {}
+    sw = c.get("Software")
+    if sw is not None and len(sw.text) < 200:
+        info["software"] = sw.text
+    return ImportResult(tool=tool, meta=meta, unmapped=dict(draft.unmapped), source=source,
+                        info=info, warnings=list(c.problems),
+                        image_size=(c.width, c.height) if c.width and c.height else None,
+                        core_set=core)
+
+
+# =========================================================================== export
+from .export import export  # noqa: E402  (export needs the readers above)

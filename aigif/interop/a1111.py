@@ -1,0 +1,332 @@
+"""AUTOMATIC1111-family "infotext" (the PNG ``parameters`` text): parse and write.
+
+The format, as A1111 writes it (``modules/processing.py: create_infotext``)::
+
+    <prompt, may span lines>
+    Negative prompt: <negative prompt, may span lines>
+    Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 1, Size: 512x768,
+    Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Lora hashes: "a: 1f2e, b: 3c4d", ...
+
+Values holding ``,`` ``:`` or newlines are JSON-quoted. Forge, reForge, SD.Next, Fooocus'
+A1111 scheme and Civitai use the same layout with more keys. Extensions (Dynamic
+Prompts) may append lines such as ``Template: ...`` after the parameter line.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .. import schedulers
+from ..meta import GenerationMeta
+from ._common import Draft, make_lora, model_hash, model_name, resolve_model, to_float, to_int
+
+__all__ = ["parse_infotext", "infotext_to_draft", "meta_to_infotext", "detect_tool", "quote"]
+
+_RE_PARAM = re.compile(r'\s*(\w[\w \-/+().\[\]]*?):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+_RE_SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+_NEG = "Negative prompt:"
+
+# infotext key -> (params key, type); see docs/interop.md
+PARAM_KEYS: dict[str, tuple[str, type]] = {
+    "Denoising strength": ("denoise", float),
+    "Hires upscale": ("hires_scale", float),
+    "Hires steps": ("hires_steps", int),
+    "Hires upscaler": ("hires_upscaler", str),
+    "Hires resize": ("hires_resize", str),
+    "Hires sampler": ("hires_sampler", str),
+    "Hires schedule type": ("hires_schedule_type", str),
+    "Hires CFG Scale": ("hires_cfg", float),
+    "Hires Distilled CFG Scale": ("hires_distilled_guidance", float),
+    "Hires prompt": ("hires_prompt", str),
+    "Hires negative prompt": ("hires_negative_prompt", str),
+    "Hires checkpoint": ("hires_checkpoint", str),
+    "Hires Module 1": ("hires_module_1", str),
+    "VAE": ("vae", str),
+    "VAE hash": ("vae_hash", str),
+    "ENSD": ("ensd", int),
+    "Eta": ("eta", float),
+    "Eta DDIM": ("eta_ddim", float),
+    "Variation seed": ("variation_seed", int),
+    "Variation seed strength": ("variation_strength", float),
+    "Seed resize from": ("seed_resize_from", str),
+    "RNG": ("rng", str),
+    "Lora hashes": ("lora_hashes", str),
+    "TI hashes": ("ti_hashes", str),
+    "Hashes": ("hashes", str),
+    "Distilled CFG Scale": ("distilled_guidance", float),
+    "Image CFG scale": ("image_cfg", float),
+    "Refiner": ("refiner", str),
+    "Refiner switch at": ("refiner_switch", float),
+    "NGMS": ("ngms", float),
+    "Token merging ratio": ("tome_ratio", float),
+    "Schedule max sigma": ("sigma_max", float),
+    "Schedule min sigma": ("sigma_min", float),
+    "Schedule rho": ("sigma_rho", float),
+    "Noise multiplier": ("noise_multiplier", float),
+    "Face restoration": ("face_restoration", str),
+    "Emphasis": ("emphasis", str),
+    "Tiling": ("tiling", bool),
+    "Sampler options": ("sampler_options", str),
+    "Shift": ("shift", float),
+    "Batch size": ("batch_size", int),
+    "Batch pos": ("batch_pos", int),
+}
+_PARAM_TO_KEY = {v[0]: k for k, v in PARAM_KEYS.items()}
+_CORE_KEYS = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash",
+              "Model", "Clip skip", "Version"}
+
+
+_SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _guess_value(v: str):
+    x = to_int(v) if re.fullmatch(r"-?\d+", v.strip()) else None
+    if x is not None:
+        return x
+    if re.fullmatch(r"-?(\d+\.\d*|\.\d+|\d+)(e[-+]?\d+)?", v.strip(), re.I):
+        f = to_float(v)
+        if f is not None:
+            return f
+    return {"True": True, "False": False}.get(v, v)
+
+
+def _fmt_float(v: float) -> str:
+    return f"{v:g}" if v == int(v) and abs(v) < 1e15 else repr(v)
+
+
+def unquote(v: str) -> str:
+    v = v.strip()
+    if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+        try:
+            out = json.loads(v)
+            if isinstance(out, str):
+                return out
+        except ValueError:
+            pass
+    return v
+
+
+def quote(text: str) -> str:
+    """Quote a value the way A1111 does (JSON) when it holds ``,`` ``:`` or a newline."""
+    if "," not in text and "\n" not in text and ":" not in text:
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
+def parse_params_line(line: str) -> dict[str, str]:
+    """``"Steps: 20, Sampler: Euler a, Lora hashes: \\"a: 1, b: 2\\""`` -> ordered dict."""
+    out: dict[str, str] = {}
+    for m in _RE_PARAM.finditer(line):
+        key = m.group(1).strip()
+        if key and key not in out:
+            out[key] = unquote(m.group(2))
+    return out
+
+
+def _is_params_line(line: str) -> bool:
+    return len(_RE_PARAM.findall(line)) >= 3
+
+
+def parse_infotext(text: str) -> tuple[str, str, dict[str, str], list[str]]:
+    """(prompt, negative prompt, parameters, extra lines) of an infotext.
+
+    The prompt and negative prompt keep their exact text (A1111's own parser strips each
+    line; this one does not, so regeneration sees what was typed).
+    """
+    text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    idx = None
+    for i in range(len(lines) - 1, -1, -1):
+        ln = lines[i].lstrip()
+        if ln.startswith("Steps:") and _is_params_line(ln):
+            idx = i
+            break
+    if idx is None and lines and _is_params_line(lines[-1]) and not lines[-1].startswith(_NEG):
+        idx = len(lines) - 1
+    if idx is None:
+        head, params, extra = text, {}, []
+    else:
+        head = "\n".join(lines[:idx])
+        params = parse_params_line(lines[idx])
+        extra = [ln for ln in lines[idx + 1:] if ln.strip()]
+    if head.startswith(_NEG):
+        prompt, neg = "", head[len(_NEG):]
+    else:
+        pos = head.find("\n" + _NEG)
+        if pos < 0:
+            prompt, neg = head, None
+        else:
+            prompt, neg = head[:pos], head[pos + 1 + len(_NEG):]
+    if neg is not None and neg.startswith(" "):
+        neg = neg[1:]
+    return prompt, neg or "", params, extra
+
+
+def _version_tuple(v: str | None) -> tuple[int, int] | None:
+    if not v:
+        return None
+    m = re.search(r"v(\d+)\.(\d+)", v) or re.match(r"\s*(\d+)\.(\d+)", v)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def detect_tool(params: dict[str, str], extra: list[str] | None = None) -> str:
+    """Which member of the A1111 family wrote an infotext."""
+    version = params.get("Version", "")
+    if "App" in params and "sd.next" in params["App"].lower() or "Backend" in params \
+            or "Pipeline" in params or "Operations" in params:
+        return "sdnext"
+    if version.lower().startswith("fooocus"):
+        return "fooocus"
+    if re.match(r"^f\d", version):
+        return "forge"
+    if version.lower().startswith("comfyui"):
+        return "comfyui"
+    if "Civitai resources" in params or "Civitai metadata" in params:
+        return "civitai"
+    if "Created Date" in params and not version:
+        return "civitai"
+    if version.lower().startswith("swarm"):
+        return "swarmui"
+    return "a1111"
+
+
+def infotext_to_draft(text: str) -> tuple[Draft, str, dict[str, str]]:
+    """Parse an infotext into a Draft; also return the tool detected and the raw params."""
+    prompt, neg, params, extra = parse_infotext(text)
+    d = Draft()
+    d.set("prompt", prompt)
+    d.set("negative_prompt", neg)
+    tool = detect_tool(params, extra)
+    for k in ("Steps",):
+        if k in params:
+            v = to_int(params[k])
+            d.set("steps", v) if v is not None else d.keep(k, params[k])
+    if "CFG scale" in params:
+        v = to_float(params["CFG scale"])
+        d.set("guidance_scale", v) if v is not None else d.keep("CFG scale", params["CFG scale"])
+    if "Seed" in params:
+        v = to_int(params["Seed"])
+        d.set("seed", v) if v is not None and v >= 0 else d.keep("Seed", params["Seed"])
+    w = h = None
+    if "Size" in params:
+        m = _RE_SIZE.match(params["Size"])
+        if m:
+            w, h = int(m.group(1)), int(m.group(2))
+            d.set("width", w)
+            d.set("height", h)
+        else:
+            d.keep("Size", params["Size"])
+    if "Clip skip" in params:
+        v = to_int(params["Clip skip"])
+        # A1111 "Clip skip: 2" = stop at the penultimate layer = diffusers clip_skip=1
+        d.set("clip_skip", max(v - 1, 0)) if v is not None and v >= 1 else d.keep(
+            "Clip skip", params["Clip skip"])
+    # sampler
+    sampler = params.get("Sampler")
+    sched = params.get("Schedule type")
+    version = params.get("Version")
+    vt = _version_tuple(version)
+    if sched is None and (tool == "forge" or (vt is not None and vt >= (1, 9))):
+        sched = "Automatic"
+    if sampler is not None:
+        key = schedulers.from_a1111(sampler, sched)
+        if key is None and tool in ("sdnext", "fooocus", "swarmui", "civitai"):
+            key = schedulers.from_any(sampler, None if sched in (None, "Automatic", "Default")
+                                      else sched.lower())
+        if key is None:
+            d.param("sampler", sampler)
+            if params.get("Schedule type") is not None:
+                d.param("schedule_type", params["Schedule type"])
+        else:
+            d.set("scheduler", key)
+    # model
+    mhash = params.get("Model hash")
+    if mhash is None and "Hashes" in params:
+        try:
+            hj = json.loads(params["Hashes"])
+            if isinstance(hj, dict) and isinstance(hj.get("model"), str):
+                mhash = hj["model"]
+        except ValueError:
+            pass
+    hint = None
+    if "Distilled CFG Scale" in params:
+        hint = "flux"
+    d.model, d.generator, d.model_revision = resolve_model(params.get("Model"), mhash,
+                                                           width=w, height=h, hint=hint)
+    if d.model.startswith("ckpt:") and d.model_revision and mhash and \
+            d.model_revision != mhash.strip().lower():
+        d.keep("Model hash", mhash)
+    # typed extras
+    for k, v in params.items():
+        if k in _CORE_KEYS:
+            continue
+        spec_ = PARAM_KEYS.get(k)
+        if spec_ is None and _SNAKE.match(k):
+            # a params key written back by aigif's own exporter
+            d.param(k, _guess_value(v))
+            continue
+        if spec_ is None:
+            d.keep(k, v)
+            continue
+        pk, typ = spec_
+        if typ is int:
+            x = to_int(v)
+        elif typ is float:
+            x = to_float(v)
+        elif typ is bool:
+            x = {"true": True, "false": False}.get(v.strip().lower())
+        else:
+            x = v
+        if x is None:
+            d.keep(k, v)
+        else:
+            d.param(pk, x)
+    for i, line in enumerate(extra):
+        d.keep(f"line {i + 1}", line)
+    return d, tool, params
+
+
+def meta_to_infotext(meta: GenerationMeta, *, version: str | None = None) -> str:
+    """An A1111 1.9+ infotext for a GenerationMeta (typed params written back under their
+    A1111 names; LoRAs of ``meta.loras`` become ``<lora:name:weight>`` prompt tags)."""
+    prompt = meta.prompt
+    for lo in meta.loras:
+        tag = f"<lora:{lo.name}:{lo.weight:g}>"
+        if tag not in prompt:
+            prompt = f"{prompt}, {tag}" if prompt else tag
+    out = [prompt]
+    if meta.negative_prompt:
+        out.append(f"{_NEG} {meta.negative_prompt}")
+    p: list[tuple[str, Any]] = [("Steps", meta.steps)]
+    pair = schedulers.to_a1111(meta.scheduler)
+    params = dict(meta.params)
+    if pair is not None and "sampler" not in params:
+        p += [("Sampler", pair[0]), ("Schedule type", pair[1])]
+    else:
+        p += [("Sampler", params.pop("sampler", meta.scheduler)),
+              ("Schedule type", params.pop("schedule_type", None))]
+    params.pop("sampler", None)
+    params.pop("schedule_type", None)
+    p += [("CFG scale", _fmt_float(meta.guidance_scale)), ("Seed", meta.seed),
+          ("Size", f"{meta.width}x{meta.height}"), ("Model hash", model_hash(meta)),
+          ("Model", model_name(meta))]
+    if meta.clip_skip:
+        p.append(("Clip skip", meta.clip_skip + 1))
+    for k, v in params.items():
+        name = _PARAM_TO_KEY.get(k, k)
+        if isinstance(v, bool):
+            v = "True" if v else "False"
+        elif isinstance(v, float):
+            v = _fmt_float(v)
+        elif isinstance(v, bytes):
+            v = v.hex()
+        p.append((name, v))
+    p.append(("Version", version or "aigif"))
+    line = ", ".join(f"{k}: {quote(str(v))}" for k, v in p if v is not None)
+    out.append(line)
+    return "\n".join(out)
+
+
+def _strip_ext(name: str) -> str:
+    return re.sub(r"\.(safetensors|ckpt|pt|pth|bin|gguf)$", "", name, flags=re.I)

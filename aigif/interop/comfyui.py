@@ -1,0 +1,544 @@
+"""ComfyUI: trace the executed ``prompt`` graph; build a minimal graph back.
+
+The ``prompt`` text is the API graph ComfyUI executed: ``{node id: {"class_type": ...,
+"inputs": {name: value or [source node id, output index]}}}``. Every sampler node
+(KSampler, KSamplerAdvanced, SamplerCustom, SamplerCustomAdvanced, and custom nodes that
+look like one) is traced upstream to its model (+ LoRAs, clip skip), positive and
+negative text, latent size and seed. Chained samplers (hires fix / refiner passes) are
+ordered; the first pass fills the core fields and later passes go to ``hires_*``
+params. The ``workflow`` text (the editor's layout) is only kept verbatim.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import schedulers
+from ..meta import GenerationMeta
+from ._common import Draft, make_lora, model_name, resolve_model, to_float, to_int
+
+__all__ = ["graph_to_draft", "meta_to_graph", "load_graph", "workflow_to_graph"]
+
+_SAMPLERS = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
+_CKPT_LOADERS = {"CheckpointLoaderSimple": "ckpt_name", "CheckpointLoader": "ckpt_name",
+                 "unCLIPCheckpointLoader": "ckpt_name", "ImageOnlyCheckpointLoader": "ckpt_name",
+                 "CheckpointLoader|pysssss": "ckpt_name", "UNETLoader": "unet_name",
+                 "UnetLoaderGGUF": "unet_name", "DiffusersLoader": "model_path",
+                 "Checkpoint Loader (Simple)": "ckpt_name", "CheckpointLoaderNF4": "ckpt_name"}
+_LORA_LOADERS = {"LoraLoader", "LoraLoaderModelOnly", "LoraLoader|pysssss"}
+_TEXT_KEYS = ("text", "text_g", "string", "prompt", "value", "text_positive", "t5xxl",
+              "clip_l", "Text", "STRING", "populated_text", "wildcard_text")
+_MAX_DEPTH = 64
+
+
+def load_graph(text: str) -> dict | None:
+    try:
+        g = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(g, dict):
+        return None
+    nodes = {str(k): v for k, v in g.items()
+             if isinstance(v, dict) and isinstance(v.get("inputs", {}), dict)
+             and isinstance(v.get("class_type", ""), str)}
+    return nodes or None
+
+
+def _is_link(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2 and isinstance(v[0], (str, int)) \
+        and isinstance(v[1], int) and not isinstance(v[1], bool)
+
+
+class _Graph:
+    def __init__(self, nodes: dict[str, dict]) -> None:
+        self.nodes = nodes
+
+    def node(self, link: Any) -> tuple[str, dict] | None:
+        if not _is_link(link):
+            return None
+        nid = str(link[0])
+        n = self.nodes.get(nid)
+        return (nid, n) if n is not None else None
+
+    def cls(self, n: dict) -> str:
+        return str(n.get("class_type", ""))
+
+    def inputs(self, n: dict) -> dict:
+        i = n.get("inputs")
+        return i if isinstance(i, dict) else {}
+
+    def scalar(self, v: Any, names: tuple[str, ...] = (), depth: int = 0) -> Any:
+        """Resolve a value that may be a link to a primitive / seed / string node."""
+        if not _is_link(v):
+            return v
+        if depth > 8:
+            return None
+        hit = self.node(v)
+        if hit is None:
+            return None
+        _, n = hit
+        ins = self.inputs(n)
+        for name in names + ("value", "seed", "noise_seed", "int", "float", "number", "string",
+                             "text", "Text", "STRING", "INT", "FLOAT"):
+            if name in ins:
+                return self.scalar(ins[name], names, depth + 1)
+        scal = [x for x in ins.values() if not _is_link(x)]
+        if len(scal) == 1:
+            return scal[0]
+        return None
+
+
+def _text_of(g: _Graph, link: Any, out: list[str], loras: list, info: dict, depth: int = 0,
+             seen: set | None = None) -> None:
+    """Collect the prompt texts that feed a conditioning input."""
+    seen = seen if seen is not None else set()
+    hit = g.node(link)
+    if hit is None or depth > _MAX_DEPTH or hit[0] in seen:
+        return
+    nid, n = hit
+    seen.add(nid)
+    cls = g.cls(n)
+    ins = g.inputs(n)
+    if cls == "ConditioningZeroOut":
+        return
+    if cls in ("FluxGuidance",) and "guidance" in ins:
+        info.setdefault("flux_guidance", to_float(g.scalar(ins["guidance"])))
+    if cls.startswith("CLIPTextEncode") or "text" in ins or "text_g" in ins:
+        if cls == "CLIPTextEncodeSDXL":
+            keys = ("text_g",)
+            info["sdxl"] = True
+            if ins.get("text_l") is not None and ins.get("text_l") != ins.get("text_g"):
+                tl = g.scalar(ins.get("text_l"), ("text", "string"))
+                if isinstance(tl, str) and tl:
+                    info.setdefault("text_l", tl)
+        elif cls == "CLIPTextEncodeFlux":
+            keys = ("t5xxl", "clip_l")
+            info["flux"] = True
+            if "guidance" in ins:
+                info.setdefault("flux_guidance", to_float(g.scalar(ins["guidance"])))
+        elif cls == "CLIPTextEncodeSD3":
+            keys = ("t5xxl", "clip_g", "clip_l")
+            info["sd3"] = True
+        else:
+            keys = _TEXT_KEYS
+        for k in keys:
+            if k in ins:
+                t = g.scalar(ins[k], ("text", "string", "prompt"))
+                if isinstance(t, str):
+                    out.append(t)
+                    break
+        if "clip" in ins:
+            _clip_of(g, ins["clip"], loras, info)
+        return
+    # pass-through nodes: follow every conditioning-like link
+    for k, v in ins.items():
+        if _is_link(v) and (k.startswith("conditioning") or k in ("positive", "cond", "base_cond")):
+            _text_of(g, v, out, loras, info, depth + 1, seen)
+
+
+def _clip_of(g: _Graph, link: Any, loras: list, info: dict, depth: int = 0) -> None:
+    hit = g.node(link)
+    if hit is None or depth > _MAX_DEPTH:
+        return
+    _, n = hit
+    cls = g.cls(n)
+    ins = g.inputs(n)
+    if cls == "CLIPSetLastLayer":
+        v = to_int(g.scalar(ins.get("stop_at_clip_layer")))
+        if v is not None and v < 0:
+            info.setdefault("clip_skip", -v - 1)
+    elif cls in ("DualCLIPLoader", "TripleCLIPLoader", "CLIPLoader"):
+        t = str(ins.get("type", "")).lower()
+        if cls == "TripleCLIPLoader" or t == "sd3":
+            info["sd3"] = True
+        elif t == "flux":
+            info["flux"] = True
+        elif t == "sdxl":
+            info["sdxl"] = True
+        return
+    if cls in _LORA_LOADERS or cls in _CKPT_LOADERS:
+        return  # LoRAs are collected on the model path
+    if "clip" in ins:
+        _clip_of(g, ins["clip"], loras, info, depth + 1)
+
+
+def _model_of(g: _Graph, link: Any, loras: list, info: dict, depth: int = 0) -> str | None:
+    hit = g.node(link)
+    if hit is None or depth > _MAX_DEPTH:
+        return None
+    _, n = hit
+    cls = g.cls(n)
+    ins = g.inputs(n)
+    if cls in _CKPT_LOADERS or any(k in ins for k in ("ckpt_name", "unet_name")):
+        key = _CKPT_LOADERS.get(cls) or ("ckpt_name" if "ckpt_name" in ins else "unet_name")
+        name = g.scalar(ins.get(key), ("ckpt_name", "unet_name"))
+        if cls in ("UNETLoader", "UnetLoaderGGUF"):
+            info["unet"] = True
+        return name if isinstance(name, str) else None
+    if cls in _LORA_LOADERS or "lora_name" in ins:
+        lo = make_lora(g.scalar(ins.get("lora_name")), g.scalar(ins.get("strength_model", 1.0)),
+                       g.scalar(ins.get("strength_clip")) if "strength_clip" in ins else None)
+        if lo is not None:
+            loras.insert(0, lo)
+    if cls == "ModelSamplingFlux":
+        info["flux"] = True
+    elif cls == "ModelSamplingSD3":
+        info.setdefault("sd3_or_flow", True)
+    nxt = ins.get("model")
+    if not _is_link(nxt):
+        nxt = next((v for v in ins.values() if _is_link(v)), None)
+    return _model_of(g, nxt, loras, info, depth + 1) if nxt is not None else None
+
+
+def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, depth: int = 0) -> str | None:
+    """Walk the latent input; return the id of an upstream sampler (chained pass)."""
+    hit = g.node(link)
+    if hit is None or depth > _MAX_DEPTH:
+        return None
+    nid, n = hit
+    cls = g.cls(n)
+    ins = g.inputs(n)
+    if nid in samplers:
+        return nid
+    if cls == "VAEEncode" or cls == "VAEEncodeForInpaint":
+        info["img2img"] = True
+        img = g.node(ins.get("pixels"))
+        if img is not None and "image" in g.inputs(img[1]):
+            v = g.inputs(img[1])["image"]
+            if isinstance(v, str):
+                info["init_image"] = v
+        return None
+    if "width" in ins and "height" in ins and cls != "LatentUpscale":
+        w, h = to_int(g.scalar(ins["width"])), to_int(g.scalar(ins["height"]))
+        if w and h:
+            info["width"], info["height"] = w, h
+        bs = to_int(g.scalar(ins.get("batch_size")))
+        if bs and bs > 1:
+            info["batch_size"] = bs
+        if cls == "EmptySD3LatentImage":
+            info.setdefault("sd3_or_flow", True)
+        if not any(_is_link(v) for k, v in ins.items() if k in ("samples", "latent")):
+            return None
+    if cls == "LatentUpscale":
+        w, h = to_int(g.scalar(ins.get("width"))), to_int(g.scalar(ins.get("height")))
+        if w and h:
+            info.setdefault("upscale_size", (w, h))
+    if cls == "LatentUpscaleBy":
+        s = to_float(g.scalar(ins.get("scale_by")))
+        if s:
+            info.setdefault("upscale_by", s)
+    for k in ("samples", "latent", "latent_image", "source", "samples_to"):
+        if _is_link(ins.get(k)):
+            return _latent_of(g, ins[k], info, samplers, depth + 1)
+    nxt = next((v for v in ins.values() if _is_link(v)), None)
+    return _latent_of(g, nxt, info, samplers, depth + 1) if nxt is not None else None
+
+
+def _is_sampler(cls: str, ins: dict) -> bool:
+    if cls in _SAMPLERS:
+        return True
+    has_seed = any(k in ins for k in ("seed", "noise_seed", "noise"))
+    return has_seed and "steps" in ins and ("positive" in ins or "guider" in ins) \
+        and any(k in ins for k in ("latent_image", "latent"))
+
+
+def _sampler_values(g: _Graph, n: dict, info: dict) -> dict:
+    """seed/steps/cfg/sampler/scheduler/denoise and the model/positive/negative links."""
+    ins = g.inputs(n)
+    cls = g.cls(n)
+    v: dict[str, Any] = {"class": cls}
+    v["seed"] = to_int(g.scalar(ins.get("seed", ins.get("noise_seed")), ("seed", "noise_seed")))
+    v["steps"] = to_int(g.scalar(ins.get("steps")))
+    v["cfg"] = to_float(g.scalar(ins.get("cfg")))
+    v["sampler_name"] = g.scalar(ins.get("sampler_name"), ("sampler_name",))
+    v["scheduler"] = g.scalar(ins.get("scheduler"), ("scheduler",))
+    v["denoise"] = to_float(g.scalar(ins.get("denoise")))
+    v["model"] = ins.get("model")
+    v["positive"] = ins.get("positive")
+    v["negative"] = ins.get("negative")
+    if cls == "KSamplerAdvanced":
+        s0 = to_int(g.scalar(ins.get("start_at_step")))
+        s1 = to_int(g.scalar(ins.get("end_at_step")))
+        if s0 or (s1 is not None and v["steps"] is not None and s1 < v["steps"]):
+            v["start_at_step"], v["end_at_step"] = s0, s1
+        if str(g.scalar(ins.get("add_noise"))) == "disable":
+            v["add_noise"] = False
+    # SamplerCustom(Advanced): sampler / sigmas / noise / guider sub-nodes
+    smp = g.node(ins.get("sampler"))
+    if smp is not None:
+        si = g.inputs(smp[1])
+        if "sampler_name" in si:
+            v["sampler_name"] = g.scalar(si["sampler_name"])
+        else:
+            v["sampler_name"] = g.cls(smp[1])
+    sig = g.node(ins.get("sigmas"))
+    if sig is not None:
+        si = g.inputs(sig[1])
+        v["scheduler"] = g.scalar(si.get("scheduler")) if "scheduler" in si else \
+            {"KarrasScheduler": "karras", "ExponentialScheduler": "exponential",
+             "BetaSamplingScheduler": "beta"}.get(g.cls(sig[1]), g.cls(sig[1]))
+        v["steps"] = v["steps"] or to_int(g.scalar(si.get("steps")))
+        if v["denoise"] is None:
+            v["denoise"] = to_float(g.scalar(si.get("denoise")))
+        if v["model"] is None:
+            v["model"] = si.get("model")
+    noise = g.node(ins.get("noise"))
+    if noise is not None and v["seed"] is None:
+        v["seed"] = to_int(g.scalar(g.inputs(noise[1]).get("noise_seed"), ("noise_seed", "seed")))
+    guider = g.node(ins.get("guider"))
+    if guider is not None:
+        gi = g.inputs(guider[1])
+        v["cfg"] = v["cfg"] if v["cfg"] is not None else to_float(g.scalar(gi.get("cfg")))
+        v["model"] = v["model"] or gi.get("model")
+        v["positive"] = v["positive"] or gi.get("positive") or gi.get("conditioning")
+        v["negative"] = v["negative"] or gi.get("negative")
+    return v
+
+
+def graph_to_draft(nodes: dict[str, dict]) -> Draft:
+    """Trace an API graph into a Draft (raises nothing; what it cannot map is kept)."""
+    g = _Graph(nodes)
+    d = Draft()
+    samplers = {nid for nid, n in nodes.items() if _is_sampler(g.cls(n), g.inputs(n))}
+    if not samplers:
+        d.keep("graph", f"no sampler node among {len(nodes)} nodes")
+        _fallback_texts(g, d)
+        return d
+    # order samplers: upstream[nid] = sampler feeding its latent
+    info_by: dict[str, dict] = {}
+    upstream: dict[str, str | None] = {}
+    for nid in samplers:
+        info: dict = {}
+        ins = g.inputs(nodes[nid])
+        link = ins.get("latent_image", ins.get("latent"))
+        upstream[nid] = _latent_of(g, link, info, samplers - {nid})
+        info_by[nid] = info
+    consumed = {u for u in upstream.values() if u}
+
+    def chain(nid: str) -> list[str]:
+        out = [nid]
+        while upstream.get(out[-1]) and upstream[out[-1]] not in out and len(out) < 32:
+            out.append(upstream[out[-1]])
+        return out[::-1]
+
+    finals = [nid for nid in samplers if nid not in consumed]
+    finals.sort(key=lambda nid: (len(chain(nid)), _num(nid)))
+    main = chain(finals[-1]) if finals else sorted(samplers, key=_num)[:1]
+    first = main[0]
+    info = dict(info_by[first])
+    v = _sampler_values(g, nodes[first], info)
+    loras: list = []
+    ckpt = _model_of(g, v["model"], loras, info)
+    pos: list[str] = []
+    neg: list[str] = []
+    _text_of(g, v["positive"], pos, loras, info)
+    _text_of(g, v["negative"], neg, [], info)
+    if pos:
+        d.set("prompt", "\n".join(dict.fromkeys(pos)) if len(pos) > 1 else pos[0])
+        if len(pos) > 1:
+            d.keep("positive", f"{len(pos)} text encodes combined")
+    if neg:
+        d.set("negative_prompt", "\n".join(dict.fromkeys(neg)) if len(neg) > 1 else neg[0])
+    w, h = info.get("width"), info.get("height")
+    hint = None
+    if info.get("flux"):
+        hint = "flux"
+    elif info.get("sd3"):
+        hint = "sd3"
+    elif info.get("sdxl"):
+        hint = "sdxl"
+    d.model, d.generator, d.model_revision = resolve_model(ckpt, None, width=w, height=h,
+                                                           hint=hint)
+    if d.generator is None and d.model.startswith("ckpt:") is False:
+        d.generator = None
+    gen = d.generator or ("flux" if d.model.startswith("flux") else None)
+    flow = gen in ("flux", "sd3") or d.model.startswith(("flux", "sd3", "sd35"))
+    d.set("seed", v["seed"] if v["seed"] is not None and v["seed"] >= 0 else None)
+    d.set("steps", v["steps"])
+    if flow and info.get("flux_guidance") is not None:
+        d.set("guidance_scale", info["flux_guidance"])
+        if v["cfg"] is not None and v["cfg"] != 1.0:
+            d.param("cfg", v["cfg"])
+    else:
+        d.set("guidance_scale", v["cfg"])
+        if info.get("flux_guidance") is not None:
+            d.param("distilled_guidance", info["flux_guidance"])
+    key = schedulers.from_comfyui(v["sampler_name"], v["scheduler"], flow=flow)
+    if key is not None:
+        d.set("scheduler", key)
+    else:
+        if v["sampler_name"] is not None:
+            d.param("sampler", str(v["sampler_name"]))
+        if v["scheduler"] is not None:
+            d.param("schedule_type", str(v["scheduler"]))
+    if w and h:
+        d.set("width", w)
+        d.set("height", h)
+    if info.get("clip_skip"):
+        d.set("clip_skip", info["clip_skip"])
+    if v["denoise"] is not None and v["denoise"] != 1.0:
+        d.param("denoise", v["denoise"])
+    for k in ("start_at_step", "end_at_step"):
+        if v.get(k) is not None:
+            d.param(k, v[k])
+    if info.get("init_image"):
+        d.param("init_image", info["init_image"])
+    if info.get("batch_size"):
+        d.param("batch_size", info["batch_size"])
+    if info.get("text_l"):
+        d.param("prompt_2", info["text_l"])
+    d.loras = _dedupe(loras)
+    # later passes (hires fix, refiner)
+    if len(main) > 1:
+        d.param("passes", len(main))
+        last = main[-1]
+        li = info_by[last]
+        lv = _sampler_values(g, nodes[last], li)
+        d.param("hires_steps", lv["steps"])
+        if lv["denoise"] is not None:
+            d.param("hires_denoise", lv["denoise"])
+        if lv["cfg"] is not None and lv["cfg"] != v["cfg"]:
+            d.param("hires_cfg", lv["cfg"])
+        if lv["seed"] is not None and lv["seed"] != v["seed"]:
+            d.param("hires_seed", lv["seed"])
+        if (lv["sampler_name"], lv["scheduler"]) != (v["sampler_name"], v["scheduler"]):
+            hk = schedulers.from_comfyui(lv["sampler_name"], lv["scheduler"], flow=flow)
+            d.param("hires_sampler", hk or f"{lv['sampler_name']}+{lv['scheduler']}")
+        up = li.get("upscale_size")
+        if up:
+            d.param("hires_resize", f"{up[0]}x{up[1]}")
+        elif li.get("upscale_by"):
+            d.param("hires_scale", li["upscale_by"])
+        lloras: list = []
+        lck = _model_of(g, lv["model"], lloras, {})
+        if lck and lck != ckpt:
+            d.param("hires_checkpoint", lck)
+        lpos: list[str] = []
+        _text_of(g, lv["positive"], lpos, [], {})
+        if lpos and lpos != pos:
+            d.param("hires_prompt", "\n".join(lpos))
+    others = len(samplers) - len(main)
+    if others > 0:
+        d.keep("other samplers", ", ".join(sorted((s for s in samplers if s not in main), key=_num)))
+    return d
+
+
+def _fallback_texts(g: _Graph, d: Draft) -> None:
+    texts = [g.inputs(n).get("text") for n in g.nodes.values()
+             if g.cls(n).startswith("CLIPTextEncode")]
+    texts = [t for t in texts if isinstance(t, str)]
+    if texts:
+        d.set("prompt", texts[0])
+    for n in g.nodes.values():
+        ins = g.inputs(n)
+        if g.cls(n) in _CKPT_LOADERS:
+            name = ins.get(_CKPT_LOADERS[g.cls(n)])
+            if isinstance(name, str):
+                d.model, d.generator, d.model_revision = resolve_model(name)
+                break
+
+
+def _dedupe(loras: list) -> list:
+    seen, out = set(), []
+    for lo in loras:
+        if lo.name not in seen:
+            seen.add(lo.name)
+            out.append(lo)
+    return out
+
+
+def _num(nid: str) -> tuple:
+    try:
+        return (0, float(nid.split(":")[-1]))
+    except ValueError:
+        return (1, nid)
+
+
+# --------------------------------------------------------------------------- workflow
+# widget order of the core nodes in the editor's ``workflow`` JSON
+_WIDGETS = {
+    "KSampler": ["seed", None, "steps", "cfg", "sampler_name", "scheduler", "denoise"],
+    "KSamplerAdvanced": ["add_noise", "noise_seed", None, "steps", "cfg", "sampler_name",
+                         "scheduler", "start_at_step", "end_at_step", "return_with_leftover_noise"],
+    "CheckpointLoaderSimple": ["ckpt_name"],
+    "CheckpointLoader": ["config_name", "ckpt_name"],
+    "UNETLoader": ["unet_name", "weight_dtype"],
+    "CLIPTextEncode": ["text"],
+    "EmptyLatentImage": ["width", "height", "batch_size"],
+    "EmptySD3LatentImage": ["width", "height", "batch_size"],
+    "LoraLoader": ["lora_name", "strength_model", "strength_clip"],
+    "LoraLoaderModelOnly": ["lora_name", "strength_model"],
+    "CLIPSetLastLayer": ["stop_at_clip_layer"],
+    "FluxGuidance": ["guidance"],
+    "LatentUpscale": ["upscale_method", "width", "height", "crop"],
+    "LatentUpscaleBy": ["upscale_method", "scale_by"],
+}
+
+
+def workflow_to_graph(text: str) -> dict | None:
+    """An API-style graph rebuilt from an editor ``workflow`` (core nodes only), for
+    files that carry no ``prompt`` graph."""
+    try:
+        wf = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(wf, dict) or not isinstance(wf.get("nodes"), list):
+        return None
+    links = {}
+    for ln in wf.get("links") or []:
+        if isinstance(ln, list) and len(ln) >= 5:
+            links[ln[0]] = (str(ln[1]), ln[2])
+    nodes: dict[str, dict] = {}
+    for n in wf["nodes"]:
+        if not isinstance(n, dict) or n.get("mode") in (2, 4):  # muted / bypassed
+            continue
+        cls = str(n.get("type", ""))
+        ins: dict[str, Any] = {}
+        widgets = n.get("widgets_values")
+        names = _WIDGETS.get(cls)
+        if names and isinstance(widgets, list):
+            for name, val in zip(names, widgets):
+                if name:
+                    ins[name] = val
+        for i in n.get("inputs") or []:
+            if isinstance(i, dict) and i.get("link") in links:
+                ins[str(i.get("name"))] = list(links[i["link"]])
+        nodes[str(n.get("id"))] = {"class_type": cls, "inputs": ins}
+    return nodes or None
+
+
+# --------------------------------------------------------------------------- export
+def meta_to_graph(meta: GenerationMeta) -> dict:
+    """A minimal ComfyUI API graph that generates ``meta`` with core nodes."""
+    sk = schedulers.to_comfyui(meta.scheduler) or (
+        str(meta.params.get("sampler", "euler")), str(meta.params.get("schedule_type", "normal")))
+    g: dict[str, dict] = {}
+    g["4"] = {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": model_name(meta)}}
+    model, clip = ["4", 0], ["4", 1]
+    nid = 20
+    for lo in meta.loras:
+        g[str(nid)] = {"class_type": "LoraLoader", "inputs": {
+            "lora_name": lo.name, "strength_model": lo.weight,
+            "strength_clip": lo.weight if lo.clip_weight is None else lo.clip_weight,
+            "model": model, "clip": clip}}
+        model, clip = [str(nid), 0], [str(nid), 1]
+        nid += 1
+    if meta.clip_skip:
+        g["10"] = {"class_type": "CLIPSetLastLayer",
+                   "inputs": {"stop_at_clip_layer": -(meta.clip_skip + 1), "clip": clip}}
+        clip = ["10", 0]
+    g["5"] = {"class_type": "EmptyLatentImage",
+              "inputs": {"width": meta.width, "height": meta.height, "batch_size": 1}}
+    g["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": meta.prompt, "clip": clip}}
+    g["7"] = {"class_type": "CLIPTextEncode", "inputs": {"text": meta.negative_prompt,
+                                                         "clip": clip}}
+    g["3"] = {"class_type": "KSampler", "inputs": {
+        "seed": meta.seed if meta.seed is not None else 0, "steps": meta.steps,
+        "cfg": meta.guidance_scale, "sampler_name": sk[0], "scheduler": sk[1],
+        "denoise": float(meta.params.get("denoise", 1.0)) if isinstance(
+            meta.params.get("denoise", 1.0), (int, float)) else 1.0,
+        "model": model, "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}}
+    g["8"] = {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}}
+    g["9"] = {"class_type": "SaveImage", "inputs": {"filename_prefix": "aigif",
+                                                    "images": ["8", 0]}}
+    return dict(sorted(g.items(), key=lambda kv: int(kv[0])))

@@ -1,0 +1,66 @@
+"""NovelAI: ``Description`` (prompt), ``Software``, ``Source`` (model), ``Comment`` JSON;
+the same keys inside alpha-channel stealth data (``stealth_pngcomp``)."""
+from __future__ import annotations
+
+import json
+
+from .. import spec
+from .. import schedulers
+from ._common import Draft, to_float, to_int
+
+__all__ = ["novelai_to_draft"]
+
+
+def novelai_to_draft(description: str | None, source: str | None, comment: str) -> Draft | None:
+    try:
+        j = json.loads(comment)
+    except ValueError:
+        return None
+    if not isinstance(j, dict):
+        return None
+    d = Draft()
+    prompt = j.get("prompt") if isinstance(j.get("prompt"), str) else description
+    if isinstance(prompt, str):
+        d.set("prompt", prompt)
+    if isinstance(j.get("uc"), str):
+        d.set("negative_prompt", j["uc"])
+    for k, f in (("steps", "steps"), ("seed", "seed"), ("width", "width"), ("height", "height")):
+        x = to_int(j.get(k))
+        if x is not None and x >= 0:
+            d.set(f, x)
+        elif k in j:
+            d.keep(k, j[k])
+    if to_float(j.get("scale")) is not None:
+        d.set("guidance_scale", to_float(j["scale"]))
+    key = schedulers.from_novelai(j.get("sampler"), j.get("noise_schedule"))
+    if key:
+        d.set("scheduler", key)
+    elif j.get("sampler") is not None:
+        d.param("sampler", str(j["sampler"]))
+        if j.get("noise_schedule") is not None:
+            d.param("schedule_type", str(j["noise_schedule"]))
+    src = (source or "NovelAI").strip() or "NovelAI"
+    d.model = "ckpt:" + src[: spec.MAX_STRING_BYTES - 8]
+    low = src.lower()
+    # NAI v1 ("Stable Diffusion 1D44365E") is SD 1.x based; v3 ("Stable Diffusion XL ...")
+    # SDXL based; V4 has its own architecture (recorded as sdxl, the nearest family).
+    d.generator = "sd" if ("stable diffusion" in low and "xl" not in low) else "sdxl"
+    typed = {"strength": ("denoise", float), "noise": ("noise", float),
+             "cfg_rescale": ("cfg_rescale", float), "uncond_scale": ("uncond_scale", float),
+             "sm": ("smea", bool), "sm_dyn": ("smea_dyn", bool)}
+    for k, (pk, typ) in typed.items():
+        if k not in j:
+            continue
+        v = j[k]
+        if typ is float and to_float(v) is not None:
+            d.param(pk, to_float(v))
+        elif typ is bool and isinstance(v, bool):
+            d.param(pk, v)
+        else:
+            d.keep(k, v)
+    known = set(typed) | {"prompt", "uc", "steps", "seed", "width", "height", "scale",
+                          "sampler", "noise_schedule"}
+    for k, v in j.items():
+        if k not in known:
+            d.keep(k, v)
+    return d

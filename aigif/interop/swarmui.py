@@ -1,0 +1,82 @@
+"""SwarmUI: ``{"sui_image_params": {...}, "sui_extra_data": {...}, "sui_models": [...]}``
+in the PNG ``parameters`` text (or the JPEG/WebP EXIF UserComment)."""
+from __future__ import annotations
+
+from .. import schedulers
+from ._common import Draft, make_lora, resolve_model, to_float, to_int
+
+__all__ = ["swarm_to_draft"]
+
+
+def swarm_to_draft(j: dict) -> Draft:
+    p = j.get("sui_image_params") if isinstance(j.get("sui_image_params"), dict) else {}
+    d = Draft()
+    if isinstance(p.get("prompt"), str):
+        d.set("prompt", p["prompt"])
+    if isinstance(p.get("negativeprompt"), str):
+        d.set("negative_prompt", p["negativeprompt"])
+    for k, f in (("steps", "steps"), ("width", "width"), ("height", "height")):
+        x = to_int(p.get(k))
+        d.set(f, x if x is not None and x > 0 else None)
+    x = to_int(p.get("seed"))
+    if x is not None and x >= 0:
+        d.set("seed", x)
+    if to_float(p.get("cfgscale")) is not None:
+        d.set("guidance_scale", to_float(p["cfgscale"]))
+    csl = to_int(p.get("clipstopatlayer"))
+    if csl is not None and csl < 0:
+        d.set("clip_skip", -csl - 1)
+    sampler, sched = p.get("sampler"), p.get("scheduler")
+    hint = None
+    model = p.get("model")
+    if isinstance(model, str) and "flux" in model.lower():
+        hint = "flux"
+    key = schedulers.from_comfyui(sampler or "euler", sched or "normal",
+                                  flow=hint == "flux") if sampler or sched else None
+    if key:
+        d.set("scheduler", key)
+    else:
+        if sampler is not None:
+            d.param("sampler", str(sampler))
+        if sched is not None:
+            d.param("schedule_type", str(sched))
+    mhash = None
+    for m in j.get("sui_models") or []:
+        if isinstance(m, dict) and m.get("param") == "model" and isinstance(m.get("hash"), str):
+            mhash = m["hash"].removeprefix("0x")
+    d.model, d.generator, d.model_revision = resolve_model(
+        model, mhash, width=d.fields.get("width"), height=d.fields.get("height"), hint=hint)
+    names = p.get("loras") if isinstance(p.get("loras"), list) else []
+    weights = p.get("loraweights") if isinstance(p.get("loraweights"), list) else []
+    loras = []
+    for i, n in enumerate(names):
+        x = make_lora(n, weights[i] if i < len(weights) else 1.0)
+        if x is not None:
+            loras.append(x)
+    d.loras = loras
+    typed = {"initimagecreativity": ("denoise", float), "refinerupscale": ("hires_scale", float),
+             "refinersteps": ("hires_steps", int), "refinercontrolpercentage": ("hires_denoise", float),
+             "refinermodel": ("hires_checkpoint", str), "vae": ("vae", str),
+             "fluxguidancescale": ("distilled_guidance", float), "sigmashift": ("shift", float),
+             "variationseed": ("variation_seed", int),
+             "variationseedstrength": ("variation_strength", float),
+             "aspectratio": ("aspect_ratio", str)}
+    for k, (pk, typ) in typed.items():
+        v = p.get(k)
+        if v is None:
+            continue
+        x = to_float(v) if typ is float else to_int(v) if typ is int else (
+            v if isinstance(v, str) else None)
+        if x is None:
+            d.keep(k, v)
+        else:
+            d.param(pk, x)
+    known = set(typed) | {"prompt", "negativeprompt", "steps", "width", "height", "seed",
+                          "cfgscale", "clipstopatlayer", "sampler", "scheduler", "model",
+                          "loras", "loraweights"}
+    for k, v in p.items():
+        if k not in known:
+            d.keep(k, v)
+    if "sui_extra_data" in j:
+        d.keep("sui_extra_data", j["sui_extra_data"])
+    return d
