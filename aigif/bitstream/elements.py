@@ -11,8 +11,8 @@ from construct import (Bytes, Check, GreedyBytes, If, PrefixedArray, Struct, Swi
 
 from .. import spec
 from ..spec import Presence
-from .primitives import (Dimension, FieldError, Gated, Guidance, Real, Seed32, Utf8, UVarint,
-                         Validate, VarBytes)
+from .primitives import (Dimension, FieldError, Gated, Guidance, LimitedArray, Real, Seed32,
+                         Utf8, UVarint, Validate, VarBytes)
 
 __all__ = ["Body", "ModelRef", "PlatformBody", "ElementFrame", "ELEMENT_SCHEMAS", "SYNTAX",
            "TypedValue", "KeyValues", "TextKeyValues"]
@@ -91,7 +91,7 @@ Body = Gated(
     ("height", P["SIZE"], Dimension),
     ("clip_skip", P["CLIP_SKIP"], UVarint),
     ("platform", P["PLATFORM"], VarBytes(spec.MAX_STRING_BYTES * 5 + 64)),
-    ("elements", P["ELEMENTS"], PrefixedArray(UVarint, ElementFrame)),
+    ("elements", P["ELEMENTS"], LimitedArray(spec.MAX_ELEMENTS, ElementFrame)),
     ("text_offset", None, Tell),
     ("text", P["TEXT"], GreedyBytes),
 )

@@ -354,3 +354,31 @@ class Validate(Construct):
 
 
 __all__ += ["Gated", "Validate"]
+
+
+class LimitedArray(Construct):
+    """``varint(count)`` then count items; a count over ``limit`` is refused before any
+    item is parsed (so a hostile count cannot make the reader loop)."""
+
+    def __init__(self, limit: int, subcon):
+        super().__init__()
+        self.limit = limit
+        self.subcon = subcon
+
+    def _parse(self, stream, context, path):
+        start = _tell(stream)
+        n = UVarint._parse(stream, context, path)
+        if n > self.limit:
+            raise FieldError("limit", f"{n} items, the limit is {self.limit}", start)
+        return [self.subcon._parsereport(stream, context, path) for _ in range(n)]
+
+    def _build(self, obj, stream, context, path):
+        if len(obj) > self.limit:
+            raise FieldError("limit", f"{len(obj)} items, the limit is {self.limit}")
+        UVarint._build(len(obj), stream, context, path)
+        for item in obj:
+            self.subcon._build(item, stream, context, path)
+        return obj
+
+
+__all__ += ["LimitedArray"]

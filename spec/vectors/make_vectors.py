@@ -132,7 +132,7 @@ def invalid_cases() -> dict[str, tuple[bytes, str, int | None]]:
         "13-bad-utf8-hub-id": (wrap(v(0) + v(0) + v(1) + v(3) + b"a\xffb" + v(0)), "malformed", 6),
         "14-bad-utf8-prompt": (wrap(v(T) + SD15 + v(0) + v(2) + b"\xc3\x28"), "malformed", 5),
         "15-string-over-limit": (wrap(v(0) + v(0) + v(1) + v(2000) + b"a" * 2000 + v(0)), "limit-exceeded", 6),
-        "16-too-many-elements": (wrap(v(EL) + SD15 + v(65) + big_el), "limit-exceeded", None),
+        "16-too-many-elements": (wrap(v(EL) + SD15 + v(65) + big_el), "limit-exceeded", 6),
         "17-unknown-scheduler": (wrap(v(SCH) + SD15 + v(999)), "malformed", 3),
         "18-unknown-model-code": (wrap(v(0) + v(120)), "unsupported-version", 3),
         "19-reserved-model-kind": (wrap(v(0) + v(5)), "malformed", None),
