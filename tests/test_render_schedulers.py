@@ -1,0 +1,104 @@
+"""Scheduler syntax <-> diffusers classes and options <-> A1111 names, both ways."""
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+diffusers = pytest.importorskip("diffusers")
+
+from aigif.errors import MissingDependencyError, RenderError  # noqa: E402
+from aigif.meta import SCHEDULERS, scheduler_code, scheduler_key  # noqa: E402
+from aigif.render.schedulers import (SCHEDULER_TABLE, a1111_name, make_scheduler,  # noqa: E402
+                                     scheduler_class, scheduler_from_a1111, scheduler_key_for)
+
+# An SD 1.5-style scheduler config, as a pipeline's scheduler.config would hold it.
+SD_CONFIG = dict(diffusers.PNDMScheduler(beta_start=0.00085, beta_end=0.012,
+                                         beta_schedule="scaled_linear", skip_prk_steps=True,
+                                         steps_offset=1).config)
+
+
+def _available(key):
+    need = SCHEDULER_TABLE[key].needs
+    return need is None or importlib.util.find_spec(need) is not None
+
+
+def test_every_scheduler_key_has_a_diffusers_mapping():
+    assert set(SCHEDULERS) == set(SCHEDULER_TABLE)
+
+
+@pytest.mark.parametrize("key", sorted(SCHEDULER_TABLE))
+def test_round_trip_name_code_config(key):
+    spec = SCHEDULER_TABLE[key]
+    # name -> key -> code -> key
+    assert scheduler_from_a1111(a1111_name(key), flow=spec.flow) == key
+    assert scheduler_key(scheduler_code(key)) == key
+    if not _available(key):
+        with pytest.raises(MissingDependencyError, match=spec.needs):
+            scheduler_class(key)
+        return
+    # key -> diffusers scheduler -> key
+    sched = make_scheduler(key, SD_CONFIG)
+    assert type(sched).__name__ == spec.cls
+    back = scheduler_key_for(sched)
+    if spec.approximate:
+        assert back is not None and SCHEDULER_TABLE[back].cls == spec.cls
+    else:
+        assert back == key
+    # the model's own config survives the switch
+    assert sched.config.beta_schedule == "scaled_linear"
+    assert sched.config.beta_end == 0.012
+
+
+@pytest.mark.parametrize("name, cls, options", [
+    ("DPM++ 2M", "DPMSolverMultistepScheduler", {"use_karras_sigmas": False}),
+    ("DPM++ 2M Karras", "DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+    ("DPM++ 2M SDE", "DPMSolverMultistepScheduler", {"algorithm_type": "sde-dpmsolver++"}),
+    ("DPM++ 2M SDE Karras", "DPMSolverMultistepScheduler",
+     {"algorithm_type": "sde-dpmsolver++", "use_karras_sigmas": True}),
+    ("DPM++ SDE Karras", "DPMSolverSinglestepScheduler", {"use_karras_sigmas": True}),
+    ("DPM2", "KDPM2DiscreteScheduler", {}),
+    ("DPM2 a Karras", "KDPM2AncestralDiscreteScheduler", {"use_karras_sigmas": True}),
+    ("Euler", "EulerDiscreteScheduler", {"use_karras_sigmas": False}),
+    ("Euler a", "EulerAncestralDiscreteScheduler", {}),
+    ("Heun", "HeunDiscreteScheduler", {}),
+    ("UniPC", "UniPCMultistepScheduler", {}),
+    ("DDIM", "DDIMScheduler", {}),
+    ("LCM", "LCMScheduler", {}),
+])
+def test_diffusers_official_a1111_table(name, cls, options):
+    """diffusers' documented A1111 -> diffusers table, entry by entry."""
+    key = scheduler_from_a1111(name)
+    c, kwargs = scheduler_class(key)
+    assert c.__name__ == cls
+    for k, v in options.items():
+        assert kwargs[k] == v
+
+
+def test_flow_families_read_euler_as_flow_matching():
+    assert scheduler_from_a1111("Euler", flow=True) == "flow_euler"
+    assert scheduler_from_a1111("Euler") == "euler"
+    assert scheduler_from_a1111("dpmpp_2m_karras") == "dpmpp_2m_karras"
+    with pytest.raises(RenderError, match="DPM adaptive"):
+        scheduler_from_a1111("DPM adaptive")
+
+
+def test_switching_clears_flags_the_key_does_not_ask_for_and_keeps_model_options():
+    cfg = {k: v for k, v in SD_CONFIG.items() if k != "_use_default_values"}
+    karras = make_scheduler("dpmpp_2m_karras", {**cfg, "timestep_spacing": "trailing"})
+    assert karras.config.use_karras_sigmas is True
+    plain = make_scheduler("dpmpp_2m", dict(karras.config))
+    assert plain.config.use_karras_sigmas is False
+    assert plain.config.timestep_spacing == "trailing"
+    assert scheduler_key_for(dict(plain.config), "DPMSolverMultistepScheduler") == "dpmpp_2m"
+
+
+def test_scheduler_options_are_checked():
+    s = make_scheduler("euler", SD_CONFIG, {"timestep_spacing": "trailing"})
+    assert s.config.timestep_spacing == "trailing"
+    with pytest.raises(RenderError, match="does not apply"):
+        make_scheduler("ddim", SD_CONFIG, {"use_karras_sigmas": True})
+    with pytest.raises(RenderError, match="does not apply"):
+        make_scheduler("euler", SD_CONFIG, {"trained_betas": [0.1]})
+    with pytest.raises(RenderError, match="no diffusers mapping"):
+        scheduler_class("nope")
