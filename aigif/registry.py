@@ -109,6 +109,9 @@ class Registry(Generic[T]):
                 if self._check is not None:
                     self._check(key, loaded)
                 self._entries[key] = entry = loaded
+                code = getattr(loaded, "code", None)   # entry points declare codes here
+                if isinstance(code, int) and code not in self._codes:
+                    self._codes[code] = key
             return entry
 
     def key_for_code(self, code: int) -> str | None:
