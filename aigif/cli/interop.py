@@ -90,7 +90,9 @@ def convert(
                 rows.append((str(path), r.tool, size, n, r.mapped_count, len(r.unmapped),
                              "; ".join(r.warnings)))
             except errors.AigifError as e:
-                skipped.append((str(path), str(e)))
+                msg = str(e)
+                skipped.append((str(path), msg[len(str(path)) + 2:]
+                                if msg.startswith(str(path) + ": ") else msg))
             except OSError as e:
                 skipped.append((str(path), e.strerror or str(e)))
             except Exception as e:  # noqa: BLE001 - one bad file never stops the batch
@@ -163,14 +165,13 @@ def export(
         suffix = output.suffix.lower().lstrip(".")
         if suffix not in ("png", "jpg", "jpeg", "webp"):
             fail(f"{output}: the output must end in .png, .jpg or .webp")
-        head = file.read_bytes()[:16]
-        if head.startswith(b"AIG"):
-            obj = aopen(file)
-        else:
-            obj = interop.read(file)
         pixels = image
-        if pixels is None and not head.startswith(b"AIG"):
-            pixels = file
+        try:
+            obj = aopen(file)
+        except errors.NotAigifError:
+            obj = interop.read(file)    # another tool's image: re-dialect it directly
+            if pixels is None:
+                pixels = file
         data = interop.export(obj, dialect, image=pixels, format=suffix)
         tmp = output.with_name(output.name + ".part")
         tmp.write_bytes(data)

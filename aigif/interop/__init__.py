@@ -232,6 +232,13 @@ def _detect(c: C.Container):
         r = _parameters(t, c)
         if r is not None:
             return r
+    # one text chunk per field (Easy Diffusion and scripts)
+    from . import generic
+    fields = {t.key: t.text for t in c.texts}
+    if generic.looks_like_fields(fields):
+        keys = set(generic._ALIASES_FLAT) & set(fields)
+        used = [t for t in c.texts if t.key in keys] or list(c.texts)
+        return "keyvalue", generic.fields_to_draft(fields), used
     return None
 
 
@@ -260,6 +267,9 @@ def _parameters(t: C.TextItem, c: C.Container):
                 d = novelai.novelai_to_draft(None, None, s)
                 if d is not None:
                     return "novelai", d, [t]
+            from . import generic
+            if generic.looks_like_fields(j):
+                return "json", generic.fields_to_draft(j), [t]
         if t.key in ("Comment", "Description", "XPComment"):
             return None
     if t.key in ("Comment", "Description", "XPComment") and "Steps:" not in text:

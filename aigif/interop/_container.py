@@ -141,8 +141,11 @@ def _scan_png(data: bytes, c: Container) -> None:
         if ctype == b"IEND" or truncated:
             if truncated and ctype not in (b"tEXt", b"zTXt", b"iTXt"):
                 c.problems.append(f"PNG truncated in {name} chunk at byte {i}")
+            elif i + 12 + length > n:
+                c.problems.append(f"PNG truncated in the CRC of {name} at byte {i}")
             return
         i += 12 + length
+    c.problems.append(f"PNG truncated: no IEND chunk before the end of the file (byte {n})")
 
 
 def _png_text(ctype: bytes, body: bytes, c: Container, off: int, truncated: bool) -> None:
@@ -253,6 +256,8 @@ def png_replace_text(png: bytes, chunks: list[bytes], late: list[bytes] = ()) ->
         i = end
         if ctype == b"IEND":
             break
+    if not inserted:
+        raise ValueError("PNG has no IHDR chunk")
     return b"".join(out)
 
 
@@ -263,18 +268,38 @@ _EXIF_TAGS = {0x9286: "UserComment", 0x010E: "ImageDescription", 0x010F: "Make",
 _TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 9: 4, 10: 8}
 
 
-def decode_user_comment(raw: bytes) -> tuple[str, str]:
-    """Text and encoding name of an EXIF UserComment (8-byte charset prefix or bare)."""
+def _score(t: str) -> int:
+    """How plausible a decoded text is: ASCII and common scripts count, junk does not."""
+    n = 0
+    for ch in t[:4000]:
+        o = ord(ch)
+        if 0x20 <= o < 0x7F or ch in "\n\t" or 0x3000 <= o <= 0x9FFF or 0xAC00 <= o <= 0xD7AF \
+                or 0xA0 <= o <= 0x24F or 0x400 <= o <= 0x4FF or 0xFF00 <= o <= 0xFFEF:
+            n += 1
+    return n
+
+
+def decode_user_comment(raw: bytes, byte_order: str = ">") -> tuple[str, str]:
+    """Text and encoding name of an EXIF UserComment (8-byte charset prefix or bare).
+
+    "UNICODE" text is UTF-16 in either byte order in the wild (A1111/piexif write big
+    endian whatever the TIFF header says); the more plausible decoding wins, the TIFF
+    byte order breaks ties."""
     head = raw[:8]
     if head == b"UNICODE\0":
         body = raw[8:]
-        # A1111 (piexif) writes UTF-16 BE; some tools write LE. Pick by the zero bytes.
-        if len(body) >= 2:
-            even_zeros = sum(1 for b in body[0::2] if b == 0)
-            odd_zeros = sum(1 for b in body[1::2] if b == 0)
-            if body[:2] == b"\xff\xfe" or (odd_zeros > even_zeros):
-                return body.decode("utf-16-le", "replace").lstrip("\ufeff"), "unicode-le"
-        return body.decode("utf-16-be", "replace").lstrip("\ufeff"), "unicode-be"
+        if len(body) % 2:
+            body = body[:-1]
+        if body[:2] == b"\xff\xfe":
+            return body[2:].decode("utf-16-le", "replace"), "unicode-le-bom"
+        if body[:2] == b"\xfe\xff":
+            return body[2:].decode("utf-16-be", "replace"), "unicode-be-bom"
+        be = body.decode("utf-16-be", "replace")
+        le = body.decode("utf-16-le", "replace")
+        sb, sl = _score(be), _score(le)
+        if sl > sb or (sl == sb and byte_order == "<"):
+            return le, "unicode-le"
+        return be, "unicode-be"
     if head == b"ASCII\0\0\0":
         return _latin1_or_utf8(raw[8:].rstrip(b"\0"))[0], "ascii"
     if head == b"\0" * 8:
@@ -287,6 +312,10 @@ def decode_user_comment(raw: bytes) -> tuple[str, str]:
 def encode_user_comment(text: str, encoding: str = "unicode-be") -> bytes:
     if encoding == "unicode-le":
         return b"UNICODE\0" + text.encode("utf-16-le", "surrogatepass")
+    if encoding == "unicode-le-bom":
+        return b"UNICODE\0\xff\xfe" + text.encode("utf-16-le", "surrogatepass")
+    if encoding == "unicode-be-bom":
+        return b"UNICODE\0\xfe\xff" + text.encode("utf-16-be", "surrogatepass")
     if encoding == "ascii":
         return b"ASCII\0\0\0" + text.encode("utf-8")
     if encoding == "undefined":
@@ -332,7 +361,7 @@ def _scan_exif(tiff: bytes, c: Container, where: str) -> None:
                 c.problems.append(f"{where}: EXIF {name} is over {MAX_TEXT_BYTES} bytes")
                 continue
             if tag == 0x9286:
-                text, enc = decode_user_comment(raw)
+                text, enc = decode_user_comment(raw, e)
                 c.texts.append(TextItem("UserComment", text, f"{where}:usercomment:{enc}"))
             elif tag == 0x9C9C:
                 c.texts.append(TextItem(name, raw.decode("utf-16-le", "replace").rstrip("\0"),

@@ -115,13 +115,71 @@ def quote(text: str) -> str:
 
 
 def parse_params_line(line: str) -> dict[str, str]:
-    """``"Steps: 20, Sampler: Euler a, Lora hashes: \\"a: 1, b: 2\\""`` -> ordered dict."""
+    """``'Steps: 20, Sampler: Euler a, Lora hashes: "a: 1, b: 2"'`` -> ordered dict.
+
+    Values may be JSON-quoted strings (A1111's ``quote``) or bare JSON objects/arrays
+    (``Hashes: {...}`` as some tools write it); both keep their commas."""
     out: dict[str, str] = {}
-    for m in _RE_PARAM.finditer(line):
-        key = m.group(1).strip()
-        if key and key not in out:
-            out[key] = unquote(m.group(2))
+    i, n = 0, len(line)
+    while i < n:
+        while i < n and line[i] in " ,":
+            i += 1
+        j = line.find(":", i)
+        if j < 0:
+            break
+        key = line[i:j].rsplit(",", 1)[-1].strip()
+        k = j + 1
+        while k < n and line[k] == " ":
+            k += 1
+        if k < n and line[k] == '"':
+            end = _end_of_string(line, k)
+            raw = line[k:end]
+            val = unquote(raw)
+        elif k < n and line[k] in "{[":
+            end = _end_of_json(line, k)
+            val = line[k:end]
+        else:
+            end = line.find(",", k)
+            end = n if end < 0 else end
+            val = line[k:end].strip()
+        if key and _KEY_OK.match(key) and key not in out:
+            out[key] = val
+        i = end + 1 if end < n and line[end:end + 1] == "," else end
+        if end == k and k >= n:
+            break
     return out
+
+
+_KEY_OK = re.compile(r"^\w[\w \-/+().\[\]']*$")
+
+
+def _end_of_string(s: str, k: int) -> int:
+    i = k + 1
+    while i < len(s):
+        if s[i] == "\\":
+            i += 2
+            continue
+        if s[i] == '"':
+            return i + 1
+        i += 1
+    return len(s)
+
+
+def _end_of_json(s: str, k: int) -> int:
+    depth, i = 0, k
+    while i < len(s):
+        c = s[i]
+        if c == '"':
+            i = _end_of_string(s, i)
+            continue
+        if c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return len(s)
 
 
 def _is_params_line(line: str) -> bool:
@@ -249,11 +307,16 @@ def infotext_to_draft(text: str) -> tuple[Draft, str, dict[str, str]]:
                 mhash = hj["model"]
         except ValueError:
             pass
-    hint = None
-    if "Distilled CFG Scale" in params:
-        hint = "flux"
+    hint = _pipeline_hint(params)
     d.model, d.generator, d.model_revision = resolve_model(params.get("Model"), mhash,
                                                            width=w, height=h, hint=hint)
+    flow = d.generator in ("flux", "sd3") or d.model.startswith(("flux", "sd3", "sd35"))
+    if flow and isinstance(sampler, str) and sampler.strip().lower() in (
+            "euler", "euler flowmatch", "flow match euler") and (sched or "automatic").lower() in (
+            "automatic", "simple", "normal", "sgm uniform", "uniform", "default"):
+        d.fields["scheduler"] = "flow_euler"
+        d.params.pop("sampler", None)
+        d.params.pop("schedule_type", None)
     if d.model.startswith("ckpt:") and d.model_revision and mhash and \
             d.model_revision != mhash.strip().lower():
         d.keep("Model hash", mhash)
@@ -285,6 +348,18 @@ def infotext_to_draft(text: str) -> tuple[Draft, str, dict[str, str]]:
     for i, line in enumerate(extra):
         d.keep(f"line {i + 1}", line)
     return d, tool, params
+
+
+def _pipeline_hint(params: dict[str, str]) -> str | None:
+    """Generator family from Forge/SD.Next keys (Distilled CFG, Pipeline class name)."""
+    if "Distilled CFG Scale" in params:
+        return "flux"
+    pipe = params.get("Pipeline", "")
+    for needle, gen in (("Flux", "flux"), ("StableDiffusion3", "sd3"), ("XL", "sdxl"),
+                        ("PixArtSigma", "pixart_sigma"), ("StableDiffusion", "sd")):
+        if needle in pipe:
+            return gen
+    return None
 
 
 def meta_to_infotext(meta: GenerationMeta, *, version: str | None = None) -> str:

@@ -89,7 +89,7 @@ class _Graph:
 
 
 def _text_of(g: _Graph, link: Any, out: list[str], loras: list, info: dict, depth: int = 0,
-             seen: set | None = None) -> None:
+             seen: set | None = None, role: str = "positive") -> None:
     """Collect the prompt texts that feed a conditioning input."""
     seen = seen if seen is not None else set()
     hit = g.node(link)
@@ -100,6 +100,9 @@ def _text_of(g: _Graph, link: Any, out: list[str], loras: list, info: dict, dept
     cls = g.cls(n)
     ins = g.inputs(n)
     if cls == "ConditioningZeroOut":
+        return
+    if isinstance(ins.get(role), str):  # loaders that encode their own text (Efficiency)
+        out.append(ins[role])
         return
     if cls in ("FluxGuidance",) and "guidance" in ins:
         info.setdefault("flux_guidance", to_float(g.scalar(ins["guidance"])))
@@ -133,7 +136,7 @@ def _text_of(g: _Graph, link: Any, out: list[str], loras: list, info: dict, dept
     # pass-through nodes: follow every conditioning-like link
     for k, v in ins.items():
         if _is_link(v) and (k.startswith("conditioning") or k in ("positive", "cond", "base_cond")):
-            _text_of(g, v, out, loras, info, depth + 1, seen)
+            _text_of(g, v, out, loras, info, depth + 1, seen, role)
 
 
 def _clip_of(g: _Graph, link: Any, loras: list, info: dict, depth: int = 0) -> None:
@@ -169,8 +172,17 @@ def _model_of(g: _Graph, link: Any, loras: list, info: dict, depth: int = 0) -> 
     _, n = hit
     cls = g.cls(n)
     ins = g.inputs(n)
-    if cls in _CKPT_LOADERS or any(k in ins for k in ("ckpt_name", "unet_name")):
-        key = _CKPT_LOADERS.get(cls) or ("ckpt_name" if "ckpt_name" in ins else "unet_name")
+    if cls in _CKPT_LOADERS or any(k in ins for k in ("ckpt_name", "unet_name", "base_ckpt_name")):
+        key = _CKPT_LOADERS.get(cls) or next(k for k in ("ckpt_name", "unet_name", "base_ckpt_name")
+                                             if k in ins)
+        if isinstance(ins.get("lora_name"), str) and ins["lora_name"] != "None":
+            lo = make_lora(ins["lora_name"], g.scalar(ins.get("lora_model_strength", 1.0)),
+                           g.scalar(ins.get("lora_clip_strength")))
+            if lo is not None:
+                loras.insert(0, lo)
+        cs = to_int(g.scalar(ins.get("clip_skip")))
+        if cs is not None and cs < 0:
+            info.setdefault("clip_skip", -cs - 1)
         name = g.scalar(ins.get(key), ("ckpt_name", "unet_name"))
         if cls in ("UNETLoader", "UnetLoaderGGUF"):
             info["unet"] = True
@@ -207,6 +219,12 @@ def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, depth: int = 0) 
             v = g.inputs(img[1])["image"]
             if isinstance(v, str):
                 info["init_image"] = v
+        return None
+    if "empty_latent_width" in ins and "empty_latent_height" in ins:
+        w = to_int(g.scalar(ins["empty_latent_width"]))
+        h = to_int(g.scalar(ins["empty_latent_height"]))
+        if w and h:
+            info["width"], info["height"] = w, h
         return None
     if "width" in ins and "height" in ins and cls != "LatentUpscale":
         w, h = to_int(g.scalar(ins["width"])), to_int(g.scalar(ins["height"]))
@@ -332,7 +350,7 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
     pos: list[str] = []
     neg: list[str] = []
     _text_of(g, v["positive"], pos, loras, info)
-    _text_of(g, v["negative"], neg, [], info)
+    _text_of(g, v["negative"], neg, [], info, role="negative")
     if pos:
         d.set("prompt", "\n".join(dict.fromkeys(pos)) if len(pos) > 1 else pos[0])
         if len(pos) > 1:

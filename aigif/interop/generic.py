@@ -1,0 +1,89 @@
+"""Fallback for tools that store plain key/value pairs: one PNG text chunk per field
+(Easy Diffusion) or a flat JSON object (Fooocus forks, Easy Diffusion's JSON, scripts).
+Only well-known field names are mapped; everything else is kept verbatim."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .. import schedulers
+from ._common import Draft, resolve_model, to_float, to_int
+
+__all__ = ["fields_to_draft", "looks_like_fields"]
+
+_ALIASES = {
+    "prompt": ("prompt", "Prompt", "positive_prompt", "positive", "text_prompt"),
+    "negative_prompt": ("negative_prompt", "Negative", "negative", "negativeprompt",
+                        "Negative prompt", "negative prompt", "uc"),
+    "seed": ("seed", "Seed", "noise_seed"),
+    "steps": ("steps", "Steps", "num_inference_steps", "sampling_steps"),
+    "guidance_scale": ("guidance_scale", "cfg", "cfg_scale", "CFG scale", "cfgscale", "scale",
+                       "guidance"),
+    "width": ("width", "Width", "W"),
+    "height": ("height", "Height", "H"),
+    "sampler": ("sampler", "sampler_name", "Sampler", "scheduler_name"),
+    "scheduler": ("scheduler", "Scheduler", "schedule_type", "Schedule type"),
+    "model": ("model", "Model", "base_model", "base_model_name", "use_stable_diffusion_model",
+              "model_name", "checkpoint", "ckpt_name", "sd_model_name"),
+    "clip_skip": ("clip_skip", "Clip skip"),
+}
+
+_ALIASES_FLAT = {n for names in _ALIASES.values() for n in names}
+
+
+def _pick(d: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any] | None:
+    for n in names:
+        if n in d and d[n] not in (None, ""):
+            return n, d[n]
+    return None
+
+
+def looks_like_fields(d: Mapping[str, Any]) -> bool:
+    """At least a prompt and two generation parameters under well-known names."""
+    if _pick(d, _ALIASES["prompt"]) is None:
+        return False
+    hits = sum(1 for k in ("seed", "steps", "guidance_scale", "sampler", "model")
+               if _pick(d, _ALIASES[k]) is not None)
+    return hits >= 2
+
+
+def fields_to_draft(d: Mapping[str, Any]) -> Draft:
+    out = Draft()
+    used = set()
+    for f in ("prompt", "negative_prompt"):
+        hit = _pick(d, _ALIASES[f])
+        if hit and isinstance(hit[1], str):
+            out.set(f, hit[1])
+            used.add(hit[0])
+    for f in ("seed", "steps", "width", "height"):
+        hit = _pick(d, _ALIASES[f])
+        if hit:
+            x = to_int(hit[1])
+            if x is not None and x >= 0:
+                out.set(f, x)
+                used.add(hit[0])
+    hit = _pick(d, _ALIASES["guidance_scale"])
+    if hit and to_float(hit[1]) is not None:
+        out.set("guidance_scale", to_float(hit[1]))
+        used.add(hit[0])
+    hit = _pick(d, _ALIASES["clip_skip"])
+    if hit and to_int(hit[1]) is not None and to_int(hit[1]) >= 1:
+        out.set("clip_skip", to_int(hit[1]) - 1)
+        used.add(hit[0])
+    s = _pick(d, _ALIASES["sampler"])
+    sc = _pick(d, _ALIASES["scheduler"])
+    sname = str(s[1]) if s else None
+    scname = str(sc[1]) if sc else None
+    key = schedulers.from_any(sname, scname) if sname else None
+    if key:
+        out.set("scheduler", key)
+        used.update(x[0] for x in (s, sc) if x)
+    m = _pick(d, _ALIASES["model"])
+    name = m[1] if m and isinstance(m[1], str) else None
+    if m:
+        used.add(m[0])
+    out.model, out.generator, out.model_revision = resolve_model(
+        name, None, width=out.fields.get("width"), height=out.fields.get("height"))
+    for k, v in d.items():
+        if k not in used:
+            out.keep(str(k), v)
+    return out
