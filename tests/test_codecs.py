@@ -144,7 +144,7 @@ def test_pixels_only_file_overhead_is_small(key):
 def test_save_with_image_and_fallback(tmp_path):
     meta = aigif.GenerationMeta(model="sd15", prompt="a red disc", seed=3)
     path = tmp_path / "x.aigif"
-    aigif.save(meta, path, image=sample(), fallback="webp", quality=75)
+    aigif.save(meta, path, image=sample(), fallback="webp", quality=75, text_method=0)
     f = aigif.open(path)
     assert f.meta == meta and f.payload.codec == "webp"
     res = f.image()

@@ -34,6 +34,9 @@ def _render(f, strict: bool, kwargs: dict) -> ImageResult:
         raise RenderError("this file has no generation syntax to regenerate from")
     out = f.render(**kwargs)
     img = getattr(out, "image", out)
+    if getattr(out, "source", "render") == "payload":  # render_file(fallback="payload")
+        return ImageResult(img, "pixels", note="model not available: used the pixel payload",
+                           render_result=out)
     if f.residual is None:
         return ImageResult(img, "render", render_result=out)
     from .residual import apply_residual

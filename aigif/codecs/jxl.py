@@ -6,7 +6,6 @@ image over the limits is refused before libjxl allocates anything.
 """
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from ..errors import CodecError
@@ -160,9 +159,3 @@ class JxlCodec(Codec):
             im.info["icc_profile"] = icc
         return im
 
-
-def _selftest() -> None:  # pragma: no cover - manual check
-    from PIL import Image
-    c = JxlCodec()
-    d = c.encode(Image.new("RGB", (100, 37)))
-    print(jxl_size(d), c.decode(io.BytesIO(d).getvalue()).size)

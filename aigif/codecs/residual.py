@@ -189,7 +189,7 @@ def _encode_inner(v: np.ndarray, inner: Sequence[str]) -> tuple[str, bytes]:
     return best
 
 
-_LOSSLESS_EFFORT = {"webp": 6, "jxl": 7, "png": 9}
+_LOSSLESS_EFFORT = {"webp": 4, "jxl": 7, "png": 6}
 
 
 def encode_residual(original: Image.Image, base: Image.Image, target_psnr: float = EXACT, *,
@@ -292,10 +292,14 @@ class Decision:
     residual: bytes | None
     payload: object | None
     candidates: tuple[Candidate, ...]
+    #: PSNR of the regenerated image alone (None when there was none)
+    regen_psnr: float | None = None
 
     def report(self) -> str:
         t = "exact" if math.isinf(self.target_psnr) else f"{self.target_psnr:g} dB"
-        lines = [f"target {t}: chose {self.mode} ({self.bytes} B, {_fmt(self.psnr)})"]
+        lines = [f"target {t}: chose {self.mode} ({self.bytes} B, {_fmt(self.psnr)})"
+                 + ("" if self.regen_psnr is None else
+                    f"; regeneration alone {_fmt(self.regen_psnr)}")]
         for c in self.candidates:
             lines.append(f"  {c.mode:<8} {c.bytes:>8} B  {_fmt(c.psnr):>9}  {c.detail}")
         return "\n".join(lines)
@@ -324,6 +328,7 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
     o = _rgb(original)
     cands: list[Candidate] = []
     exact = not math.isfinite(target_psnr)
+    p0 = None
     if regenerated is not None:
         p0 = psnr(o, _rgb(regenerated))
         if p0 >= target_psnr:
@@ -335,8 +340,7 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
             how = ("exact" if info.method == QUANTIZED and info.step == 1 else
                    f"step {info.step}" if info.method == QUANTIZED else "lossy")
             cands.append(Candidate("residual", syntax_bytes + len(r), p,
-                                   f"residual {len(r)} B ({how}, {info.codec}); "
-                                   f"regeneration alone {_fmt(p0)}", r))
+                                   f"{how}, {info.codec}", r))
     im = Image.fromarray(o, "RGB")
     for key in (lossless_codecs if exact else codecs):
         c = get_codec(key)
@@ -360,4 +364,4 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
     return Decision(best.mode, best.bytes, best.psnr, target_psnr,
                     best.data if best.mode == "residual" else None,
                     Payload(best.detail, best.data) if best.mode == "pixels" else None,
-                    tuple(cands))
+                    tuple(cands), p0)

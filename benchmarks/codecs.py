@@ -1,0 +1,193 @@
+"""Pixel payloads through aigif vs the same codec called directly, on Kodak.
+
+For each codec and setting: mean bytes of the codec's own file (Pillow / pillow-jxl-plugin
+called directly), mean bytes of the whole pixels-only .aigif file holding the same
+pixels, the overhead (bytes and %), whether the payload is byte-identical to the direct
+output, mean RGB PSNR and bits per pixel. Writes an RD plot (PNG) and a JSON of the rows.
+
+    python benchmarks/codecs.py                       # all 24 Kodak images
+    python benchmarks/codecs.py --images 6 --plot docs/codecs_rd.png --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aigif  # noqa: E402
+from aigif import codecs as C  # noqa: E402
+
+KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"
+
+# (codec, label, aigif kwargs, direct Pillow save kwargs)
+LOSSY_Q = {"avif": (30, 50, 65, 80), "jxl": (40, 60, 75, 90), "webp": (40, 60, 75, 90),
+           "jpeg": (40, 60, 75, 90)}
+PIL_FORMAT = {"png": "PNG", "webp": "WEBP", "avif": "AVIF", "jxl": "JXL", "jpeg": "JPEG"}
+
+
+def settings():
+    out = []
+    for q in LOSSY_Q["avif"]:
+        out.append(("avif", f"q{q}", {"quality": q}, {"quality": q, "speed": 6}))
+    for q in LOSSY_Q["jxl"]:
+        out.append(("jxl", f"q{q}", {"quality": q}, {"quality": q, "effort": 7}))
+    for q in LOSSY_Q["webp"]:
+        out.append(("webp", f"q{q}", {"quality": q}, {"quality": q, "method": 4}))
+    for q in LOSSY_Q["jpeg"]:
+        out.append(("jpeg", f"q{q}", {"quality": q}, {"quality": q, "optimize": True}))
+    out.append(("png", "lossless", {}, {"compress_level": 6}))
+    out.append(("webp", "lossless", {"lossless": True},
+                {"lossless": True, "quality": 100, "exact": True}))
+    out.append(("jxl", "lossless", {"lossless": True}, {"lossless": True}))
+    return out
+
+
+def direct(key: str, im: Image.Image, kw: dict) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=PIL_FORMAT[key], **kw)
+    return buf.getvalue()
+
+
+def decode_direct(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kodak", default=str(KODAK))
+    ap.add_argument("--images", type=int, default=24, help="use the first N images")
+    ap.add_argument("--lossless-images", type=int, default=None,
+                    help="first N images for the (slow) lossless rows (default: --images)")
+    ap.add_argument("--only", default="", help="comma-separated codecs")
+    ap.add_argument("--plot", default="", help="write an RD plot PNG here")
+    ap.add_argument("--json", default="", help="write the rows as JSON here")
+    args = ap.parse_args()
+    import pillow_jxl  # noqa: F401  (registers JXL with Pillow for the direct calls)
+
+    files = sorted(Path(args.kodak).glob("*.png"))[: args.images]
+    if not files:
+        sys.exit(f"no images in {args.kodak}")
+    imgs = [Image.open(f).convert("RGB") for f in files]
+    arrs = [np.asarray(im) for im in imgs]
+    n_ll = args.lossless_images or len(imgs)
+    only = set(filter(None, args.only.split(",")))
+    rows = []
+    print(f"{len(imgs)} Kodak images ({n_ll} for lossless rows), "
+          f"Pillow {Image.__version__}, aigif {aigif.__version__}\n")
+    hdr = (f"{'codec':<5} {'setting':<9} {'direct B':>9} {'aigif B':>9} {'over B':>7} "
+           f"{'max':>4} {'over %':>7} {'same':>5} {'PSNR dB':>8} {'bpp':>6} {'s/img':>6}")
+    print(hdr)
+    print("-" * len(hdr))
+    for key, label, akw, dkw in settings():
+        if only and key not in only:
+            continue
+        use = range(n_ll) if label == "lossless" else range(len(imgs))
+        d_b, a_b, over, same, ps, t = [], [], [], 0, [], 0.0
+        for i in use:
+            im = imgs[i]
+            t0 = time.perf_counter()
+            file_bytes = C.encode_image(im, key, **akw)
+            t += time.perf_counter() - t0
+            ref = direct(key, im, dkw)
+            f = aigif.loads(file_bytes)
+            same += f.payload.data == ref
+            dec = np.asarray(f.pixels().convert("RGB"))
+            assert np.array_equal(dec, np.asarray(decode_direct(ref).convert("RGB")))
+            d_b.append(len(ref))
+            a_b.append(len(file_bytes))
+            over.append(len(file_bytes) - len(ref))
+            ps.append(psnr(arrs[i], dec))
+        n = len(d_b)
+        mean_p = (math.inf if all(math.isinf(p) for p in ps)
+                  else 10 * math.log10(255 ** 2 / np.mean([255 ** 2 / 10 ** (p / 10)
+                                                           for p in ps])))
+        row = dict(codec=key, setting=label, images=n, direct_bytes=float(np.mean(d_b)),
+                   aigif_bytes=float(np.mean(a_b)), overhead_bytes=float(np.mean(over)),
+                   overhead_max=int(max(over)),
+                   overhead_pct=100 * float(np.sum(over)) / float(np.sum(d_b)),
+                   identical=f"{same}/{n}", psnr=mean_p,
+                   psnr_mean_of_images=float(np.mean(ps)),
+                   bpp=8 * float(np.mean(a_b)) / (imgs[0].width * imgs[0].height),
+                   seconds_per_image=t / n)
+        rows.append(row)
+        print(f"{key:<5} {label:<9} {row['direct_bytes']:>9.0f} {row['aigif_bytes']:>9.0f} "
+              f"{row['overhead_bytes']:>7.1f} {row['overhead_max']:>4} "
+              f"{row['overhead_pct']:>6.3f}% {row['identical']:>5} "
+              f"{'inf' if math.isinf(mean_p) else f'{mean_p:.2f}':>8} {row['bpp']:>6.3f} "
+              f"{row['seconds_per_image']:>6.2f}", flush=True)
+    print("\nPSNR: RGB, from the mean MSE over the images; overhead = .aigif file - direct file")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
+    if args.plot:
+        plot(rows, args.plot, len(imgs))
+
+
+def plot(rows: list[dict], path: str, n: int) -> None:
+    """Rate-distortion plot drawn with Pillow (no plotting library needed)."""
+    from PIL import ImageDraw, ImageFont
+    W, H, L, R, T, B = 900, 600, 80, 200, 50, 70
+    im = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(im)
+    try:
+        font = ImageFont.load_default(size=15)
+    except TypeError:  # Pillow < 10.1
+        font = ImageFont.load_default()
+    lossy = [r for r in rows if r["setting"] != "lossless"]
+    if not lossy:
+        return
+    x0, x1 = 0.0, max(r["bpp"] for r in lossy) * 1.08
+    y0 = math.floor(min(r["psnr"] for r in lossy) - 1)
+    y1 = math.ceil(max(r["psnr"] for r in lossy) + 1)
+    sx = lambda x: L + (x - x0) / (x1 - x0) * (W - L - R)  # noqa: E731
+    sy = lambda y: H - B - (y - y0) / (y1 - y0) * (H - T - B)  # noqa: E731
+    d.rectangle([L, T, W - R, H - B], outline="black")
+    step = 0.25 if x1 < 2.5 else 0.5
+    x = 0.0
+    while x <= x1:
+        d.line([sx(x), H - B, sx(x), H - B + 5], fill="black")
+        d.line([sx(x), T, sx(x), H - B], fill=(225, 225, 225))
+        d.text((sx(x) - 12, H - B + 8), f"{x:.2f}", fill="black", font=font)
+        x += step
+    for y in range(int(y0), int(y1) + 1):
+        d.line([L - 5, sy(y), L, sy(y)], fill="black")
+        d.line([L, sy(y), W - R, sy(y)], fill=(225, 225, 225))
+        d.text((L - 35, sy(y) - 8), f"{y}", fill="black", font=font)
+    d.text((L + (W - L - R) / 2 - 120, H - 35), "bits per pixel (whole .aigif file)",
+           fill="black", font=font)
+    d.text((10, T - 30), f"RGB PSNR (dB) vs rate, Kodak ({n} images), pixels-only .aigif",
+           fill="black", font=font)
+    colors = {"avif": (200, 30, 30), "jxl": (30, 90, 200), "webp": (30, 150, 60),
+              "jpeg": (150, 100, 20)}
+    for i, (key, col) in enumerate(colors.items()):
+        pts = sorted((r["bpp"], r["psnr"]) for r in lossy if r["codec"] == key)
+        if not pts:
+            continue
+        xy = [(sx(a), sy(b)) for a, b in pts]
+        d.line(xy, fill=col, width=3)
+        for px, py in xy:
+            d.ellipse([px - 4, py - 4, px + 4, py + 4], fill=col)
+        ly = T + 20 + i * 25
+        d.line([W - R + 20, ly, W - R + 50, ly], fill=col, width=3)
+        d.text((W - R + 58, ly - 8), key, fill="black", font=font)
+    im.save(path, optimize=True)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
