@@ -449,6 +449,20 @@ def test_easy_diffusion_key_value_chunks():
     assert r.unmapped["use_face_correction"] == "GFPGANv1.3"
 
 
+def test_draw_things_xmp():
+    j = {"c": "a koi pond", "uc": "blurry", "seed": 8, "steps": 20, "scale": 4.5,
+         "sampler": "DPM++ 2M Karras", "size": "768x1024", "model": "sd_xl_base_1.0_f16.ckpt"}
+    xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description><exif:UserComment>'
+           '<rdf:Alt><rdf:li xml:lang="x-default">' + json.dumps(j).replace('"', "&quot;") +
+           '</rdf:li></rdf:Alt></exif:UserComment></rdf:Description></rdf:RDF></x:xmpmeta>')
+    r = interop.read(png(itxt=[("XML:com.adobe.xmp", xmp)]))
+    m = r.meta
+    assert r.tool == "drawthings"
+    assert (m.prompt, m.negative_prompt, m.seed, m.steps, m.guidance_scale) == ("a koi pond", "blurry", 8, 20, 4.5)
+    assert (m.scheduler, m.width, m.height, m.generator) == ("dpmpp_2m_karras", 768, 1024, "sdxl")
+    assert r.source["XML:com.adobe.xmp"] == xmp
+
+
 def test_pil_image_input():
     im = Image.open(io.BytesIO(png([("parameters", "x\nSteps: 3, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 8x8")])))
     assert interop.read(im).meta.steps == 3

@@ -232,6 +232,15 @@ def _detect(c: C.Container):
         r = _parameters(t, c)
         if r is not None:
             return r
+    # XMP exif:UserComment (Draw Things, some web UIs)
+    for t in c.texts:
+        if t.key in ("XMP", "XML:com.adobe.xmp") or t.where == "xmp":
+            uc = _xmp_user_comment(t.text)
+            if uc:
+                r = _parameters(C.TextItem("UserComment", uc, "xmp:usercomment"), c)
+                if r is not None:
+                    tool, d, _ = r
+                    return tool, d, [t]
     # one text chunk per field (Easy Diffusion and scripts)
     from . import generic
     fields = {t.key: t.text for t in c.texts}
@@ -240,6 +249,17 @@ def _detect(c: C.Container):
         used = [t for t in c.texts if t.key in keys] or list(c.texts)
         return "keyvalue", generic.fields_to_draft(fields), used
     return None
+
+
+def _xmp_user_comment(xmp: str) -> str | None:
+    import html
+    import re
+    m = re.search(r"<exif:UserComment>(.*?)</exif:UserComment>", xmp, re.S)
+    if m is None:
+        m = re.search(r'exif:UserComment="([^"]*)"', xmp)
+        return html.unescape(m.group(1)) if m else None
+    li = re.search(r"<rdf:li[^>]*>(.*?)</rdf:li>", m.group(1), re.S)
+    return html.unescape((li or m).group(1)).strip()
 
 
 def _text(i):
@@ -262,6 +282,9 @@ def _parameters(t: C.TextItem, c: C.Container):
             if fooocus.is_fooocus_json(j):
                 used = [t] + [i for i in (c.get("fooocus_scheme"),) if i is not None]
                 return "fooocus", fooocus.fooocus_to_draft(j), used
+            if "c" in j and isinstance(j.get("c"), str) and ("steps" in j or "seed" in j):
+                from . import generic    # Draw Things: {"c": prompt, "uc": negative, ...}
+                return "drawthings", generic.fields_to_draft(j), [t]
             if _looks_novelai(j):
                 from . import novelai
                 d = novelai.novelai_to_draft(None, None, s)
@@ -311,7 +334,7 @@ def _finish(tool: str, draft: Draft, used: list[C.TextItem], c: C.Container) -> 
     meta, core = draft.build()
     source: dict[str, str] = {"tool": tool}
     container = []
-    items = [t for t in c.texts if t in used or t.where != "xmp"]
+    items = [t for t in c.texts if any(t is u for u in used) or t.where != "xmp"]
     for item in items:
         key = item.key if item.key not in _RESERVED else "text:" + item.key
         base, n = key, 2

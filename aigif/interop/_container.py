@@ -401,8 +401,10 @@ def exif_bytes(user_comment: str, encoding: str = "unicode-be", extra: dict | No
     exif_ifd_off = data_off + len(blobs)
     entries.append(struct.pack(">HHII", 0x8769, 4, 1, exif_ifd_off))
     ifd0 = struct.pack(">H", n0) + b"".join(entries) + b"\0\0\0\0"
-    uc_off = exif_ifd_off + 2 + 12 + 4
-    exif_ifd = struct.pack(">H", 1) + struct.pack(">HHII", 0x9286, 7, len(uc), uc_off) + b"\0" * 4
+    # the Exif IFD is laid out as piexif (A1111) writes it: the value right after the
+    # entry, no next-IFD pointer; so an A1111 JPEG comes back byte for byte
+    uc_off = exif_ifd_off + 2 + 12
+    exif_ifd = struct.pack(">H", 1) + struct.pack(">HHII", 0x9286, 7, len(uc), uc_off)
     return b"MM\0\x2a\0\0\0\x08" + ifd0 + blobs + exif_ifd + uc
 
 

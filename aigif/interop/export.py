@@ -198,6 +198,11 @@ def export(obj: Any, dialect: str = "source", *, image: Any = None,
                 extra[_EXIF_TAG[w[1]]] = text
             elif w[0] == "exif" and len(w) > 2 and w[1] == "usercomment":
                 user_comment, enc = text, w[2]
+            elif w[0] == "xmp" or kw in ("XMP", "XML:com.adobe.xmp"):
+                from . import _xmp_user_comment
+                uc = _xmp_user_comment(text)
+                if uc and user_comment is None:
+                    user_comment = uc
             elif kw == "workflow":
                 extra[0x010F] = "workflow:" + text
             elif kw == "prompt" and text.lstrip().startswith("{"):

@@ -11,13 +11,14 @@ from ._common import Draft, resolve_model, to_float, to_int
 __all__ = ["fields_to_draft", "looks_like_fields"]
 
 _ALIASES = {
-    "prompt": ("prompt", "Prompt", "positive_prompt", "positive", "text_prompt"),
+    "prompt": ("prompt", "Prompt", "positive_prompt", "positive", "text_prompt", "c"),
     "negative_prompt": ("negative_prompt", "Negative", "negative", "negativeprompt",
                         "Negative prompt", "negative prompt", "uc"),
     "seed": ("seed", "Seed", "noise_seed"),
     "steps": ("steps", "Steps", "num_inference_steps", "sampling_steps"),
     "guidance_scale": ("guidance_scale", "cfg", "cfg_scale", "CFG scale", "cfgscale", "scale",
                        "guidance"),
+    "size": ("size", "Size", "resolution"),
     "width": ("width", "Width", "W"),
     "height": ("height", "Height", "H"),
     "sampler": ("sampler", "sampler_name", "Sampler", "scheduler_name"),
@@ -41,7 +42,7 @@ def looks_like_fields(d: Mapping[str, Any]) -> bool:
     """At least a prompt and two generation parameters under well-known names."""
     if _pick(d, _ALIASES["prompt"]) is None:
         return False
-    hits = sum(1 for k in ("seed", "steps", "guidance_scale", "sampler", "model")
+    hits = sum(1 for k in ("seed", "steps", "guidance_scale", "sampler", "model", "size")
                if _pick(d, _ALIASES[k]) is not None)
     return hits >= 2
 
@@ -61,6 +62,14 @@ def fields_to_draft(d: Mapping[str, Any]) -> Draft:
             if x is not None and x >= 0:
                 out.set(f, x)
                 used.add(hit[0])
+    hit = _pick(d, _ALIASES["size"])
+    if hit and isinstance(hit[1], str) and "width" not in out.fields:
+        import re
+        m = re.match(r"^\(?\s*(\d+)\s*[x×,]\s*(\d+)\s*\)?$", hit[1].strip())
+        if m:
+            out.set("width", int(m.group(1)))
+            out.set("height", int(m.group(2)))
+            used.add(hit[0])
     hit = _pick(d, _ALIASES["guidance_scale"])
     if hit and to_float(hit[1]) is not None:
         out.set("guidance_scale", to_float(hit[1]))
