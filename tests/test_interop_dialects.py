@@ -443,9 +443,9 @@ def test_easy_diffusion_key_value_chunks():
              ("use_face_correction", "GFPGANv1.3")]
     r = interop.read(png(texts))
     m = r.meta
-    assert r.tool == "keyvalue"
+    assert r.tool == "easydiffusion"
     assert (m.prompt, m.negative_prompt, m.seed, m.steps, m.guidance_scale) == ("a lake", "people", 42, 25, 7.5)
-    assert (m.width, m.height, m.scheduler, m.model) == (512, 768, "euler_a", "ckpt:sd-v1-4")
+    assert (m.width, m.height, m.scheduler, m.model) == (512, 768, "euler_a", "sd14")   # sd-v1-4.ckpt
     assert r.unmapped["use_face_correction"] == "GFPGANv1.3"
 
 
@@ -461,6 +461,34 @@ def test_draw_things_xmp():
     assert (m.prompt, m.negative_prompt, m.seed, m.steps, m.guidance_scale) == ("a koi pond", "blurry", 8, 20, 4.5)
     assert (m.scheduler, m.width, m.height, m.generator) == ("dpmpp_2m_karras", 768, 1024, "sdxl")
     assert r.source["XML:com.adobe.xmp"] == xmp
+
+
+def test_swarm_legacy_exif_and_easy_diffusion_capitalised():
+    j = {"sui_image_params": {"prompt": "a owl", "negativeprompt": "", "model": "sd_xl_base_1.0",
+                              "seed": 3, "steps": 20, "cfgscale": 7, "width": 1024, "height": 1024,
+                              "comfyuisampler": "euler_ancestral"}}
+    data = exif_image("JPEG", b"", ifd0={0x0110: json.dumps(j)})
+    r = interop.read(data)
+    assert r.tool == "swarmui" and r.meta.model == "sdxl" and r.meta.scheduler == "euler_a"
+    texts = [("Prompt", "a cabin"), ("Negative Prompt", "snow"), ("Seed", "11"), ("Steps", "30"),
+             ("Guidance Scale", "7"), ("Sampler", "dpmpp_2m"), ("Width", "512"), ("Height", "512"),
+             ("Stable Diffusion model", "C:\\models\\v1-5-pruned-emaonly.safetensors"),
+             ("Clip Skip", "True")]
+    r = interop.read(png(texts))
+    m = r.meta
+    assert r.tool == "easydiffusion"
+    assert (m.prompt, m.negative_prompt, m.seed, m.steps, m.scheduler) == ("a cabin", "snow", 11, 30, "dpmpp_2m")
+    assert (m.model, m.clip_skip) == ("sd15", 1)
+
+
+def test_fooocus_old_comment_json():
+    j = {"prompt": "a lamp", "negative_prompt": "dark", "base_model": "sd_xl_base_1.0_0.9vae",
+         "sampler": "dpmpp_2m_sde_gpu", "scheduler": "karras", "seed": 9, "cfg": 7.0, "steps": 30,
+         "width": 1152, "height": 896}
+    r = interop.read(png([("Comment", json.dumps(j))]))
+    m = r.meta
+    assert r.tool == "fooocus" and m.model == "sdxl"
+    assert (m.guidance_scale, m.width, m.height, m.seed) == (7.0, 1152, 896, 9)
 
 
 def test_pil_image_input():

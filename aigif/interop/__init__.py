@@ -225,7 +225,8 @@ def _detect(c: C.Container):
                                 g("Generation time")) if i is not None]
             return "novelai", d, used
     # A1111 family / Fooocus / SwarmUI: PNG "parameters" or EXIF UserComment
-    for key in ("parameters", "UserComment", "Parameters", "Comment", "Description", "XPComment"):
+    for key in ("parameters", "UserComment", "Parameters", "Comment", "Description", "XPComment",
+                "Model", "ImageDescription", "Make"):
         t = g(key)
         if t is None or not t.text.strip():
             continue
@@ -247,7 +248,7 @@ def _detect(c: C.Container):
     if generic.looks_like_fields(fields):
         keys = set(generic._ALIASES_FLAT) & set(fields)
         used = [t for t in c.texts if t.key in keys] or list(c.texts)
-        return "keyvalue", generic.fields_to_draft(fields), used
+        return generic.tool_name(fields, "keyvalue"), generic.fields_to_draft(fields), used
     return None
 
 
@@ -268,6 +269,9 @@ def _text(i):
 
 def _looks_novelai(j: Any) -> bool:
     return isinstance(j, dict) and "uc" in j and ("sampler" in j or "steps" in j)
+
+
+_JSON_OR_STEPS = ("Comment", "Description", "XPComment", "Model", "ImageDescription", "Make")
 
 
 def _parameters(t: C.TextItem, c: C.Container):
@@ -292,10 +296,10 @@ def _parameters(t: C.TextItem, c: C.Container):
                     return "novelai", d, [t]
             from . import generic
             if generic.looks_like_fields(j):
-                return "json", generic.fields_to_draft(j), [t]
-        if t.key in ("Comment", "Description", "XPComment"):
+                return generic.tool_name(j, "json"), generic.fields_to_draft(j), [t]
+        if t.key in _JSON_OR_STEPS:
             return None
-    if t.key in ("Comment", "Description", "XPComment") and "Steps:" not in text:
+    if t.key in _JSON_OR_STEPS and "Steps:" not in text:
         return None
     d, tool, params = a1111.infotext_to_draft(text)
     if not params and t.key != "parameters":

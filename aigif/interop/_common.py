@@ -286,9 +286,11 @@ def resolve_model(name: Any = None, short_hash: Any = None, *, width: int | None
     for cand in (h[:10], h[:8]):
         if cand in KNOWN_HASHES:
             return KNOWN_HASHES[cand], None, None
-    base = _basename(name)
-    if base.lower() in KNOWN_FILES and not h:
-        return KNOWN_FILES[base.lower()], None, None
+    base = _basename(name).lower()
+    if not h:
+        for cand in (base, base + ".safetensors", base + ".ckpt"):
+            if cand in KNOWN_FILES:
+                return KNOWN_FILES[cand], None, None
     if not name:
         name = h or "unknown"
     if len(name.encode("utf-8")) > spec.MAX_STRING_BYTES - 8:

@@ -23,7 +23,7 @@ def fooocus_to_draft(j: dict) -> Draft:
             d.set(k, j[k])
     x = to_int(j.get("steps"))
     d.set("steps", x)
-    x = to_float(j.get("guidance_scale"))
+    x = to_float(j.get("guidance_scale", j.get("cfg")))
     d.set("guidance_scale", x)
     x = to_int(j.get("seed"))
     if x is not None and x >= 0:
@@ -36,6 +36,8 @@ def fooocus_to_draft(j: dict) -> Draft:
             w, h = int(m.group(1)), int(m.group(2))
     elif isinstance(res, list) and len(res) == 2:
         w, h = to_int(res[0]), to_int(res[1])
+    if not (w and h):
+        w, h = to_int(j.get("width")), to_int(j.get("height"))
     if w and h:
         d.set("width", w)
         d.set("height", h)
@@ -88,7 +90,8 @@ def fooocus_to_draft(j: dict) -> Draft:
             d.keep(k, v)
     known = set(typed) | {"prompt", "negative_prompt", "steps", "guidance_scale", "seed",
                           "resolution", "clip_skip", "sampler", "scheduler", "base_model",
-                          "base_model_hash", "loras", "metadata_scheme", "version"}
+                          "base_model_hash", "loras", "metadata_scheme", "version", "cfg",
+                          "width", "height"}
     for k, v in j.items():
         if k not in known:
             d.keep(k, v)

@@ -13,19 +13,20 @@ __all__ = ["fields_to_draft", "looks_like_fields"]
 _ALIASES = {
     "prompt": ("prompt", "Prompt", "positive_prompt", "positive", "text_prompt", "c"),
     "negative_prompt": ("negative_prompt", "Negative", "negative", "negativeprompt",
-                        "Negative prompt", "negative prompt", "uc"),
+                        "Negative prompt", "Negative Prompt", "negative prompt", "uc"),
     "seed": ("seed", "Seed", "noise_seed"),
     "steps": ("steps", "Steps", "num_inference_steps", "sampling_steps"),
-    "guidance_scale": ("guidance_scale", "cfg", "cfg_scale", "CFG scale", "cfgscale", "scale",
-                       "guidance"),
+    "guidance_scale": ("guidance_scale", "Guidance Scale", "cfg", "cfg_scale", "CFG scale",
+                       "cfgscale", "scale", "guidance"),
     "size": ("size", "Size", "resolution"),
     "width": ("width", "Width", "W"),
     "height": ("height", "Height", "H"),
     "sampler": ("sampler", "sampler_name", "Sampler", "scheduler_name"),
     "scheduler": ("scheduler", "Scheduler", "schedule_type", "Schedule type"),
     "model": ("model", "Model", "base_model", "base_model_name", "use_stable_diffusion_model",
+              "Stable Diffusion model",
               "model_name", "checkpoint", "ckpt_name", "sd_model_name"),
-    "clip_skip": ("clip_skip", "Clip skip"),
+    "clip_skip": ("clip_skip", "Clip skip", "Clip Skip"),
 }
 
 _ALIASES_FLAT = {n for names in _ALIASES.values() for n in names}
@@ -36,6 +37,15 @@ def _pick(d: Mapping[str, Any], names: tuple[str, ...]) -> tuple[str, Any] | Non
         if n in d and d[n] not in (None, ""):
             return n, d[n]
     return None
+
+
+def tool_name(d: Mapping[str, Any], default: str) -> str:
+    if any(k in d for k in ("use_stable_diffusion_model", "Stable Diffusion model",
+                            "num_inference_steps", "use_vae_model")):
+        return "easydiffusion"
+    if "c" in d and "uc" in d:
+        return "drawthings"
+    return default
 
 
 def looks_like_fields(d: Mapping[str, Any]) -> bool:
@@ -75,7 +85,11 @@ def fields_to_draft(d: Mapping[str, Any]) -> Draft:
         out.set("guidance_scale", to_float(hit[1]))
         used.add(hit[0])
     hit = _pick(d, _ALIASES["clip_skip"])
-    if hit and to_int(hit[1]) is not None and to_int(hit[1]) >= 1:
+    if hit and str(hit[1]).lower() in ("true", "false"):
+        # Easy Diffusion: a checkbox that skips the last CLIP layer
+        out.set("clip_skip", 1 if str(hit[1]).lower() == "true" else 0)
+        used.add(hit[0])
+    elif hit and to_int(hit[1]) is not None and to_int(hit[1]) >= 1:
         out.set("clip_skip", to_int(hit[1]) - 1)
         used.add(hit[0])
     s = _pick(d, _ALIASES["sampler"])

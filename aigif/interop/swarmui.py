@@ -26,7 +26,13 @@ def swarm_to_draft(j: dict) -> Draft:
     csl = to_int(p.get("clipstopatlayer"))
     if csl is not None and csl < 0:
         d.set("clip_skip", -csl - 1)
-    sampler, sched = p.get("sampler"), p.get("scheduler")
+    sampler = p.get("sampler") or p.get("comfyuisampler")
+    sched = p.get("scheduler") or p.get("comfyuischeduler")
+    if not sampler and isinstance(p.get("autowebuisampler"), str):
+        sampler = None
+        key = schedulers.from_a1111(p["autowebuisampler"])
+        if key:
+            d.set("scheduler", key)
     hint = None
     model = p.get("model")
     if isinstance(model, str) and "flux" in model.lower():
@@ -35,6 +41,8 @@ def swarm_to_draft(j: dict) -> Draft:
                                   flow=hint == "flux") if sampler or sched else None
     if key:
         d.set("scheduler", key)
+    elif "scheduler" in d.fields:
+        pass
     else:
         if sampler is not None:
             d.param("sampler", str(sampler))
@@ -73,7 +81,7 @@ def swarm_to_draft(j: dict) -> Draft:
             d.param(pk, x)
     known = set(typed) | {"prompt", "negativeprompt", "steps", "width", "height", "seed",
                           "cfgscale", "clipstopatlayer", "sampler", "scheduler", "model",
-                          "loras", "loraweights"}
+                          "loras", "loraweights", "comfyuisampler", "comfyuischeduler"}
     for k, v in p.items():
         if k not in known:
             d.keep(k, v)
