@@ -120,6 +120,24 @@ def test_comfyui_unclip():
     assert m.params["hires_steps"] == 8 and m.params["hires_sampler"] == "dpmpp_sde"
 
 
+@pytest.mark.parametrize("name", ["img2img_cropped.png", "night_evening_day_morning_cropped.png",
+                                  "unclip_2pass_cropped.png", "noisy_latents_3_subjects_cropped.png"])
+def test_comfyui_workflow_only(name):
+    """A file with only the editor workflow gives the same core fields as the graph."""
+    PIL = pytest.importorskip("PIL")
+    import io
+    from PIL import Image, PngImagePlugin
+    full = interop.read(P / "ComfyUI" / name)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("workflow", full.source["workflow"])
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, "PNG", pnginfo=info)
+    m, want = interop.read(buf.getvalue()).meta, full.meta
+    for k in ("model", "prompt", "negative_prompt", "seed", "steps", "guidance_scale", "scheduler",
+              "width", "height", "clip_skip"):
+        assert getattr(m, k) == getattr(want, k), k
+
+
 def test_fooocus_json():
     r = interop.read(P / "Fooocus" / "fooocus1_cropped.png")
     m = r.meta

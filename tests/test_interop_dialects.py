@@ -356,6 +356,24 @@ def test_comfyui_hostile_graphs():
     assert r.meta.seed is None and "steps" in r.unmapped
 
 
+def test_comfyui_video_sampler_custom_nodes():
+    g = {"198": {"class_type": "WanVideoModelLoader", "inputs": {
+            "model": "wan\\wan2.1_i2v_480P_14B_fp8_e4m3fn.safetensors", "base_precision": "fp16"}},
+         "232": {"class_type": "WanVideoTextEmbedBridge", "inputs": {"positive": ["234", 0],
+                                                                     "negative": ["235", 0]}},
+         "234": {"class_type": "CLIPTextEncode", "inputs": {"text": "positive prompt", "clip": ["233", 0]}},
+         "235": {"class_type": "CLIPTextEncode", "inputs": {"text": "negative prompt", "clip": ["233", 0]}},
+         "252": {"class_type": "WanVideoSampler", "inputs": {
+             "steps": 30, "cfg": 6.0, "shift": 6.0, "seed": 1234, "scheduler": "unipc",
+             "denoise_strength": 1.0, "model": ["198", 0], "text_embeds": ["232", 0]}}}
+    r = interop.read(png([("prompt", json.dumps(g)), ("workflow", '{"links": []}')]))
+    m = r.meta
+    assert (m.prompt, m.negative_prompt) == ("positive prompt", "negative prompt")
+    assert (m.seed, m.steps, m.guidance_scale) == (1234, 30, 6.0)
+    assert m.model == "ckpt:wan\\wan2.1_i2v_480P_14B_fp8_e4m3fn.safetensors"
+    assert m.params["schedule_type"] == "unipc"
+
+
 def test_comfyui_efficiency_nodes():
     g = {"1": {"class_type": "Efficient Loader", "inputs": {
             "ckpt_name": "dreamshaper_8.safetensors", "clip_skip": -2, "lora_name": "None",

@@ -187,6 +187,10 @@ def _model_of(g: _Graph, link: Any, loras: list, info: dict, depth: int = 0) -> 
         if cls in ("UNETLoader", "UnetLoaderGGUF"):
             info["unet"] = True
         return name if isinstance(name, str) else None
+    if "loader" in cls.lower():
+        for k in ("model_name", "model", "model_path", "ckpt", "checkpoint"):
+            if isinstance(ins.get(k), str) and ins[k]:
+                return ins[k]
     if cls in _LORA_LOADERS or "lora_name" in ins:
         lo = make_lora(g.scalar(ins.get("lora_name")), g.scalar(ins.get("strength_model", 1.0)),
                        g.scalar(ins.get("strength_clip")) if "strength_clip" in ins else None)
@@ -252,12 +256,17 @@ def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, depth: int = 0) 
     return _latent_of(g, nxt, info, samplers, depth + 1) if nxt is not None else None
 
 
+_COND_KEYS = ("positive", "guider", "text_embeds", "conditioning", "embeds")
+
+
 def _is_sampler(cls: str, ins: dict) -> bool:
     if cls in _SAMPLERS:
         return True
     has_seed = any(k in ins for k in ("seed", "noise_seed", "noise"))
-    return has_seed and "steps" in ins and ("positive" in ins or "guider" in ins) \
-        and any(k in ins for k in ("latent_image", "latent"))
+    has_cond = any(_is_link(ins.get(k)) for k in _COND_KEYS)
+    has_latent = any(k in ins for k in ("latent_image", "latent", "samples"))
+    # KSampler-like custom nodes; video samplers (WanVideoSampler: model + text_embeds)
+    return has_seed and "steps" in ins and has_cond and (has_latent or "model" in ins)
 
 
 def _sampler_values(g: _Graph, n: dict, info: dict) -> dict:
@@ -274,6 +283,16 @@ def _sampler_values(g: _Graph, n: dict, info: dict) -> dict:
     v["model"] = ins.get("model")
     v["positive"] = ins.get("positive")
     v["negative"] = ins.get("negative")
+    if v["positive"] is None:
+        for k in ("text_embeds", "embeds", "conditioning"):
+            hit = g.node(ins.get(k))
+            if hit is not None:
+                bi = g.inputs(hit[1])
+                if "positive" in bi:
+                    v["positive"], v["negative"] = bi.get("positive"), bi.get("negative")
+                else:
+                    v["positive"] = ins[k]
+                break
     if cls == "KSamplerAdvanced":
         s0 = to_int(g.scalar(ins.get("start_at_step")))
         s1 = to_int(g.scalar(ins.get("end_at_step")))
@@ -480,6 +499,14 @@ _WIDGETS = {
                          "scheduler", "start_at_step", "end_at_step", "return_with_leftover_noise"],
     "CheckpointLoaderSimple": ["ckpt_name"],
     "CheckpointLoader": ["config_name", "ckpt_name"],
+    "unCLIPCheckpointLoader": ["ckpt_name"],
+    "ImageOnlyCheckpointLoader": ["ckpt_name"],
+    "CLIPTextEncodeSDXL": ["width", "height", "crop_w", "crop_h", "target_width", "target_height",
+                           "text_g", "text_l"],
+    "KSamplerSelect": ["sampler_name"],
+    "BasicScheduler": ["scheduler", "steps", "denoise"],
+    "RandomNoise": ["noise_seed", None],
+    "CFGGuider": ["cfg"],
     "UNETLoader": ["unet_name", "weight_dtype"],
     "CLIPTextEncode": ["text"],
     "EmptyLatentImage": ["width", "height", "batch_size"],
