@@ -65,7 +65,7 @@ NCHAR = 99                 # 0 end, 1..95 ' '..'~', 96 '\n', 97 '\t', 98 escape
 NCHARCTX = 29              # 0 start, 1..26 letters (either case), 27 digits, 28 other
 UNI_SAME = 4352            # "same 256-block as the previous escaped code point"
 NUNI = 4353
-MAX_PHRASE_ATOMS = 16      # longest lexicon entry, in atoms (encoder only)
+MAX_PHRASE_ATOMS = 64      # longest lexicon entry, in atoms (encoder only)
 
 _WORDCH = "0-9A-Za-z\u0080-\U0010ffff"
 _ATOM = re.compile(f"[{_WORDCH}]+|[^{_WORDCH}]", re.DOTALL)
@@ -97,19 +97,24 @@ def token_class(s: str) -> int:
     return PUNCT
 
 
-def token_state(s: str) -> int:
-    """The state a token leaves: a context key, with the word group in bits 4.. for
-    words; -1 for space tokens, whose key depends on the state before them."""
+def token_state(s: str, big: dict[str, int] | None = None) -> int:
+    """The state a token leaves, or -1 for a space token (whose state depends on the one
+    before it). Bits 0..3: context key; 4..7: word group; 8..: 1 + index of the bigram
+    table of the token's last word (0: none)."""
     cls = token_class(s)
     if cls == SPACE:
         return -1
     if cls == WORD:
-        return (PHRASE if " " in s else WORD) | GROUPS.get(s.rsplit(" ", 1)[-1], 0) << 4
+        last = s.rsplit(" ", 1)[-1]
+        b = big.get(last, -1) if big else -1
+        return (PHRASE if " " in s else WORD) | GROUPS.get(last, 0) << 4 | (b + 1) << 8
     return cls
 
 
 def next_state(state: int, nx: int) -> int:
-    return nx if nx >= 0 else SPACE + (state >> 4)
+    if nx >= 0:
+        return nx
+    return (SPACE + (state >> 4 & 15)) | (state >> 8) << 8
 
 
 def apply_case(s: str, mode: int) -> str:
@@ -242,7 +247,13 @@ def ilog2(x: int) -> int:
 
 
 class Model:
-    """A loaded model (tables of ints). ``encode``/``decode`` code a (prompt, negative) pair."""
+    """A loaded model (tables of ints). ``encode``/``decode`` code a (prompt, negative) pair.
+
+    Tables: ``ctx`` (one per role and context key), ``big`` (one per frequent word, for the
+    token after that word and a space in the prompt; it backs off to the context table),
+    ``global`` (every lexicon entry and the spell escape; context tables back off to it),
+    ``case``, ``char`` (order-2 character model) and the fixed code point block table.
+    """
 
     def __init__(self, tables: dict):
         if tables.get("version") != MODEL_VERSION:
@@ -253,30 +264,57 @@ class Model:
         self.n = n
         self.END = n
         self.BACKOFF = n + 1
-        self.SPELL = n
-        self.gtab = _dense(tables["global"])
+        self.SPELL = n + 2           # internal; index n of the global table
         if len(tables["global"]) != n + 1:
             raise ValueError("global table size")
-        self.ctx = [_Table(ids, cs) for ids, cs in tables["ctx"]]
-        if len(self.ctx) != NCTX:
+        self.gtab = _dense(tables["global"])
+        self.gtab.syms[n] = self.SPELL
+        tabs = [_Table(ids, cs) for ids, cs in tables["ctx"]]
+        if len(tabs) != NCTX:
             raise ValueError("context count")
-        for t in self.ctx:
-            if t.syms != sorted(set(t.syms)) or t.syms[-1] != self.BACKOFF \
-                    or t.syms[-2] != self.END or t.syms[0] < 0:
+        parent = [-1] * NCTX
+        big: dict[str, int] = {}
+        for w, ids, cs in tables["big"]:
+            if type(w) is not int or not 0 <= w < n or token_class(vocab[w]) != WORD:
+                raise ValueError("bigram table word")
+            big[vocab[w]] = len(tabs)
+            parent.append(SPACE + GROUPS.get(vocab[w], 0))
+            tabs.append(_Table(ids, cs))
+        for i, t in enumerate(tabs):
+            if t.syms != sorted(set(t.syms)) or t.syms[-1] != self.BACKOFF or t.syms[0] < 0 \
+                    or i < NCTX and t.syms[-2] != self.END:
                 raise ValueError("context table symbols")
+        self.tabs = tabs
+        self.parent = parent
+        self.big = big
         self.case = [_dense(c) for c in tables["case"]]
+        if len(self.case) != NCTX:
+            raise ValueError("case table count")
         ch = tables["char"]
         if len(ch) != NCHARCTX * NCHARCTX * NCHAR:
             raise ValueError("char table size")
         self.chars = [_dense(ch[i:i + NCHAR]) for i in range(0, len(ch), NCHAR)]
         self.uni = _dense(uni_bucket_counts())
-        self.has_letters = [any("a" <= c <= "z" for c in s) for s in vocab]
-        self.nx = [token_state(s) for s in vocab]
         for s in vocab:
             if not s or not s.isascii() or s != s.lower():
                 raise ValueError(f"bad vocab entry {s!r}")
+        self._info: dict[int, tuple[int, bool]] = {}
         self._enc_ready = False
         self._lock = threading.Lock()
+
+    def info(self, sym: int) -> tuple[int, bool]:
+        """(state the lexicon entry leaves, whether it has letters), computed once."""
+        v = self._info.get(sym)
+        if v is None:
+            s = self.vocab[sym]
+            v = self._info[sym] = (token_state(s, self.big), s != s.upper())
+        return v
+
+    def table_for(self, role: int, st: int) -> int:
+        """Index of the first table that codes the next token in state st."""
+        if role == 0 and st >> 8 and st & 15 >= SPACE:
+            return (st >> 8) - 1
+        return role * NCLASS + (st & 15)
 
     # ------------------------------------------------------------------ decoding
     def decode(self, data: bytes) -> tuple[str, str]:
@@ -291,27 +329,26 @@ class Model:
         nchars = 0
         st = BOS
         base = role * NCLASS
-        ctx, gtab, vocab, END, BACKOFF = self.ctx, self.gtab, self.vocab, self.END, self.BACKOFF
+        tabs, parent, vocab = self.tabs, self.parent, self.vocab
+        END, BACKOFF, SPELL = self.END, self.BACKOFF, self.SPELL
         while True:
             c = base + (st & 15)
-            sym = ctx[c].decode(dec)
+            ti = self.table_for(role, st)
+            sym = tabs[ti].decode(dec)
+            while sym == BACKOFF:
+                ti = parent[ti]
+                sym = tabs[ti].decode(dec) if ti >= 0 else self.gtab.decode(dec)
             if sym == END:
                 return "".join(out)
-            if sym == BACKOFF:
-                sym = gtab.decode(dec)
-                if sym == self.SPELL:
-                    s = self._decode_spell(dec, state)
-                    st = next_state(st, token_state(s))
-                    out.append(s)
-                    nchars += len(s)
-                    if nchars > MAX_TEXT_CHARS:
-                        raise LimitExceededError(f"decoded text over {MAX_TEXT_CHARS} "
-                                                 "characters", field="text")
-                    continue
-            s = vocab[sym]
-            if self.has_letters[sym]:
-                s = apply_case(s, self.case[c].decode(dec))
-            st = next_state(st, self.nx[sym])
+            if sym == SPELL:
+                s = self._decode_spell(dec, state)
+                st = next_state(st, token_state(s, self.big))
+            else:
+                s = vocab[sym]
+                nx, letters = self.info(sym)
+                if letters:
+                    s = apply_case(s, self.case[c].decode(dec))
+                st = next_state(st, nx)
             out.append(s)
             nchars += len(s)
             if nchars > MAX_TEXT_CHARS:
@@ -354,36 +391,39 @@ class Model:
             self.index = {s: i for i, s in enumerate(self.vocab)}
             pre = set()
             for s in self.vocab:
-                a = atoms(s)
-                acc = ""
-                for x in a[:-1]:
-                    acc += x
-                    pre.add(acc)
+                if len(s) > 1:
+                    a = atoms(s)
+                    acc = ""
+                    for x in a[:-1]:
+                        acc += x
+                        pre.add(acc)
             self.prefixes = pre
-            self._cost_cache: list[dict[int, int]] = [dict() for _ in range(NCTX)]
-            g = self.gtab
-            gt = ilog2(g.total)
-            self.gcost = None  # computed lazily per symbol
-            self._gt = gt
+            self._cost_cache: list[dict[int, int]] = [dict() for _ in self.tabs]
+            self._gt = ilog2(self.gtab.total)
             self._case_cost = [[ilog2(t.total) - ilog2(t.cum[m + 1] - t.cum[m])
                                 for m in range(NCASE)] for t in self.case]
             self._char_cost = [[ilog2(t.total) - ilog2(t.cum[m + 1] - t.cum[m])
                                 for m in range(NCHAR)] for t in self.chars]
             self._enc_ready = True
 
-    def token_cost(self, c: int, sym: int) -> int:
-        """Cost of a lexicon symbol (or END / SPELL via backoff) in context c, 1/65536 bit."""
-        cache = self._cost_cache[c]
+    def token_cost(self, ti: int, sym: int) -> int:
+        """Cost of sym (lexicon id, END or SPELL) from table ti, in 1/65536 bit."""
+        cache = self._cost_cache[ti]
         v = cache.get(sym)
         if v is None:
-            t = self.ctx[c]
+            t = self.tabs[ti]
             hit = t.lookup(sym)
             if hit is not None:
                 v = ilog2(t.total) - ilog2(hit[1])
             else:
-                bo = t.lookup(self.BACKOFF)
-                g = self.gtab.cum
-                v = ilog2(t.total) - ilog2(bo[1]) + self._gt - ilog2(g[sym + 1] - g[sym])
+                v = ilog2(t.total) - ilog2(t.lookup(self.BACKOFF)[1])
+                p = self.parent[ti]
+                if p >= 0:
+                    v += self.token_cost(p, sym)
+                else:
+                    g = self.gtab.cum
+                    k = self.n if sym == self.SPELL else sym
+                    v += self._gt - ilog2(g[k + 1] - g[k])
             cache[sym] = v
         return v
 
@@ -400,20 +440,24 @@ class Model:
             c1 = char_class(ch)
         return cost + cc[c1 * NCHARCTX + c2][CHAR_END]
 
-    def parse(self, text: str, role: int, start: int = BOS) -> list[tuple[int, int, str]]:
+    def parse(self, text: str, role: int, start: int = BOS,
+              exclude: int = -1) -> list[tuple[int, int, str]]:
         """Cheapest token sequence for text: [(sym, case_mode, surface)], sym = SPELL or id.
 
         Deterministic: integer costs, ties broken by the order candidates are tried.
+        ``exclude`` is a lexicon id not to use (training only).
         """
         if not self._enc_ready:
             self._prepare_encoder()
         a = atoms(text)
         n = len(a)
         base = role * NCLASS
-        index, prefixes, has_letters, nxof = self.index, self.prefixes, self.has_letters, self.nx
+        index, prefixes, info = self.index, self.prefixes, self.info
+        big = self.big
         case_cost = self._case_cost
+        SPELL = self.SPELL
         INF = 1 << 62
-        # best[i]: {cls: (cost, prev_i, prev_cls, sym, mode, surface)}
+        # best[i]: {state: (cost, prev_i, prev_state, sym, mode, surface)}
         best: list[dict] = [dict() for _ in range(n + 1)]
         best[0][start] = (0, -1, -1, -1, 0, "")
         for i in range(n):
@@ -428,7 +472,7 @@ class Model:
                     break
                 low = s.lower()
                 sym = index.get(low)
-                if sym is not None:
+                if sym is not None and sym != exclude:
                     if low == s:
                         mode = 0
                     else:
@@ -442,44 +486,37 @@ class Model:
                 if low not in prefixes:
                     break
             if not cands or cands[0][0] != i + 1:
-                cands.append((i + 1, -1, 0, a[i]))
-            for pcls, st in list(states.items()):
-                c = base + (pcls & 15)
-                pc = st[0]
+                cands.append((i + 1, SPELL, 0, a[i]))
+            for pst, stv in list(states.items()):
+                c = base + (pst & 15)
+                ti = self.table_for(role, pst)
+                pc = stv[0]
                 for j, sym, mode, surf in cands:
-                    if sym < 0:
-                        cost = pc + self._spell_total(c, surf)
-                        ncls = next_state(pcls, token_state(surf))
+                    if sym == SPELL:
+                        cost = pc + self.token_cost(ti, SPELL) + self.spell_cost(surf)
+                        nst = next_state(pst, token_state(surf, big))
                     else:
-                        cost = pc + self.token_cost(c, sym)
-                        if has_letters[sym]:
+                        cost = pc + self.token_cost(ti, sym)
+                        nx, letters = info(sym)
+                        if letters:
                             cost += case_cost[c][mode]
-                        ncls = next_state(pcls, nxof[sym])
-                    cur = best[j].get(ncls)
+                        nst = next_state(pst, nx)
+                    cur = best[j].get(nst)
                     if cur is None or cost < cur[0]:
-                        best[j][ncls] = (cost, i, pcls, sym, mode, surf)
-        # end
-        bestc, bcls = INF, -1
-        for pcls, st in best[n].items():
-            cost = st[0] + self.token_cost(base + (pcls & 15), self.END)
+                        best[j][nst] = (cost, i, pst, sym, mode, surf)
+        bestc, bst = INF, -1
+        for pst, stv in best[n].items():
+            cost = stv[0] + self.token_cost(self.table_for(role, pst), self.END)
             if cost < bestc:
-                bestc, bcls = cost, pcls
+                bestc, bst = cost, pst
         out = []
-        i, cls = n, bcls
+        i, st = n, bst
         while i > 0:
-            st = best[i][cls]
-            out.append((st[3], st[4], st[5]))
-            i, cls = st[1], st[2]
+            stv = best[i][st]
+            out.append((stv[3], stv[4], stv[5]))
+            i, st = stv[1], stv[2]
         out.reverse()
         return out
-
-    def _spell_total(self, c: int, surf: str) -> int:
-        t = self.ctx[c]
-        bo = t.lookup(self.BACKOFF)
-        g = self.gtab.cum
-        n = self.n
-        return (ilog2(t.total) - ilog2(bo[1]) + self._gt - ilog2(g[n + 1] - g[n])
-                + self.spell_cost(surf))
 
     def encode(self, prompt: str, negative: str) -> bytes:
         for what, s in (("prompt", prompt), ("negative_prompt", negative)):
@@ -492,28 +529,35 @@ class Model:
             self._encode_tokens(enc, role, self.parse(text, role), state)
         return enc.finish()
 
+    def _put_token(self, enc: Encoder, ti: int, sym: int) -> None:
+        tabs, parent = self.tabs, self.parent
+        while True:
+            t = tabs[ti]
+            hit = t.lookup(sym)
+            if hit is not None:
+                enc.encode(hit[0], hit[1], t.total)
+                return
+            self._put(enc, t, self.BACKOFF)
+            ti = parent[ti]
+            if ti < 0:
+                self._put(enc, self.gtab, sym)
+                return
+
     def _encode_tokens(self, enc: Encoder, role: int, toks, state: list) -> None:
         st = BOS
         base = role * NCLASS
         for sym, mode, surf in toks:
             c = base + (st & 15)
-            t = self.ctx[c]
-            if sym < 0:
-                self._put(enc, t, self.BACKOFF)
-                self._put(enc, self.gtab, self.SPELL)
+            self._put_token(enc, self.table_for(role, st), sym)
+            if sym == self.SPELL:
                 self._encode_spell(enc, surf, state)
-                st = next_state(st, token_state(surf))
+                st = next_state(st, token_state(surf, self.big))
                 continue
-            hit = t.lookup(sym)
-            if hit is None:
-                self._put(enc, t, self.BACKOFF)
-                self._put(enc, self.gtab, sym)
-            else:
-                enc.encode(hit[0], hit[1], t.total)
-            if self.has_letters[sym]:
+            nx, letters = self.info(sym)
+            if letters:
                 self._put(enc, self.case[c], mode)
-            st = next_state(st, self.nx[sym])
-        self._put(enc, self.ctx[base + (st & 15)], self.END)
+            st = next_state(st, nx)
+        self._put_token(enc, self.table_for(role, st), self.END)
 
     @staticmethod
     def _put(enc: Encoder, t: _Table, sym: int) -> None:

@@ -29,8 +29,8 @@ import zipfile
 from collections import Counter, defaultdict
 
 from .cm import (BOS, CHAR_END, CHAR_UNI, MAX_PHRASE_ATOMS, MODEL_VERSION, NCASE, NCHAR,
-                 NCHARCTX, NCLASS, NCTX, SEP, TABLE_FILE, Model, atoms, char_class,
-                 char_symbol, next_state, token_state)
+                 NCHARCTX, NCLASS, NCTX, PHRASE, SEP, SPACE, TABLE_FILE, WORD, Model, atoms,
+                 char_class, char_symbol, next_state, token_state)
 from .rangecoder import MAX_TOTAL
 
 __all__ = ["held_out", "load_corpora", "train"]
@@ -192,9 +192,11 @@ def candidate_vocab(docs) -> Counter:
         for x in a:
             if x.isascii():
                 cand[x.lower()] += w
-        if kind != "p" and 1 < len(a) <= MAX_PHRASE_ATOMS and text.isascii() and len(text) <= 80:
+        if kind != "p" and 1 < len(a) <= MAX_PHRASE_ATOMS and text.isascii() and len(text) <= 200:
             cand[text.lower()] += w
-    for t in PUNCT_TOKENS + [chr(o) for o in range(0x20, 0x7F)]:
+    weights = [f":{v / 10:g}" for v in range(1, 21)]
+    for t in (PUNCT_TOKENS + [chr(o) for o in range(0x20, 0x7F)] + weights
+              + [w + ")" for w in weights] + [w + ">" for w in weights]):
         cand[t.lower()] += 0.5
     return cand
 
@@ -204,67 +206,90 @@ def _scale(counts: list[float], total: int = TABLE_TOTAL) -> list[int]:
     return [max(1, int(c * total / s + 0.5)) for c in counts]
 
 
-def _tables_from(vocab: list[str], gl: list[float], ctx_counts, case_counts, char_counts,
-                 spell_share: float, keep: float, backoff_beta: float) -> dict:
+def _table(cc: dict, keep: float, beta: float, end: int | None, backoff: int) -> list:
+    kept = {}
+    dropped = 0.0
+    for sym, v in cc.items():
+        if sym == backoff or sym == end:
+            continue
+        if v >= keep:
+            kept[sym] = v
+        else:
+            dropped += v
+    tot = sum(cc.values()) or 1.0
+    if end is not None:
+        kept[end] = max(cc.get(end, 0.0), tot * 1e-4)
+    kept[backoff] = dropped + cc.get(backoff, 0.0) + beta * len(cc) + tot * 1e-4
+    syms = sorted(kept)
+    return [syms, _scale([kept[s] for s in syms])]
+
+
+def _tables_from(vocab: list[str], gl: list[float], ctx_counts, big_counts, case_counts,
+                 char_counts, p: dict) -> dict:
     n = len(vocab)
     END, BACKOFF = n, n + 1
     gsum = sum(gl)
-    glob = _scale(gl + [gsum * spell_share], TABLE_TOTAL << 1)
-    ctx = []
-    for c in range(NCTX):
-        cc = ctx_counts[c]
-        kept = {}
-        dropped = 0.0
-        for sym, v in cc.items():
-            if sym in (END, BACKOFF):
-                continue
-            if v >= keep:
-                kept[sym] = v
-            else:
-                dropped += v
-        tot = sum(cc.values()) or 1.0
-        kept[END] = max(cc.get(END, 0.0), tot * 1e-4)
-        kept[BACKOFF] = dropped + cc.get(BACKOFF, 0.0) + backoff_beta * len(cc) + tot * 1e-4
-        syms = sorted(kept)
-        ctx.append([syms, _scale([kept[s] for s in syms])])
+    glob = _scale(gl + [gsum * p["spell_share"]], TABLE_TOTAL << 1)
+    ctx = [_table(ctx_counts[c], p["keep"], p["backoff_beta"], END, BACKOFF)
+           for c in range(NCTX)]
+    index = {s: i for i, s in enumerate(vocab)}
+    big = []
+    for w, cc in big_counts.items():
+        if w in index and sum(cc.values()) >= p["big_min"]:
+            big.append([index[w], *_table(cc, p["big_keep"], p["big_beta"], None, BACKOFF)])
+    big.sort()
     case = [_scale([case_counts[c][m] + 0.5 for m in range(NCASE)], 1 << 16) for c in range(NCTX)]
     char = []
     for i in range(NCHARCTX * NCHARCTX):
         row = char_counts[i]
         char += _scale([row[s] + 0.05 for s in range(NCHAR)], 1 << 16)
-    return {"version": MODEL_VERSION, "vocab": vocab, "global": glob, "ctx": ctx,
+    return {"version": MODEL_VERSION, "vocab": vocab, "global": glob, "ctx": ctx, "big": big,
             "case": case, "char": char}
 
 
-def _count(model: Model, docs, vocab_index: dict | None = None):
+def _count(model: Model, docs, loo: float):
     n = model.n
     ctx_counts = [defaultdict(float) for _ in range(NCTX)]
+    big_counts: dict[str, dict] = defaultdict(lambda: defaultdict(float))
     case_counts = [[0.0] * NCASE for _ in range(NCTX)]
     tok_total: Counter = Counter()
-    for text, role, kind, w in docs:
-        cls = _start(kind)
-        base = role * NCLASS
-        toks = model.parse(text, role, cls) if text else []
-        for sym, mode, surf in toks:
-            c = base + (cls & 15)
-            if sym < 0:
-                ctx_counts[c][n + 1] += w
-                cls = next_state(cls, token_state(surf))
-                continue
-            ctx_counts[c][sym] += w
-            tok_total[sym] += w
-            if model.has_letters[sym]:
-                case_counts[c][mode] += w
-            cls = next_state(cls, model.nx[sym])
-        for sep, share in ENDINGS[kind]:
-            c = base + (cls & 15)
-            if sep is None:
-                ctx_counts[c][n] += w * share
-            else:
-                sym = model.index[sep]
+    for text, role, kind, w0 in docs:
+        own = model.index.get(text.lower(), -1) if kind in "cfn" else -1
+        runs = [(w0, -1)] if own < 0 or loo <= 0 else [(w0 * (1 - loo), -1), (w0 * loo, own)]
+        for w, excl in runs:
+            st = _start(kind)
+            base = role * NCLASS
+            last = None
+            toks = model.parse(text, role, st, excl) if text else []
+            for sym, mode, surf in toks:
+                key = st & 15
+                c = base + key
+                tgt = n + 1 if sym == model.SPELL else sym
+                ctx_counts[c][tgt] += w
+                if role == 0 and key >= SPACE and last is not None:
+                    big_counts[last][tgt] += w
+                if sym == model.SPELL:
+                    nx = token_state(surf)
+                    last = None
+                else:
+                    tok_total[sym] += w
+                    nx, letters = model.info(sym)
+                    if letters:
+                        case_counts[c][mode] += w
+                    if nx >= 0:
+                        last = model.vocab[sym].rsplit(" ", 1)[-1] if nx & 15 in (WORD, PHRASE) \
+                            else None
+                st = next_state(st, nx)
+            for sep, share in ENDINGS[kind]:
+                key = st & 15
+                c = base + key
+                sym = n if sep is None else model.index[sep]
                 ctx_counts[c][sym] += w * share
-                tok_total[sym] += w * share
-    return ctx_counts, case_counts, tok_total
+                if role == 0 and key >= SPACE and last is not None:
+                    big_counts[last][sym] += w * share
+                if sep is not None:
+                    tok_total[sym] += w * share
+    return ctx_counts, big_counts, case_counts, tok_total
 
 
 def _char_counts(docs) -> list[list[float]]:
@@ -283,45 +308,49 @@ def _char_counts(docs) -> list[list[float]]:
     return counts
 
 
-def train(docs, *, min_token: float = 0.02, keep: float = 0.05, spell_share: float = 0.01,
-          backoff_beta: float = 0.3, empty_negative: float = 7000.0, log=print) -> dict:
+PARAMS = dict(min_token=0.02, keep=0.05, spell_share=0.01, backoff_beta=0.3,
+              big_min=5.0, big_keep=0.1, big_beta=1.0, loo=0.5, empty_negative=7000.0)
+
+
+def train(docs, log=print, **overrides) -> dict:
     """Fit the model tables (a dict of ints and strings) to training documents."""
+    p = dict(PARAMS, **overrides)
     t0 = time.time()
     cand = candidate_vocab(docs)
     vocab = sorted(cand, key=lambda s: (-cand[s], s))
     charc = _char_counts(docs)
     zero_ctx = [defaultdict(float) for _ in range(NCTX)]
     zero_case = [[1.0] * NCASE for _ in range(NCTX)]
-    tables = _tables_from(vocab, [cand[s] for s in vocab], zero_ctx, zero_case, charc,
-                          spell_share, keep, backoff_beta)
+    tables = _tables_from(vocab, [cand[s] for s in vocab], zero_ctx, {}, zero_case, charc, p)
     log(f"candidates: {len(vocab)} ({time.time() - t0:.1f}s)")
     for it in range(3):
         model = Model(tables)
         model._prepare_encoder()
-        ctx_counts, case_counts, tok_total = _count(model, docs)
-        ctx_counts[NCLASS + BOS][model.n] += empty_negative
+        ctx_counts, big_counts, case_counts, tok_total = _count(model, docs,
+                                                                p["loo"] if it else 0.0)
+        ctx_counts[NCLASS + BOS][model.n] += p["empty_negative"]
         ctx_counts[BOS][model.n] += 5.0
         # prune rare multi-atom entries; keep every single atom that occurred
         keep_ids = [i for i, s in enumerate(model.vocab)
-                    if tok_total[i] >= min_token or len(atoms(s)) == 1 and cand[s] > 0]
+                    if tok_total[i] >= p["min_token"] or len(atoms(s)) == 1 and cand[s] > 0]
         keep_ids.sort(key=lambda i: (-tok_total[i], model.vocab[i]))
         remap = {old: new for new, old in enumerate(keep_ids)}
         vocab = [model.vocab[i] for i in keep_ids]
-        n_old = model.n
-        remap[n_old] = len(vocab)
-        remap[n_old + 1] = len(vocab) + 1
-        new_ctx = [defaultdict(float) for _ in range(NCTX)]
-        for c in range(NCTX):
-            for sym, v in ctx_counts[c].items():
-                if sym in remap:
-                    new_ctx[c][remap[sym]] += v
-                else:
-                    new_ctx[c][len(vocab) + 1] += v
+        remap[model.n] = len(vocab)
+        remap[model.n + 1] = len(vocab) + 1
+
+        def re(cc):
+            out = defaultdict(float)
+            for sym, v in cc.items():
+                out[remap.get(sym, len(vocab) + 1)] += v
+            return out
+        ctx_counts = [re(cc) for cc in ctx_counts]
+        big_counts = {w: re(cc) for w, cc in sorted(big_counts.items())}
         gl = [tok_total[i] + 0.02 for i in keep_ids]
-        tables = _tables_from(vocab, gl, new_ctx, case_counts, charc, spell_share, keep,
-                              backoff_beta)
+        tables = _tables_from(vocab, gl, ctx_counts, big_counts, case_counts, charc, p)
         log(f"pass {it}: vocab {len(vocab)}, ctx sizes "
-            f"{[len(t[0]) for t in tables['ctx']]} ({time.time() - t0:.1f}s)")
+            f"{[len(t[0]) for t in tables['ctx']]}, {len(tables['big'])} bigram tables with "
+            f"{sum(len(b[1]) for b in tables['big'])} entries ({time.time() - t0:.1f}s)")
     return tables
 
 
