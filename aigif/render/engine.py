@@ -92,18 +92,20 @@ def _cache_key(backend, source: ModelSource, settings: RenderSettings) -> tuple:
 
 def _load(backend, source: ModelSource, settings: RenderSettings, cache: PipelineCache,
           download: bool):
-    if source.local and source.location is not None:
-        # the directory must still hold the weights the file names
-        here = f"local:{content_hash(source.location).hex()}"
-        if here != source.revision:
-            raise ModelNotAvailableError(
-                f"{source.location} now holds weights {here}, not {source.revision}; "
-                f"register the right directory with aigif.register_model(name, path, "
-                f"override=True)")
     dt = torch_dtype(settings.dtype)
-    return cache.get(_cache_key(backend, source, settings),
-                     lambda: backend.load(source, dtype=dt, device=settings.device,
-                                          download=download))
+
+    def load():
+        if source.local and source.location is not None:
+            # the directory must still hold the weights the file names
+            here = f"local:{content_hash(source.location).hex()}"
+            if here != source.revision:
+                raise ModelNotAvailableError(
+                    f"{source.location} now holds weights {here}, not {source.revision}; "
+                    f"register the right directory with aigif.register_model(name, path, "
+                    f"override=True)")
+        return backend.load(source, dtype=dt, device=settings.device, download=download)
+
+    return cache.get(_cache_key(backend, source, settings), load)
 
 
 def _generator(settings: RenderSettings, seed: int):
@@ -113,6 +115,12 @@ def _generator(settings: RenderSettings, seed: int):
 
 
 def _payload_image(f: AigifFile):
+    try:
+        from ..codecs import decode_payload
+    except ImportError:       # pragma: no cover - codecs not installed: Pillow formats only
+        decode_payload = None
+    if decode_payload is not None:
+        return decode_payload(f.payload)
     import io
     from PIL import Image
     try:

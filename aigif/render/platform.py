@@ -8,6 +8,7 @@ records, restores them afterwards, and yields the list of differences it could n
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform as _pyplatform
 from dataclasses import replace
@@ -33,6 +34,7 @@ def _torch():
     return torch
 
 
+@functools.lru_cache(maxsize=None)
 def _version(mod: str) -> str:
     try:
         from importlib.metadata import version
@@ -49,6 +51,7 @@ def _device_class(device: str) -> str:
     return d if d in ("cpu", "cuda", "mps", "xpu", "npu") else "unknown"
 
 
+@functools.lru_cache(maxsize=None)
 def _accelerator(device_class: str, device: str) -> str:
     torch = _torch()
     try:

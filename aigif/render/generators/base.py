@@ -158,11 +158,21 @@ class DiffusersGenerator:
         warnings.warn(msg, AigifWarning, stacklevel=4)
 
     def scheduler(self, pipe, meta):
-        """The scheduler for ``meta``, built from the model's own scheduler config."""
+        """The scheduler for ``meta``, built from the model's own scheduler config.
+
+        Built once per (pipeline, key, options) and reused, as diffusers users reuse
+        ``pipe.scheduler``: ``set_timesteps``, which every pipeline call runs first, resets
+        a scheduler's state, so nothing carries over from one render to the next.
+        """
         options = {k[len("scheduler."):]: v for k, v in meta.params.items()
                    if k.startswith("scheduler.")}
-        base = getattr(pipe, "_aigif_scheduler_config", None) or dict(pipe.scheduler.config)
-        return make_scheduler(meta.scheduler, base, options)
+        memo = pipe.__dict__.setdefault("_aigif_schedulers", {})
+        key = (meta.scheduler, tuple(sorted(options.items())))
+        template = memo.get(key)
+        if template is None:
+            base = getattr(pipe, "_aigif_scheduler_config", None) or dict(pipe.scheduler.config)
+            template = memo[key] = make_scheduler(meta.scheduler, base, options)
+        return template
 
     def call_kwargs(self, meta, generator) -> dict:
         """Keyword arguments of the pipeline call for ``meta``."""

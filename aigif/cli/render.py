@@ -1,0 +1,148 @@
+"""Rendering commands: ``aigif render FILE... -o OUT`` and ``aigif generate --json ...``.
+
+Torch and diffusers load only when one of these commands runs.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ._common import console, err_console, fail, run_guarded
+
+__all__ = ["register"]
+
+_IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+def _warn_lines(caught) -> None:
+    for w in caught:
+        err_console.print(f"aigif: warning: {w.message}", markup=False)
+
+
+def _exactness(res) -> str:
+    if res.source == "payload":
+        return "from the pixel payload (model not available)"
+    return {True: "exact", False: "approximate (fingerprint differs)",
+            None: "no fingerprint to check"}[res.exact]
+
+
+def _save(image, path: Path) -> None:
+    if path.suffix.lower() in (".jpg", ".jpeg") and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    try:
+        image.save(path)
+    except (KeyError, ValueError) as e:
+        fail(f"cannot write {path}: {e}")
+
+
+def render(
+    files: List[Path] = typer.Argument(..., help=".aigif files to regenerate"),
+    output: Path = typer.Option(..., "-o", "--output", help="image file (one input) or "
+                                "folder (one <name>.png per input)"),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1, mps (default: the "
+                                         "file's, else GPU when available)"),
+    dtype: Optional[str] = typer.Option(None, help="float32, float16, bfloat16 (default: "
+                                        "the file's)"),
+    strict: bool = typer.Option(False, help="fail on platform differences or a fingerprint "
+                                "mismatch"),
+    fallback: bool = typer.Option(False, "--fallback-pixels", help="use the pixel payload "
+                                  "when the model is not available"),
+    offline: bool = typer.Option(False, help="never download weights"),
+    force: bool = typer.Option(False, help="overwrite existing outputs"),
+) -> None:
+    """Regenerate the images of .aigif files."""
+    def go() -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from .. import errors
+        from .. import open as aigif_open
+        single = len(files) == 1 and output.suffix.lower() in _IMAGE_SUFFIXES
+        if not single:
+            if output.suffix.lower() in _IMAGE_SUFFIXES:
+                fail(f"{len(files)} inputs need an output folder, not {output}")
+            output.mkdir(parents=True, exist_ok=True)
+        targets = [output if single else output / (Path(f).stem + ".png") for f in files]
+        for t in targets:
+            if t.exists() and not force:
+                fail(f"{t} exists (use --force to overwrite)")
+        failed = 0
+        with Progress(TextColumn("{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                      console=err_console, transient=True) as bar:
+            task = bar.add_task("rendering", total=len(files))
+            for src, dst in zip(files, targets):
+                bar.update(task, description=f"rendering {src.name}")
+                try:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always", errors.AigifWarning)
+                        res = aigif_open(src).render(device=device, dtype=dtype, strict=strict,
+                                                     fallback="payload" if fallback else "error",
+                                                     download=not offline)
+                    _warn_lines(caught)
+                    _save(res.image, dst)
+                    t = res.timings.get("total", 0.0)
+                    console.print(f"{src} -> {dst}: {_exactness(res)}, {t:.2f} s"
+                                  f"{' (cached pipeline)' if res.cache_hit else ''}")
+                except errors.AigifError as e:
+                    failed += 1
+                    err_console.print(f"aigif: error: {src}: {e}", markup=False)
+                except OSError as e:
+                    failed += 1
+                    err_console.print(f"aigif: error: {src}: {e.strerror or e}", markup=False)
+                bar.advance(task)
+        if failed:
+            raise typer.Exit(2)
+    run_guarded(go)
+
+
+def generate(
+    json_path: str = typer.Option(..., "--json", help="meta JSON (same keys as "
+                                  "'aigif info --json'); '-' for stdin"),
+    output: Path = typer.Option(..., "-o", "--output", help="the .aigif file to write"),
+    image: Optional[Path] = typer.Option(None, "--image", help="also write the image here"),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, mps (default: GPU when "
+                                         "available)"),
+    dtype: Optional[str] = typer.Option(None, help="float32, float16, bfloat16"),
+    offline: bool = typer.Option(False, help="never download weights"),
+    force: bool = typer.Option(False, help="overwrite existing outputs"),
+) -> None:
+    """Generate an image from metadata and write it as an .aigif file (with its platform
+    and fingerprint)."""
+    def go() -> None:
+        from .. import GenerationMeta, errors
+        from ..render import generate as gen
+        try:
+            text = sys.stdin.read() if json_path == "-" else \
+                Path(json_path).read_text(encoding="utf-8")
+        except OSError as e:
+            fail(f"cannot read {json_path}: {e.strerror or e}")
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            fail(f"{json_path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")
+        for p in (output, image):
+            if p is not None and p.exists() and not force:
+                fail(f"{p} exists (use --force to overwrite)")
+        meta = GenerationMeta.from_dict(d)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", errors.AigifWarning)
+            with err_console.status("generating"):
+                img, data = gen(meta, device=device, dtype=dtype, download=not offline)
+        _warn_lines(caught)
+        output.write_bytes(data)
+        msg = f"wrote {output} ({len(data)} bytes)"
+        if image is not None:
+            _save(img, image)
+            msg += f" and {image} ({img.size[0]}x{img.size[1]})"
+        console.print(msg)
+    run_guarded(go)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``render`` and ``generate`` to the ``aigif`` command."""
+    app.command("render")(render)
+    app.command("generate")(generate)
