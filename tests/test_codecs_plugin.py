@@ -118,3 +118,31 @@ def test_cli_encode_then_decode(tmp_path):
     r = subprocess.run(cmd + ["decode", str(bad), "-o", str(tmp_path / "x.png")],
                        capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr and "error" in r.stderr
+
+
+def test_cli_hybrid_reports_the_decision(tmp_path):
+    import json
+    orig = tmp_path / "orig.png"
+    regen = tmp_path / "regen.png"
+    rng = np.random.default_rng(0)
+    im = Image.fromarray(np.clip(np.asarray(sample()) + rng.normal(0, 4, (48, 64, 3)), 0, 255)
+                         .astype(np.uint8))
+    im.save(orig)
+    a = np.asarray(im).copy()
+    a[10:20, 10:30] = 0  # the original was edited after generation
+    Image.fromarray(a).save(regen)
+    meta = tmp_path / "m.json"
+    meta.write_text(json.dumps({"model": "sd15", "prompt": "x", "seed": 2, "width": 64,
+                                "height": 48}))
+    out = tmp_path / "h.aigif"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "aigif", "hybrid", "--image", str(orig),
+                        "--regenerated", str(regen), "--json", str(meta), "--exact",
+                        "--codecs", "webp", "-o", str(out)],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "chose residual" in r.stdout
+    f = aigif.open(out)
+    assert f.meta is not None and f.residual is not None and f.payload is None
+    from aigif.codecs.residual import apply_residual
+    assert apply_residual(Image.open(regen), f.residual).tobytes() == im.tobytes()

@@ -145,3 +145,25 @@ def test_arbitrary_residual_bytes_raise_only_aigif_errors(data):
             R.apply_residual(base, data)
     except AigifError:
         pass
+
+
+def test_hybrid_file_round_trip_through_render(monkeypatch):
+    import aigif
+    from aigif.document import AigifFile
+    o = original()
+    base = edited(o)  # the regeneration lacks the edit the original has
+    meta = aigif.GenerationMeta(model="sd15", prompt="p", seed=1, width=128, height=96)
+    f, d = R.encode_hybrid(meta, o, base, 40.0, codecs=("webp",), residual_inner=("webp",),
+                           residual_lossy=("jxl",))
+    assert d.mode == "residual" and f.residual == d.residual and f.payload is None
+    g = aigif.loads(aigif.dumps(f, text_method=0))
+    assert g.residual == f.residual
+    monkeypatch.setattr(AigifFile, "render", lambda self, **kw: base)
+    res = g.image()
+    assert res.path == "render+residual"
+    assert R.psnr(o, res.image) == pytest.approx(d.psnr) and d.psnr >= 40
+
+    f, d = R.encode_hybrid(meta, o, o, 40.0, codecs=("webp",))
+    assert d.mode == "syntax" and f == AigifFile(meta=meta)
+    f, d = R.encode_hybrid(None, o, None, 40.0, codecs=("webp",))
+    assert d.mode == "pixels" and f.meta is None and f.payload.codec == "webp"

@@ -1,4 +1,4 @@
-"""Pixel commands: ``aigif decode FILE -o out.png`` and ``aigif codecs``.
+"""Pixel commands: ``aigif decode``, ``aigif hybrid`` and ``aigif codecs``.
 
 ``aigif encode --image`` lives in the core command and calls ``aigif.codecs``.
 """
@@ -50,6 +50,44 @@ def decode(
     run_guarded(go)
 
 
+def hybrid(
+    image: Path = typer.Option(..., "--image", help="the original image"),
+    output: Path = typer.Option(..., "-o", "--output", help="the .aigif file to write"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="generation meta JSON"),
+    regenerated: Optional[Path] = typer.Option(
+        None, help="the image a reader regenerates (default: render it here)"),
+    target: float = typer.Option(40.0, help="target PSNR in dB"),
+    exact: bool = typer.Option(False, help="bit-exact pixels (overrides --target)"),
+    codecs: str = typer.Option("avif,jxl,webp", help="pixel codecs to try"),
+    force: bool = typer.Option(False, help="overwrite an existing output"),
+) -> None:
+    """Store an image as syntax, syntax + residual or pixels: whichever is smallest at the
+    target fidelity. Prints the decision and the PSNR reached."""
+    def go() -> None:
+        import json
+        import math
+
+        from .. import GenerationMeta, save
+        from ..codecs._pillow import open_image_file
+        from ..codecs.residual import encode_hybrid
+        if output.exists() and not force:
+            fail(f"{output} exists (use --force to overwrite)")
+        meta = None
+        if json_path is not None:
+            try:
+                meta = GenerationMeta.from_dict(json.loads(json_path.read_text("utf-8")))
+            except json.JSONDecodeError as e:
+                fail(f"{json_path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")
+        orig = open_image_file(str(image))
+        regen = open_image_file(str(regenerated)) if regenerated is not None else None
+        keys = tuple(k for k in codecs.split(",") if k)
+        f, d = encode_hybrid(meta, orig, regen, math.inf if exact else target, codecs=keys)
+        n = save(f, output)
+        console.print(d.report(), highlight=False)
+        console.print(f"wrote {output} ({n} bytes, {d.mode})")
+    run_guarded(go)
+
+
 def codecs_cmd() -> None:
     """List the pixel codecs, their codes and whether they are installed."""
     def go() -> None:
@@ -64,6 +102,7 @@ def codecs_cmd() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``decode`` and ``codecs`` to the ``aigif`` command."""
+    """Add ``decode``, ``hybrid`` and ``codecs`` to the ``aigif`` command."""
     app.command("decode")(decode)
+    app.command("hybrid")(hybrid)
     app.command("codecs")(codecs_cmd)

@@ -38,7 +38,7 @@ from PIL import Image
 from ..errors import CodecError, PlatformMismatchWarning
 from . import codec_for_code, get_codec
 
-__all__ = ["encode_residual", "apply_residual", "residual_info", "choose_encoding",
+__all__ = ["encode_residual", "apply_residual", "residual_info", "choose_encoding", "encode_hybrid",
            "psnr", "Decision", "Candidate", "ResidualInfo", "EXACT"]
 
 #: ``target_psnr=EXACT`` asks for bit-exact pixels.
@@ -314,12 +314,13 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
                     codecs: Iterable[str] = ("avif", "jxl", "webp"),
                     lossless_codecs: Iterable[str] = ("jxl", "webp", "png"),
                     residual_inner: Sequence[str] = ("jxl", "webp"),
-                    residual_lossy: Sequence[str] = ("avif", "jxl")) -> Decision:
+                    residual_lossy: Sequence[str] = ("avif", "jxl"),
+                    pixels_keep_syntax: bool = False) -> Decision:
     """Pick syntax-only, syntax + residual or pixels-only: the smallest meeting the target.
 
     ``regenerated`` is the image the decoder will regenerate (None: no syntax, pixels
     only). ``syntax_bytes`` is the size of the file without pixels or residual; it is
-    added to the two syntax modes. ``target_psnr=EXACT`` asks for bit-exact pixels.
+    added to the two syntax modes (and to pixels when ``pixels_keep_syntax``). ``target_psnr=EXACT`` asks for bit-exact pixels.
     Pixels-only takes, per codec, the lowest quality that meets the target (lossless
     codecs for EXACT). Returns a Decision; ``Decision.report()`` is a readable table.
     """
@@ -357,7 +358,8 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
             if got is None and c.lossless:  # lossy mode cannot reach it: lossless can
                 got = (c.encode(im, lossless=True, effort=_LOSSLESS_EFFORT.get(key)), math.inf)
         if got is not None:
-            cands.append(Candidate("pixels", len(got[0]), got[1], f"{key}", got[0]))
+            extra = syntax_bytes if pixels_keep_syntax else 0
+            cands.append(Candidate("pixels", extra + len(got[0]), got[1], f"{key}", got[0]))
     if not cands:
         raise CodecError(f"no codec reaches {_fmt(target_psnr)}")
     best = min(cands, key=lambda c: (c.bytes, c.mode != "syntax"))
@@ -365,3 +367,34 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
                     best.data if best.mode == "residual" else None,
                     Payload(best.detail, best.data) if best.mode == "pixels" else None,
                     tuple(cands), p0)
+
+
+def encode_hybrid(meta, original: Image.Image, regenerated: Image.Image | None = None,
+                  target_psnr: float = 40.0, *, keep_syntax: bool = True, render: bool = True,
+                  **choose_kw):
+    """Build the smallest AigifFile that gives ``original`` at ``target_psnr``.
+
+    ``meta`` is the GenerationMeta (None: pixels only). ``regenerated`` is what the
+    decoder will regenerate; when None and ``render`` is true it is rendered here with
+    ``aigif.render`` (on this machine's platform). ``keep_syntax`` keeps the syntax in a
+    pixels-mode file (a few dozen bytes, so readers can still regenerate). Other keywords
+    go to ``choose_encoding``. Returns ``(AigifFile, Decision)``.
+
+    >>> f, d = encode_hybrid(meta, original, regenerated, 40.0)   # doctest: +SKIP
+    >>> print(d.report()); data = aigif.dumps(f)
+    """
+    from ..document import AigifFile
+    from ..io import dumps
+    if meta is not None and regenerated is None and render:
+        from ..render import render_meta
+        regenerated = render_meta(meta).image
+    syntax_bytes = len(dumps(meta)) if meta is not None else 0
+    d = choose_encoding(original, regenerated if meta is not None else None, target_psnr,
+                        syntax_bytes=syntax_bytes, pixels_keep_syntax=keep_syntax,
+                        **choose_kw)
+    if d.mode == "syntax":
+        return AigifFile(meta=meta), d
+    if d.mode == "residual":
+        return AigifFile(meta=meta, residual=d.residual), d
+    return AigifFile(meta=meta if keep_syntax else None, payload=d.payload), d
+
