@@ -529,3 +529,31 @@ def test_a1111_export_from_meta_round_trip():
     r = interop.read(png([("parameters", text)]))
     assert r.meta == meta
     assert r.unmapped == {}
+
+
+# --------------------------------------------------------------------------- properties
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=80)
+
+
+@settings(max_examples=150, deadline=None)
+@given(prompt=_TEXT, neg=_TEXT, seed=st.integers(0, 2**64 - 1), steps=st.integers(1, 150),
+       cfg=st.floats(0, 30, allow_nan=False), w=st.integers(1, 4096), h=st.integers(1, 4096),
+       sched=st.sampled_from(["euler_a", "dpmpp_2m", "dpmpp_2m_karras", "unipc", "ddim",
+                              "dpmpp_2m_sde_exponential", "lms_karras", "lcm"]),
+       clip=st.integers(0, 3), name=st.text(min_size=1, max_size=30).filter(str.strip))
+def test_a1111_infotext_round_trip(prompt, neg, seed, steps, cfg, w, h, sched, clip, name):
+    """meta -> infotext -> meta is exact, except prompts that themselves hold the lines
+    the format uses as separators (ambiguous in A1111 too)."""
+    for t in (prompt, neg):
+        assume("\nNegative prompt:" not in "\n" + t and not any(
+            ln.strip().startswith("Steps:") for ln in t.split("\n")))
+    assume(not prompt.startswith("Negative prompt:"))
+    meta = aigif.GenerationMeta(model="ckpt:" + name, generator="sd", prompt=prompt,
+                                negative_prompt=neg, seed=seed, steps=steps, guidance_scale=cfg,
+                                scheduler=sched, width=w, height=h, clip_skip=clip)
+    text = meta_to_infotext(meta)
+    r = interop.read(png(itxt=[("parameters", text)]))
+    assert r.meta == meta, text

@@ -282,11 +282,11 @@ def resolve_model(name: Any = None, short_hash: Any = None, *, width: int | None
     h = short_hash.strip().lower() if isinstance(short_hash, str) else ""
     if h and not re.fullmatch(r"[0-9a-f]{6,64}", h):
         h = ""
-    name = name.strip() if isinstance(name, str) else ""
+    name = name if isinstance(name, str) and name.strip() else ""
     for cand in (h[:10], h[:8]):
         if cand in KNOWN_HASHES:
             return KNOWN_HASHES[cand], None, None
-    base = _basename(name).lower()
+    base = _basename(name).strip().lower()
     if not h:
         for cand in (base, base + ".safetensors", base + ".ckpt"):
             if cand in KNOWN_FILES:

@@ -74,7 +74,7 @@ PARAM_KEYS: dict[str, tuple[str, type]] = {
 }
 _PARAM_TO_KEY = {v[0]: k for k, v in PARAM_KEYS.items()}
 _CORE_KEYS = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash",
-              "Model", "Clip skip", "Version"}
+              "Model", "Clip skip", "Version", "Generator"}
 
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -108,8 +108,10 @@ def unquote(v: str) -> str:
 
 
 def quote(text: str) -> str:
-    """Quote a value the way A1111 does (JSON) when it holds ``,`` ``:`` or a newline."""
-    if "," not in text and "\n" not in text and ":" not in text:
+    """Quote a value the way A1111 does (JSON) when it holds ``,`` ``:`` or a newline;
+    also when the reader would otherwise misread it (leading quote/brace, outer spaces)."""
+    if "," not in text and "\n" not in text and ":" not in text and text == text.strip() \
+            and not text.startswith(('"', "{", "[")) and "\r" not in text:
         return text
     return json.dumps(text, ensure_ascii=False)
 
@@ -192,11 +194,10 @@ def parse_infotext(text: str) -> tuple[str, str, dict[str, str], list[str]]:
     The prompt and negative prompt keep their exact text (A1111's own parser strips each
     line; this one does not, so regeneration sees what was typed).
     """
-    text = text.replace("\r\n", "\n")
     lines = text.split("\n")
     idx = None
     for i in range(len(lines) - 1, -1, -1):
-        ln = lines[i].lstrip()
+        ln = lines[i].strip()
         if ln.startswith("Steps:") and _is_params_line(ln):
             idx = i
             break
@@ -206,7 +207,7 @@ def parse_infotext(text: str) -> tuple[str, str, dict[str, str], list[str]]:
         head, params, extra = text, {}, []
     else:
         head = "\n".join(lines[:idx])
-        params = parse_params_line(lines[idx])
+        params = parse_params_line(lines[idx].strip())
         extra = [ln for ln in lines[idx + 1:] if ln.strip()]
     if head.startswith(_NEG):
         prompt, neg = "", head[len(_NEG):]
@@ -352,6 +353,9 @@ def infotext_to_draft(text: str) -> tuple[Draft, str, dict[str, str]]:
 
 def _pipeline_hint(params: dict[str, str]) -> str | None:
     """Generator family from Forge/SD.Next keys (Distilled CFG, Pipeline class name)."""
+    from ..registry import generators
+    if params.get("Generator") in generators:   # written by aigif's own exporter
+        return params["Generator"]
     if "Distilled CFG Scale" in params:
         return "flux"
     pipe = params.get("Pipeline", "")
@@ -388,6 +392,8 @@ def meta_to_infotext(meta: GenerationMeta, *, version: str | None = None) -> str
           ("Model", model_name(meta))]
     if meta.clip_skip:
         p.append(("Clip skip", meta.clip_skip + 1))
+    if meta.model.startswith("ckpt:") or "/" in meta.model:
+        p.append(("Generator", meta.generator))   # A1111 does not say; keeps the family
     for k, v in params.items():
         name = _PARAM_TO_KEY.get(k, k)
         if isinstance(v, bool):
