@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aigif.errors import AigifError, LimitExceededError, MalformedError
+from aigif.errors import AigifError, LimitExceededError, MalformedError, MetaError
 from aigif.spec import MAX_TEXT_CHARS
 from aigif.textcoding import decode_text, encode_text, get_method
 from aigif.textcoding import cm
@@ -35,7 +35,7 @@ SPECIAL = [
     ("(masterpiece:1.2), ((best quality)), [a:b:0.5], BREAK, <lora:add_detail:0.8>",
      "(worst quality, low quality:1.4), EasyNegative"),
     ("Portrait Of A Knight, HIGHLY DETAILED, Greg Rutkowski, gReG", "LoWrEs"),
-    ("\ud800 lone surrogate \udfff", "\U0010ffff\U000e0001"),
+    ("\U0010ffff\U000e0001 \ufeff\ufffd", "\U0001f468\u200d\U0001f469\u200d\U0001f467"),
     ("x" * 1000, ", " * 500),
     ("a" * MAX_TEXT_CHARS, "\U0001f600" * 10),
 ]
@@ -79,11 +79,11 @@ def test_prompt_like_text_roundtrips(parts, n):
     roundtrip("".join(parts), n)
 
 
-def test_writer_picks_cm1_for_real_prompts_and_block_roundtrips():
+def test_cm1_text_block_roundtrips_and_beats_brotli():
     p = ("a portrait of a beautiful elf woman, fantasy, intricate, elegant, highly detailed, "
          "digital painting, artstation, concept art, smooth, sharp focus, illustration, "
          "art by artgerm and greg rutkowski and alphonse mucha")
-    block = encode_text(p, "")
+    block = encode_text(p, "", 2)
     assert block[0] == 2
     assert decode_text(block) == (p, "", 2)
     assert len(block) < len(encode_text(p, "", 1)) / 3
@@ -168,6 +168,18 @@ def test_encoder_refuses_and_decoder_stops_over_limit():
     m._encode_tokens(enc, 0, [(tok, 0, "highly detailed")] * (MAX_TEXT_CHARS // 15 + 2), [-1])
     m._encode_tokens(enc, 1, [], [-1])
     with pytest.raises(LimitExceededError):
+        m.decode(enc.finish())
+
+
+def test_surrogates_are_refused_both_ways():
+    with pytest.raises(MetaError):
+        cm.METHOD.encode("a\ud800b", "")
+    m = cm.load_model()
+    m._prepare_encoder()
+    enc = Encoder()
+    m._encode_tokens(enc, 0, [(m.SPELL, 0, "\udc00")], [-1])
+    m._encode_tokens(enc, 1, [], [-1])
+    with pytest.raises(MalformedError):
         m.decode(enc.finish())
 
 

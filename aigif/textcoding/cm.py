@@ -32,7 +32,7 @@ import threading
 from bisect import bisect_right
 from importlib import resources
 
-from ..errors import LimitExceededError, MalformedError
+from ..errors import LimitExceededError, MalformedError, MetaError
 from ..spec import MAX_TEXT_CHARS
 from . import Method
 from .rangecoder import MAX_TOTAL, Decoder, Encoder
@@ -70,6 +70,7 @@ MAX_PHRASE_ATOMS = 64      # longest lexicon entry, in atoms (encoder only)
 _WORDCH = "0-9A-Za-z\u0080-\U0010ffff"
 _ATOM = re.compile(f"[{_WORDCH}]+|[^{_WORDCH}]", re.DOTALL)
 _SEPCH = frozenset(",.;|\n\r")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _OPENCH = frozenset("([{<")
 
 
@@ -373,7 +374,11 @@ class Model:
                                              field="text")
                     b = state[0]
                 state[0] = b
-                ch = chr(b << 8 | dec.decode_uniform(256))
+                cp = b << 8 | dec.decode_uniform(256)
+                if 0xD800 <= cp <= 0xDFFF:
+                    raise MalformedError(f"text stream codes the surrogate U+{cp:04X}",
+                                         field="text")
+                ch = chr(cp)
             else:
                 ch = _SYMCHAR[sym]
             out.append(ch)
@@ -523,6 +528,10 @@ class Model:
             if len(s) > MAX_TEXT_CHARS:
                 raise LimitExceededError(f"{what} has {len(s)} characters, over "
                                          f"{MAX_TEXT_CHARS}", field=what)
+            m = _SURROGATE.search(s)
+            if m:
+                raise MetaError(f"{what} is not valid Unicode (lone surrogate at index "
+                                f"{m.start()})", field=what)
         enc = Encoder()
         state = [-1]
         for role, text in ((0, prompt), (1, negative)):
@@ -614,4 +623,7 @@ def _decode(data: bytes) -> tuple[str, str]:
     return load_model().decode(data)
 
 
-METHOD = Method(CODE, "cm1", _encode, _decode)
+#: ``default=False`` until the conformance vectors are regenerated with cm1 as a writer
+#: candidate (spec/vectors/make_vectors.py); readers decode method 2 either way, and
+#: ``aigif.dumps(meta, text_method=2)`` writes it.
+METHOD = Method(CODE, "cm1", _encode, _decode, default=False)
