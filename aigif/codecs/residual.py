@@ -248,6 +248,8 @@ def encode_residual(original: Image.Image, base: Image.Image, target_psnr: float
 
 
 _LOSSY_OPTS = {"avif": {"subsampling": "4:4:4"}}
+#: settings tried, in order, when a codec's defaults cannot reach the target
+_HIGH_FIDELITY = {"avif": ({"subsampling": "4:4:4"},)}
 
 
 def _lowest_quality(trial, target: float, lo: int = 0, hi: int = 100):
@@ -351,10 +353,13 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
             data = c.encode(im, lossless=True, effort=_LOSSLESS_EFFORT.get(key))
             got = (data, math.inf)
         else:
-            def trial(q: int, c=c) -> tuple[bytes, float]:
-                d = c.encode(im, quality=q)
-                return d, psnr(o, _rgb(c.decode(d)))
-            got = _lowest_quality(trial, target_psnr)
+            for opts in ({}, *_HIGH_FIDELITY.get(key, ())):
+                def trial(q: int, c=c, opts=opts) -> tuple[bytes, float]:
+                    d = c.encode(im, quality=q, **opts)
+                    return d, psnr(o, _rgb(c.decode(d)))
+                got = _lowest_quality(trial, target_psnr)
+                if got is not None:
+                    break
             if got is None and c.lossless:  # lossy mode cannot reach it: lossless can
                 got = (c.encode(im, lossless=True, effort=_LOSSLESS_EFFORT.get(key)), math.inf)
         if got is not None:
