@@ -18,7 +18,7 @@ from .. import errors
 from ._common import console, fail, run_guarded
 
 #: feature modules under aigif/cli/ that add commands with ``register(app)``
-COMMAND_MODULES: tuple[str, ...] = ("pixels", "render")
+COMMAND_MODULES: tuple[str, ...] = ("pixels", "interop", "render")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="AIGIF: AI-generated images stored as their generation syntax.")
