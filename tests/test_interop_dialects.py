@@ -557,3 +557,17 @@ def test_a1111_infotext_round_trip(prompt, neg, seed, steps, cfg, w, h, sched, c
     text = meta_to_infotext(meta)
     r = interop.read(png(itxt=[("parameters", text)]))
     assert r.meta == meta, text
+
+
+def test_comfyui_saver_node_with_a1111_parameters():
+    """Image Saver-style files carry both; the explicit infotext wins, both are kept."""
+    t = ("a bridge\nNegative prompt: fog\nSteps: 25, Sampler: DPM++ 2M Karras, CFG scale: 6, "
+         "Seed: 77, Size: 832x1216, Model hash: 31e35c80fc, Model: sd_xl_base_1.0")
+    r = interop.read(png([("parameters", t), ("prompt", json.dumps(SDXL_GRAPH)),
+                          ("workflow", '{"nodes": []}')]))
+    assert r.tool == "comfyui"
+    assert (r.meta.model, r.meta.seed, r.meta.scheduler) == ("sdxl", 77, "dpmpp_2m_karras")
+    a = interop.read(interop.export(r.to_aigif(), "a1111", image=png()))
+    assert a.source["parameters"] == t
+    c = interop.read(interop.export(r.to_aigif(), "comfyui", image=png()))
+    assert json.loads(c.source["prompt"]) == SDXL_GRAPH

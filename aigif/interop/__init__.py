@@ -213,6 +213,14 @@ def _detect(c: C.Container):
         nodes = comfyui.workflow_to_graph(body)
     if nodes is not None:
         used = [i for i in (graph_item, wf_item) if i is not None]
+        params = g("parameters")
+        if params is not None and "Steps:" in params.text and \
+                not params.text.lstrip().startswith("{"):
+            # saver nodes (Image Saver...) also write an A1111 infotext: it names the
+            # checkpoint, hashes and LoRAs explicitly, so it wins over graph tracing
+            r = _parameters(params, c)
+            if r is not None:
+                return "comfyui", r[1], [params] + used
         return "comfyui", comfyui.graph_to_draft(nodes), used
     # NovelAI
     sw = g("Software")

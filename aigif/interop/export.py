@@ -55,13 +55,13 @@ def _container_desc(source: dict) -> tuple[str, list[tuple[str, str, str]]]:
 
 
 def _main_infotext(source: dict) -> tuple[str, str] | None:
-    """(text, where) of the infotext a file from the A1111 family carried."""
-    tool = source.get("tool", "")
+    """(text, where) of the A1111-style infotext a file carried, if any."""
     _, items = _container_desc(source)
     for key, where, kw in items:
         if kw in ("parameters", "UserComment", "stealth") or where.startswith("stealth"):
             text = source[key]
-            if tool in _FAMILY or (tool == "fooocus" and not text.lstrip().startswith("{")):
+            if not text.lstrip().startswith("{") and (
+                    "Steps:" in text or source.get("tool") in _FAMILY):
                 return text, where
     return None
 
@@ -84,7 +84,7 @@ def texts_for(obj: Any, dialect: str = "source") -> list[tuple[str, str, str]]:
         from .a1111 import meta_to_infotext
         return [("parameters", meta_to_infotext(meta), "")]
     if dialect == "comfyui":
-        if source.get("tool") == "comfyui":
+        if any(kw == "prompt" for _, _, kw in items) or source.get("tool") == "comfyui":
             out = [(kw, source[key], where) for key, where, kw in items
                    if kw in ("prompt", "workflow") or source[key][:7].lower() == "prompt:"
                    or source[key][:9].lower() == "workflow:"]
