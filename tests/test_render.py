@@ -189,6 +189,33 @@ def test_same_platform_does_not_warn_and_is_applied(render_models, render_cache)
     assert plain.image.tobytes() == res.image.tobytes()
 
 
+def test_generate_records_and_keeps_the_process_flags(render_models, render_cache):
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        _, data = aigif.render.generate(_meta("sd"), device="cpu", cache=render_cache)
+        assert torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    f = aigif.loads(data)
+    assert f.meta.platform.flags == frozenset({"deterministic_algorithms"})
+    # rendering applies the recorded flag and restores the process's setting afterwards
+    res = render_file(f, cache=render_cache)
+    assert res.exact is True and res.platform_differences == []
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_render_imports_no_torch_until_rendering(render_models):
+    import subprocess
+    import sys
+    code = ("import sys, aigif, aigif.render as r\n"
+            f"r.register_model('m', {str(render_models['sd'])!r})\n"
+            "r.scheduler_from_a1111('Euler a'); r.scheduler_key_for\n"
+            "m = aigif.GenerationMeta(model='m', seed=1); aigif.loads(aigif.dumps(m))\n"
+            "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
 def test_current_platform_records_versions():
     p = Platform.current("cpu", "float32")
     assert p.device == "cpu" and p.dtype == "float32" and p.rng_device == "cpu"
@@ -203,8 +230,17 @@ def test_missing_local_model_says_how_to_get_it():
         render_meta(meta, device="cpu")
 
 
-def test_missing_hub_model_names_revision_and_command(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+def _hub_cached(repo: str) -> bool:
+    try:
+        from huggingface_hub import scan_cache_dir
+        return any(r.repo_id == repo for r in scan_cache_dir().repos)
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(_hub_cached("stable-diffusion-v1-5/stable-diffusion-v1-5"),
+                    reason="SD 1.5 is in the local HF cache")
+def test_missing_hub_model_names_revision_and_command():
     meta = GenerationMeta(model="sd15", seed=1, steps=2, width=64, height=64)
     with pytest.raises(ModelNotAvailableError) as e:
         render_meta(meta, device="cpu", download=False)
@@ -326,14 +362,6 @@ def test_gpu_render_is_repeatable(render_models):
     assert a.image.tobytes() == b.image.tobytes()
     cpu = render_meta(meta, device="cpu", cache=cache)
     assert a.image.size == cpu.image.size
-
-
-def _hub_cached(repo: str) -> bool:
-    try:
-        from huggingface_hub import scan_cache_dir
-        return any(r.repo_id == repo for r in scan_cache_dir().repos)
-    except Exception:
-        return False
 
 
 @pytest.mark.real_weights

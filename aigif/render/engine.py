@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..document import AigifFile
-from ..errors import (ModelNotAvailableError, PlatformMismatchWarning, RenderError)
+from ..errors import (MissingDependencyError, ModelNotAvailableError, PlatformMismatchWarning,
+                      RenderError)
 from ..meta import GenerationMeta, Platform
 from ..registry import lookup_model, models
 from .cache import PipelineCache, pipeline_cache
@@ -159,8 +160,8 @@ def render_file(f: AigifFile, device: str | None = None, dtype: str | None = Non
     machine has it (else GPU when available, CPU otherwise). Differences from the recorded
     platform warn ``PlatformMismatchWarning`` naming each one; with ``strict=True`` they,
     a fingerprint mismatch, ignored fields or params raise RenderError instead.
-    ``fallback="payload"`` returns the file's pixel payload when the model is not
-    available. ``download=False`` never touches the network.
+    ``fallback="payload"`` returns the file's pixel payload when the model (or torch /
+    diffusers) is not available. ``download=False`` never touches the network.
 
     Raises RenderError, ModelNotAvailableError (says which model/revision and how to get
     it), MissingDependencyError (names the pip extra).
@@ -181,19 +182,19 @@ def render_file(f: AigifFile, device: str | None = None, dtype: str | None = Non
         if f.payload is None:
             raise RenderError("the file holds neither generation syntax nor pixels")
         return _from_payload(f, reference, t0)
-    settings = resolve_settings(meta.platform, device, dtype, rng_device)
-    here = effective_platform(settings)
-    diffs = differences(meta.platform, here)
-    if diffs:
-        msg = "rendering on a different platform than the file records, pixels may " \
-              "differ: " + "; ".join(diffs)
-        if strict:
-            raise RenderError(msg, field="platform")
-        warnings.warn(msg, PlatformMismatchWarning, stacklevel=2)
     try:
+        settings = resolve_settings(meta.platform, device, dtype, rng_device)
+        here = effective_platform(settings)
+        diffs = differences(meta.platform, here)
+        if diffs:
+            msg = "rendering on a different platform than the file records, pixels may " \
+                  "differ: " + "; ".join(diffs)
+            if strict:
+                raise RenderError(msg, field="platform")
+            warnings.warn(msg, PlatformMismatchWarning, stacklevel=2)
         image, hit, timings = _render(meta, settings, cache=cache, download=download,
                                       strict=strict)
-    except ModelNotAvailableError:
+    except (ModelNotAvailableError, MissingDependencyError):
         if fallback == "payload" and f.payload is not None:
             return _from_payload(f, reference, t0)
         raise

@@ -143,14 +143,14 @@ class RenderSettings:
     __slots__ = ("device", "dtype", "rng_device", "threads", "flags")
 
     def __init__(self, device: str, dtype: str, rng_device: str, threads: int,
-                 flags: frozenset):
+                 flags: frozenset | None):
         self.device, self.dtype, self.rng_device = device, dtype, rng_device
         self.threads, self.flags = threads, flags
 
     def __repr__(self) -> str:
         return (f"RenderSettings(device={self.device!r}, dtype={self.dtype!r}, "
                 f"rng_device={self.rng_device!r}, threads={self.threads}, "
-                f"flags={sorted(self.flags)})")
+                f"flags={None if self.flags is None else sorted(self.flags)})")
 
 
 def resolve_settings(recorded: Platform | None, device: str | None = None,
@@ -183,7 +183,8 @@ def resolve_settings(recorded: Platform | None, device: str | None = None,
     threads = 0
     if recorded is not None and dc == "cpu" and recorded.device == "cpu" and recorded.threads:
         threads = recorded.threads if recorded.threads <= (os.cpu_count() or 1) else 0
-    flags = recorded.flags if recorded is not None else frozenset()
+    # None: leave torch's flags as this process set them (nothing recorded to apply)
+    flags = recorded.flags if recorded is not None else None
     return RenderSettings(device, dtype, rng_device, threads, flags)
 
 
@@ -203,6 +204,9 @@ def applied(settings: RenderSettings) -> Iterator[None]:
     try:
         if settings.threads and settings.threads != saved_threads:
             torch.set_num_threads(settings.threads)
+        if settings.flags is None:
+            yield
+            return
         want_det = "deterministic_algorithms" in settings.flags
         if want_det != saved_det:
             torch.use_deterministic_algorithms(want_det, warn_only=True)
@@ -228,6 +232,8 @@ def applied(settings: RenderSettings) -> Iterator[None]:
 def effective_platform(settings: RenderSettings) -> Platform:
     """The platform a render with ``settings`` runs on (flags and threads as applied)."""
     p = current_platform(settings.device, settings.dtype, settings.rng_device)
+    if settings.flags is None:
+        return p if not settings.threads else replace(p, threads=settings.threads)
     dc = p.device
     flags = set(settings.flags) if dc in ("cuda", "rocm") else \
         ({"deterministic_algorithms"} & set(settings.flags))
