@@ -146,3 +146,15 @@ def test_cli_hybrid_reports_the_decision(tmp_path):
     assert f.meta is not None and f.residual is not None and f.payload is None
     from aigif.codecs.residual import apply_residual
     assert apply_residual(Image.open(regen), f.residual).tobytes() == im.tobytes()
+
+
+def test_unknown_codec_codes_in_files_load_nothing():
+    r = run_py(
+        "import sys, aigif\n"
+        "from aigif.codecs import codec_key, codec_code\n"
+        "assert [codec_key(c) for c in (2, 99, 7, 1000)] == ['webp', None, None, None]\n"
+        "assert codec_code('jxl') == 4\n"
+        "assert 'PIL' not in sys.modules, 'Pillow loaded'\n"
+        "print('ok')\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"

@@ -133,20 +133,27 @@ def get_codec(key: str) -> Codec:
 
 
 def codec_for_code(code: int) -> Codec:
-    """The codec with numeric ``code`` (as stored in a file); CodecError if none is known."""
-    key = codecs.key_for_code(code)
-    if key is None:
-        for k in codecs.keys():  # entry-point codecs declare their code once loaded
+    """The codec with numeric ``code`` (as stored in a file); CodecError if none is known.
+
+    Built-in codes load only their own module; a private code (64..127) is looked up
+    among registered and entry-point codecs (the file's bytes never name a module).
+    """
+    frozen = {int(c): c.name.lower() for c in CodecCode}
+    if code in frozen:
+        return get_codec(frozen[code])
+    if isinstance(code, int) and code in PRIVATE_CODES:
+        for k in codecs.keys():
+            if k in frozen.values():
+                continue
             try:
-                if get_codec(k).code == code:
-                    key = k
-                    break
+                c = get_codec(k)
             except RegistryError:
                 continue
-    if key is None:
-        raise CodecError(f"unknown pixel codec code {code}: expected one of "
-                         f"{sorted(int(c) for c in CodecCode)} or a registered private codec")
-    return get_codec(key)
+            if c.code == code:
+                return c
+    raise CodecError(f"unknown pixel codec code {code}: expected one of "
+                     f"{sorted(frozen)} or a registered private codec "
+                     f"({PRIVATE_CODES.start}..{PRIVATE_CODES.stop - 1})")
 
 
 def codec_code(key: str) -> int:
@@ -154,6 +161,8 @@ def codec_code(key: str) -> int:
 
     Raises CodecError when no codec has that key.
     """
+    if isinstance(key, str) and key.upper() in CodecCode.__members__:
+        return int(CodecCode[key.upper()])
     try:
         return get_codec(key).code
     except RegistryError as e:
@@ -162,6 +171,8 @@ def codec_code(key: str) -> int:
 
 def codec_key(code: int) -> str | None:
     """The key of the codec with numeric ``code``, or None when none is registered."""
+    if code in CodecCode._value2member_map_:
+        return CodecCode(code).name.lower()
     try:
         return codec_for_code(code).key
     except CodecError:
