@@ -1,6 +1,7 @@
 """Text method 2 (cm1): lossless, deterministic, robust; and the range coder under it."""
 from __future__ import annotations
 
+import bisect
 import gzip
 import hashlib
 import json
@@ -284,3 +285,122 @@ def test_training_reproduces_shipped_table():
     from aigif.textcoding import train
     assert train.main(["--shared", str(SHARED), "--wheels", os.environ["AIGIF_TRAIN_WHEELS"],
                        "--check"]) == 0
+
+
+# ------------------------------------------------------------------ spec check
+def _spec_decode(payload: bytes, t: dict) -> tuple[str, str]:
+    """A second decoder written from spec/text-coding.md alone (slow, literal)."""
+    N = len(t["vocab"])
+    END, BACKOFF, SPELL = N, N + 1, "spell"
+    tables = [(ids, cs) for ids, cs in t["ctx"]] + [(ids, cs) for _, ids, cs in t["big"]]
+    GROUPS = {"by": 1, "a": 2, "an": 2, "the": 2, "of": 3, "and": 4, "&": 4}
+    GROUPS.update({w: 5 for w in "with in on at from for under over into inside as like "
+                   "wearing holding near behind".split()})
+    bigno = {t["vocab"][w]: 24 + k for k, (w, _, _) in enumerate(t["big"])}
+    uni = cm.uni_bucket_counts()
+    s = {"x": int.from_bytes((payload + bytes(6))[:6], "big"), "rng": 1 << 48, "pos": 6}
+
+    cums: dict = {}
+
+    def dec(syms, counts):
+        key = (id(counts), len(counts), counts[0])
+        if key not in cums:
+            cum = [0]
+            for c in counts:
+                cum.append(cum[-1] + c)
+            cums[key] = (cum, counts)      # keep counts alive so id() stays unique
+        cum = cums[key][0]
+        r = s["rng"] // cum[-1]
+        tt = s["x"] // r
+        if tt >= cum[-1]:
+            raise MalformedError("past range")
+        i = bisect.bisect_right(cum, tt) - 1
+        s["x"] -= r * cum[i]
+        s["rng"] = r * counts[i]
+        while s["rng"] < 1 << 40:
+            if s["pos"] >= len(payload) + 6:
+                raise MalformedError("past end")
+            s["rng"] <<= 8
+            s["x"] = s["x"] << 8 | (payload[s["pos"]] if s["pos"] < len(payload) else 0)
+            s["pos"] += 1
+        return syms[i]
+
+    def klass(x):
+        z = x[-1]
+        if ord(z) >= 0x80 or z.isascii() and z.isalnum():
+            return "WORD"
+        if z == " ":
+            return "SEP" if any(ch in ",.;|\n\r" for ch in x) else "SPACE"
+        return "SEP" if z in ",.;|\n\r" else "OPEN" if z in "([{<" else "PUNCT"
+
+    def cc(ch):
+        if ch.isascii() and ch.isalpha():
+            return ord(ch.lower()) - 96
+        return 27 if ch.isascii() and ch.isdigit() else 28
+
+    prev_block = [None]
+    out = []
+    for role in (0, 1):
+        st, text = 0, ""
+        while True:
+            key = st & 15
+            c = role * 12 + key
+            ti = (st >> 8) - 1 if role == 0 and key >= 6 and st >> 8 else c
+            sym = dec(*tables[ti])
+            while sym == BACKOFF:
+                if ti < 24:
+                    sym = dec(list(range(N)) + [SPELL], t["global"])
+                    break
+                ti = 6 + GROUPS.get(t["vocab"][t["big"][ti - 24][0]], 0)
+                sym = dec(*tables[ti])
+            if sym == END:
+                break
+            if sym == SPELL:
+                x, c1, c2 = "", 0, 0
+                while True:
+                    k = dec(list(range(99)), t["char"][(c1 * 29 + c2) * 99:(c1 * 29 + c2 + 1) * 99])
+                    if k == 0:
+                        break
+                    if k == 98:
+                        b = dec(list(range(4353)), uni)
+                        if b == 4352:
+                            b = prev_block[0]
+                        prev_block[0] = b
+                        ch = chr(b * 256 + dec(list(range(256)), [1] * 256))
+                    else:
+                        ch = {96: "\n", 97: "\t"}.get(k) or chr(0x1F + k)
+                    x += ch
+                    c2, c1 = c1, cc(ch)
+                cls_src = surf = x
+            else:
+                cls_src = surf = t["vocab"][sym]
+                if surf != surf.upper():
+                    m = dec([0, 1, 2, 3], t["case"][c])
+                    if m == 1:
+                        surf = surf[0].upper() + surf[1:]
+                    elif m == 2:
+                        surf = surf.upper()
+                    elif m == 3:
+                        surf = "".join(ch.upper() if i == 0 or surf[i - 1] == " " else ch
+                                       for i, ch in enumerate(surf))
+            text += surf
+            kl = klass(cls_src)
+            if kl == "WORD":
+                last = cls_src.rsplit(" ", 1)[-1]
+                b = bigno.get(last, -1)
+                st = (2 if " " in cls_src else 1) | GROUPS.get(last, 0) << 4 | (b + 1) << 8
+            elif kl == "SPACE":
+                st = (6 + ((st >> 4) & 15)) | ((st >> 8) << 8)
+            else:
+                st = {"SEP": 3, "OPEN": 4, "PUNCT": 5}[kl]
+        out.append(text)
+    return out[0], out[1]
+
+
+def test_spec_decoder_agrees_with_reference():
+    raw = resources.files("aigif.textcoding").joinpath("data", cm.TABLE_FILE).read_bytes()
+    t = json.loads(gzip.decompress(raw))
+    pairs = [pn for pn, _ in GOLDEN] + [p for p in SPECIAL if len(p[0]) + len(p[1]) < 400]
+    pairs += [(ln, "") for ln in _corpus_lines()[:40]]
+    for p, n in pairs:
+        assert _spec_decode(cm.METHOD.encode(p, n), t) == (p, n), (p, n)
