@@ -51,7 +51,7 @@ class AigifImageFile(ImageFile.ImageFile):
 
     def _open(self) -> None:
         from ..io import loads
-        from . import get_codec
+        from . import _resolve
         from ._pillow import PillowCodec, safe_decode
         assert self.fp is not None
         data = self.fp.read(MAX_FILE_BYTES + 1)
@@ -61,7 +61,7 @@ class AigifImageFile(ImageFile.ImageFile):
         self.aigif = f
         self._inner: Image.Image | None = None
         if f.payload is not None:
-            codec = get_codec(f.payload.codec)
+            codec = _resolve(f.payload.codec)  # CodecError / MissingDependencyError
             if isinstance(codec, PillowCodec):  # header only now, pixels in load()
                 self._inner = safe_decode(bytes(f.payload.data), [codec.pil_format],
                                           f"{codec.key} payload", probe_only=True)

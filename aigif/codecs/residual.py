@@ -35,7 +35,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from ..errors import CodecError, PlatformMismatchWarning
+from ..errors import CodecError, MissingDependencyError, PlatformMismatchWarning
 from . import codec_for_code, get_codec
 
 __all__ = ["encode_residual", "apply_residual", "residual_info", "choose_encoding", "encode_hybrid",
@@ -85,7 +85,7 @@ def _read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
     n = shift = 0
     for i in range(10):
         if pos >= len(data):
-            raise CodecError("residual is truncated inside a varint", )
+            raise CodecError("residual is truncated inside a varint", offset=pos)
         b = data[pos]
         pos += 1
         n |= (b & 0x7F) << shift
@@ -166,6 +166,9 @@ def apply_residual(base: Image.Image, data: bytes, *, strict: bool = False) -> I
             raise CodecError(msg)
         warnings.warn(msg, PlatformMismatchWarning, stacklevel=2)
     codec = get_codec(info.codec)
+    if not codec.available():
+        raise MissingDependencyError(f"the residual is coded with {codec.key}, which is not "
+                                     f"installed: pip install 'aigif[{codec.extra}]'")
     if codec.probe(data[info.header_bytes:]) != (b.shape[1], b.shape[0]):
         raise CodecError(f"residual image size does not match the base "
                          f"{b.shape[1]}x{b.shape[0]}")
