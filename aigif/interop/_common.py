@@ -51,19 +51,59 @@ class ImportResult:
     def to_aigif(self, payload=None) -> AigifFile:
         """The AigifFile: meta + info + the verbatim source (+ an optional pixel payload).
 
-        Raises ImportMetadataError when a source text is over the format's limits.
+        A source text over the format's per-value limit (1 MiB) is stored in parts
+        (``key``, ``key~part2``...) that ``export`` joins back. Raises
+        ImportMetadataError when the texts do not fit the format at all.
         """
-        for k, v in self.source.items():
-            if len(v.encode("utf-8", "surrogatepass")) > spec.MAX_INFO_VALUE_BYTES:
-                raise ImportMetadataError(
-                    f"metadata text {k!r} is {len(v.encode('utf-8', 'surrogatepass'))} bytes; "
-                    f"AIGIF keeps at most {spec.MAX_INFO_VALUE_BYTES} bytes per source text",
-                    field=f"source.{k}")
-        return AigifFile(meta=self.meta, info=self.info, source=self.source, payload=payload)
+        return AigifFile(meta=self.meta, info=self.info, source=split_source(self.source),
+                         payload=payload)
 
     @property
     def file(self) -> AigifFile:
         return self.to_aigif()
+
+
+# --------------------------------------------------------------------------- source parts
+_PART = "~part"
+
+
+def split_source(source: dict[str, str]) -> dict[str, str]:
+    """Split texts over the per-value limit into parts of at most that many bytes."""
+    limit = spec.MAX_INFO_VALUE_BYTES
+    out: dict[str, str] = {}
+    for k, v in source.items():
+        raw = v.encode("utf-8", "surrogatepass")
+        if len(raw) <= limit:
+            out[k] = v
+            continue
+        parts, start = [], 0
+        while start < len(raw):
+            end = min(start + limit, len(raw))
+            while end < len(raw) and (raw[end] & 0xC0) == 0x80:   # not inside a character
+                end -= 1
+            parts.append(raw[start:end].decode("utf-8", "surrogatepass"))
+            start = end
+        for i, part in enumerate(parts):
+            out[k if i == 0 else f"{k}{_PART}{i + 1}"] = part
+    if len(out) > spec.MAX_ENTRIES:
+        raise ImportMetadataError(f"the metadata has {len(out)} texts or parts; AIGIF keeps at "
+                                  f"most {spec.MAX_ENTRIES}", field="source")
+    return out
+
+
+def join_source(source) -> dict[str, str]:
+    """Inverse of ``split_source``."""
+    out: dict[str, str] = {}
+    parts: dict[str, list] = {}
+    for k, v in source.items():
+        base, sep, n = k.rpartition(_PART)
+        if sep and n.isdigit() and base in source:
+            parts.setdefault(base, []).append((int(n), v))
+        else:
+            out[k] = v
+    for base, ps in parts.items():
+        out[base] = out[base] + "".join(v for _, v in sorted(ps))
+    return out
 
 
 # --------------------------------------------------------------------------- values

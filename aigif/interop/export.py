@@ -20,7 +20,7 @@ from ..document import AigifFile
 from ..errors import AigifError, ImportMetadataError
 from ..meta import GenerationMeta
 from . import _container as C
-from ._common import ImportResult
+from ._common import ImportResult, join_source
 
 __all__ = ["export", "texts_for"]
 
@@ -34,7 +34,7 @@ def _parts(obj: Any) -> tuple[GenerationMeta | None, dict, Any]:
     if isinstance(obj, ImportResult):
         return obj.meta, dict(obj.source), None
     if isinstance(obj, AigifFile):
-        return obj.meta, dict(obj.source), obj.payload
+        return obj.meta, join_source(obj.source), obj.payload
     if isinstance(obj, GenerationMeta):
         return obj, {}, None
     raise ImportMetadataError(f"expected an AigifFile, ImportResult or GenerationMeta, found "
