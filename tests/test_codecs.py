@@ -318,3 +318,22 @@ def test_third_party_codec_registry():
         key, code = "png", 100
     with pytest.raises(RegistryError, match="frozen code"):
         C.register_codec(Liar, override=True)
+
+
+def test_avif_with_a_huge_declared_size_is_refused():
+    if "avif" not in AVAILABLE:
+        pytest.skip("avif not installed")
+    d = bytearray(C.encode_payload(Image.new("RGB", (64, 48)), "avif").data)
+    i = d.find(b"ispe")
+    d[i + 8:i + 16] = struct.pack(">II", 20000, 20000)
+    with pytest.raises((LimitExceededError, CodecError)):
+        C.decode_payload(Payload("avif", bytes(d)))
+
+
+def test_missing_codec_library_names_the_extra(monkeypatch):
+    data = C.encode_payload(sample(), "webp").data
+    monkeypatch.setattr(type(C.get_codec("webp")), "available", lambda self: False)
+    with pytest.raises(aigif.errors.MissingDependencyError, match=r"aigif\[images\]"):
+        C.decode_payload(Payload("webp", data))
+    with pytest.raises(aigif.errors.MissingDependencyError):
+        C.encode_payload(sample(), "webp")
