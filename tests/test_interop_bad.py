@@ -204,3 +204,18 @@ def test_export_errors():
         interop.export(meta, "a1111", image=png(), format="gif")
     with pytest.raises(ImportMetadataError):
         interop.export(meta, "a1111", image=b"\x89PNG\r\n\x1a\ngarbage")
+
+
+def test_lone_surrogates_in_json_become_replacement_characters():
+    g = {"1": {"class_type": "KSampler", "inputs": {
+            "seed": 1, "steps": 5, "sampler_name": "\ud800x", "positive": ["2", 0],
+            "latent_image": ["3", 0], "model": ["5", 0]}},
+         "2": {"class_type": "CLIPTextEncode", "inputs": {"text": "bad \udc00 text"}},
+         "3": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64}},
+         "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "m\ud800.safetensors"}},
+         "5": {"class_type": "LoraLoader", "inputs": {"lora_name": "l\udfff", "model": ["4", 0]}}}
+    r = interop.read(png([("prompt", json.dumps(g))]))     # JSON escapes keep it ASCII
+    m = r.meta
+    assert m.prompt == "bad \ufffd text" and m.model == "ckpt:m\ufffd.safetensors"
+    assert m.loras[0].name == "l\ufffd" and m.params["sampler"] == "\ufffdx"
+    assert aigif.loads(aigif.dumps(r.to_aigif())).source["prompt"] == json.dumps(g)

@@ -28,7 +28,7 @@ from ..document import AigifFile
 from ..errors import AigifError, ImportMetadataError
 from ..meta import GenerationMeta
 from . import _container as C
-from ._common import Draft, ImportResult
+from ._common import Draft, ImportResult, loads_json
 
 __all__ = ["read", "export", "ImportResult", "TOOLS", "DIALECTS", "MAX_INPUT_BYTES"]
 
@@ -170,7 +170,7 @@ def _stealth(data: bytes | None, im: Any, c: C.Container) -> C.TextItem | None:
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return loads_json(text)
     except (ValueError, RecursionError):
         return None
 

@@ -63,6 +63,35 @@ class ImportResult:
         return self.to_aigif()
 
 
+# --------------------------------------------------------------------------- JSON
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(s: str) -> str:
+    """Lone UTF-16 surrogates (JSON ``"\\ud800"``) cannot be stored: U+FFFD instead."""
+    return _LONE.sub("\ufffd", s) if _LONE.search(s) else s
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, str):
+        return clean_text(v)
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    if isinstance(v, dict):
+        return {clean_text(k) if isinstance(k, str) else k: _clean(x) for k, x in v.items()}
+    return v
+
+
+def loads_json(text: str) -> Any:
+    """json.loads that raises ValueError for bad or too deeply nested JSON, and returns
+    strings without lone surrogates."""
+    import json
+    try:
+        return _clean(json.loads(text))
+    except RecursionError as e:
+        raise ValueError("JSON nested too deeply") from e
+
+
 # --------------------------------------------------------------------------- source parts
 _PART = "~part"
 

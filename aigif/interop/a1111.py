@@ -19,7 +19,8 @@ from typing import Any
 
 from .. import schedulers
 from ..meta import GenerationMeta
-from ._common import Draft, make_lora, model_hash, model_name, resolve_model, to_float, to_int
+from ._common import (Draft, loads_json, make_lora, model_hash, model_name, resolve_model,
+                      to_float, to_int)
 
 __all__ = ["parse_infotext", "infotext_to_draft", "meta_to_infotext", "detect_tool", "quote"]
 
@@ -99,7 +100,7 @@ def unquote(v: str) -> str:
     v = v.strip()
     if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
         try:
-            out = json.loads(v)
+            out = loads_json(v)
             if isinstance(out, str):
                 return out
         except ValueError:
@@ -303,7 +304,7 @@ def infotext_to_draft(text: str) -> tuple[Draft, str, dict[str, str]]:
     mhash = params.get("Model hash")
     if mhash is None and "Hashes" in params:
         try:
-            hj = json.loads(params["Hashes"])
+            hj = loads_json(params["Hashes"])
             if isinstance(hj, dict) and isinstance(hj.get("model"), str):
                 mhash = hj["model"]
         except ValueError:

@@ -15,7 +15,8 @@ from typing import Any
 
 from .. import schedulers
 from ..meta import GenerationMeta
-from ._common import Draft, make_lora, model_name, resolve_model, to_float, to_int
+from ._common import (Draft, loads_json, make_lora, model_name, resolve_model, to_float,
+                      to_int)
 
 __all__ = ["graph_to_draft", "meta_to_graph", "load_graph", "workflow_to_graph"]
 
@@ -33,7 +34,7 @@ _MAX_DEPTH = 64
 
 def load_graph(text: str) -> dict | None:
     try:
-        g = json.loads(text)
+        g = loads_json(text)
     except (ValueError, RecursionError):
         return None
     if not isinstance(g, dict):
@@ -524,7 +525,7 @@ def workflow_to_graph(text: str) -> dict | None:
     """An API-style graph rebuilt from an editor ``workflow`` (core nodes only), for
     files that carry no ``prompt`` graph."""
     try:
-        wf = json.loads(text)
+        wf = loads_json(text)
     except (ValueError, RecursionError):
         return None
     if not isinstance(wf, dict) or not isinstance(wf.get("nodes"), list):

@@ -6,7 +6,7 @@ import json
 import re
 
 from .. import schedulers
-from ._common import Draft, make_lora, resolve_model, to_float, to_int
+from ._common import Draft, make_lora, resolve_model, to_float, to_int, loads_json
 
 __all__ = ["fooocus_to_draft", "is_fooocus_json"]
 
@@ -100,6 +100,6 @@ def fooocus_to_draft(j: dict) -> Draft:
 
 def parse_json(text: str):
     try:
-        return json.loads(text)
+        return loads_json(text)
     except (ValueError, RecursionError):
         return None

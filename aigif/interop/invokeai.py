@@ -5,7 +5,7 @@ import json
 import shlex
 
 from .. import schedulers
-from ._common import Draft, make_lora, resolve_model, to_float, to_int
+from ._common import Draft, make_lora, resolve_model, to_float, to_int, loads_json
 
 __all__ = ["sd_metadata_to_draft", "dream_to_draft", "invokeai_metadata_to_draft"]
 
@@ -41,7 +41,7 @@ def _core(d: Draft, img: dict, *, keys: dict) -> None:
 def sd_metadata_to_draft(text: str) -> Draft | None:
     """InvokeAI 2.x ``sd-metadata``."""
     try:
-        j = json.loads(text)
+        j = loads_json(text)
     except ValueError:
         return None
     if not isinstance(j, dict):
@@ -131,7 +131,7 @@ def _num(s: str) -> bool:
 def invokeai_metadata_to_draft(text: str) -> Draft | None:
     """InvokeAI 3+ ``invokeai_metadata`` JSON."""
     try:
-        j = json.loads(text)
+        j = loads_json(text)
     except ValueError:
         return None
     if not isinstance(j, dict):

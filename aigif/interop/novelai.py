@@ -6,14 +6,14 @@ import json
 
 from .. import spec
 from .. import schedulers
-from ._common import Draft, to_float, to_int
+from ._common import Draft, to_float, to_int, loads_json
 
 __all__ = ["novelai_to_draft"]
 
 
 def novelai_to_draft(description: str | None, source: str | None, comment: str) -> Draft | None:
     try:
-        j = json.loads(comment)
+        j = loads_json(comment)
     except ValueError:
         return None
     if not isinstance(j, dict):
