@@ -281,7 +281,7 @@ class Gated(Construct):
         super().__init__()
         self.word = word
         self.fields = tuple((n, g, sc) for n, g, sc in fields)
-        self.subcons = [sc.renamed(n) if hasattr(sc, "renamed") else sc for n, _, sc in fields]
+        self.subcons = [n / sc for n, _, sc in fields]
         self.flagbuildnone = False
 
     def _ctx(self, context, stream):
