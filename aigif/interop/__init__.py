@@ -24,9 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..document import AigifFile
 from ..errors import AigifError, ImportMetadataError
-from ..meta import GenerationMeta
 from . import _container as C
 from ._common import Draft, ImportResult, loads_json
 

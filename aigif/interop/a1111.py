@@ -19,8 +19,8 @@ from typing import Any
 
 from .. import schedulers
 from ..meta import GenerationMeta
-from ._common import (Draft, loads_json, make_lora, model_hash, model_name, resolve_model,
-                      to_float, to_int)
+from ._common import (Draft, loads_json, model_hash, model_name, resolve_model, to_float,
+                      to_int)
 
 __all__ = ["parse_infotext", "infotext_to_draft", "meta_to_infotext", "detect_tool", "quote"]
 

@@ -10,7 +10,6 @@ params. The ``workflow`` text (the editor's layout) is only kept verbatim.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from .. import schedulers

@@ -2,7 +2,6 @@
 is an infotext, read by ``a1111``)."""
 from __future__ import annotations
 
-import json
 import re
 
 from .. import schedulers

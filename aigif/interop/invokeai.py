@@ -1,7 +1,6 @@
 """InvokeAI: 2.x ``sd-metadata`` JSON and ``Dream`` command line, 3+ ``invokeai_metadata``."""
 from __future__ import annotations
 
-import json
 import shlex
 
 from .. import schedulers

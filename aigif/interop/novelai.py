@@ -2,7 +2,6 @@
 the same keys inside alpha-channel stealth data (``stealth_pngcomp``)."""
 from __future__ import annotations
 
-import json
 
 from .. import spec
 from .. import schedulers
