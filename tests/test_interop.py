@@ -245,3 +245,16 @@ def test_export_comfyui_restores_graph(path):
     r2 = interop.read(out)
     assert r2.source["prompt"] == r.source["prompt"]
     assert r2.source["workflow"] == r.source["workflow"]
+
+
+def test_reading_text_metadata_imports_no_heavy_modules():
+    """Text metadata is parsed in pure Python: no Pillow, numpy or torch for it."""
+    import subprocess
+    import sys
+    code = ("import sys, aigif.interop as i; r = i.read(sys.argv[1]); "
+            "assert r.meta.seed == 235284042; "
+            "bad = [m for m in ('PIL', 'numpy', 'torch', 'diffusers') if m in sys.modules]; "
+            "assert not bad, bad")
+    out = subprocess.run([sys.executable, "-c", code, str(P / "AUTOMATIC1111" / "automatic1111_cropped.png")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
