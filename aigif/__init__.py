@@ -56,3 +56,10 @@ def __getattr__(name: str) -> Any:
     value = getattr(m, attr) if attr else m
     globals()[name] = value
     return value
+
+
+# Pillow plugin: PIL.Image.open("x.aigif") works after `import aigif`. This does not import
+# Pillow; it registers when PIL.Image is (or already was) imported.
+from .codecs import install_pillow_plugin as _install_pillow_plugin  # noqa: E402
+
+_install_pillow_plugin()

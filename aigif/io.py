@@ -671,11 +671,13 @@ def _meta(body, data: bytes, params, loras, extensions, strict: bool):
 # ============================================================================ files
 def save(obj: GenerationMeta | AigifFile | None, dest: str | os.PathLike | IO[bytes], *,
          image: Any = None, fallback: str | None = None, quality: int | None = None,
-         lossless: bool = False, info: dict | None = None, text_method: int | None = None) -> int:
+         lossless: bool = False, effort: int | None = None, info: dict | None = None,
+         text_method: int | None = None) -> int:
     """Write an AIGIF file; return the number of bytes written.
 
-    Paths are written atomically (temporary file + rename). ``image`` with ``fallback``
-    (a codec key such as ``"avif"``) adds a pixel payload; ``obj=None`` with an image
+    Paths are written atomically (temporary file + rename). ``image`` adds a pixel payload
+    coded with ``fallback`` (a codec key: "avif" by default, "webp", "jxl", "png", "jpeg")
+    at ``quality`` / ``lossless`` / ``effort``; ``obj=None`` with an image
     makes a pixels-only file. Raises MetaError / LimitExceededError / CodecError.
 
     Example::
@@ -685,8 +687,8 @@ def save(obj: GenerationMeta | AigifFile | None, dest: str | os.PathLike | IO[by
     f = obj if isinstance(obj, AigifFile) else AigifFile(meta=obj)
     if image is not None:
         from .codecs import encode_payload
-        payload = encode_payload(image, codec=fallback or "png", quality=quality,
-                                 lossless=lossless)
+        payload = encode_payload(image, codec=fallback or "avif", quality=quality,
+                                 lossless=lossless, effort=effort)
         f = AigifFile(meta=f.meta, info=f.info, source=f.source, payload=payload,
                       fingerprint=f.fingerprint, residual=f.residual,
                       unknown_elements=f.unknown_elements, text_method=f.text_method)

@@ -72,19 +72,12 @@ def encode(
         meta = GenerationMeta.from_dict(d) if d else None
         if meta is None and image is None:
             fail("nothing to encode: give --json, --model/--prompt flags, or --image")
-        img = None
+        from ..document import AigifFile
+        f = AigifFile(meta=meta)
         if image is not None:
-            try:
-                from PIL import Image
-            except ImportError:
-                fail("--image needs Pillow: pip install 'aigif[images]'")
-            try:
-                img = Image.open(image)
-                img.load()
-            except (OSError, ValueError) as e:
-                fail(f"cannot read image {image}: {e}")
-        n = save(meta, output, image=img, fallback=fallback if img is not None else None,
-                 quality=quality, lossless=lossless)
+            from ..codecs import cli_payload
+            f = AigifFile(meta=meta, payload=cli_payload(str(image), fallback, quality, lossless))
+        n = save(f, output)
         console.print(f"wrote {output} ({n} bytes)")
     run_guarded(go)
 
