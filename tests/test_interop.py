@@ -158,7 +158,10 @@ def test_invokeai_dream():
     r = interop.read(P / "InvokeAI" / "invokeai_dream1.png")
     m = r.meta
     assert r.tool == "invokeai"
-    assert m.prompt.startswith("professional full body photo") and m.prompt.endswith("skinny]")
+    # InvokeAI 2.x: the top-level [bracketed] part is the negative prompt
+    assert m.prompt.startswith("professional full body photo")
+    assert m.prompt.endswith("film grain, low contrast")
+    assert m.negative_prompt == "rendering, glowing eyes, skinny"
     assert (m.steps, m.seed, m.width, m.height, m.guidance_scale) == (50, 2980747362, 512, 768, 5.0)
     assert m.scheduler == "lms"
     assert r.unmapped["-G"] == "0.9" and r.unmapped["-U"] == "4 0.95"
@@ -168,6 +171,7 @@ def test_invokeai_sd_metadata():
     r = interop.read(P / "InvokeAI" / "invokeai_sdmeta1.png")
     m = r.meta
     assert m.model == "ckpt:deliberateForInvoke_v08"
+    assert m.negative_prompt == "rendering, glowing eyes, skinny"
     assert m.model_revision.startswith("56d1442a0f")
     assert (m.steps, m.seed, m.width, m.height, m.guidance_scale) == (50, 2980747362, 512, 768, 5.0)
     assert set(r.source) >= {"Dream", "sd-metadata", "tool", "container"}

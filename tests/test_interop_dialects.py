@@ -403,6 +403,15 @@ def test_comfyui_export_built_graph_round_trip():
 
 
 # --------------------------------------------------------------------------- others
+def test_invokeai2_negative_brackets():
+    from aigif.interop.invokeai import split_negative
+    assert split_negative("a cat [blurry, dog]") == ("a cat", "blurry, dog")
+    assert split_negative("a [x] cat [y]") == ("a cat", "x, y")
+    assert split_negative("(a [b]:1.2) cat") == ("(a [b]:1.2) cat", "")
+    assert split_negative("no negatives") == ("no negatives", "")
+    assert split_negative("unclosed [oops") == ("unclosed [oops", "")
+
+
 def test_invokeai_5_metadata_with_loras():
     j = {"positive_prompt": "a bird", "negative_prompt": "", "width": 1024, "height": 1024,
          "seed": 5, "cfg_scale": 4.5, "steps": 30, "scheduler": "dpmpp_2m_k", "clip_skip": 0,

@@ -24,6 +24,42 @@ def _prompt_text(p) -> str | None:
     return None
 
 
+def split_negative(prompt: str) -> tuple[str, str]:
+    """InvokeAI 2.x puts the negative prompt in top-level square brackets:
+    ``"a cat [blurry, dog]"`` -> ``("a cat", "blurry, dog")``. Brackets inside
+    parentheses or nested ones stay in the prompt."""
+    pos, neg = [], []
+    depth_round = 0
+    i, n = 0, len(prompt)
+    while i < n:
+        ch = prompt[i]
+        if ch == "(":
+            depth_round += 1
+        elif ch == ")" and depth_round:
+            depth_round -= 1
+        if ch == "[" and depth_round == 0:
+            depth, j = 1, i + 1
+            while j < n and depth:
+                depth += {"[": 1, "]": -1}.get(prompt[j], 0)
+                j += 1
+            if depth == 0:
+                neg.append(prompt[i + 1:j - 1].strip())
+                i = j
+                continue
+        pos.append(ch)
+        i += 1
+    if not neg:
+        return prompt, ""
+    return " ".join("".join(pos).split()), ", ".join(x for x in neg if x)
+
+
+def _set_prompt(d: Draft, text: str) -> None:
+    p, neg = split_negative(text)
+    d.set("prompt", p)
+    if neg:
+        d.set("negative_prompt", neg)
+
+
 def _core(d: Draft, img: dict, *, keys: dict) -> None:
     for field_, names in keys.items():
         for n in names:
@@ -49,7 +85,7 @@ def sd_metadata_to_draft(text: str) -> Draft | None:
     img = j.get("image") if isinstance(j.get("image"), dict) else {}
     p = _prompt_text(img.get("prompt"))
     if p is not None:
-        d.set("prompt", p)
+        _set_prompt(d, p)
     _core(d, img, keys={"steps": ("steps",), "guidance_scale": ("cfg_scale",),
                         "seed": ("seed",), "width": ("width",), "height": ("height",)})
     key = schedulers.from_invokeai(img.get("sampler"))
@@ -94,7 +130,7 @@ def dream_to_draft(text: str) -> Draft | None:
     if not toks:
         return None
     d = Draft()
-    d.set("prompt", toks[0])
+    _set_prompt(d, toks[0])
     i = 1
     while i < len(toks):
         t = toks[i]
