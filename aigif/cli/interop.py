@@ -56,6 +56,15 @@ def convert(
     from rich.text import Text
 
     from .. import interop, save
+    if keep_pixels:
+        try:
+            from ..codecs import available_codecs
+            have = available_codecs()
+        except ImportError:
+            have = []
+        if keep_pixels not in have:
+            fail(f"--keep-pixels {keep_pixels}: codec not available here; available: "
+                 f"{', '.join(have) or 'none (pip install aigif[images])'}")
     files, skipped = _gather(inputs, recursive)
     if not files and skipped:
         for name, why in skipped:
