@@ -251,6 +251,15 @@ def test_missing_hub_model_names_revision_and_command():
         assert f"--revision {meta.model_revision}" in msg
 
 
+def test_unpinned_hub_model_warns():
+    meta = GenerationMeta(model="someone/not-a-real-repo", generator="sd", seed=1)
+    with pytest.warns(AigifWarning, match="no pinned revision"), \
+            pytest.raises(ModelNotAvailableError, match="huggingface-cli download someone/"):
+        render_meta(meta, device="cpu", download=False)
+    with pytest.raises(RenderError, match="no pinned revision"):
+        render_meta(meta, device="cpu", download=False, strict=True)
+
+
 def test_missing_model_falls_back_to_payload_when_asked():
     import io
     from PIL import Image

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..document import AigifFile
-from ..errors import (MissingDependencyError, ModelNotAvailableError, PlatformMismatchWarning,
+from ..errors import (AigifWarning, MissingDependencyError, ModelNotAvailableError, PlatformMismatchWarning,
                       RenderError)
 from ..meta import GenerationMeta, Platform
 from ..registry import lookup_model, models
@@ -141,6 +141,12 @@ def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCa
     backend = get_backend(meta.generator)
     backend.check(meta, strict=strict)
     source = resolve_model(meta)
+    if not source.local and source.location is not None and source.revision is None:
+        msg = (f"model {source.key!r} has no pinned revision: loading the hub's current "
+               f"files, which may have changed since the image was made")
+        if strict:
+            raise RenderError(msg, field="model_revision")
+        warnings.warn(msg, AigifWarning, stacklevel=3)
     t0 = time.perf_counter()
     pipe, hit = _load(backend, source, settings, cache, download)
     t1 = time.perf_counter()
