@@ -63,7 +63,28 @@ def _accelerator(device_class: str, device: str) -> str:
         return ""
     if device_class == "mps":
         return f"apple-{_pyplatform.machine()}"
-    return _pyplatform.machine() or ""
+    return _cpu_name()
+
+
+def _cpu_name() -> str:
+    """CPU model and the kernel ISA torch picked (``"AMD EPYC (x86_64, AVX512)"``): CPU
+    results can differ between instruction sets."""
+    name = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith(("model name", "hardware")):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    name = name or _pyplatform.processor()
+    try:
+        isa = _torch().backends.cpu.get_cpu_capability()
+    except Exception:  # pragma: no cover - old torch
+        isa = ""
+    parts = ", ".join(x for x in (_pyplatform.machine(), isa) if x)
+    return f"{name} ({parts})" if name else parts
 
 
 def _flags(device_class: str) -> frozenset:
