@@ -177,7 +177,8 @@ class RenderSettings:
 def resolve_settings(recorded: Platform | None, device: str | None = None,
                      dtype: str | None = None, rng_device: str | None = None) -> RenderSettings:
     """What to render with: explicit arguments win, then the file's record, then defaults
-    (GPU when available, CPU otherwise; float16 on CUDA, float32 elsewhere; CPU noise)."""
+    (GPU when available, CPU otherwise; float32, the reproducible choice: pass
+    ``dtype="float16"`` for speed, and it is recorded; noise from a CPU generator)."""
     if device is None:
         if recorded is not None and recorded.device not in ("unknown",) and \
                 _available(recorded.device):
@@ -192,7 +193,7 @@ def resolve_settings(recorded: Platform | None, device: str | None = None,
             if dc == "cpu" and dtype == "float16":
                 dtype = "float32"    # fp16 on CPU is slow and partly unsupported
         else:
-            dtype = "float16" if dc in ("cuda", "rocm") else "float32"
+            dtype = "float32"
     dtype = _DTYPE_NAMES.get(str(dtype).replace("torch.", ""))
     if dtype is None:
         raise RenderError("dtype must be one of float32, float16, bfloat16, float64")
