@@ -26,6 +26,8 @@ from typing import Any
 
 from ..errors import AigifError, ImportMetadataError
 from . import _container as C
+from ._exif import scan_exif
+from ._stealth import read_stealth
 from ._common import Draft, ImportResult, loads_json
 
 __all__ = ["read", "export", "ImportResult", "TOOLS", "DIALECTS", "MAX_INPUT_BYTES"]
@@ -91,7 +93,7 @@ def _pil_container(im: Any) -> C.Container:
             c.texts.append(C.TextItem(str(k), v, "tEXt"))
     exif = (im.info or {}).get("exif")
     if isinstance(exif, (bytes, bytearray)):
-        C._scan_exif(bytes(exif[6:] if exif.startswith(b"Exif\0\0") else exif), c, "exif")
+        scan_exif(bytes(exif[6:] if exif.startswith(b"Exif\0\0") else exif), c, "exif")
     return c
 
 
@@ -160,7 +162,7 @@ def _stealth(data: bytes | None, im: Any, c: C.Container) -> C.TextItem | None:
             im = im.convert("RGBA")
         elif im.mode in ("LA", "PA"):
             im = im.convert("RGBA")
-        return C.read_stealth(im)
+        return read_stealth(im)
     except Exception as e:  # noqa: BLE001 - damaged pixels: no stealth data
         c.problems.append(f"pixels could not be decoded for stealth data: {e}")
         return None
@@ -205,7 +207,8 @@ def _detect(c: C.Container):
                 graph_item = item
                 break
     wf_item = next((i for i in c.texts if i.key == "workflow" or (
-        i.key in ("Make", "ImageDescription", "Model") and i.text[:9].lower() == "workflow:")), None)
+        i.key in ("Make", "ImageDescription", "Model")
+        and i.text[:9].lower() == "workflow:")), None)
     if nodes is None and wf_item is not None and g("parameters") is None:
         body = wf_item.text if wf_item.key == "workflow" else wf_item.text[9:]
         nodes = comfyui.workflow_to_graph(body)

@@ -342,7 +342,8 @@ def _basename(name: str) -> str:
 
 
 def resolve_model(name: Any = None, short_hash: Any = None, *, width: int | None = None,
-                  height: int | None = None, hint: str | None = None) -> tuple[str, str | None, str | None]:
+                  height: int | None = None,
+                  hint: str | None = None) -> tuple[str, str | None, str | None]:
     """(model, generator, model_revision) for a checkpoint a tool recorded.
 
     A known hash or official file name gives a well-known key; otherwise

@@ -1,8 +1,8 @@
 """Find and write the metadata text other tools put in PNG, JPEG and WebP files.
 
-Pure Python (``struct`` + ``zlib``): the chunk walkers tolerate truncated files, chunks
-after IDAT and bad CRCs, and keep going after a damaged chunk. Only the alpha-channel
-"stealth" reader needs Pillow (it reads pixels).
+Pure Python (``struct`` + ``zlib``): the chunk walkers (``_png``, ``_exif``) tolerate
+truncated files, chunks after IDAT and bad CRCs, and keep going after a damaged chunk.
+Only the alpha-channel "stealth" reader (``_stealth``) needs Pillow (it reads pixels).
 
 Each text found is a ``TextItem``: the keyword, the decoded text, and ``where`` (how it
 was stored: ``"tEXt"``, ``"iTXt"``, ``"zTXt"``, ``"exif:usercomment:unicode-be"``,
@@ -10,17 +10,15 @@ was stored: ``"tEXt"``, ``"iTXt"``, ``"zTXt"``, ``"exif:usercomment:unicode-be"`
 """
 from __future__ import annotations
 
-import gzip
-import struct
 import zlib
 from dataclasses import dataclass, field
 
-__all__ = ["TextItem", "Container", "scan", "sniff", "MAX_TEXT_BYTES"]
+__all__ = ["TextItem", "Container", "scan", "sniff", "inflate", "latin1_or_utf8",
+           "MAX_TEXT_BYTES", "PNG_SIG"]
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 #: Largest decompressed text chunk accepted (zip bombs stop here).
 MAX_TEXT_BYTES = 16 * 1024 * 1024
-_MAX_CHUNKS = 100_000
 
 
 @dataclass
@@ -68,20 +66,22 @@ def scan(data: bytes) -> Container:
     """Find every metadata text in an image file's bytes; never raises for bad bytes."""
     fmt = sniff(data)
     c = Container(format=fmt)
+    from ._exif import scan_jpeg, scan_webp
+    from ._png import scan_png
     try:
         if fmt == "png":
-            _scan_png(data, c)
+            scan_png(data, c)
         elif fmt == "jpeg":
-            _scan_jpeg(data, c)
+            scan_jpeg(data, c)
         elif fmt == "webp":
-            _scan_webp(data, c)
+            scan_webp(data, c)
     except Exception as e:  # defensive: a walker bug must not stop a batch
         c.problems.append(f"{fmt} structure could not be read: {type(e).__name__}: {e}")
     return c
 
 
 # --------------------------------------------------------------------------- text codecs
-def _inflate(data: bytes, what: str, c: Container) -> bytes | None:
+def inflate(data: bytes, what: str, c: Container) -> bytes | None:
     d = zlib.decompressobj()
     try:
         out = d.decompress(data, MAX_TEXT_BYTES + 1)
@@ -94,7 +94,7 @@ def _inflate(data: bytes, what: str, c: Container) -> bytes | None:
     return out
 
 
-def _latin1_or_utf8(b: bytes) -> tuple[str, str]:
+def latin1_or_utf8(b: bytes) -> tuple[str, str]:
     """tEXt is Latin-1 by the PNG spec, but many tools write UTF-8 there."""
     if any(x >= 0x80 for x in b):
         try:
@@ -102,520 +102,3 @@ def _latin1_or_utf8(b: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             pass
     return b.decode("latin-1"), "latin-1"
-
-
-# --------------------------------------------------------------------------- PNG
-def _scan_png(data: bytes, c: Container) -> None:
-    i = 8
-    n = len(data)
-    count = 0
-    seen_idat = False
-    while i < n:
-        count += 1
-        if count > _MAX_CHUNKS:
-            c.problems.append("too many PNG chunks; stopped")
-            return
-        if i + 8 > n:
-            c.problems.append(f"PNG truncated at byte {i} (chunk header)")
-            return
-        length, ctype = struct.unpack(">I4s", data[i:i + 8])
-        body = data[i + 8:i + 8 + length]
-        truncated = len(body) < length
-        name = ctype.decode("latin-1")
-        if ctype == b"IHDR" and len(body) >= 13:
-            c.width, c.height = struct.unpack(">II", body[:8])
-            color_type = body[9]
-            c.has_alpha = color_type in (4, 6)
-        elif ctype == b"tRNS":
-            c.has_alpha = True
-        elif ctype in (b"tEXt", b"zTXt", b"iTXt"):
-            if truncated:
-                c.problems.append(f"{name} chunk at byte {i} is truncated "
-                                  f"({len(body)} of {length} bytes)")
-            before = len(c.texts)
-            _png_text(ctype, body, c, i, truncated)
-            if seen_idat and len(c.texts) > before:
-                c.texts[-1].where += "|late"
-        elif ctype == b"IDAT":
-            seen_idat = True
-        if ctype == b"IEND" or truncated:
-            if truncated and ctype not in (b"tEXt", b"zTXt", b"iTXt"):
-                c.problems.append(f"PNG truncated in {name} chunk at byte {i}")
-            elif i + 12 + length > n:
-                c.problems.append(f"PNG truncated in the CRC of {name} at byte {i}")
-            return
-        i += 12 + length
-    c.problems.append(f"PNG truncated: no IEND chunk before the end of the file (byte {n})")
-
-
-def _png_text(ctype: bytes, body: bytes, c: Container, off: int, truncated: bool) -> None:
-    key_b, sep, rest = body.partition(b"\0")
-    if not sep:
-        c.problems.append(f"{ctype.decode()} chunk at byte {off} has no keyword separator")
-        return
-    key = key_b.decode("latin-1")
-    if ctype == b"tEXt":
-        text, enc = _latin1_or_utf8(rest)
-        where = "tEXt" if enc == "latin-1" else "tEXt:utf-8"
-    elif ctype == b"zTXt":
-        if truncated:
-            return
-        raw = _inflate(rest[1:], f"zTXt {key!r}", c)
-        if raw is None:
-            return
-        text, enc = _latin1_or_utf8(raw)
-        where = "zTXt" if enc == "latin-1" else "zTXt:utf-8"
-    else:
-        if len(rest) < 2:
-            c.problems.append(f"iTXt {key!r} at byte {off} is too short")
-            return
-        comp_flag, _method = rest[0], rest[1]
-        rest = rest[2:]
-        lang, _, rest = rest.partition(b"\0")
-        tkey, _, rest = rest.partition(b"\0")
-        if comp_flag:
-            if truncated:
-                return
-            raw = _inflate(rest, f"iTXt {key!r}", c)
-            if raw is None:
-                return
-            where = "iTXt:z"
-        else:
-            raw = rest
-            where = "iTXt"
-        if lang or tkey:
-            where += ":" + lang.decode("latin-1", "replace") + ":" + tkey.decode("utf-8", "replace")
-        text = raw.decode("utf-8", "replace")
-    if len(text) > MAX_TEXT_BYTES:
-        c.problems.append(f"text {key!r} is over {MAX_TEXT_BYTES} characters; skipped")
-        return
-    c.texts.append(TextItem(key, text, where))
-
-
-def png_text_chunk(key: str, text: str, where: str = "") -> bytes:
-    """One PNG text chunk written the way ``where`` says (default: tEXt when the text is
-    Latin-1, else iTXt, as Pillow and A1111 do)."""
-    where = where.split("|")[0]
-    kind = where.split(":")[0] if where else ""
-    if not kind:
-        try:
-            text.encode("latin-1")
-            kind = "tEXt"
-        except UnicodeEncodeError:
-            kind = "iTXt"
-    k = key.encode("latin-1", "replace")[:79]
-    if kind == "tEXt":
-        enc = "utf-8" if where.endswith(":utf-8") else "latin-1"
-        try:
-            body = k + b"\0" + text.encode(enc)
-        except UnicodeEncodeError:
-            return png_text_chunk(key, text, "iTXt")
-        ctype = b"tEXt"
-    elif kind == "zTXt":
-        enc = "utf-8" if where.endswith(":utf-8") else "latin-1"
-        try:
-            raw = text.encode(enc)
-        except UnicodeEncodeError:
-            return png_text_chunk(key, text, "iTXt:z")
-        body = k + b"\0\0" + zlib.compress(raw, 9)
-        ctype = b"zTXt"
-    else:
-        parts = where.split(":")
-        comp = len(parts) > 1 and parts[1] == "z"
-        rest = parts[2:] if comp else parts[1:]
-        lang = (rest[0] if rest else "").encode("latin-1", "replace")
-        tkey = (rest[1] if len(rest) > 1 else "").encode("utf-8")
-        raw = text.encode("utf-8", "surrogatepass")
-        body = (k + b"\0" + (b"\1\0" if comp else b"\0\0") + lang + b"\0" + tkey + b"\0"
-                + (zlib.compress(raw, 9) if comp else raw))
-        ctype = b"iTXt"
-    return struct.pack(">I", len(body)) + ctype + body + struct.pack(
-        ">I", zlib.crc32(ctype + body) & 0xFFFFFFFF)
-
-
-def png_replace_text(png: bytes, chunks: list[bytes], late: list[bytes] = ()) -> bytes:
-    """The PNG with its text chunks removed, ``chunks`` inserted after IHDR and ``late``
-    ones after the image data (before IEND)."""
-    if not png.startswith(PNG_SIG):
-        raise ValueError("not a PNG")
-    out = [PNG_SIG]
-    i = 8
-    inserted = False
-    while i + 8 <= len(png):
-        length, ctype = struct.unpack(">I4s", png[i:i + 8])
-        end = i + 12 + length
-        if end > len(png):
-            raise ValueError(f"PNG truncated in chunk at byte {i}")
-        if ctype == b"IEND":
-            out.extend(late)
-        if ctype not in (b"tEXt", b"zTXt", b"iTXt"):
-            out.append(png[i:end])
-        if ctype == b"IHDR" and not inserted:
-            out.extend(chunks)
-            inserted = True
-        i = end
-        if ctype == b"IEND":
-            break
-    if not inserted:
-        raise ValueError("PNG has no IHDR chunk")
-    return b"".join(out)
-
-
-# --------------------------------------------------------------------------- EXIF
-_EXIF_TAGS = {0x9286: "UserComment", 0x010E: "ImageDescription", 0x010F: "Make",
-              0x0110: "Model", 0x0131: "Software", 0x927C: "MakerNote", 0x9C9C: "XPComment",
-              0x013B: "Artist"}
-_TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 9: 4, 10: 8}
-
-
-def _score(t: str) -> int:
-    """How plausible a decoded text is: ASCII and common scripts count, junk does not."""
-    n = 0
-    for ch in t[:4000]:
-        o = ord(ch)
-        if 0x20 <= o < 0x7F or ch in "\n\t" or 0x3000 <= o <= 0x9FFF or 0xAC00 <= o <= 0xD7AF \
-                or 0xA0 <= o <= 0x24F or 0x400 <= o <= 0x4FF or 0xFF00 <= o <= 0xFFEF:
-            n += 1
-    return n
-
-
-def decode_user_comment(raw: bytes, byte_order: str = ">") -> tuple[str, str]:
-    """Text and encoding name of an EXIF UserComment (8-byte charset prefix or bare).
-
-    "UNICODE" text is UTF-16 in either byte order in the wild (A1111/piexif write big
-    endian whatever the TIFF header says); the more plausible decoding wins, the TIFF
-    byte order breaks ties."""
-    head = raw[:8]
-    if head == b"UNICODE\0":
-        body = raw[8:]
-        if len(body) % 2:
-            body = body[:-1]
-        if body[:2] == b"\xff\xfe":
-            return body[2:].decode("utf-16-le", "replace"), "unicode-le-bom"
-        if body[:2] == b"\xfe\xff":
-            return body[2:].decode("utf-16-be", "replace"), "unicode-be-bom"
-        be = body.decode("utf-16-be", "replace")
-        le = body.decode("utf-16-le", "replace")
-        sb, sl = _score(be), _score(le)
-        if sl > sb or (sl == sb and byte_order == "<"):
-            return le, "unicode-le"
-        return be, "unicode-be"
-    if head == b"ASCII\0\0\0":
-        return _latin1_or_utf8(raw[8:].rstrip(b"\0"))[0], "ascii"
-    if head == b"\0" * 8:
-        return _latin1_or_utf8(raw[8:].rstrip(b"\0"))[0], "undefined"
-    if head == b"JIS\0\0\0\0\0":
-        return raw[8:].decode("shift_jis", "replace"), "jis"
-    return _latin1_or_utf8(raw.rstrip(b"\0"))[0], "bare"
-
-
-def encode_user_comment(text: str, encoding: str = "unicode-be") -> bytes:
-    if encoding == "unicode-le":
-        return b"UNICODE\0" + text.encode("utf-16-le", "surrogatepass")
-    if encoding == "unicode-le-bom":
-        return b"UNICODE\0\xff\xfe" + text.encode("utf-16-le", "surrogatepass")
-    if encoding == "unicode-be-bom":
-        return b"UNICODE\0\xfe\xff" + text.encode("utf-16-be", "surrogatepass")
-    if encoding == "ascii":
-        return b"ASCII\0\0\0" + text.encode("utf-8")
-    if encoding == "undefined":
-        return b"\0" * 8 + text.encode("utf-8")
-    if encoding == "bare":
-        return text.encode("utf-8")
-    return b"UNICODE\0" + text.encode("utf-16-be", "surrogatepass")
-
-
-def _scan_exif(tiff: bytes, c: Container, where: str) -> None:
-    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
-        c.problems.append(f"{where}: EXIF has no TIFF header")
-        return
-    e = "<" if tiff[:2] == b"II" else ">"
-    seen: set[int] = set()
-
-    def ifd(off: int, depth: int) -> None:
-        if depth > 4 or off in seen or off + 2 > len(tiff):
-            return
-        seen.add(off)
-        (n,) = struct.unpack(e + "H", tiff[off:off + 2])
-        for k in range(min(n, 512)):
-            p = off + 2 + 12 * k
-            if p + 12 > len(tiff):
-                c.problems.append(f"{where}: EXIF directory truncated")
-                return
-            tag, typ, count, val = struct.unpack(e + "HHI4s", tiff[p:p + 12])
-            if tag in (0x8769,):  # Exif sub-IFD
-                ifd(struct.unpack(e + "I", val)[0], depth + 1)
-                continue
-            name = _EXIF_TAGS.get(tag)
-            if name is None:
-                continue
-            size = _TYPE_SIZE.get(typ, 1) * count
-            if size <= 4:
-                raw = val[:size]
-            else:
-                (vo,) = struct.unpack(e + "I", val)
-                raw = tiff[vo:vo + size]
-                if len(raw) < size:
-                    c.problems.append(f"{where}: EXIF {name} value truncated")
-            if size > MAX_TEXT_BYTES:
-                c.problems.append(f"{where}: EXIF {name} is over {MAX_TEXT_BYTES} bytes")
-                continue
-            if tag == 0x9286:
-                text, enc = decode_user_comment(raw, e)
-                c.texts.append(TextItem("UserComment", text, f"{where}:usercomment:{enc}"))
-            elif tag == 0x9C9C:
-                c.texts.append(TextItem(name, raw.decode("utf-16-le", "replace").rstrip("\0"),
-                                        f"{where}:xpcomment"))
-            elif tag == 0x927C:
-                c.texts.append(TextItem(name, _latin1_or_utf8(raw.rstrip(b"\0"))[0],
-                                        f"{where}:makernote"))
-            else:
-                c.texts.append(TextItem(name, _latin1_or_utf8(raw.rstrip(b"\0"))[0],
-                                        f"{where}:{name.lower()}"))
-        nxt = off + 2 + 12 * n
-        if depth == 0 and nxt + 4 <= len(tiff):
-            (n1,) = struct.unpack(e + "I", tiff[nxt:nxt + 4])
-            if n1:
-                ifd(n1, depth + 1)
-
-    (first,) = struct.unpack(e + "I", tiff[4:8])
-    ifd(first, 0)
-
-
-def exif_bytes(user_comment: str, encoding: str = "unicode-be", extra: dict | None = None) -> bytes:
-    """A minimal big-endian TIFF/EXIF block holding a UserComment in the Exif IFD (as
-    A1111 writes it via piexif); ``extra`` adds IFD0 ASCII tags (tag -> text)."""
-    uc = encode_user_comment(user_comment, encoding)
-    extra = dict(sorted((extra or {}).items()))
-    n0 = len(extra) + 1
-    ifd0_size = 2 + 12 * n0 + 4
-    data_off = 8 + ifd0_size
-    entries, blobs = [], b""
-    for tag, text in extra.items():
-        raw = text.encode("utf-8") + b"\0"
-        if len(raw) <= 4:
-            entries.append(struct.pack(">HHI4s", tag, 2, len(raw), raw.ljust(4, b"\0")))
-        else:
-            entries.append(struct.pack(">HHII", tag, 2, len(raw), data_off + len(blobs)))
-            blobs += raw + (b"\0" if len(raw) % 2 else b"")
-    exif_ifd_off = data_off + len(blobs)
-    entries.append(struct.pack(">HHII", 0x8769, 4, 1, exif_ifd_off))
-    ifd0 = struct.pack(">H", n0) + b"".join(entries) + b"\0\0\0\0"
-    # the Exif IFD is laid out as piexif (A1111) writes it: the value right after the
-    # entry, no next-IFD pointer; so an A1111 JPEG comes back byte for byte
-    uc_off = exif_ifd_off + 2 + 12
-    exif_ifd = struct.pack(">H", 1) + struct.pack(">HHII", 0x9286, 7, len(uc), uc_off)
-    return b"MM\0\x2a\0\0\0\x08" + ifd0 + blobs + exif_ifd + uc
-
-
-# --------------------------------------------------------------------------- JPEG
-def _scan_jpeg(data: bytes, c: Container) -> None:
-    i = 2
-    n = len(data)
-    while i + 4 <= n:
-        if data[i] != 0xFF:
-            c.problems.append(f"JPEG marker expected at byte {i}")
-            return
-        marker = data[i + 1]
-        if marker == 0xFF:
-            i += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        if marker in (0xD9, 0xDA):  # end of image / start of scan: no more metadata
-            return
-        (length,) = struct.unpack(">H", data[i + 2:i + 4])
-        seg = data[i + 4:i + 2 + length]
-        if len(seg) < length - 2:
-            c.problems.append(f"JPEG segment at byte {i} is truncated")
-        if marker == 0xE1 and seg.startswith(b"Exif\0"):
-            _scan_exif(seg[6:], c, "exif")
-        elif marker == 0xE1 and seg.startswith(b"http://ns.adobe.com/xap/1.0/\0"):
-            c.texts.append(TextItem("XMP", seg[29:].decode("utf-8", "replace"), "xmp"))
-        elif marker == 0xFE:
-            c.texts.append(TextItem("Comment", _latin1_or_utf8(seg)[0], "jpeg:com"))
-        elif marker in (0xC0, 0xC1, 0xC2, 0xC3) and len(seg) >= 5:
-            c.height, c.width = struct.unpack(">HH", seg[1:5])
-        i += 2 + length
-
-
-def jpeg_replace_exif(jpeg: bytes, tiff: bytes) -> bytes:
-    """The JPEG with its EXIF APP1 and COM segments replaced by one EXIF APP1 block."""
-    if not jpeg.startswith(b"\xff\xd8"):
-        raise ValueError("not a JPEG")
-    app1 = b"Exif\0\0" + tiff
-    if len(app1) + 2 > 0xFFFF:
-        raise ValueError(f"EXIF block is {len(app1)} bytes; JPEG allows at most 65533")
-    out = [b"\xff\xd8"]
-    i = 2
-    insert_at = None
-    while i + 4 <= len(jpeg):
-        marker = jpeg[i + 1]
-        if marker in (0xDA, 0xD9):
-            break
-        (length,) = struct.unpack(">H", jpeg[i + 2:i + 4])
-        seg = jpeg[i:i + 2 + length]
-        drop = (marker == 0xE1 and seg[4:9] == b"Exif\0") or marker == 0xFE
-        if marker == 0xE0 and insert_at is None:
-            out.append(seg)
-            insert_at = len(out)
-        elif not drop:
-            if insert_at is None:
-                insert_at = len(out)
-            out.append(seg)
-        i += 2 + length
-    if insert_at is None:
-        insert_at = len(out)
-    out.insert(insert_at, b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1)
-    out.append(jpeg[i:])
-    return b"".join(out)
-
-
-# --------------------------------------------------------------------------- WebP
-def _scan_webp(data: bytes, c: Container) -> None:
-    i = 12
-    end = min(len(data), 8 + struct.unpack("<I", data[4:8])[0]) if len(data) >= 8 else 0
-    while i + 8 <= end:
-        ctype = data[i:i + 4]
-        (length,) = struct.unpack("<I", data[i + 4:i + 8])
-        body = data[i + 8:i + 8 + length]
-        if len(body) < length:
-            c.problems.append(f"WebP chunk {ctype!r} at byte {i} is truncated")
-        if ctype == b"VP8X" and len(body) >= 10:
-            c.has_alpha = bool(body[0] & 0x10)
-            c.width = 1 + int.from_bytes(body[4:7], "little")
-            c.height = 1 + int.from_bytes(body[7:10], "little")
-        elif ctype == b"VP8L" and len(body) >= 5:
-            bits = int.from_bytes(body[1:5], "little")
-            c.width = 1 + (bits & 0x3FFF)
-            c.height = 1 + ((bits >> 14) & 0x3FFF)
-            c.has_alpha = bool(bits >> 28 & 1)
-        elif ctype == b"VP8 " and len(body) >= 10:
-            c.width = int.from_bytes(body[6:8], "little") & 0x3FFF
-            c.height = int.from_bytes(body[8:10], "little") & 0x3FFF
-        elif ctype == b"EXIF":
-            _scan_exif(body[6:] if body.startswith(b"Exif\0\0") else body, c, "exif")
-        elif ctype == b"XMP ":
-            c.texts.append(TextItem("XMP", body.decode("utf-8", "replace"), "xmp"))
-        i += 8 + length + (length & 1)
-
-
-def webp_replace_exif(webp: bytes, tiff: bytes, width: int, height: int) -> bytes:
-    """The WebP with an EXIF chunk (VP8X added or updated, old EXIF dropped)."""
-    if not (webp[:4] == b"RIFF" and webp[8:12] == b"WEBP"):
-        raise ValueError("not a WebP")
-    chunks = []
-    i = 12
-    vp8x = None
-    has_alpha = False
-    while i + 8 <= len(webp):
-        ctype = webp[i:i + 4]
-        (length,) = struct.unpack("<I", webp[i + 4:i + 8])
-        body = webp[i + 8:i + 8 + length]
-        if ctype == b"VP8X":
-            vp8x = bytearray(body)
-        elif ctype != b"EXIF":
-            if ctype == b"VP8L" and len(body) >= 5:
-                has_alpha = bool(int.from_bytes(body[1:5], "little") >> 28 & 1)
-            if ctype == b"ALPH":
-                has_alpha = True
-            chunks.append((ctype, body))
-        i += 8 + length + (length & 1)
-    if vp8x is None:
-        vp8x = bytearray(10)
-        vp8x[4:7] = (width - 1).to_bytes(3, "little")
-        vp8x[7:10] = (height - 1).to_bytes(3, "little")
-        if has_alpha:
-            vp8x[0] |= 0x10
-    vp8x[0] |= 0x08
-    out = [(b"VP8X", bytes(vp8x))]
-    xmp = [ch for ch in chunks if ch[0] == b"XMP "]
-    out += [ch for ch in chunks if ch[0] != b"XMP "]
-    out.append((b"EXIF", tiff))
-    out += xmp
-    body = b"WEBP" + b"".join(t + struct.pack("<I", len(b)) + b + (b"\0" if len(b) & 1 else b"")
-                              for t, b in out)
-    return b"RIFF" + struct.pack("<I", len(body)) + body
-
-
-# --------------------------------------------------------------------------- stealth
-_STEALTH = {b"stealth_pnginfo": ("alpha", False), b"stealth_pngcomp": ("alpha", True),
-            b"stealth_rgbinfo": ("rgb", False), b"stealth_rgbcomp": ("rgb", True)}
-
-
-def read_stealth(image) -> TextItem | None:
-    """Decode "stealth" metadata hidden in the least significant bits of an image's
-    alpha channel (or RGB channels), column by column, as the stealth_pnginfo extension
-    and NovelAI write it. Returns None when there is none. Needs Pillow."""
-    w, h = image.size
-    if w * h < 152:
-        return None
-    bands = image.getbands()
-    modes = []
-    if "A" in bands:
-        modes.append("alpha")
-    if set("RGB") <= set(bands):
-        modes.append("rgb")
-    for mode in modes:
-        item = _read_stealth_mode(image, mode, w, h)
-        if item is not None:
-            return item
-    return None
-
-
-def _lsb_stream(image, mode: str, w: int, h: int):
-    """Yield the LSBs in stealth order: x outer, y inner; RGB mode gives 3 bits/pixel."""
-    if mode == "alpha":
-        planes = [image.getchannel("A").tobytes()]
-    else:
-        rgb = image.convert("RGB") if image.mode != "RGB" else image
-        planes = [rgb.getchannel(b).tobytes() for b in "RGB"]
-    try:
-        import numpy as np
-        arrs = [np.frombuffer(p, dtype=np.uint8).reshape(h, w).T.reshape(-1) & 1 for p in planes]
-        if len(arrs) == 1:
-            bits = arrs[0]
-        else:
-            bits = np.stack(arrs, axis=1).reshape(-1)
-        return bits.tobytes()
-    except ImportError:
-        out = bytearray()
-        for x in range(w):
-            for y in range(h):
-                for p in planes:
-                    out.append(p[y * w + x] & 1)
-        return bytes(out)
-
-
-def _bits_to_bytes(bits: bytes, start: int, nbytes: int) -> bytes:
-    out = bytearray()
-    for k in range(nbytes):
-        v = 0
-        for b in bits[start + 8 * k:start + 8 * k + 8]:
-            v = (v << 1) | b
-        out.append(v)
-    return bytes(out)
-
-
-def _read_stealth_mode(image, mode: str, w: int, h: int) -> TextItem | None:
-    bits = _lsb_stream(image, mode, w, h)
-    sig = _bits_to_bytes(bits, 0, 15)
-    kind = _STEALTH.get(sig)
-    if kind is None or kind[0] != mode:
-        return None
-    nbits = int.from_bytes(_bits_to_bytes(bits, 120, 4), "big")
-    if nbits <= 0 or nbits % 8 or 152 + nbits > len(bits) or nbits // 8 > MAX_TEXT_BYTES:
-        return None
-    raw = _bits_to_bytes(bits, 152, nbits // 8)
-    compressed = kind[1]
-    if compressed:
-        try:
-            with gzip.GzipFile(fileobj=__import__("io").BytesIO(raw)) as g:
-                raw = g.read(MAX_TEXT_BYTES + 1)
-        except (OSError, EOFError, zlib.error):
-            return None
-        if len(raw) > MAX_TEXT_BYTES:
-            return None
-    text = raw.decode("utf-8", "replace")
-    return TextItem("stealth", text, "stealth:" + sig.decode()[8:])

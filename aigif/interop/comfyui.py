@@ -456,7 +456,8 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
             d.param("hires_prompt", "\n".join(lpos))
     others = len(samplers) - len(main)
     if others > 0:
-        d.keep("other samplers", ", ".join(sorted((s for s in samplers if s not in main), key=_num)))
+        rest = sorted((s for s in samplers if s not in main), key=_num)
+        d.keep("other samplers", ", ".join(rest))
     return d
 
 

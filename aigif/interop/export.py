@@ -20,6 +20,8 @@ from ..document import AigifFile
 from ..errors import AigifError, ImportMetadataError
 from ..meta import GenerationMeta
 from . import _container as C
+from . import _exif as E
+from . import _png as P
 from ._common import ImportResult, join_source
 
 __all__ = ["export", "texts_for"]
@@ -183,8 +185,8 @@ def export(obj: Any, dialect: str = "source", *, image: Any = None,
                 elif not where.split("|")[0].split(":")[0] in ("tEXt", "zTXt", "iTXt"):
                     kw, where = _png_key(kw, text), ""
                 (late if where.endswith("|late") else chunks).append(
-                    C.png_text_chunk(kw, text, where))
-            return C.png_replace_text(data, chunks, late)
+                    P.png_text_chunk(kw, text, where))
+            return P.png_replace_text(data, chunks, late)
         # JPEG / WebP: the main text in the EXIF UserComment, others in IFD0 text tags
         if source.get("tool") in ("invokeai", "novelai") and dialect == "source" and \
                 not any(w.startswith("exif") for _, _, w in items):
@@ -209,11 +211,11 @@ def export(obj: Any, dialect: str = "source", *, image: Any = None,
                 extra[0x0110] = "prompt:" + text
             elif user_comment is None and kw not in ("fooocus_scheme",):
                 user_comment = text
-        tiff = C.exif_bytes(user_comment or "", enc, extra)
+        tiff = E.exif_bytes(user_comment or "", enc, extra)
         if fmt == "jpeg":
-            return C.jpeg_replace_exif(data, tiff)
+            return E.jpeg_replace_exif(data, tiff)
         w_, h_ = _size(data)
-        return C.webp_replace_exif(data, tiff, w_, h_)
+        return E.webp_replace_exif(data, tiff, w_, h_)
     except AigifError:
         raise
     except (ValueError, OSError) as e:
@@ -233,10 +235,10 @@ def _novelai_png(png: bytes, text: str) -> bytes:
     except ValueError:
         j = None
     if not isinstance(j, dict):
-        return C.png_replace_text(png, [C.png_text_chunk("parameters", text)])
-    chunks = [C.png_text_chunk(str(k), v if isinstance(v, str) else json.dumps(v))
+        return P.png_replace_text(png, [P.png_text_chunk("parameters", text)])
+    chunks = [P.png_text_chunk(str(k), v if isinstance(v, str) else json.dumps(v))
               for k, v in j.items()]
-    return C.png_replace_text(png, chunks)
+    return P.png_replace_text(png, chunks)
 
 
 def _size(data: bytes) -> tuple[int, int]:

@@ -16,7 +16,8 @@ def _prompt_text(p) -> str | None:
     if isinstance(p, str):
         return p
     if isinstance(p, list):
-        parts = [x.get("prompt") for x in p if isinstance(x, dict) and isinstance(x.get("prompt"), str)]
+        parts = [x.get("prompt") for x in p
+                 if isinstance(x, dict) and isinstance(x.get("prompt"), str)]
         if len(parts) == 1:
             return parts[0]
         if parts:

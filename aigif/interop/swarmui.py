@@ -63,7 +63,8 @@ def swarm_to_draft(j: dict) -> Draft:
             loras.append(x)
     d.loras = loras
     typed = {"initimagecreativity": ("denoise", float), "refinerupscale": ("hires_scale", float),
-             "refinersteps": ("hires_steps", int), "refinercontrolpercentage": ("hires_denoise", float),
+             "refinersteps": ("hires_steps", int),
+             "refinercontrolpercentage": ("hires_denoise", float),
              "refinermodel": ("hires_checkpoint", str), "vae": ("vae", str),
              "fluxguidancescale": ("distilled_guidance", float), "sigmashift": ("shift", float),
              "variationseed": ("variation_seed", int),
