@@ -1,0 +1,45 @@
+"""Every built-in family has a backend that declares its pipeline, fields and models."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from aigif.registry import generators, lookup_model
+from aigif.render.generators import BUILTIN_BACKENDS, generator_for_pipeline_class, get_backend
+from aigif.render.generators.base import ALL_FIELDS, DiffusersGenerator
+from aigif.spec import GENERATORS, MODELS
+
+HUB_FAMILIES = ("sd", "sdxl", "sd3", "flux", "pixart_sigma", "lcm")
+
+
+@pytest.mark.parametrize("key", HUB_FAMILIES)
+def test_backend_declares_its_family(key):
+    b = get_backend(key)
+    assert isinstance(b, DiffusersGenerator) and b.key == key
+    assert b.pipeline_class in b.pipeline_classes
+    assert generator_for_pipeline_class(b.pipeline_class) == key
+    assert b.uses <= ALL_FIELDS and {"prompt", "seed", "steps"} <= b.uses
+    d = generators.get(key).defaults
+    assert d.scheduler in (b.schedulers or ()) or b.schedulers is None
+    for m in b.well_known:
+        info = lookup_model(m)
+        assert info.generator == key
+        assert info.hub_id and re.fullmatch(r"[0-9a-f]{40}", info.revision or ""), m
+
+
+def test_every_well_known_model_has_a_backend_that_lists_it():
+    listed = {m for k in HUB_FAMILIES for m in get_backend(k).well_known}
+    hub = {m.key for m in MODELS if m.hub_id}
+    assert listed == hub
+    assert set(BUILTIN_BACKENDS) == {g.key for g in GENERATORS}
+
+
+def test_backends_import_no_torch():
+    import subprocess
+    import sys
+    code = ("import sys\nfrom aigif.render.generators import get_backend\n"
+            f"[get_backend(k) for k in {HUB_FAMILIES!r}]\n"
+            "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
