@@ -580,3 +580,26 @@ def test_comfyui_saver_node_with_a1111_parameters():
     assert a.source["parameters"] == t
     c = interop.read(interop.export(r.to_aigif(), "comfyui", image=png()))
     assert json.loads(c.source["prompt"]) == SDXL_GRAPH
+
+
+def test_comfyui_concat_text_and_lora_stacks():
+    g = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "m.safetensors"}},
+         "2": {"class_type": "Power Lora Loader (rgthree)", "inputs": {
+             "lora_1": {"on": True, "lora": "a.safetensors", "strength": 0.7},
+             "lora_2": {"on": False, "lora": "off.safetensors", "strength": 1.0},
+             "model": ["1", 0], "clip": ["1", 1]}},
+         "3": {"class_type": "Lora Loader Stack (rgthree)", "inputs": {
+             "lora_01": "b.safetensors", "strength_01": 0.5, "lora_02": "None", "strength_02": 1,
+             "model": ["2", 0], "clip": ["2", 1]}},
+         "4": {"class_type": "Text Concatenate", "inputs": {"text_a": "a fox", "text_b": ["5", 0],
+                                                            "delimiter": ", "}},
+         "5": {"class_type": "String Literal", "inputs": {"string": "in the snow"}},
+         "6": {"class_type": "CLIPTextEncode", "inputs": {"text": ["4", 0], "clip": ["3", 1]}},
+         "7": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 512}},
+         "8": {"class_type": "KSampler", "inputs": {"seed": 1, "steps": 4, "cfg": 2.0,
+                                                    "sampler_name": "euler", "scheduler": "normal",
+                                                    "model": ["3", 0], "positive": ["6", 0],
+                                                    "negative": ["6", 0], "latent_image": ["7", 0]}}}
+    m = interop.read(png([("prompt", json.dumps(g))])).meta
+    assert m.prompt == "a fox, in the snow"
+    assert [(lo.name, lo.weight) for lo in m.loras] == [("a.safetensors", 0.7), ("b.safetensors", 0.5)]

@@ -87,6 +87,31 @@ class _Graph:
             return scal[0]
         return None
 
+    def text(self, v: Any, depth: int = 0) -> str | None:
+        """Resolve a prompt text: a string, or a link to a string / primitive node, or to a
+        concatenation node (``text_a`` + ``text_b`` joined by its ``delimiter``)."""
+        if isinstance(v, str):
+            return v
+        if not _is_link(v) or depth > 8:
+            return None
+        hit = self.node(v)
+        if hit is None:
+            return None
+        ins = self.inputs(hit[1])
+        for name in ("text", "string", "prompt", "value", "Text", "STRING", "populated_text",
+                     "wildcard_text", "text_g", "t5xxl", "positive"):
+            if name in ins:
+                return self.text(ins[name], depth + 1)
+        parts = [k for k in sorted(ins) if k.lower().startswith(("text", "string", "prompt"))]
+        if parts:
+            sep = ins.get("delimiter", ins.get("separator", ""))
+            sep = {"comma": ", ", "space": " ", "none": "", "newline": "\n"}.get(
+                str(sep).lower(), sep if isinstance(sep, str) else "")
+            texts = [self.text(ins[k], depth + 1) for k in parts]
+            return sep.join(t for t in texts if t)
+        scal = [x for x in ins.values() if isinstance(x, str)]
+        return scal[0] if len(scal) == 1 else None
+
 
 def _text_of(g: _Graph, link: Any, out: list[str], loras: list, info: dict, depth: int = 0,
              seen: set | None = None, role: str = "positive") -> None:
@@ -111,7 +136,7 @@ def _text_of(g: _Graph, link: Any, out: list[str], loras: list, info: dict, dept
             keys = ("text_g",)
             info["sdxl"] = True
             if ins.get("text_l") is not None and ins.get("text_l") != ins.get("text_g"):
-                tl = g.scalar(ins.get("text_l"), ("text", "string"))
+                tl = g.text(ins.get("text_l"))
                 if isinstance(tl, str) and tl:
                     info.setdefault("text_l", tl)
         elif cls == "CLIPTextEncodeFlux":
@@ -126,7 +151,7 @@ def _text_of(g: _Graph, link: Any, out: list[str], loras: list, info: dict, dept
             keys = _TEXT_KEYS
         for k in keys:
             if k in ins:
-                t = g.scalar(ins[k], ("text", "string", "prompt"))
+                t = g.text(ins[k])
                 if isinstance(t, str):
                     out.append(t)
                     break
@@ -196,6 +221,8 @@ def _model_of(g: _Graph, link: Any, loras: list, info: dict, depth: int = 0) -> 
                        g.scalar(ins.get("strength_clip")) if "strength_clip" in ins else None)
         if lo is not None:
             loras.insert(0, lo)
+    for lo in reversed(_lora_stack(ins)):
+        loras.insert(0, lo)
     if cls == "ModelSamplingFlux":
         info["flux"] = True
     elif cls == "ModelSamplingSD3":
@@ -257,6 +284,25 @@ def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, depth: int = 0) 
 
 
 _COND_KEYS = ("positive", "guider", "text_embeds", "conditioning", "embeds")
+
+
+def _lora_stack(ins: dict) -> list:
+    """LoRAs of stack nodes: rgthree Power Lora Loader (``lora_1: {"on", "lora",
+    "strength"}``) and Lora Loader Stack (``lora_01`` + ``strength_01``)."""
+    out = []
+    for k in sorted(ins):
+        v = ins[k]
+        if isinstance(v, dict) and isinstance(v.get("lora"), str) and v.get("on", True):
+            lo = make_lora(v["lora"], v.get("strength", 1.0), v.get("strengthTwo"))
+        elif k.startswith("lora_") and k[5:].isdigit() and isinstance(v, str) and v != "None":
+            n = k[5:]
+            lo = make_lora(v, ins.get(f"strength_{n}", ins.get(f"model_strength_{n}", 1.0)),
+                           ins.get(f"clip_strength_{n}"))
+        else:
+            continue
+        if lo is not None:
+            out.append(lo)
+    return out
 
 
 def _is_sampler(cls: str, ins: dict) -> bool:
