@@ -20,8 +20,23 @@ _IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
 def _warn_lines(caught) -> None:
+    from ..errors import AigifWarning
     for w in caught:
-        err_console.print(f"aigif: warning: {w.message}", markup=False)
+        if issubclass(w.category, AigifWarning):      # library chatter stays out
+            err_console.print(f"aigif: warning: {w.message}", markup=False)
+
+
+def _quiet() -> None:
+    """Keep diffusers' and transformers' progress bars and log lines off the terminal."""
+    try:
+        import diffusers.utils.logging as dl
+        import transformers.utils.logging as tl
+    except ImportError:
+        return                       # the render call raises MissingDependencyError
+    dl.set_verbosity_error()
+    dl.disable_progress_bar()
+    tl.set_verbosity_error()
+    tl.disable_progress_bar()
 
 
 def _exactness(res) -> str:
@@ -69,6 +84,7 @@ def render(
         for t in targets:
             if t.exists() and not force:
                 fail(f"{t} exists (use --force to overwrite)")
+        _quiet()
         failed = 0
         with Progress(TextColumn("{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
@@ -128,6 +144,7 @@ def generate(
             if p is not None and p.exists() and not force:
                 fail(f"{p} exists (use --force to overwrite)")
         meta = GenerationMeta.from_dict(d)
+        _quiet()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", errors.AigifWarning)
             with err_console.status("generating"):

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Mapping
 from ...errors import AigifWarning, MissingDependencyError, ModelNotAvailableError, RenderError
 from ..schedulers import FLOW_SCHEDULERS, SCHEDULER_TABLE, make_scheduler
 
-__all__ = ["DiffusersGenerator", "ModelSource", "ALL_FIELDS"]
+__all__ = ["DiffusersGenerator", "ModelSource", "ALL_FIELDS", "dtype_kwarg", "clip_text_model_shim"]
 
 #: The syntax fields a family may use.
 ALL_FIELDS = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
@@ -95,7 +95,7 @@ class DiffusersGenerator:
         if source.location is None:
             raise ModelNotAvailableError(f"model {source.key!r} has no location to load from")
         kw = dict(self.load_kwargs)
-        kw.update(torch_dtype=dtype, use_safetensors=True)
+        kw.update(dtype_kwarg(dtype), use_safetensors=True)
         if not source.local:
             kw.update(revision=source.revision, local_files_only=not download)
         try:
@@ -198,6 +198,16 @@ class DiffusersGenerator:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.key!r} ({self.pipeline_class})>"
+
+
+def dtype_kwarg(dtype) -> dict:
+    """``{"dtype": dtype}`` for diffusers that renamed ``torch_dtype`` (0.42+), else
+    ``{"torch_dtype": dtype}``: the ``from_pretrained`` argument without a FutureWarning."""
+    try:
+        from diffusers.utils.deprecation_utils import _resolve_dtype  # noqa: F401
+    except ImportError:
+        return {"torch_dtype": dtype}
+    return {"dtype": dtype}
 
 
 def clip_text_model_shim(pipe) -> None:
