@@ -45,13 +45,13 @@ SPECIAL = [
 # (method 2 = model version 1 is frozen).
 GOLDEN = [
     (("portrait of a knight, highly detailed, digital painting, artstation, concept art, "
-      "sharp focus, illustration, art by greg rutkowski", ""), "ffdd004f0bee65"),
+      "sharp focus, illustration, art by greg rutkowski", ""), "733aaf0e2fab56"),
     (("a photo of a cat wearing a tiny wizard hat, 4k, dslr, studio lighting",
-      "blurry, low quality"), "8e399362f87c2c8260300840c5e71e"),
+      "blurry, low quality"), "8bfade5173012ad827a02408455c"),
     (("(masterpiece:1.2), 1girl, BREAK <lora:add_detail:0.8> 日本 🐱", "\x00"),
-     "fee10c12db542276b4bf11b43b1be251e141e04b2b07d36372b21f9f"),
+     "fee0fdf161b52ed25a721ae59270dbd3c3a6e33b9f0c2d3f3bbd83eb"),
 ]
-TABLE_SHA256 = "57601c66697ad647f8dc7b4ea7600a66f08e0bbb6ad01fd77da2063c798419d3"
+TABLE_SHA256 = "c8e9294bee1b7761b1ac438b1500b519cb10ce8c4a97e90a0d534c4c52948248"
 
 
 def roundtrip(p: str, n: str) -> bytes:
@@ -110,8 +110,8 @@ def test_model_table_is_frozen_and_all_ints():
     assert ints(t["global"]) and ints(t["char"])
     assert all(ints(c) for c in t["case"])
     assert all(ints(cs) and all(type(i) is int for i in ids) for ids, cs in t["ctx"])
-    assert all(type(w) is int and ints(cs) and all(type(i) is int for i in ids)
-               for w, ids, cs in t["big"])
+    assert all(type(w) is int and ints(cs) and ints(cs2) and all(type(i) is int for i in ids + ids2)
+               for w, ids, cs, ids2, cs2 in t["big"])
     assert all(isinstance(s, str) and s.isascii() and s == s.lower() and s for s in t["vocab"])
     m = cm.load_model()
     for tab in [m.gtab, m.uni, *m.tabs, *m.case, *m.chars]:
@@ -292,11 +292,13 @@ def _spec_decode(payload: bytes, t: dict) -> tuple[str, str]:
     """A second decoder written from spec/text-coding.md alone (slow, literal)."""
     N = len(t["vocab"])
     END, BACKOFF, SPELL = N, N + 1, "spell"
-    tables = [(ids, cs) for ids, cs in t["ctx"]] + [(ids, cs) for _, ids, cs in t["big"]]
+    tables = [(ids, cs) for ids, cs in t["ctx"]]
+    for _, ids, cs, ids2, cs2 in t["big"]:
+        tables += [(ids, cs), (ids2, cs2)]
     GROUPS = {"by": 1, "a": 2, "an": 2, "the": 2, "of": 3, "and": 4, "&": 4}
     GROUPS.update({w: 5 for w in "with in on at from for under over into inside as like "
                    "wearing holding near behind".split()})
-    bigno = {t["vocab"][w]: 24 + k for k, (w, _, _) in enumerate(t["big"])}
+    bigno = {t["vocab"][b[0]]: k for k, b in enumerate(t["big"])}
     uni = cm.uni_bucket_counts()
     s = {"x": int.from_bytes((payload + bytes(6))[:6], "big"), "rng": 1 << 48, "pos": 6}
 
@@ -345,13 +347,18 @@ def _spec_decode(payload: bytes, t: dict) -> tuple[str, str]:
         while True:
             key = st & 15
             c = role * 12 + key
-            ti = (st >> 8) - 1 if role == 0 and key >= 6 and st >> 8 else c
+            ti = c
+            if role == 0 and st >> 8 and key >= 6:
+                ti = 24 + 2 * ((st >> 8) - 1)
+            elif role == 0 and st >> 8 and key in (1, 2):
+                ti = 24 + 2 * ((st >> 8) - 1) + 1
             sym = dec(*tables[ti])
             while sym == BACKOFF:
                 if ti < 24:
                     sym = dec(list(range(N)) + [SPELL], t["global"])
                     break
-                ti = 6 + GROUPS.get(t["vocab"][t["big"][ti - 24][0]], 0)
+                word = t["vocab"][t["big"][(ti - 24) // 2][0]]
+                ti = 6 + GROUPS.get(word, 0) if ti % 2 == 0 else 1
                 sym = dec(*tables[ti])
             if sym == END:
                 break

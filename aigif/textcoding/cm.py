@@ -100,8 +100,8 @@ def token_class(s: str) -> int:
 
 def token_state(s: str, big: dict[str, int] | None = None) -> int:
     """The state a token leaves, or -1 for a space token (whose state depends on the one
-    before it). Bits 0..3: context key; 4..7: word group; 8..: 1 + index of the bigram
-    table of the token's last word (0: none)."""
+    before it). Bits 0..3: context key; 4..7: word group; 8..: 1 + index of the word
+    table pair of the token's last word (0: none)."""
     cls = token_class(s)
     if cls == SPACE:
         return -1
@@ -250,8 +250,9 @@ def ilog2(x: int) -> int:
 class Model:
     """A loaded model (tables of ints). ``encode``/``decode`` code a (prompt, negative) pair.
 
-    Tables: ``ctx`` (one per role and context key), ``big`` (one per frequent word, for the
-    token after that word and a space in the prompt; it backs off to the context table),
+    Tables: ``ctx`` (one per role and context key), ``big`` (two per frequent word, in the
+    prompt: for the token after that word and a space, and for the token right after the
+    word; they back off to a context table),
     ``global`` (every lexicon entry and the spell escape; context tables back off to it),
     ``case``, ``char`` (order-2 character model) and the fixed code point block table.
     """
@@ -275,12 +276,13 @@ class Model:
             raise ValueError("context count")
         parent = [-1] * NCTX
         big: dict[str, int] = {}
-        for w, ids, cs in tables["big"]:
-            if type(w) is not int or not 0 <= w < n or token_class(vocab[w]) != WORD:
-                raise ValueError("bigram table word")
-            big[vocab[w]] = len(tabs)
-            parent.append(SPACE + GROUPS.get(vocab[w], 0))
-            tabs.append(_Table(ids, cs))
+        for k, (w, ids, cs, ids2, cs2) in enumerate(tables["big"]):
+            if type(w) is not int or not 0 <= w < n or token_class(vocab[w]) != WORD \
+                    or vocab[w] in big or " " in vocab[w]:
+                raise ValueError("word table word")
+            big[vocab[w]] = k
+            parent += [SPACE + GROUPS.get(vocab[w], 0), WORD]
+            tabs += [_Table(ids, cs), _Table(ids2, cs2)]
         for i, t in enumerate(tabs):
             if t.syms != sorted(set(t.syms)) or t.syms[-1] != self.BACKOFF or t.syms[0] < 0 \
                     or i < NCTX and t.syms[-2] != self.END:
@@ -313,9 +315,13 @@ class Model:
 
     def table_for(self, role: int, st: int) -> int:
         """Index of the first table that codes the next token in state st."""
-        if role == 0 and st >> 8 and st & 15 >= SPACE:
-            return (st >> 8) - 1
-        return role * NCLASS + (st & 15)
+        key = st & 15
+        if role == 0 and st >> 8:
+            if key >= SPACE:
+                return NCTX + 2 * ((st >> 8) - 1)
+            if key == WORD or key == PHRASE:
+                return NCTX + 2 * ((st >> 8) - 1) + 1
+        return role * NCLASS + key
 
     # ------------------------------------------------------------------ decoding
     def decode(self, data: bytes) -> tuple[str, str]:

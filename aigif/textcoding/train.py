@@ -224,8 +224,8 @@ def _table(cc: dict, keep: float, beta: float, end: int | None, backoff: int) ->
     return [syms, _scale([kept[s] for s in syms])]
 
 
-def _tables_from(vocab: list[str], gl: list[float], ctx_counts, big_counts, case_counts,
-                 char_counts, p: dict) -> dict:
+def _tables_from(vocab: list[str], gl: list[float], ctx_counts, big_counts, aw_counts,
+                 case_counts, char_counts, p: dict) -> dict:
     n = len(vocab)
     END, BACKOFF = n, n + 1
     gsum = sum(gl)
@@ -234,9 +234,11 @@ def _tables_from(vocab: list[str], gl: list[float], ctx_counts, big_counts, case
            for c in range(NCTX)]
     index = {s: i for i, s in enumerate(vocab)}
     big = []
-    for w, cc in big_counts.items():
-        if w in index and sum(cc.values()) >= p["big_min"]:
-            big.append([index[w], *_table(cc, p["big_keep"], p["big_beta"], None, BACKOFF)])
+    for w in sorted(set(big_counts) | set(aw_counts)):
+        cc, ca = big_counts.get(w, {}), aw_counts.get(w, {})
+        if w in index and " " not in w and sum(cc.values()) + sum(ca.values()) >= p["big_min"]:
+            big.append([index[w], *_table(cc, p["big_keep"], p["big_beta"], None, BACKOFF),
+                        *_table(ca, p["big_keep"], p["big_beta"], None, BACKOFF)])
     big.sort()
     case = [_scale([case_counts[c][m] + 0.5 for m in range(NCASE)], 1 << 16) for c in range(NCTX)]
     char = []
@@ -251,6 +253,7 @@ def _count(model: Model, docs, loo: float):
     n = model.n
     ctx_counts = [defaultdict(float) for _ in range(NCTX)]
     big_counts: dict[str, dict] = defaultdict(lambda: defaultdict(float))
+    aw_counts: dict[str, dict] = defaultdict(lambda: defaultdict(float))
     case_counts = [[0.0] * NCASE for _ in range(NCTX)]
     tok_total: Counter = Counter()
     for text, role, kind, w0 in docs:
@@ -266,8 +269,11 @@ def _count(model: Model, docs, loo: float):
                 c = base + key
                 tgt = n + 1 if sym == model.SPELL else sym
                 ctx_counts[c][tgt] += w
-                if role == 0 and key >= SPACE and last is not None:
-                    big_counts[last][tgt] += w
+                if role == 0 and last is not None:
+                    if key >= SPACE:
+                        big_counts[last][tgt] += w
+                    elif key in (WORD, PHRASE):
+                        aw_counts[last][tgt] += w
                 if sym == model.SPELL:
                     nx = token_state(surf)
                     last = None
@@ -285,11 +291,14 @@ def _count(model: Model, docs, loo: float):
                 c = base + key
                 sym = n if sep is None else model.index[sep]
                 ctx_counts[c][sym] += w * share
-                if role == 0 and key >= SPACE and last is not None:
-                    big_counts[last][sym] += w * share
+                if role == 0 and last is not None:
+                    if key >= SPACE:
+                        big_counts[last][sym] += w * share
+                    elif key in (WORD, PHRASE):
+                        aw_counts[last][sym] += w * share
                 if sep is not None:
                     tok_total[sym] += w * share
-    return ctx_counts, big_counts, case_counts, tok_total
+    return ctx_counts, big_counts, aw_counts, case_counts, tok_total
 
 
 def _char_counts(docs) -> list[list[float]]:
@@ -321,13 +330,14 @@ def train(docs, log=print, **overrides) -> dict:
     charc = _char_counts(docs)
     zero_ctx = [defaultdict(float) for _ in range(NCTX)]
     zero_case = [[1.0] * NCASE for _ in range(NCTX)]
-    tables = _tables_from(vocab, [cand[s] for s in vocab], zero_ctx, {}, zero_case, charc, p)
+    tables = _tables_from(vocab, [cand[s] for s in vocab], zero_ctx, {}, {}, zero_case, charc,
+                          p)
     log(f"candidates: {len(vocab)} ({time.time() - t0:.1f}s)")
     for it in range(3):
         model = Model(tables)
         model._prepare_encoder()
-        ctx_counts, big_counts, case_counts, tok_total = _count(model, docs,
-                                                                p["loo"] if it else 0.0)
+        ctx_counts, big_counts, aw_counts, case_counts, tok_total = _count(
+            model, docs, p["loo"] if it else 0.0)
         ctx_counts[NCLASS + BOS][model.n] += p["empty_negative"]
         ctx_counts[BOS][model.n] += 5.0
         # prune rare multi-atom entries; keep every single atom that occurred
@@ -346,11 +356,14 @@ def train(docs, log=print, **overrides) -> dict:
             return out
         ctx_counts = [re(cc) for cc in ctx_counts]
         big_counts = {w: re(cc) for w, cc in sorted(big_counts.items())}
+        aw_counts = {w: re(cc) for w, cc in sorted(aw_counts.items())}
         gl = [tok_total[i] + 0.02 for i in keep_ids]
-        tables = _tables_from(vocab, gl, ctx_counts, big_counts, case_counts, charc, p)
+        tables = _tables_from(vocab, gl, ctx_counts, big_counts, aw_counts, case_counts, charc,
+                              p)
         log(f"pass {it}: vocab {len(vocab)}, ctx sizes "
-            f"{[len(t[0]) for t in tables['ctx']]}, {len(tables['big'])} bigram tables with "
-            f"{sum(len(b[1]) for b in tables['big'])} entries ({time.time() - t0:.1f}s)")
+            f"{[len(t[0]) for t in tables['ctx']]}, {len(tables['big'])} word table pairs with "
+            f"{sum(len(b[1]) + len(b[3]) for b in tables['big'])} entries "
+            f"({time.time() - t0:.1f}s)")
     return tables
 
 
