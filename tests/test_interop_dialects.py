@@ -403,6 +403,15 @@ def test_comfyui_export_built_graph_round_trip():
 
 
 # --------------------------------------------------------------------------- others
+def test_official_weights_by_folder_name():
+    j = {"positive_prompt": "x", "seed": 1, "steps": 20, "cfg_scale": 7.5, "width": 512,
+         "height": 512, "scheduler": "euler",
+         "model": {"model_name": "stable-diffusion-v1-5", "base_model": "sd-1", "model_type": "main"}}
+    assert interop.read(png([("invokeai_metadata", json.dumps(j))])).meta.model == "sd15"
+    j["model"] = {"model_name": "juggernaut-v9", "base_model": "sd-1"}
+    assert interop.read(png([("invokeai_metadata", json.dumps(j))])).meta.model == "ckpt:juggernaut-v9"
+
+
 def test_invokeai2_negative_brackets():
     from aigif.interop.invokeai import split_negative
     assert split_negative("a cat [blurry, dog]") == ("a cat", "blurry, dog")

@@ -311,6 +311,11 @@ KNOWN_FILES: dict[str, str] = {
     "sd3.5_large_turbo.safetensors": "sd35-large-turbo",
     "flux1-dev.safetensors": "flux1-dev", "flux1-schnell.safetensors": "flux1-schnell",
     "pixart-sigma-xl-2-1024-ms.pth": "pixart-sigma",
+    # diffusers folders of the official weights (InvokeAI starter models, hub repo names)
+    "stable-diffusion-v1-5": "sd15", "stable-diffusion-v1-4": "sd14",
+    "stable-diffusion-2-1": "sd21", "stable-diffusion-2-1-base": "sd21-base",
+    "stable-diffusion-xl-base-1-0": "sdxl", "stable-diffusion-xl-base-1.0": "sdxl",
+    "sdxl-turbo": "sdxl-turbo",
 }
 _MODEL_FILE = {v: k for k, v in reversed(list(KNOWN_FILES.items()))}
 
