@@ -119,9 +119,13 @@ def test_model_table_is_frozen_and_all_ints():
 
 
 def test_decode_path_imports_no_numpy_or_torch():
-    data = cm.METHOD.encode("a castle, highly detailed, 日本", "blurry").hex()
-    code = (f"import sys\nfrom aigif.textcoding import decode_text\n"
-            f"print(decode_text(bytes([2]) + bytes.fromhex('{data}'))[0])\n"
+    import aigif
+    meta = aigif.GenerationMeta(model="sd15", prompt="a castle, highly detailed, 日本",
+                                negative_prompt="blurry", seed=123456789, steps=30)
+    data = aigif.dumps(meta, text_method=2)
+    assert len(data) < len(aigif.dumps(meta, text_method=1))
+    code = (f"import sys, aigif\nm = aigif.loads(bytes.fromhex('{data.hex()}')).meta\n"
+            f"print(m.prompt)\nassert m.negative_prompt == 'blurry'\n"
             f"assert 'numpy' not in sys.modules and 'torch' not in sys.modules\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        cwd=ROOT, timeout=120)
@@ -262,6 +266,16 @@ def test_every_corpus_prompt_roundtrips():
     for i, ln in enumerate(lines):
         neg = lines[-1 - i] if i % 3 == 0 else ""
         roundtrip(ln, neg)
+
+
+@pytest.mark.skipif(not os.environ.get("AIGIF_TRAIN_WHEELS"),
+                    reason="set AIGIF_TRAIN_WHEELS to the corpus wheels folder")
+def test_every_text_of_every_corpus_roundtrips():
+    from aigif.textcoding import train
+    corpora = train.load_corpora(str(SHARED), os.environ["AIGIF_TRAIN_WHEELS"])
+    for docs in corpora.values():
+        for text, role, _, _ in docs:
+            roundtrip(*((text, "") if role == 0 else ("", text)))
 
 
 def test_writes_are_canonical_and_deterministic():
