@@ -612,3 +612,25 @@ def test_comfyui_concat_text_and_lora_stacks():
     m = interop.read(png([("prompt", json.dumps(g))])).meta
     assert m.prompt == "a fox, in the snow"
     assert [(lo.name, lo.weight) for lo in m.loras] == [("a.safetensors", 0.7), ("b.safetensors", 0.5)]
+
+
+def test_comfyui_sdxl_refiner_pass():
+    g = dict(SDXL_GRAPH)
+    g["3"] = {"class_type": "KSamplerAdvanced", "inputs": {
+        "add_noise": "enable", "noise_seed": 5, "steps": 25, "cfg": 7.0, "sampler_name": "euler",
+        "scheduler": "normal", "start_at_step": 0, "end_at_step": 20,
+        "return_with_leftover_noise": "enable", "model": ["4", 0], "positive": ["6", 0],
+        "negative": ["7", 0], "latent_image": ["5", 0]}}
+    g["30"] = {"class_type": "CheckpointLoaderSimple",
+               "inputs": {"ckpt_name": "sd_xl_refiner_1.0.safetensors"}}
+    g["31"] = {"class_type": "KSamplerAdvanced", "inputs": {
+        "add_noise": "disable", "noise_seed": 5, "steps": 25, "cfg": 7.0, "sampler_name": "euler",
+        "scheduler": "normal", "start_at_step": 20, "end_at_step": 10000,
+        "return_with_leftover_noise": "disable", "model": ["30", 0], "positive": ["6", 0],
+        "negative": ["7", 0], "latent_image": ["3", 0]}}
+    g["8"] = {"class_type": "VAEDecode", "inputs": {"samples": ["31", 0], "vae": ["4", 2]}}
+    m = interop.read(png([("prompt", json.dumps(g))])).meta
+    assert (m.model, m.seed, m.steps, m.scheduler) == ("sdxl", 5, 25, "euler")
+    assert m.params["refiner"] == "sd_xl_refiner_1.0.safetensors"
+    assert m.params["refiner_switch"] == 0.8 and m.params["end_at_step"] == 20
+    assert "hires_steps" not in m.params

@@ -477,6 +477,15 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
         last = main[-1]
         li = info_by[last]
         lv = _sampler_values(g, nodes[last], li)
+        lloras: list = []
+        lck = _model_of(g, lv["model"], lloras, {})
+        upscaled = li.get("upscale_size") or li.get("upscale_by")
+        if (len(main) == 2 and not upscaled and lv.get("start_at_step") and lck and lck != ckpt
+                and lv["steps"]):
+            # SDXL base + refiner: the second model finishes the same denoising schedule
+            d.param("refiner", lck)
+            d.param("refiner_switch", lv["start_at_step"] / lv["steps"])
+            return _others(d, samplers, main)
         d.param("hires_steps", lv["steps"])
         if lv["denoise"] is not None:
             d.param("hires_denoise", lv["denoise"])
@@ -492,17 +501,18 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
             d.param("hires_resize", f"{up[0]}x{up[1]}")
         elif li.get("upscale_by"):
             d.param("hires_scale", li["upscale_by"])
-        lloras: list = []
-        lck = _model_of(g, lv["model"], lloras, {})
         if lck and lck != ckpt:
             d.param("hires_checkpoint", lck)
         lpos: list[str] = []
         _text_of(g, lv["positive"], lpos, [], {})
         if lpos and lpos != pos:
             d.param("hires_prompt", "\n".join(lpos))
-    others = len(samplers) - len(main)
-    if others > 0:
-        rest = sorted((s for s in samplers if s not in main), key=_num)
+    return _others(d, samplers, main)
+
+
+def _others(d: Draft, samplers: set, main: list) -> Draft:
+    rest = sorted((s for s in samplers if s not in main), key=_num)
+    if rest:
         d.keep("other samplers", ", ".join(rest))
     return d
 
