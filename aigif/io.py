@@ -206,7 +206,8 @@ def _elements(f: AigifFile) -> list[tuple[int, bool, bytes]]:
         raw = _kv_text(f.source)
         import brotli
         # quality 11 costs ~4 s/MB: big workflow graphs get quality 9 (deterministic rule)
-        comp = brotli.compress(raw, quality=11 if len(raw) <= 65536 else 9, lgwin=24)
+        comp = (brotli.compress(raw, quality=11) if len(raw) <= 65536
+                else brotli.compress(raw, quality=9, lgwin=24))
         body = b"\x01" + comp if len(comp) + 1 < len(raw) + 1 else b"\x00" + raw
         out.append((Element.SOURCE, crit[Element.SOURCE], body))
     if meta is not None and meta.params:
