@@ -7,7 +7,7 @@ expected and what was found.
 from __future__ import annotations
 
 __all__ = [
-    "AigifError", "NotAigifError", "TruncatedError", "ChecksumError",
+    "AigifError", "FileAccessError", "NotAigifError", "TruncatedError", "ChecksumError",
     "UnsupportedVersionError", "UnknownCriticalElementError", "LimitExceededError",
     "MalformedError", "CanonicalFormError", "MetaError", "RegistryError",
     "UnknownModelError", "MissingDependencyError", "RenderError", "ModelNotAvailableError",
@@ -35,6 +35,11 @@ class AigifError(Exception):
         if offset is not None:
             where.append(f"byte {offset}")
         super().__init__(f"{message} ({', '.join(where)})" if where else message)
+
+
+class FileAccessError(AigifError, OSError):
+    """The file cannot be read or written (missing, a directory, no permission...)."""
+    code = "io"
 
 
 class NotAigifError(AigifError):

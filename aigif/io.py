@@ -359,13 +359,13 @@ def _to_bytes(src: Source) -> bytes:
         with open(src, "rb") as fh:
             return fh.read(spec.MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise errors.AigifError(f"no such file: {os.fspath(src)}") from None
+        raise errors.FileAccessError(f"no such file: {os.fspath(src)}") from None
     except IsADirectoryError:
-        raise errors.AigifError(f"{os.fspath(src)} is a directory, not an AIGIF file") from None
+        raise errors.FileAccessError(f"{os.fspath(src)} is a directory, not an AIGIF file") from None
     except PermissionError:
-        raise errors.AigifError(f"permission denied: {os.fspath(src)}") from None
+        raise errors.FileAccessError(f"permission denied: {os.fspath(src)}") from None
     except OSError as e:
-        raise errors.AigifError(f"cannot read {os.fspath(src)}: {e.strerror or e}") from None
+        raise errors.FileAccessError(f"cannot read {os.fspath(src)}: {e.strerror or e}") from None
 
 
 def _parse(schema, data: bytes, base: int, field: str):
@@ -713,7 +713,7 @@ def save(obj: GenerationMeta | AigifFile | None, dest: str | os.PathLike | IO[by
         os.replace(tmp, path)
         tmp = None
     except OSError as e:
-        raise errors.AigifError(f"cannot write {path}: {e.strerror or e}") from None
+        raise errors.FileAccessError(f"cannot write {path}: {e.strerror or e}") from None
     finally:
         if tmp is not None:
             try:
