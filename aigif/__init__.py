@@ -26,6 +26,10 @@ __version__ = "0.1.0"
 # name -> "module:attr", loaded on first access (keeps torch/Pillow out of plain reads)
 _LAZY = {
     "render_file": "aigif.render:render_file",
+    "render_meta": "aigif.render:render_meta",
+    "RenderResult": "aigif.render:RenderResult",
+    "register_backend": "aigif.render:register_backend",
+    "pipeline_cache": "aigif.render:pipeline_cache",
     "generate": "aigif.render:generate",
     "register_model": "aigif.render:register_model",
     "interop": "aigif.interop:",
