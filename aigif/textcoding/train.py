@@ -257,7 +257,10 @@ def _count(model: Model, docs, loo: float):
     case_counts = [[0.0] * NCASE for _ in range(NCTX)]
     tok_total: Counter = Counter()
     for text, role, kind, w0 in docs:
-        own = model.index.get(text.lower(), -1) if kind in "cfn" else -1
+        # leave-one-out share: the clause coded as if it were not in the lexicon (how an
+        # unseen phrase of known words looks); single atoms have no such reading
+        own = model.index.get(text.lower(), -1) if kind in "cfn" and len(atoms(text)) > 1 \
+            else -1
         runs = [(w0, -1)] if own < 0 or loo <= 0 else [(w0 * (1 - loo), -1), (w0 * loo, own)]
         for w, excl in runs:
             st = _start(kind)
