@@ -30,6 +30,7 @@ import json
 import re
 import threading
 from bisect import bisect_right
+from itertools import accumulate
 from importlib import resources
 
 from ..errors import LimitExceededError, MalformedError, MetaError
@@ -175,26 +176,46 @@ def uni_bucket_counts() -> list[int]:
 
 
 class _Table:
-    """One frequency table: symbols, cumulative counts, and a symbol -> (cum, freq) map."""
+    """One frequency table: symbols, cumulative counts, and a symbol -> (cum, freq) map.
 
-    __slots__ = ("syms", "cum", "total", "index")
+    Cumulative counts are built (and the counts checked) on first use, so that loading
+    the model stays fast although it has thousands of tables.
+    """
+
+    __slots__ = ("syms", "_counts", "_cum", "_total", "index")
 
     def __init__(self, syms: list[int], counts: list[int]):
         if len(syms) != len(counts) or not counts:
             raise ValueError("table shape")
-        cum = [0]
-        t = 0
-        for c in counts:
-            if type(c) is not int or c < 1:
-                raise ValueError("table counts must be positive ints")
-            t += c
-            cum.append(t)
-        if t > MAX_TOTAL:
-            raise ValueError(f"table total {t} over {MAX_TOTAL}")
         self.syms = syms
-        self.cum = cum
-        self.total = t
+        self._counts = counts
+        self._cum: list[int] | None = None
+        self._total = 0
         self.index = None
+
+    def _build(self) -> None:
+        counts, syms = self._counts, self.syms
+        if set(map(type, counts)) != {int} or min(counts) < 1:
+            raise ValueError("table counts must be positive ints")
+        if any(a >= b for a, b in zip(syms, syms[1:])) or syms[0] < 0:
+            raise ValueError("table symbols must ascend")
+        cum = [0, *accumulate(counts)]
+        if cum[-1] > MAX_TOTAL:
+            raise ValueError(f"table total {cum[-1]} over {MAX_TOTAL}")
+        self._total = cum[-1]
+        self._cum = cum
+
+    @property
+    def cum(self) -> list[int]:
+        if self._cum is None:
+            self._build()
+        return self._cum
+
+    @property
+    def total(self) -> int:
+        if self._cum is None:
+            self._build()
+        return self._total
 
     def lookup(self, sym: int):
         """(cum, freq) of sym, or None."""
@@ -204,10 +225,14 @@ class _Table:
         return self.index.get(sym)
 
     def decode(self, dec: Decoder) -> int:
-        t = dec.target(self.total)
-        i = bisect_right(self.cum, t) - 1
-        cum = self.cum
-        dec.consume(cum[i], cum[i + 1] - cum[i], self.total)
+        cum = self._cum
+        if cum is None:
+            self._build()
+            cum = self._cum
+        total = self._total
+        t = dec.target(total)
+        i = bisect_right(cum, t) - 1
+        dec.consume(cum[i], cum[i + 1] - cum[i], total)
         return self.syms[i]
 
 
@@ -284,8 +309,7 @@ class Model:
             parent += [SPACE + GROUPS.get(vocab[w], 0), WORD]
             tabs += [_Table(ids, cs), _Table(ids2, cs2)]
         for i, t in enumerate(tabs):
-            if t.syms != sorted(set(t.syms)) or t.syms[-1] != self.BACKOFF or t.syms[0] < 0 \
-                    or i < NCTX and t.syms[-2] != self.END:
+            if t.syms[-1] != self.BACKOFF or i < NCTX and t.syms[-2] != self.END:
                 raise ValueError("context table symbols")
         self.tabs = tabs
         self.parent = parent
