@@ -129,7 +129,8 @@ def main() -> int:
         chars = sum(len(p) + len(n) for p, n in pairs)
 
         def cell(xs):
-            return f"{statistics.mean(xs):.1f} / {statistics.median(xs):g} / {8 * sum(xs) / chars:.2f}"
+            mean, med = statistics.mean(xs), statistics.median(xs)
+            return f"{mean:.1f} / {med:g} / {8 * sum(xs) / chars:.2f}"
         rows.append([f"{name} n={len(pairs)}", f"{chars / len(pairs):.0f}", cell(raw), cell(zl),
                      cell(br), cell(zs), cell(c)])
     print("Coded prompt text: mean bytes / median bytes / bits per character "

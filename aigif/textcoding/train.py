@@ -28,10 +28,9 @@ import time
 import zipfile
 from collections import Counter, defaultdict
 
-from .cm import (BOS, CHAR_END, CHAR_UNI, MAX_PHRASE_ATOMS, MODEL_VERSION, NCASE, NCHAR,
+from .cm import (BOS, CHAR_END, MAX_PHRASE_ATOMS, MODEL_VERSION, NCASE, NCHAR,
                  NCHARCTX, NCLASS, NCTX, PHRASE, SEP, SPACE, TABLE_FILE, WORD, Model, atoms,
                  char_class, char_symbol, next_state, token_state)
-from .rangecoder import MAX_TOTAL
 
 __all__ = ["held_out", "load_corpora", "train"]
 
