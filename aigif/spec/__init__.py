@@ -77,7 +77,8 @@ class TextMethod(IntEnum):
 
     UTF8 = 0               # raw UTF-8
     BROTLI = 1             # UTF-8, brotli-compressed
-    # 2.. reserved for context-model coders (one code per frozen model version)
+    CM1 = 2                # context model of prompts, version 1 (spec/text-coding.md)
+    # 3.. reserved for later context-model versions (one code per frozen model)
 
 
 class Scheduler(IntEnum):

@@ -653,7 +653,5 @@ def _decode(data: bytes) -> tuple[str, str]:
     return load_model().decode(data)
 
 
-#: ``default=False`` until the conformance vectors are regenerated with cm1 as a writer
-#: candidate (spec/vectors/make_vectors.py); readers decode method 2 either way, and
-#: ``aigif.dumps(meta, text_method=2)`` writes it.
-METHOD = Method(CODE, "cm1", _encode, _decode, default=False)
+#: a default writer candidate: the writer keeps the shortest of methods 0, 1 and 2
+METHOD = Method(CODE, "cm1", _encode, _decode, default=True)
