@@ -29,7 +29,7 @@ from .document import AigifFile, Fingerprint, Payload, RawElement
 from .meta import GenerationMeta, Lora, Platform, _CKPT, _LOCAL, scheduler_code, scheduler_key
 from .registry import generators, model_for_hash, models
 from .spec import Element, Presence
-from .textcoding import decode_text, encode_text
+from .textcoding import decode_text, encode_text, write_varint
 
 __all__ = ["dumps", "loads", "save", "open_file", "HEADER_SIZE", "CHECK_SIZE"]
 
@@ -101,10 +101,7 @@ def unregister_extension(key: str) -> None:
 # ============================================================================ writing
 def _varint(n: int) -> bytes:
     out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
+    write_varint(n, out)
     return bytes(out)
 
 
