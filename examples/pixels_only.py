@@ -8,6 +8,8 @@ from PIL import Image
 
 import aigif
 
+if len(sys.argv) < 3:
+    sys.exit(__doc__)
 src, dst = sys.argv[1], sys.argv[2]
 codec = sys.argv[3] if len(sys.argv) > 3 else "avif"
 quality = int(sys.argv[4]) if len(sys.argv) > 4 else 60

@@ -11,3 +11,36 @@ def test_quickstart_runs():
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "valid=True" in r.stdout
+
+
+SHARED = ROOT.parent / "shared"
+
+
+def test_pixels_only_example(tmp_path):
+    import pytest
+    kodak = SHARED / "data" / "kodak" / "kodim23.png"
+    if not kodak.exists():
+        pytest.skip("needs ../shared/data/kodak")
+    out = tmp_path / "k.aigif"
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "pixels_only.py"), str(kodak),
+                        str(out), "webp", "70"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "AIGIF" in r.stdout and out.stat().st_size > 1000
+
+
+def test_convert_folder_example(tmp_path):
+    import pytest
+    src = SHARED / "fixtures" / "metadata" / "sd-parsers" / "parsers" / "AUTOMATIC1111"
+    if not src.exists():
+        pytest.skip("needs ../shared/fixtures")
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "convert_folder.py"), str(src),
+                        str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert list((tmp_path / "out").rglob("*.aigif"))
+
+
+def test_examples_print_usage_without_arguments():
+    for name in ("pixels_only.py", "convert_folder.py"):
+        r = subprocess.run([sys.executable, str(ROOT / "examples" / name)], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode != 0 and "Traceback" not in r.stderr and "python examples" in r.stderr
