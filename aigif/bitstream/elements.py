@@ -6,7 +6,7 @@ against ``SYNTAX`` below.
 """
 from __future__ import annotations
 
-from construct import (Bytes, Check, GreedyBytes, If, PrefixedArray, Struct, Switch, Tell,
+from construct import (Bytes, Check, GreedyBytes, If, Struct, Switch, Tell,
                        this)
 
 from .. import spec

@@ -60,7 +60,7 @@ def encode(
 ) -> None:
     """Write an .aigif file from JSON metadata and/or flags."""
     def go() -> None:
-        from .. import AigifFile, GenerationMeta, save
+        from .. import GenerationMeta, save
         d = _load_json(json_path) if json_path else {}
         flags = dict(model=model, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
                      steps=steps, guidance_scale=guidance_scale, scheduler=scheduler,

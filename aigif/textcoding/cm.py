@@ -29,7 +29,6 @@ import gzip
 import json
 import re
 import threading
-from bisect import bisect_right
 from itertools import accumulate
 from importlib import resources
 
@@ -229,11 +228,7 @@ class _Table:
         if cum is None:
             self._build()
             cum = self._cum
-        total = self._total
-        t = dec.target(total)
-        i = bisect_right(cum, t) - 1
-        dec.consume(cum[i], cum[i + 1] - cum[i], total)
-        return self.syms[i]
+        return self.syms[dec.decode_index(cum, self._total)]
 
 
 def _dense(counts: list[int]) -> _Table:

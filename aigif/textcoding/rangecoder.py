@@ -16,6 +16,8 @@ read as zero; the encoder strips the zero bytes that this lets it leave out.
 """
 from __future__ import annotations
 
+from bisect import bisect_right as _bisect_right
+
 from ..errors import MalformedError
 
 __all__ = ["Encoder", "Decoder", "WINDOW_BYTES", "TOP", "BOTTOM", "MAX_TOTAL"]
@@ -111,6 +113,35 @@ class Decoder:
             self.x = x
             self.pos = pos
         self.rng = rng
+
+    def decode_index(self, cum: list[int], total: int) -> int:
+        """``target`` + lookup in the cumulative table ``cum`` + ``consume`` in one call
+        (the hot path of every table decode); returns the symbol's index."""
+        r = self.rng // total
+        x = self.x
+        t = x // r
+        if t >= total:
+            raise MalformedError("text stream is corrupt (code value past the range)",
+                                 field="text")
+        i = _bisect_right(cum, t) - 1
+        c = cum[i]
+        x -= r * c
+        rng = r * (cum[i + 1] - c)
+        if rng < BOTTOM:
+            data = self.data
+            pos = self.pos
+            n = len(data)
+            while rng < BOTTOM:
+                if pos >= self._limit:
+                    raise MalformedError("text stream ends before its last symbol",
+                                         field="text")
+                rng <<= 8
+                x = (x << 8) | (data[pos] if pos < n else 0)
+                pos += 1
+            self.pos = pos
+        self.x = x
+        self.rng = rng
+        return i
 
     def decode_uniform(self, n: int) -> int:
         t = self.target(n)
