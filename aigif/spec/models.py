@@ -44,7 +44,7 @@ GENERATORS: tuple[GeneratorSpec, ...] = (
     GeneratorSpec(4, "flux", Defaults(28, 3.5, "flow_euler", 1024, 1024)),
     GeneratorSpec(5, "pixart_sigma", Defaults(20, 4.5, "dpmpp_2m", 1024, 1024)),
     GeneratorSpec(6, "lcm", Defaults(4, 8.0, "lcm", 768, 768)),
-    GeneratorSpec(7, "aigif_tiny", Defaults(20, 4.0, "ddim", 32, 32)),
+    GeneratorSpec(7, "aigif_tiny", Defaults(20, 1.5, "ddim", 32, 32)),
 )
 
 GENERATOR_PRIVATE = range(1024, 2048)
@@ -52,7 +52,7 @@ GENERATOR_PRIVATE = range(1024, 2048)
 # Well-known model codes start at 16 (see ModelKind). The revision column pins the hub
 # commit that regeneration loads (each seen as a snapshot of that repo in public code).
 MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec(16, "aigif-tiny", "aigif_tiny", None, None, Defaults(20, 4.0, "ddim", 32, 32)),
+    ModelSpec(16, "aigif-tiny", "aigif_tiny", None, None, Defaults(20, 1.5, "ddim", 32, 32)),
     ModelSpec(17, "sd15", "sd", "stable-diffusion-v1-5/stable-diffusion-v1-5",
               "451f4fe16113bff5a5d2269ed5ad43b0592e9a14",
               Defaults(50, 7.0, "pndm", 512, 512)),
