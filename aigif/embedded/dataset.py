@@ -69,8 +69,8 @@ PLURALS = {"circle": "circles", "square": "squares", "triangle": "triangles",
 SPLIT_SEED = 20261125
 HELDOUT_FRACTION = 0.2
 # Mix of scene kinds while training.
-P_SINGLE, P_RELATION = 0.75, 0.17   # the rest are counts
-P_OMIT = 0.15                       # each of size / position / background left out
+P_SINGLE, P_RELATION = 0.85, 0.10   # the rest are counts
+P_OMIT = 0.10                       # each of size / position / background left out
 
 
 @dataclass(frozen=True)

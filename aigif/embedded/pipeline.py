@@ -3,8 +3,8 @@
 Why pixel space and not ``StableDiffusionPipeline`` + a tiny VAE: at 32 x 32 pixels a VAE
 buys no speed, costs a second trained network and blurs the flat colours that the model
 must get exactly right; and aigif-tiny's UNet pools the prompt into its time embedding
-(``addition_embed_type="text"``), which ``StableDiffusionPipeline`` supports unchanged but a
-VAE would not help. The pipeline is the usual loop: CLIP text encoder -> classifier-free
+(``addition_embed_type="text"``) and takes two coordinate channels besides RGB
+(CoordConv), which a latent pipeline would have to special-case anyway. The pipeline is the usual loop: CLIP text encoder -> classifier-free
 guidance -> scheduler steps on an RGB tensor in [-1, 1]. All components are stock
 diffusers / transformers classes loaded with ``from_pretrained`` from safetensors.
 
@@ -26,6 +26,25 @@ from diffusers import DiffusionPipeline, ImagePipelineOutput, UNet2DConditionMod
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer
+
+
+def coord_channels(n: int, height: int, width: int, dtype=torch.float32,
+                   device=None) -> torch.Tensor:
+    """Two constant channels, x and y in [-1, 1] (CoordConv): they tell every convolution
+    where it is, so "in the top left corner" can be learned in minutes rather than hours."""
+    ys = torch.linspace(-1, 1, height, dtype=dtype, device=device)
+    xs = torch.linspace(-1, 1, width, dtype=dtype, device=device)
+    grid = torch.stack([xs.view(1, -1).expand(height, width),
+                        ys.view(-1, 1).expand(height, width)])
+    return grid.unsqueeze(0).expand(n, 2, height, width)
+
+
+def unet_input(unet, x: torch.Tensor) -> torch.Tensor:
+    """The image, plus the coordinate channels when the UNet takes them (in = out + 2)."""
+    if unet.config.in_channels == unet.config.out_channels + 2:
+        n, _, h, w = x.shape
+        return torch.cat([x, coord_channels(n, h, w, x.dtype, x.device)], dim=1)
+    return x
 
 
 class AigifTinyPipeline(DiffusionPipeline):
@@ -79,7 +98,7 @@ class AigifTinyPipeline(DiffusionPipeline):
         cond = self.encode_prompt(prompts, device)
         if cfg:
             cond = torch.cat([self.encode_prompt(negs, device), cond])
-        shape = (n, self.unet.config.in_channels, height, width)
+        shape = (n, self.unet.config.out_channels, height, width)
         if latents is None:
             latents = randn_tensor(shape, generator=generator, device=torch.device("cpu"),
                                    dtype=torch.float32)
@@ -88,7 +107,8 @@ class AigifTinyPipeline(DiffusionPipeline):
         for i, t in enumerate(self.progress_bar(self.scheduler.timesteps)):
             inp = torch.cat([latents] * 2) if cfg else latents
             inp = self.scheduler.scale_model_input(inp, t)
-            out = self.unet(inp, t, encoder_hidden_states=cond.to(dtype)).sample
+            out = self.unet(unet_input(self.unet, inp), t,
+                            encoder_hidden_states=cond.to(dtype)).sample
             if cfg:
                 uncond, text = out.chunk(2)
                 out = uncond + guidance_scale * (text - uncond)

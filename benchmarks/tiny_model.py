@@ -1,0 +1,136 @@
+"""Benchmark aigif-tiny: render time, prompt following on held-out prompts, determinism.
+
+    python benchmarks/tiny_model.py                 # everything, writes docs/aigif-tiny-samples.png
+    python benchmarks/tiny_model.py --quick         # 48 prompts, 5 timing runs
+
+Prompt following: every held-out single-object prompt of the dataset (259; none was seen
+in training) is rendered the way a user renders it (default steps, guidance, scheduler and
+size; seed = prompt index) and read back by ``aigif.embedded.checker``. Render time is the
+median wall time of ``aigif.render.render_meta`` at the default size with a warm pipeline.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aigif  # noqa: E402
+from aigif.embedded import checker, dataset  # noqa: E402
+
+
+def _meta(prompt: str, seed: int, **kw) -> aigif.GenerationMeta:
+    return aigif.GenerationMeta(model="aigif-tiny", prompt=prompt, seed=seed, **kw)
+
+
+def timing(runs: int) -> dict:
+    from aigif.render import render_meta
+    import torch
+    meta = _meta("a small red circle in the center on a white background", 1)
+    cold = render_meta(meta).timings          # loads the pipeline
+    times = []
+    for i in range(runs):
+        t = time.perf_counter()
+        render_meta(meta.replace(seed=i))
+        times.append(time.perf_counter() - t)
+    return {"load_s": cold.get("load", 0.0), "median_s": statistics.median(times),
+            "min_s": min(times), "runs": runs, "threads": torch.get_num_threads()}
+
+
+def following(n: int | None, **kw) -> tuple[dict, list]:
+    from aigif.render import render_meta
+    scenes = dataset.heldout_scenes()[:n]
+    ok = {"color": 0, "shape": 0, "position": 0, "background": 0, "all": 0}
+    by_size = {s: [0, 0] for s in dataset.SIZES}
+    samples = []
+    for i, sc in enumerate(scenes):
+        img = render_meta(_meta(sc.caption, i, **kw)).image
+        r = checker.check(img, sc.caption)
+        for k, v in r.items():
+            ok[k] += int(v)
+        ok["all"] += int(r["color"] and r["shape"] and r["position"])
+        size = sc.objects[0].size
+        by_size[size][0] += int(all(r.values()))
+        by_size[size][1] += 1
+        samples.append((sc.caption, img))
+    acc = {k: v / len(scenes) for k, v in ok.items()}
+    acc["n"] = len(scenes)
+    acc["all4_by_size"] = {s: a / max(1, b) for s, (a, b) in by_size.items()}
+    return acc, samples
+
+
+def determinism() -> dict:
+    from aigif.render import render_meta
+    meta = _meta("a large blue triangle at the bottom on a gray background", 42)
+    a, b = render_meta(meta).image, render_meta(meta).image
+    image, data = aigif.generate(meta)
+    res = aigif.loads(data).render()
+    return {"two_renders_identical": a.tobytes() == b.tobytes(),
+            "generate_then_render_exact": res.exact, "aigif_bytes": len(data)}
+
+
+def grid(path: Path) -> None:
+    """6 colours x 4 shapes, positions and backgrounds varied; labels on the edges."""
+    from PIL import Image, ImageDraw
+    from aigif.render import render_meta
+    cell, pad, left, top = 96, 6, 64, 22
+    colors, shapes = list(dataset.COLORS), list(dataset.SHAPES)
+    positions = list(dataset.POSITIONS)
+    bgs = list(dataset.BACKGROUNDS)
+    W = left + len(shapes) * 2 * (cell + pad)
+    H = top + len(colors) * (cell + pad)
+    canvas = Image.new("RGB", (W, H), (255, 255, 255))
+    d = ImageDraw.Draw(canvas)
+    k = 0
+    for j, shape in enumerate(shapes):
+        for s, size in enumerate(dataset.SIZES):
+            d.text((left + (2 * j + s) * (cell + pad) + 4, 4), f"{size} {shape}", fill=(0, 0, 0))
+    for i, color in enumerate(colors):
+        d.text((4, top + i * (cell + pad) + cell // 2), color, fill=(0, 0, 0))
+        for j, shape in enumerate(shapes):
+            for s, size in enumerate(dataset.SIZES):
+                pos, bg = positions[k % 9], bgs[k % 3]
+                k += 1
+                prompt = dataset.single_caption(color, shape, size, pos, bg)
+                img = render_meta(_meta(prompt, k)).image.resize((cell, cell), Image.NEAREST)
+                canvas.paste(img, (left + (2 * j + s) * (cell + pad), top + i * (cell + pad)))
+    canvas.save(path, optimize=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--grid", default=str(ROOT / "docs" / "aigif-tiny-samples.png"))
+    ap.add_argument("--no-grid", action="store_true")
+    args = ap.parse_args()
+    import torch
+    print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    t = timing(5 if args.quick else 20)
+    d = _meta("x", 0).defaults
+    print(f"render time at {d.width}x{d.height}, {d.steps} {d.scheduler} steps, guidance "
+          f"{d.guidance_scale} (warm): median {t['median_s']:.3f} s "
+          f"(min {t['min_s']:.3f} s, {t['runs']} runs, {t['threads']} threads); "
+          f"pipeline load {t['load_s']:.2f} s")
+    acc, _ = following(48 if args.quick else None)
+    print(f"prompt following over {acc['n']} held-out prompts: color {acc['color']:.1%}  "
+          f"shape {acc['shape']:.1%}  position {acc['position']:.1%}  "
+          f"background {acc['background']:.1%}  colour+shape+position {acc['all']:.1%}")
+    print("  all four right, by size: " +
+          ", ".join(f"{k} {v:.1%}" for k, v in acc["all4_by_size"].items()))
+    det = determinism()
+    print(f"determinism: two renders identical: {det['two_renders_identical']}; "
+          f"generate -> .aigif ({det['aigif_bytes']} bytes) -> render exact: "
+          f"{det['generate_then_render_exact']}")
+    if not args.no_grid:
+        grid(Path(args.grid))
+        print(f"grid: {args.grid}")
+
+
+if __name__ == "__main__":
+    main()
