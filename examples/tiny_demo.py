@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import io
 import sys
+from pathlib import Path
 
 import aigif
+
+out = Path("out")
+out.mkdir(exist_ok=True)
 
 prompt = sys.argv[1] if len(sys.argv) > 1 else \
     "a large red circle in the top left corner on a white background"
@@ -17,18 +21,18 @@ meta = aigif.GenerationMeta(model="aigif-tiny", prompt=prompt, seed=7)
 
 # Generate the picture; the AIGIF bytes carry the syntax, the platform and a fingerprint.
 image, data = aigif.generate(meta)
-with open("tiny.aigif", "wb") as fh:
-    fh.write(data)
+(out / "tiny.aigif").write_bytes(data)
 png = io.BytesIO()
 image.save(png, format="PNG", optimize=True)
-image.save("tiny.png")
+image.save(out / "tiny.png")
 
 # Read the file back and regenerate its picture.
-result = aigif.open("tiny.aigif").render()
-result.image.save("tiny_render.png")
+result = aigif.open(out / "tiny.aigif").render()
+result.image.save(out / "tiny_render.png")
 
 print(f"prompt        : {prompt}")
-print(f"tiny.aigif    : {len(data)} bytes")
-print(f"tiny.png      : {png.getbuffer().nbytes} bytes ({image.width}x{image.height})")
+print(f"out/tiny.aigif: {len(data)} bytes (syntax {len(aigif.dumps(meta))} B + platform "
+      f"record and pixel fingerprint)")
+print(f"out/tiny.png  : {png.getbuffer().nbytes} bytes ({image.width}x{image.height})")
 print(f"ratio         : {png.getbuffer().nbytes / len(data):.1f}x smaller than the PNG")
 print(f"render exact  : {result.exact}")

@@ -44,3 +44,17 @@ def test_examples_print_usage_without_arguments():
         r = subprocess.run([sys.executable, str(ROOT / "examples" / name)], capture_output=True,
                            text=True, timeout=60)
         assert r.returncode != 0 and "Traceback" not in r.stderr and "python examples" in r.stderr
+
+
+def test_tiny_demo_main_job(tmp_path):
+    """The README's main job: prompt -> tiny .aigif -> rendered back exactly, offline."""
+    import pytest
+    pytest.importorskip("torch")
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "tiny_demo.py"),
+                        "a small blue square on a black background"], capture_output=True,
+                       text=True, timeout=600, cwd=tmp_path,
+                       env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert r.returncode == 0, r.stderr
+    assert "render exact  : True" in r.stdout
+    size = (tmp_path / "out" / "tiny.aigif").stat().st_size
+    assert f"out/tiny.aigif: {size} bytes" in r.stdout and size < 200

@@ -34,8 +34,9 @@ class AigifTiny(DiffusersGenerator):
 
         def _from(path) -> Any:
             try:
-                return AigifTinyPipeline.from_pretrained(str(path), torch_dtype=dtype,
-                                                         use_safetensors=True)
+                from ..render.generators.base import dtype_kwarg
+                return AigifTinyPipeline.from_pretrained(str(path), use_safetensors=True,
+                                                         **dtype_kwarg(dtype))
             except (OSError, ValueError) as e:
                 raise ModelNotAvailableError(
                     f"model {source.key!r} could not be loaded from {path}: {e}; "

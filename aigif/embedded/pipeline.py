@@ -131,10 +131,12 @@ class AigifTinyPipeline(DiffusionPipeline):
 
 def load(path=None, torch_dtype: torch.dtype = torch.float32, **kwargs) -> AigifTinyPipeline:
     """Load aigif-tiny (the packaged weights unless ``path`` names another directory)."""
+    from ..render.generators.base import dtype_kwarg
+    kwargs.update(dtype_kwarg(torch_dtype))
     if path is None:
         from importlib.resources import as_file
 
         from . import model_path
         with as_file(model_path()) as p:
-            return AigifTinyPipeline.from_pretrained(str(p), torch_dtype=torch_dtype, **kwargs)
-    return AigifTinyPipeline.from_pretrained(str(path), torch_dtype=torch_dtype, **kwargs)
+            return AigifTinyPipeline.from_pretrained(str(p), **kwargs)
+    return AigifTinyPipeline.from_pretrained(str(path), **kwargs)
