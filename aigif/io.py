@@ -11,7 +11,6 @@ single-byte corruption, and appended or removed bytes change the length it cover
 from __future__ import annotations
 
 import io as _io
-import math
 import os
 import struct
 import tempfile
@@ -210,7 +209,7 @@ def _elements(f: AigifFile) -> list[tuple[int, bool, bytes]]:
     if meta is not None and meta.params:
         items = [{"key": k, "value": _typed(v)} for k, v in sorted(meta.params.items())]
         out.append((Element.PARAMS, crit[Element.PARAMS],
-                    KeyValues.build({"count": len(items), "entries": items})))
+                    KeyValues.build(items)))
     if meta is not None and meta.loras:
         items = [{"name": lo.name, "weight": lo.weight,
                   "has_clip_weight": int(lo.clip_weight is not None),
@@ -221,7 +220,7 @@ def _elements(f: AigifFile) -> list[tuple[int, bool, bytes]]:
             raise errors.MetaError("LoRA sha256 must have an even number of hex digits",
                                    field="loras.sha256")
         out.append((Element.LORAS, crit[Element.LORAS],
-                    LorasBody.build({"count": len(items), "entries": items})))
+                    LorasBody.build(items)))
     if f.residual is not None:
         out.append((Element.RESIDUAL, crit[Element.RESIDUAL], bytes(f.residual)))
     if meta is not None:
@@ -253,7 +252,7 @@ def _kv_text(d) -> bytes:
         if not isinstance(k, str) or not isinstance(v, str):
             raise errors.MetaError("info/source keys and values must be strings")
     try:
-        return TextKeyValues.build({"count": len(items), "entries": items})
+        return TextKeyValues.build(items)
     except FieldError as e:
         raise errors.LimitExceededError(e.message, field="info") from None
 
@@ -281,8 +280,6 @@ def dumps(obj: GenerationMeta | AigifFile, *, text_method: int | None = None) ->
     presence = 0
     if meta is None:
         presence |= _P.NO_MODEL
-        if f.fingerprint or f.info or f.source or f.residual:
-            pass
     else:
         d = meta.defaults
         body["model"] = {"kind": 0, "generator": None, "hub_id": None, "content_hash": None,
@@ -486,7 +483,7 @@ def _parse_body(data: bytes, strict: bool) -> AigifFile:
                     o, _ = _parse_all(LorasBody, fr.data, doff, "loras")
                     try:
                         loras = tuple(Lora(i.name, i.weight, i.clip_weight, bytes(i.sha256).hex())
-                                      for i in o.entries)
+                                      for i in o)
                     except errors.MetaError as e:
                         raise errors.MalformedError(e.message, offset=doff, field="loras") from None
                 elif el == Element.RESIDUAL:
@@ -537,17 +534,13 @@ def _parse_all(schema, data: bytes, base: int, field: str):
 def _kv_dict(o, off: int, field: str, strict: bool, typed: bool = False) -> dict:
     out: dict[str, Any] = {}
     prev = None
-    for it in o.entries:
+    for it in o:
         if it.key in out:
             raise errors.MalformedError(f"key {it.key!r} appears twice", offset=off, field=field)
         if strict and prev is not None and it.key < prev:
             raise errors.CanonicalFormError("keys are not sorted", offset=off, field=field)
         prev = it.key
         out[it.key] = _untyped(it.value) if typed else it.value
-    if typed:
-        for k, v in out.items():
-            if isinstance(v, float) and not math.isfinite(v) and False:
-                pass
     return out
 
 

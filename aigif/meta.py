@@ -335,11 +335,10 @@ class GenerationMeta:
                                             "flags": sorted(v.flags)}
             elif f.name == "loras":
                 v = [{g.name: getattr(lo, g.name) for g in fields(lo)} for lo in v]
-            elif f.name in ("params", "extensions"):
-                v = {k: (x.hex() if isinstance(x, bytes) else x) for k, x in v.items()}
-                if f.name == "params":
-                    v = {k: ({"bytes": x} if isinstance(getattr(self, "params")[k], bytes) else x)
-                         for k, x in v.items()}
+            elif f.name == "params":   # bytes as {"bytes": hex} so from_dict can restore them
+                v = {k: {"bytes": x.hex()} if isinstance(x, bytes) else x for k, x in v.items()}
+            elif f.name == "extensions":
+                v = {k: x.hex() if isinstance(x, bytes) else x for k, x in v.items()}
             out[f.name] = v
         return out
 

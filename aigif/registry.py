@@ -104,8 +104,6 @@ class Registry(Generic[T]):
                 except Exception as e:
                     raise RegistryError(f"{self.name} {key!r} could not be loaded from "
                                         f"{entry!r}: {e}") from e
-                loaded = loaded() if callable(loaded) and not isinstance(loaded, type) and \
-                    getattr(loaded, "_aigif_factory", False) else loaded
                 if self._check is not None:
                     self._check(key, loaded)
                 self._entries[key] = entry = loaded

@@ -117,21 +117,10 @@ def _bad_type(t: int) -> bool:
     raise FieldError("malformed", f"unknown value type {t}")
 
 
-KeyValues = Struct(
-    "count" / UVarint,
-    Check(lambda c: c.count <= spec.MAX_ENTRIES or _over("entries", c.count, spec.MAX_ENTRIES)),
-    "entries" / Struct("key" / Utf8(), "value" / TypedValue)[this.count],
-)
+KeyValues = LimitedArray(spec.MAX_ENTRIES, Struct("key" / Utf8(), "value" / TypedValue))
 
-TextKeyValues = Struct(
-    "count" / UVarint,
-    Check(lambda c: c.count <= spec.MAX_ENTRIES or _over("entries", c.count, spec.MAX_ENTRIES)),
-    "entries" / Struct("key" / Utf8(), "value" / Utf8(spec.MAX_INFO_VALUE_BYTES))[this.count],
-)
-
-
-def _over(what: str, n: int, limit: int) -> bool:
-    raise FieldError("limit", f"{n} {what}, the limit is {limit}")
+TextKeyValues = LimitedArray(spec.MAX_ENTRIES,
+                             Struct("key" / Utf8(), "value" / Utf8(spec.MAX_INFO_VALUE_BYTES)))
 
 
 FingerprintBody = Struct(
@@ -166,11 +155,7 @@ def _bad_flag() -> bool:
     raise FieldError("malformed", "flag must be 0 or 1")
 
 
-LorasBody = Struct(
-    "count" / UVarint,
-    Check(lambda c: c.count <= spec.MAX_ENTRIES or _over("LoRAs", c.count, spec.MAX_ENTRIES)),
-    "entries" / LoraItem[this.count],
-)
+LorasBody = LimitedArray(spec.MAX_ENTRIES, LoraItem)
 
 ResidualBody = GreedyBytes
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import struct
 
-from construct import Adapter, Construct, StreamError, stream_read, stream_tell, stream_write
+from construct import Construct, StreamError, stream_read, stream_tell, stream_write
 
 from .. import spec
 
@@ -249,22 +249,7 @@ class _Dimension(Construct):
 Dimension = _Dimension()
 
 
-class Checked(Adapter):
-    """Applies ``check(value) -> None`` (raising FieldError) after parsing."""
-
-    def __init__(self, subcon, check):
-        super().__init__(subcon)
-        self.check = check
-
-    def _decode(self, obj, context, path):
-        self.check(obj)
-        return obj
-
-    def _encode(self, obj, context, path):
-        return obj
-
-
-__all__ += ["Checked", "StreamError"]
+__all__ += ["StreamError"]
 
 
 class Gated(Construct):
