@@ -5,7 +5,9 @@ aigif names a sampling method with one lowercase key (``aigif.meta.SCHEDULERS``:
 
 * AUTOMATIC1111 and its family (Forge, reForge, SD.Next, Fooocus' A1111 scheme):
   ``"DPM++ 2M Karras"`` before 1.9, ``Sampler: DPM++ 2M`` + ``Schedule type: Karras``
-  since 1.9, where ``Automatic`` means the sampler's own default sigma schedule.
+  since 1.9, where ``Automatic`` means the sampler's own default sigma schedule. This
+  module is the one table of these names: ``aigif.render.schedulers`` reads its
+  ``scheduler_from_a1111``/``a1111_name`` from ``from_a1111_label``/``to_a1111_label``.
 * ComfyUI (and Fooocus, SwarmUI): ``sampler_name`` + ``scheduler``, e.g.
   ``"dpmpp_2m"`` + ``"karras"``; old graphs prefix ``"sample_"``.
 * InvokeAI: 2.x ``"k_lms"``, 3+ ``"dpmpp_2m_k"``; NovelAI ``"k_euler_ancestral"``.
@@ -28,8 +30,9 @@ from __future__ import annotations
 
 from .meta import SCHEDULERS
 
-__all__ = ["from_a1111", "to_a1111", "to_a1111_legacy", "from_comfyui", "to_comfyui",
-           "from_invokeai", "to_invokeai", "from_novelai", "from_any"]
+__all__ = ["from_a1111", "to_a1111", "to_a1111_legacy", "from_a1111_label", "to_a1111_label",
+           "a1111_labels", "from_comfyui", "to_comfyui", "from_invokeai", "to_invokeai",
+           "from_novelai", "from_any"]
 
 # --------------------------------------------------------------------------- A1111
 # A1111 sampler label -> (base key, default schedule of "Automatic" since 1.9).
@@ -69,7 +72,16 @@ _SCHEDULE_SUFFIX = {"uniform": "", "karras": "_karras", "exponential": "_exponen
                     "beta": "_beta"}
 _SCHEDULE_LABEL = {"": "Automatic", "_karras": "Karras", "_exponential": "Exponential",
                    "_beta": "Beta"}
-_LEGACY_SUFFIX = (" Karras", " Exponential")
+# Schedule words a one-string label may end with (pre-1.9 "DPM++ 2M Karras"; " Beta" is
+# the same form for the Beta schedule, as aigif's renderer has always spelt it).
+_LEGACY_SUFFIX = (" Karras", " Exponential", " Beta")
+_LEGACY_WORD = (("_karras", " Karras"), ("_exponential", " Exponential"), ("_beta", " Beta"),
+                ("", ""))
+
+# Flow-matching models (SD3, FLUX): A1111-family tools list their sampler as plain "Euler"
+# (the model, not the label, says it is flow matching); SD.Next writes "Euler FlowMatch".
+_FLOW_EULER_LABEL = "Euler"
+_FLOW_EULER_NAMES = ("euler", "euler simple")
 
 # key -> A1111 label of its base sampler (first label wins)
 _A1111_BASE_LABEL: dict[str, str] = {}
@@ -86,10 +98,11 @@ def from_a1111(sampler: str | None, schedule_type: str | None = None) -> str | N
     """aigif scheduler key of an A1111-family sampler label, or None if none is exact.
 
     ``schedule_type`` is the separate "Schedule type" of A1111 1.9+ (``"Karras"``,
-    ``"Exponential"``, ``"Automatic"``...); ``"Automatic"`` or ``None`` resolve to the
-    sampler's own default, as A1111 1.9+ does (``"DPM++ 2M"`` + ``"Automatic"`` is
-    Karras). No schedule type at all means a pre-1.9 label, where ``"DPM++ 2M"`` was the
-    plain schedule and ``"DPM++ 2M Karras"`` spelled the schedule in the label.
+    ``"Exponential"``, ``"Automatic"``...); ``"Automatic"`` resolves to the sampler's own
+    default, as A1111 1.9+ does (``"DPM++ 2M"`` + ``"Automatic"`` is Karras). No schedule
+    type at all means a pre-1.9 label, where ``"DPM++ 2M"`` was the plain schedule and
+    ``"DPM++ 2M Karras"`` spelled the schedule in the label (``" Exponential"`` and
+    ``" Beta"`` likewise).
 
     >>> from_a1111("DPM++ 2M Karras")
     'dpmpp_2m_karras'
@@ -149,8 +162,12 @@ def to_a1111(key: str) -> tuple[str, str] | None:
 
 
 def to_a1111_legacy(key: str) -> str | None:
-    """The single pre-1.9 label of a key (``"DPM++ 2M Karras"``), or None."""
-    for suffix, word in (("_karras", " Karras"), ("_exponential", " Exponential"), ("", "")):
+    """The single pre-1.9 label of a key (``"DPM++ 2M Karras"``, ``"Euler Beta"``), or None.
+
+    >>> to_a1111_legacy("dpmpp_2m_karras")
+    'DPM++ 2M Karras'
+    """
+    for suffix, word in _LEGACY_WORD:
         if suffix and not key.endswith(suffix):
             continue
         base = key[: len(key) - len(suffix)] if suffix else key
@@ -158,6 +175,60 @@ def to_a1111_legacy(key: str) -> str | None:
         if label is not None:
             return label + word
     return None
+
+
+def from_a1111_label(name: str | None, *, flow: bool = False) -> str | None:
+    """Key of one A1111 sampler string, or None: a one-string label (``"DPM++ 2M Karras"``,
+    read as :func:`from_a1111` reads a label with no "Schedule type") or an aigif key
+    itself. Case, runs of spaces and ``_`` for a space do not matter.
+
+    ``flow=True`` (SD3/FLUX files): ``"Euler"`` (and ``"Euler Simple"``) is ``"flow_euler"``.
+
+    >>> from_a1111_label("DPM++ 2M Beta")
+    'dpmpp_2m_beta'
+    >>> from_a1111_label("dpmpp_2m_karras")
+    'dpmpp_2m_karras'
+    >>> from_a1111_label("Euler", flow=True)
+    'flow_euler'
+    """
+    if not isinstance(name, str):
+        return None
+    n = " ".join(name.replace("_", " ").split())
+    low = n.lower()
+    if flow and low in _FLOW_EULER_NAMES:
+        return "flow_euler"
+    key = low.replace(" ", "_")
+    if key in SCHEDULERS:
+        return key
+    return from_a1111(n)
+
+
+def to_a1111_label(key: str) -> str | None:
+    """One-string A1111 label of a key that :func:`from_a1111_label` reads back: the
+    pre-1.9 label (:func:`to_a1111_legacy`), except ``"flow_euler"``, which A1111-family
+    tools list as ``"Euler"`` (read back with ``flow=True``).
+
+    >>> to_a1111_label("euler_beta")
+    'Euler Beta'
+    >>> to_a1111_label("flow_euler")
+    'Euler'
+    """
+    if key == "flow_euler":
+        return _FLOW_EULER_LABEL
+    return to_a1111_legacy(key)
+
+
+def a1111_labels(*, flow: bool = False) -> list[str]:
+    """The one-string label of every key that has one (:func:`to_a1111_label`), in key-code
+    order; ``flow=False`` leaves out flow-matching keys (their label is plain ``"Euler"``)."""
+    out = []
+    for key in SCHEDULERS:
+        if key == "flow_euler" and not flow:
+            continue
+        label = to_a1111_label(key)
+        if label is not None and label not in out:
+            out.append(label)
+    return out
 
 
 # --------------------------------------------------------------------------- ComfyUI

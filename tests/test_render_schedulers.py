@@ -1,16 +1,19 @@
 """Scheduler syntax <-> diffusers classes and options <-> A1111 names, both ways."""
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 
 import pytest
 
 diffusers = pytest.importorskip("diffusers")
 
+from aigif import schedulers as names  # noqa: E402
 from aigif.errors import MissingDependencyError, RenderError  # noqa: E402
 from aigif.meta import SCHEDULERS, scheduler_code, scheduler_key  # noqa: E402
-from aigif.render.schedulers import (SCHEDULER_TABLE, a1111_name, make_scheduler,  # noqa: E402
-                                     scheduler_class, scheduler_from_a1111, scheduler_key_for)
+from aigif.render.schedulers import (SCHEDULER_TABLE, SchedulerSpec, a1111_name,  # noqa: E402
+                                     make_scheduler, scheduler_class, scheduler_from_a1111,
+                                     scheduler_key_for)
 
 # An SD 1.5-style scheduler config, as a pipeline's scheduler.config would hold it.
 SD_CONFIG = dict(diffusers.PNDMScheduler(beta_start=0.00085, beta_end=0.012,
@@ -102,3 +105,73 @@ def test_scheduler_options_are_checked():
         make_scheduler("euler", SD_CONFIG, {"trained_betas": [0.1]})
     with pytest.raises(RenderError, match="no diffusers mapping"):
         scheduler_class("nope")
+
+
+# A1111 names now live in aigif.schedulers only; these pin what the renderer's own table said.
+RENDER_NAMES = {
+    "ddim": "DDIM", "pndm": "PLMS", "lms": "LMS", "lms_karras": "LMS Karras",
+    "euler": "Euler", "euler_a": "Euler a", "euler_karras": "Euler Karras",
+    "euler_beta": "Euler Beta", "heun": "Heun", "dpm2": "DPM2", "dpm2_karras": "DPM2 Karras",
+    "dpm2_a": "DPM2 a", "dpm2_a_karras": "DPM2 a Karras", "dpmpp_2m": "DPM++ 2M",
+    "dpmpp_2m_karras": "DPM++ 2M Karras", "dpmpp_2m_exponential": "DPM++ 2M Exponential",
+    "dpmpp_2m_beta": "DPM++ 2M Beta", "dpmpp_2m_sde": "DPM++ 2M SDE",
+    "dpmpp_2m_sde_karras": "DPM++ 2M SDE Karras",
+    "dpmpp_2m_sde_exponential": "DPM++ 2M SDE Exponential", "dpmpp_3m_sde": "DPM++ 3M SDE",
+    "dpmpp_3m_sde_karras": "DPM++ 3M SDE Karras", "dpmpp_sde": "DPM++ SDE",
+    "dpmpp_sde_karras": "DPM++ SDE Karras", "dpmpp_sde_exponential": "DPM++ SDE Exponential",
+    "dpmpp_2s_a": "DPM++ 2S a", "dpmpp_2s_a_karras": "DPM++ 2S a Karras", "unipc": "UniPC",
+    "unipc_karras": "UniPC Karras", "deis": "DEIS", "lcm": "LCM", "ddpm": "DDPM", "tcd": "TCD",
+    "flow_euler": "Euler",
+}
+
+
+def test_a1111_names_come_from_the_interop_table():
+    assert set(RENDER_NAMES) == set(SCHEDULER_TABLE)
+    assert "a1111" not in {f.name for f in dataclasses.fields(SchedulerSpec)}
+    for key, spec in SCHEDULER_TABLE.items():
+        name = a1111_name(key)
+        assert name == RENDER_NAMES[key] == names.to_a1111_label(key)
+        assert scheduler_from_a1111(name, flow=spec.flow) == key
+        assert scheduler_from_a1111(key) == key
+        assert names.from_a1111_label(name, flow=spec.flow) == key
+        if not spec.flow:
+            # and the interop layer reads the same name (legacy and 1.9+ split form)
+            assert names.from_a1111(name) == key
+            assert names.from_a1111(*names.to_a1111(key)) == key
+    with pytest.raises(RenderError, match="no diffusers mapping"):
+        a1111_name("nope")
+
+
+@pytest.mark.parametrize("name, flow, key", [
+    ("DPM++ 2M Beta", False, "dpmpp_2m_beta"),
+    ("Euler Beta", False, "euler_beta"),
+    ("LMS Karras", False, "lms_karras"),
+    ("DPM2 a Karras", False, "dpm2_a_karras"),
+    ("UniPC Karras", False, "unipc_karras"),
+    ("DPM++ 2M SDE Exponential", False, "dpmpp_2m_sde_exponential"),
+    ("DPM++ SDE Exponential", False, "dpmpp_sde_exponential"),
+    ("DPM++ 3M SDE Karras", False, "dpmpp_3m_sde_karras"),
+    ("dpm++  2m_karras", False, "dpmpp_2m_karras"),
+    # a trailing "Automatic"/"Uniform" has always meant the label's plain schedule here
+    ("DPM++ 2M Automatic", False, "dpmpp_2m"),
+    ("DPM++ 2M Uniform", False, "dpmpp_2m"),
+    ("euler_a_automatic", False, "euler_a"),
+    ("DPM++ 2M Karras Automatic", False, "dpmpp_2m_karras"),
+    ("Euler Automatic", True, "flow_euler"),
+    ("Euler Simple", True, "flow_euler"),
+    ("flow euler", False, "flow_euler"),
+    ("Euler FlowMatch", False, "flow_euler"),
+    ("Euler a", True, "euler_a"),
+])
+def test_scheduler_from_a1111_names(name, flow, key):
+    assert scheduler_from_a1111(name, flow=flow) == key
+
+
+def test_unknown_sampler_error_lists_the_known_names():
+    with pytest.raises(RenderError) as e:
+        scheduler_from_a1111("Euler Simple")
+    msg = str(e.value)
+    assert "unknown sampler name 'Euler Simple'" in msg
+    for label in names.a1111_labels():
+        assert label in msg
+    assert "DPM++ 2M Beta" in msg and "Euler Beta" in msg

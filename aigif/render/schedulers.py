@@ -17,15 +17,18 @@ Name -> code -> config, both ways::
     scheduler_key_for(cls.from_config(cfg, **kwargs))      # "dpmpp_2m_karras"
     a1111_name(key)                                         # "DPM++ 2M Karras"
 
-This module imports diffusers only when a class is asked for.
+A1111 names come from ``aigif.schedulers`` (``from_a1111_label``/``to_a1111_label``), the
+one table of other tools' sampler names; this table holds only the diffusers side. This
+module imports diffusers only when a class is asked for.
 """
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .. import schedulers as _names
 from ..errors import MissingDependencyError, RenderError
 
 __all__ = ["SchedulerSpec", "SCHEDULER_TABLE", "FLOW_SCHEDULERS", "SCHEDULER_OPTIONS",
@@ -37,7 +40,8 @@ _SIGMA_FLAGS = ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas"
 
 @dataclass(frozen=True)
 class SchedulerSpec:
-    """One sampler: diffusers class name, the init options that define it, its A1111 name.
+    """One sampler: diffusers class name and the init options that define it (its A1111
+    name is ``aigif.schedulers.to_a1111_label(key)``).
 
     ``approximate``: diffusers has no exact equivalent (the official table says "very
     similar to"); rendering warns. ``flow``: a flow-matching scheduler (SD3, FLUX).
@@ -46,7 +50,7 @@ class SchedulerSpec:
     key: str
     cls: str
     options: Mapping[str, Any] = field(default_factory=dict)
-    a1111: str | None = None
+    _: KW_ONLY
     approximate: bool = False
     flow: bool = False
     needs: str | None = None          # extra pip package (scipy for beta sigmas)
@@ -55,9 +59,9 @@ class SchedulerSpec:
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
 
 
-def _s(key, cls, a1111=None, **options):
+def _s(key, cls, **options):
     flags = {k: options.pop(k) for k in ("approximate", "flow", "needs") if k in options}
-    return SchedulerSpec(key, cls, options, a1111, **flags)
+    return SchedulerSpec(key, cls, options, **flags)
 
 
 _K = {"use_karras_sigmas": True}
@@ -69,44 +73,41 @@ _2M = {"algorithm_type": "dpmsolver++", "solver_order": 2}
 _2M_SDE = {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}
 
 _TABLE: dict[str, SchedulerSpec] = {s.key: s for s in (
-    _s("ddim", "DDIMScheduler", "DDIM"),
-    _s("pndm", "PNDMScheduler", "PLMS"),
-    _s("lms", "LMSDiscreteScheduler", "LMS", needs="scipy"),
-    _s("lms_karras", "LMSDiscreteScheduler", "LMS Karras", needs="scipy", **_K),
-    _s("euler", "EulerDiscreteScheduler", "Euler"),
-    _s("euler_a", "EulerAncestralDiscreteScheduler", "Euler a"),
-    _s("euler_karras", "EulerDiscreteScheduler", "Euler Karras", **_K),
-    _s("euler_beta", "EulerDiscreteScheduler", "Euler Beta", **_B),
-    _s("heun", "HeunDiscreteScheduler", "Heun"),
-    _s("dpm2", "KDPM2DiscreteScheduler", "DPM2"),
-    _s("dpm2_karras", "KDPM2DiscreteScheduler", "DPM2 Karras", **_K),
-    _s("dpm2_a", "KDPM2AncestralDiscreteScheduler", "DPM2 a"),
-    _s("dpm2_a_karras", "KDPM2AncestralDiscreteScheduler", "DPM2 a Karras", **_K),
-    _s("dpmpp_2m", _DPM, "DPM++ 2M", **_2M),
-    _s("dpmpp_2m_karras", _DPM, "DPM++ 2M Karras", **_2M, **_K),
-    _s("dpmpp_2m_exponential", _DPM, "DPM++ 2M Exponential", **_2M, **_E),
-    _s("dpmpp_2m_beta", _DPM, "DPM++ 2M Beta", **_2M, **_B),
-    _s("dpmpp_2m_sde", _DPM, "DPM++ 2M SDE", **_2M_SDE),
-    _s("dpmpp_2m_sde_karras", _DPM, "DPM++ 2M SDE Karras", **_2M_SDE, **_K),
-    _s("dpmpp_2m_sde_exponential", _DPM, "DPM++ 2M SDE Exponential", **_2M_SDE, **_E),
-    _s("dpmpp_3m_sde", _DPM, "DPM++ 3M SDE", algorithm_type="sde-dpmsolver++",
-       solver_order=3),
-    _s("dpmpp_3m_sde_karras", _DPM, "DPM++ 3M SDE Karras", algorithm_type="sde-dpmsolver++",
-       solver_order=3, **_K),
-    _s("dpmpp_sde", _DPMS, "DPM++ SDE"),
-    _s("dpmpp_sde_karras", _DPMS, "DPM++ SDE Karras", **_K),
-    _s("dpmpp_sde_exponential", _DPMS, "DPM++ SDE Exponential", **_E),
+    _s("ddim", "DDIMScheduler"),
+    _s("pndm", "PNDMScheduler"),
+    _s("lms", "LMSDiscreteScheduler", needs="scipy"),
+    _s("lms_karras", "LMSDiscreteScheduler", needs="scipy", **_K),
+    _s("euler", "EulerDiscreteScheduler"),
+    _s("euler_a", "EulerAncestralDiscreteScheduler"),
+    _s("euler_karras", "EulerDiscreteScheduler", **_K),
+    _s("euler_beta", "EulerDiscreteScheduler", **_B),
+    _s("heun", "HeunDiscreteScheduler"),
+    _s("dpm2", "KDPM2DiscreteScheduler"),
+    _s("dpm2_karras", "KDPM2DiscreteScheduler", **_K),
+    _s("dpm2_a", "KDPM2AncestralDiscreteScheduler"),
+    _s("dpm2_a_karras", "KDPM2AncestralDiscreteScheduler", **_K),
+    _s("dpmpp_2m", _DPM, **_2M),
+    _s("dpmpp_2m_karras", _DPM, **_2M, **_K),
+    _s("dpmpp_2m_exponential", _DPM, **_2M, **_E),
+    _s("dpmpp_2m_beta", _DPM, **_2M, **_B),
+    _s("dpmpp_2m_sde", _DPM, **_2M_SDE),
+    _s("dpmpp_2m_sde_karras", _DPM, **_2M_SDE, **_K),
+    _s("dpmpp_2m_sde_exponential", _DPM, **_2M_SDE, **_E),
+    _s("dpmpp_3m_sde", _DPM, algorithm_type="sde-dpmsolver++", solver_order=3),
+    _s("dpmpp_3m_sde_karras", _DPM, algorithm_type="sde-dpmsolver++", solver_order=3, **_K),
+    _s("dpmpp_sde", _DPMS),
+    _s("dpmpp_sde_karras", _DPMS, **_K),
+    _s("dpmpp_sde_exponential", _DPMS, **_E),
     # diffusers has no DPM++ 2S a; its table points at the single-step solver
-    _s("dpmpp_2s_a", _DPMS, "DPM++ 2S a", approximate=True, solver_order=2),
-    _s("dpmpp_2s_a_karras", _DPMS, "DPM++ 2S a Karras", approximate=True, solver_order=2,
-       **_K),
-    _s("unipc", "UniPCMultistepScheduler", "UniPC"),
-    _s("unipc_karras", "UniPCMultistepScheduler", "UniPC Karras", **_K),
-    _s("deis", "DEISMultistepScheduler", "DEIS"),
-    _s("lcm", "LCMScheduler", "LCM"),
-    _s("ddpm", "DDPMScheduler", "DDPM"),
-    _s("tcd", "TCDScheduler", "TCD"),
-    _s("flow_euler", "FlowMatchEulerDiscreteScheduler", "Euler", flow=True),
+    _s("dpmpp_2s_a", _DPMS, approximate=True, solver_order=2),
+    _s("dpmpp_2s_a_karras", _DPMS, approximate=True, solver_order=2, **_K),
+    _s("unipc", "UniPCMultistepScheduler"),
+    _s("unipc_karras", "UniPCMultistepScheduler", **_K),
+    _s("deis", "DEISMultistepScheduler"),
+    _s("lcm", "LCMScheduler"),
+    _s("ddpm", "DDPMScheduler"),
+    _s("tcd", "TCDScheduler"),
+    _s("flow_euler", "FlowMatchEulerDiscreteScheduler", flow=True),
 )}
 SCHEDULER_TABLE: Mapping[str, SchedulerSpec] = MappingProxyType(_TABLE)
 
@@ -135,36 +136,32 @@ def register_scheduler_spec(spec: SchedulerSpec, *, override: bool = False) -> N
     _TABLE[spec.key] = spec
 
 
-def _norm(name: str) -> str:
-    return " ".join(name.replace("_", " ").split()).lower()
-
-
 def scheduler_from_a1111(name: str, *, flow: bool = False) -> str:
     """Key of an A1111 sampler name (``"DPM++ 2M Karras"`` -> ``"dpmpp_2m_karras"``).
 
     Also accepts A1111's split form (``"DPM++ 2M"`` with ``"Karras"`` as
     ``"DPM++ 2M Karras"``) and keys themselves. ``flow=True`` (SD3/FLUX files) maps
     ``"Euler"`` to ``"flow_euler"``. Raises RenderError naming the known names.
+    Names are read by ``aigif.schedulers.from_a1111_label``.
     """
-    n = _norm(name)
-    if n.endswith(" automatic") or n.endswith(" uniform"):
+    n = " ".join(name.replace("_", " ").split()) if isinstance(name, str) else name
+    # a trailing "Automatic"/"Uniform" (sampler and schedule type joined) names the label's
+    # own plain schedule here, as this function has always read it
+    if isinstance(n, str) and n.lower().endswith((" automatic", " uniform")):
         n = n.rsplit(" ", 1)[0]
-    if flow and n in ("euler", "euler simple", "flow euler"):
-        return "flow_euler"
-    for key, s in _TABLE.items():
-        if s.flow:
-            continue
-        if n == _norm(key) or (s.a1111 and n == _norm(s.a1111)):
-            return key
-    if n == "flow euler":
-        return "flow_euler"
-    raise RenderError(f"unknown sampler name {name!r}; expected one of: "
-                      f"{', '.join(s.a1111 for s in _TABLE.values() if s.a1111 and not s.flow)}")
+    key = _names.from_a1111_label(n, flow=flow)
+    if key is None:
+        raise RenderError(f"unknown sampler name {name!r}; expected one of: "
+                          f"{', '.join(_names.a1111_labels())}")
+    return key
 
 
 def a1111_name(key: str) -> str:
-    """A1111 sampler name of a key (``"dpmpp_2m_karras"`` -> ``"DPM++ 2M Karras"``)."""
-    return _spec(key).a1111 or key
+    """A1111 sampler name of a key (``"dpmpp_2m_karras"`` -> ``"DPM++ 2M Karras"``).
+
+    Raises RenderError for a key with no diffusers mapping."""
+    _spec(key)
+    return _names.to_a1111_label(key) or key
 
 
 def _spec(key: str) -> SchedulerSpec:
