@@ -152,8 +152,8 @@ def test_a1111_names_come_from_the_interop_table():
     ("DPM++ SDE Exponential", False, "dpmpp_sde_exponential"),
     ("DPM++ 3M SDE Karras", False, "dpmpp_3m_sde_karras"),
     ("dpm++  2m_karras", False, "dpmpp_2m_karras"),
-    # a trailing "Automatic"/"Uniform" has always meant the label's plain schedule here
-    ("DPM++ 2M Automatic", False, "dpmpp_2m"),
+    # a trailing "Automatic" is A1111 1.9+'s sampler default (Karras for DPM++ 2M), "Uniform" plain
+    ("DPM++ 2M Automatic", False, "dpmpp_2m_karras"),
     ("DPM++ 2M Uniform", False, "dpmpp_2m"),
     ("euler_a_automatic", False, "euler_a"),
     ("DPM++ 2M Karras Automatic", False, "dpmpp_2m_karras"),
