@@ -51,3 +51,25 @@ def test_parse_prompt():
     assert checker.parse_prompt("a green diamond at the bottom")["position"] == "bottom"
     with pytest.raises(ValueError):
         checker.parse_prompt("two red circles on a gray background")
+
+
+def test_relation_checker_reads_ground_truth_and_catches_the_wrong_side():
+    rng = np.random.default_rng(5)
+    flips = {"above": "below", "below": "above", "to the left of": "to the right of",
+             "to the right of": "to the left of"}
+    for _ in range(60):
+        sc = ds._relation_scene(rng)
+        img = ds.render_scene(sc)
+        assert checker.check_relation(img, sc.caption) == {"both": True, "relation": True}
+        rel = next(r for r in flips if f" {r} " in sc.caption)
+        wrong = sc.caption.replace(f" {rel} ", f" {flips[rel]} ")
+        assert checker.check_relation(img, wrong)["relation"] is False
+
+
+def test_relation_checker_needs_both_colours():
+    sc = ds.single_scene(np.random.default_rng(2), ("red", "circle", "large", "left", "white"))
+    img = ds.render_scene(sc)
+    r = checker.check_relation(img, "a large red circle to the left of a small blue square")
+    assert r == {"both": False, "relation": False}
+    with pytest.raises(ValueError):
+        checker.check_relation(img, "a red circle")

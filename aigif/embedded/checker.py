@@ -139,3 +139,37 @@ def check(image, prompt: str) -> dict[str, bool]:
     if want["background"]:
         out["background"] = seen.background == want["background"]
     return out
+
+
+_REL_RE = re.compile(r"^a (?:(?:small|large) )?(?P<c1>\w+) (?P<s1>\w+) "
+                     r"(?P<rel>above|below|to the left of|to the right of) "
+                     r"a (?:(?:small|large) )?(?P<c2>\w+) (?P<s2>\w+)"
+                     r"(?: on a (?P<bg>\w+) background)?$")
+REL_MARGIN = 2.0     # pixels the two centres must differ by along the relation's axis
+
+
+def check_relation(image, prompt: str) -> dict[str, bool]:
+    """For a two-object prompt (``"a small red circle above a large blue square ..."``):
+    ``both`` = each named colour covers at least ``MIN_AREA`` foreground pixels, and
+    ``relation`` = the first colour's centre lies on the named side of the second's (by
+    ``REL_MARGIN`` pixels). Shapes are not judged (two objects may touch)."""
+    m = _REL_RE.match(prompt.strip().lower())
+    if not m or m["c1"] not in COLORS or m["c2"] not in COLORS or m["c1"] == m["c2"]:
+        raise ValueError(f"not a two-object aigif-tiny relation prompt: {prompt!r}")
+    a = np.asarray(image, dtype=np.float64)[..., :3]
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    bg_rgb = np.median(border, axis=0)
+    fg = np.sqrt(((a - bg_rgb) ** 2).sum(-1)) > FG_THRESHOLD
+    names = list(COLORS)
+    pal = np.asarray([COLORS[k] for k in names], dtype=np.float64)
+    nearest = np.argmin(((a[..., None, :] - pal) ** 2).sum(-1), axis=-1)
+    centres = []
+    for c in (m["c1"], m["c2"]):
+        ys, xs = np.nonzero(fg & (nearest == names.index(c)))
+        if len(xs) < MIN_AREA:
+            return {"both": False, "relation": False}
+        centres.append((xs.mean(), ys.mean()))
+    (x1, y1), (x2, y2) = centres
+    ok = {"above": y2 - y1, "below": y1 - y2,
+          "to the left of": x2 - x1, "to the right of": x1 - x2}[m["rel"]] >= REL_MARGIN
+    return {"both": True, "relation": bool(ok)}
