@@ -182,17 +182,22 @@ def _count_scene(rng: np.random.Generator) -> Scene:
 _TRAIN_COMBOS: list | None = None
 
 
-def sample_scene(rng: np.random.Generator) -> Scene:
-    """One random training scene (never a held-out single-object combination)."""
+def sample_scene(rng: np.random.Generator, p_single: float = P_SINGLE,
+                 p_relation: float = P_RELATION, p_omit: float = P_OMIT) -> Scene:
+    """One random training scene (never a held-out single-object combination).
+
+    ``p_single`` / ``p_relation`` set the mix of scene kinds (the rest are counts) and
+    ``p_omit`` how often each of size, position and background is left out of a caption.
+    """
     global _TRAIN_COMBOS
     if _TRAIN_COMBOS is None:
         _TRAIN_COMBOS = split_combos()[0]
     u = rng.random()
-    if u < P_SINGLE:
+    if u < p_single:
         combo = _TRAIN_COMBOS[rng.integers(len(_TRAIN_COMBOS))]
-        omit = tuple(bool(x) for x in rng.random(3) < P_OMIT)
+        omit = tuple(bool(x) for x in rng.random(3) < p_omit)
         return single_scene(rng, combo, omit)  # type: ignore[arg-type]
-    if u < P_SINGLE + P_RELATION:
+    if u < p_single + p_relation:
         return _relation_scene(rng)
     return _count_scene(rng)
 
@@ -234,9 +239,11 @@ def render_scene(scene: Scene, size: int = SIZE) -> np.ndarray:
     return np.asarray(img.resize((size, size), Image.Resampling.BOX), dtype=np.uint8)
 
 
-def sample_batch(rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[str]]:
-    """``n`` training scenes: (n, SIZE, SIZE, 3) uint8 images and their captions."""
-    scenes = [sample_scene(rng) for _ in range(n)]
+def sample_batch(rng: np.random.Generator, n: int,
+                 **mix: float) -> tuple[np.ndarray, list[str]]:
+    """``n`` training scenes: (n, SIZE, SIZE, 3) uint8 images and their captions
+    (``mix``: the ``p_*`` arguments of ``sample_scene``)."""
+    scenes = [sample_scene(rng, **mix) for _ in range(n)]
     return np.stack([render_scene(sc) for sc in scenes]), [sc.caption for sc in scenes]
 
 

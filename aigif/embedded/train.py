@@ -147,9 +147,63 @@ def sample(unet, text_encoder, tokens, prompts, steps=20, guidance=4.0, seed=0) 
     return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
+def load_base(base: Path):
+    """(UNet, text encoder) of a saved aigif-tiny directory, as float32."""
+    unet = UNet2DConditionModel.from_pretrained(str(base / "unet"), torch_dtype=torch.float32)
+    te = CLIPTextModel.from_pretrained(str(base / "text_encoder"), dtype=torch.float32)
+    return unet, te
+
+
+class _FrozenText:
+    """A frozen text encoder with its outputs cached per caption (captions repeat)."""
+
+    def __init__(self, te, tokens):
+        self.te, self.tokens = te.eval(), tokens
+        self.cache: dict[str, torch.Tensor] = {}
+        for p in te.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def __call__(self, captions: list[str]) -> torch.Tensor:
+        new = [c for c in dict.fromkeys(captions) if c not in self.cache]
+        if new:
+            for c, h in zip(new, self.te(self.tokens(new))[0]):
+                self.cache[c] = h
+        return torch.stack([self.cache[c] for c in captions])
+
+
+def save_unet_only(out: Path, unet) -> None:
+    """Write a stage-2 directory: ``model_index.json``, the UNet and the scheduler; the text
+    encoder and tokenizer are those of the base model (``"base"`` in model_index.json)."""
+    u = copy.deepcopy(unet).to(torch.float16)
+    out.mkdir(parents=True, exist_ok=True)
+    u.save_pretrained(str(out / "unet"), safe_serialization=True)
+    make_scheduler().save_pretrained(str(out / "scheduler"))
+    from .pipeline import AigifTinyPipeline
+    idx = {"_class_name": AigifTinyPipeline.__name__, "_diffusers_version": _diffusers_version(),
+           "scheduler": ["diffusers", "DDIMScheduler"],
+           "text_encoder": ["transformers", "CLIPTextModel"],
+           "tokenizer": ["transformers", "CLIPTokenizer"],
+           "unet": ["diffusers", "UNet2DConditionModel"]}
+    (out / "model_index.json").write_text(json.dumps(idx, indent=2, sort_keys=True) + "\n")
+
+
+def _diffusers_version() -> str:
+    import diffusers
+    return diffusers.__version__
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="aigif/embedded/aigif_tiny")
+    ap.add_argument("--base", default=None,
+                    help="stage 2: start the UNet from this aigif-tiny directory and keep its "
+                         "text encoder frozen; writes only the UNet")
+    ap.add_argument("--t-power", type=float, default=1.0,
+                    help="timesteps drawn as 1000 * u ** (1 / p): p > 1 favours high noise")
+    ap.add_argument("--p-single", type=float, default=dataset.P_SINGLE)
+    ap.add_argument("--p-relation", type=float, default=dataset.P_RELATION)
+    ap.add_argument("--p-omit", type=float, default=dataset.P_OMIT)
     ap.add_argument("--steps", type=int, default=2400)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -160,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--eval-guidance", type=float, default=4.0)
     ap.add_argument("--ckpt", default=None, help="also save the EMA model here at each eval")
     args = ap.parse_args(argv)
 
@@ -168,17 +223,25 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     tok_dir = Path("/tmp") / "aigif_tiny_tokenizer"
     tokens = _Tokens(build_tokenizer(tok_dir))
-    unet, te = build(args.seed)
     dev = torch.device(args.device)
+    if args.base:
+        unet, te = load_base(Path(args.base))
+        te.to(dev)
+        encode = _FrozenText(te, tokens)
+    else:
+        unet, te = build(args.seed)
+        te.to(dev).train()
+        encode = None
     unet.to(dev).train()
-    te.to(dev).train()
     ema_u, ema_t = copy.deepcopy(unet).eval(), copy.deepcopy(te).eval()
     for p in list(ema_u.parameters()) + list(ema_t.parameters()):
         p.requires_grad_(False)
-    opt = torch.optim.AdamW([
-        {"params": list(unet.parameters()), "lr": args.lr},
-        {"params": list(te.parameters()), "lr": args.lr * args.text_lr_mult},
-    ], betas=(0.9, 0.99), weight_decay=0.0)
+    groups = [{"params": list(unet.parameters()), "lr": args.lr}]
+    if encode is None:
+        groups.append({"params": list(te.parameters()), "lr": args.lr * args.text_lr_mult})
+    trained = [p for g in groups for p in g["params"]]
+    opt = torch.optim.AdamW(groups, betas=(0.9, 0.99), weight_decay=0.0)
+    mix = dict(p_single=args.p_single, p_relation=args.p_relation, p_omit=args.p_omit)
     base = [g["lr"] for g in opt.param_groups]
     sched = make_scheduler()
     ac = sched.alphas_cumprod.to(dev)
@@ -192,24 +255,28 @@ def main(argv: list[str] | None = None) -> None:
             0.1 + 0.45 * (1 + math.cos(math.pi * (step - args.warmup) / (args.steps - args.warmup)))
         for g, b in zip(opt.param_groups, base):
             g["lr"] = b * f
-        imgs, caps = dataset.sample_batch(rng, args.batch)
+        imgs, caps = dataset.sample_batch(rng, args.batch, **mix)
         caps = ["" if rng.random() < CFG_DROP else c for c in caps]
         x0 = torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(dev)
-        ids = tokens(caps).to(dev)
-        t = torch.randint(0, 1000, (args.batch,), generator=gen).to(dev)
+        if args.t_power == 1.0:
+            t = torch.randint(0, 1000, (args.batch,), generator=gen).to(dev)
+        else:
+            u = torch.rand((args.batch,), generator=gen, dtype=torch.float64)
+            t = (1000 * u ** (1 / args.t_power)).long().clamp(0, 999).to(dev)
         eps = torch.randn(x0.shape, generator=gen).to(dev)
         a = ac[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
         v = a.sqrt() * eps - (1 - a).sqrt() * x0
-        pred = unet(unet_input(unet, xt), t, encoder_hidden_states=te(ids)[0]).sample
+        hidden = encode(caps) if encode else te(tokens(caps).to(dev))[0]
+        pred = unet(unet_input(unet, xt), t, encoder_hidden_states=hidden).sample
         loss = F.mse_loss(pred, v)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(unet.parameters()) + list(te.parameters()), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         d = min(args.ema, (1 + step) / (10 + step))
         with torch.no_grad():
-            for m, e in ((unet, ema_u), (te, ema_t)):
+            for m, e in ((unet, ema_u),) if encode else ((unet, ema_u), (te, ema_t)):
                 for p, q in zip(m.parameters(), e.parameters()):
                     q.lerp_(p, 1 - d)
         run = loss.item() if step == 1 else 0.98 * run + 0.02 * loss.item()
@@ -217,15 +284,22 @@ def main(argv: list[str] | None = None) -> None:
             print(f"step {step} loss {run:.4f} lr {opt.param_groups[0]['lr']:.2e} "
                   f"{time.time() - t0:.0f}s", flush=True)
         if step % args.eval_every == 0 or step == args.steps:
-            acc = evaluate(ema_u.cpu(), ema_t.cpu(), tokens)
+            acc = evaluate(ema_u.cpu(), ema_t.cpu(), tokens, guidance=args.eval_guidance)
             ema_u.to(dev), ema_t.to(dev)
             print(f"eval step {step}: " + " ".join(f"{k} {v:.2f}" for k, v in acc.items()),
                   flush=True)
             if args.ckpt:
-                save(Path(args.ckpt), ema_u.cpu(), ema_t.cpu(), tok_dir)
+                _save(args, Path(args.ckpt), ema_u.cpu(), ema_t.cpu(), tok_dir)
                 ema_u.to(dev), ema_t.to(dev)
-    save(out, ema_u.cpu(), ema_t.cpu(), tok_dir)
+    _save(args, out, ema_u.cpu(), ema_t.cpu(), tok_dir)
     print(f"saved {out} after {time.time() - t0:.0f}s", flush=True)
+
+
+def _save(args, out: Path, unet, te, tok_dir: Path) -> None:
+    if args.base:
+        save_unet_only(out, unet)
+    else:
+        save(out, unet, te, tok_dir)
 
 
 if __name__ == "__main__":
