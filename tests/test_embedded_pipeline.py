@@ -73,3 +73,32 @@ def test_backend_renders_a_registered_local_copy(tiny_dir):
     assert meta.generator == "aigif_tiny"
     one, two = render_meta(meta).image, render_meta(meta).image
     assert one.size == (32, 32) and one.tobytes() == two.tobytes()
+
+
+def test_stage2_training_is_reproducible_and_ships_only_a_unet(tmp_path):
+    """Two stage-2 runs (UNet from the packaged aigif-tiny, its text encoder frozen) give
+    the same bytes; the result loads with the packaged text encoder and tokenizer."""
+    from aigif.embedded import base_path
+    from aigif.embedded.pipeline import from_dir
+
+    def run(out):
+        train.main(["--base", str(base_path()), "--out", str(out), "--steps", "2",
+                    "--batch", "4", "--warmup", "1", "--eval-every", "0", "--t-power", "2"])
+        return (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+
+    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    try:
+        a, b = run(tmp_path / "a"), run(tmp_path / "b")
+    finally:                                 # train.main sets both for the process
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(det)
+    assert a == b
+    assert not (tmp_path / "a" / "text_encoder").exists()
+    assert not (tmp_path / "a" / "tokenizer").exists()
+    base = (base_path() / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+    assert a != base                         # it trained
+    pipe = from_dir(tmp_path / "a", dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    img = pipe("a red circle", num_inference_steps=2,
+               generator=torch.Generator("cpu").manual_seed(0)).images[0]
+    assert img.size == (32, 32)

@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--eval-every", type=int, default=500)
+    ap.add_argument("--eval-every", type=int, default=500, help="0: never")
     ap.add_argument("--eval-guidance", type=float, default=4.0)
     ap.add_argument("--ckpt", default=None, help="also save the EMA model here at each eval")
     args = ap.parse_args(argv)
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         if step % 50 == 0:
             print(f"step {step} loss {run:.4f} lr {opt.param_groups[0]['lr']:.2e} "
                   f"{time.time() - t0:.0f}s", flush=True)
-        if step % args.eval_every == 0 or step == args.steps:
+        if args.eval_every and (step % args.eval_every == 0 or step == args.steps):
             acc = evaluate(ema_u.cpu(), ema_t.cpu(), tokens, guidance=args.eval_guidance)
             ema_u.to(dev), ema_t.to(dev)
             print(f"eval step {step}: " + " ".join(f"{k} {v:.2f}" for k, v in acc.items()),
