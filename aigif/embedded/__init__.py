@@ -13,10 +13,25 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-MODEL_KEY = "aigif-tiny"
+MODEL_KEY = "aigif-tiny"            # the one to use: the newest packaged weights
 GENERATOR_KEY = "aigif_tiny"
+# Packaged models, model key -> package data directory. Each key has its own frozen model
+# code (aigif/spec/models.py), so its weights never change; better weights get a new key.
+PACKAGED: dict[str, str] = {"aigif-tiny": "aigif_tiny"}
+# A directory without its own text encoder and tokenizer shares these (stage-2 models
+# retrain only the UNet on top of the frozen text encoder of aigif-tiny).
+BASE_DIR = "aigif_tiny"
 
 
-def model_path():
-    """Path (a ``Traversable``) of the packaged diffusers directory of aigif-tiny."""
-    return files(__name__).joinpath("aigif_tiny")
+def model_path(key: str = MODEL_KEY):
+    """Path (a ``Traversable``) of the packaged diffusers directory of model ``key``
+    (default: the newest, ``MODEL_KEY``)."""
+    try:
+        return files(__name__).joinpath(PACKAGED[key])
+    except KeyError:
+        raise KeyError(f"no packaged model {key!r}; packaged: {sorted(PACKAGED)}") from None
+
+
+def base_path():
+    """Path of the packaged directory whose text encoder and tokenizer stage-2 models share."""
+    return files(__name__).joinpath(BASE_DIR)

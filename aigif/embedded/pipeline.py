@@ -129,14 +129,34 @@ class AigifTinyPipeline(DiffusionPipeline):
         return ImagePipelineOutput(images=result)
 
 
-def load(path=None, torch_dtype: torch.dtype = torch.float32, **kwargs) -> AigifTinyPipeline:
-    """Load aigif-tiny (the packaged weights unless ``path`` names another directory)."""
+def load(path=None, torch_dtype: torch.dtype = torch.float32, *, key: str | None = None,
+         **kwargs) -> AigifTinyPipeline:
+    """Load a packaged aigif-tiny model (``key``, default the newest, ``MODEL_KEY``)
+    or the saved directory ``path``; a directory without ``text_encoder/`` and
+    ``tokenizer/`` (a stage-2 model) takes them from the packaged aigif-tiny."""
     from ..render.generators.base import dtype_kwarg
     kwargs.update(dtype_kwarg(torch_dtype))
     if path is None:
         from importlib.resources import as_file
 
-        from . import model_path
-        with as_file(model_path()) as p:
-            return AigifTinyPipeline.from_pretrained(str(p), **kwargs)
+        from . import MODEL_KEY, model_path
+        with as_file(model_path(key or MODEL_KEY)) as p:
+            return from_dir(p, **kwargs)
+    return from_dir(path, **kwargs)
+
+
+def from_dir(path, **kwargs) -> AigifTinyPipeline:
+    """``AigifTinyPipeline.from_pretrained(path)``, sharing the packaged text encoder and
+    tokenizer when ``path`` has none of its own (stage-2 models ship only a UNet)."""
+    from pathlib import Path
+    path = Path(str(path))
+    if not (path / "text_encoder").is_dir() and "text_encoder" not in kwargs:
+        from importlib.resources import as_file
+
+        from . import base_path
+        with as_file(base_path()) as b:
+            dtype = kwargs.get("dtype", kwargs.get("torch_dtype", torch.float32))
+            kwargs["text_encoder"] = CLIPTextModel.from_pretrained(
+                str(b / "text_encoder"), dtype=dtype, use_safetensors=True)
+            kwargs["tokenizer"] = CLIPTokenizer.from_pretrained(str(b / "tokenizer"))
     return AigifTinyPipeline.from_pretrained(str(path), **kwargs)
