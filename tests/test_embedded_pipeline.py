@@ -75,30 +75,55 @@ def test_backend_renders_a_registered_local_copy(tiny_dir):
     assert one.size == (32, 32) and one.tobytes() == two.tobytes()
 
 
-def test_stage2_training_is_reproducible_and_ships_only_a_unet(tmp_path):
-    """Two stage-2 runs (UNet from the packaged aigif-tiny, its text encoder frozen) give
-    the same bytes; the result loads with the packaged text encoder and tokenizer."""
+@pytest.fixture
+def torch_globals():
+    """train.main sets the thread count and deterministic algorithms for the process."""
+    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(det)
+
+
+@pytest.mark.parametrize("text", ["frozen", "layers"])
+def test_stage2_training_is_reproducible_and_ships_only_what_changed(tmp_path, text,
+                                                                    torch_globals):
+    """Two stage-2 runs (UNet from the packaged aigif-tiny; its text encoder frozen, or
+    trained but for the token embedding) give the same bytes; the result loads with the
+    packaged tokenizer and token embedding."""
     from aigif.embedded import base_path
-    from aigif.embedded.pipeline import from_dir
+    from aigif.embedded.pipeline import TOKEN_EMBEDDING, from_dir
 
     def run(out):
         train.main(["--base", str(base_path()), "--out", str(out), "--steps", "2",
-                    "--batch", "4", "--warmup", "1", "--eval-every", "0", "--t-power", "2"])
-        return (out / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+                    "--batch", "4", "--warmup", "1", "--eval-every", "0", "--t-power", "2",
+                    "--text", text])
+        return b"".join(p.read_bytes() for p in sorted(out.rglob("*.safetensors")))
 
-    threads, det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    try:
-        a, b = run(tmp_path / "a"), run(tmp_path / "b")
-    finally:                                 # train.main sets both for the process
-        torch.set_num_threads(threads)
-        torch.use_deterministic_algorithms(det)
+    a, b = run(tmp_path / "a"), run(tmp_path / "b")
     assert a == b
-    assert not (tmp_path / "a" / "text_encoder").exists()
+    assert (tmp_path / "a" / "text_encoder").exists() == (text == "layers")
     assert not (tmp_path / "a" / "tokenizer").exists()
     base = (base_path() / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
-    assert a != base                         # it trained
+    unet = (tmp_path / "a" / "unet" / "diffusion_pytorch_model.safetensors").read_bytes()
+    assert unet != base                      # it trained
     pipe = from_dir(tmp_path / "a", dtype=torch.float32)
+    packaged = from_dir(base_path(), dtype=torch.float32)
+    same = {k: torch.equal(v, packaged.text_encoder.state_dict()[k])
+            for k, v in pipe.text_encoder.state_dict().items()}
+    assert same[TOKEN_EMBEDDING] and all(same.values()) == (text == "frozen")
     pipe.set_progress_bar_config(disable=True)
     img = pipe("a red circle", num_inference_steps=2,
                generator=torch.Generator("cpu").manual_seed(0)).images[0]
     assert img.size == (32, 32)
+
+
+def test_partial_text_encoder_with_wrong_tensors_is_refused(tmp_path, torch_globals):
+    from safetensors.torch import save_file
+
+    from aigif.embedded import base_path
+    from aigif.embedded.pipeline import from_dir
+    train.main(["--base", str(base_path()), "--out", str(tmp_path / "m"), "--steps", "1",
+                "--batch", "2", "--eval-every", "0", "--text", "layers", "--warmup", "1"])
+    save_file({"bogus": torch.zeros(2)}, str(tmp_path / "m" / "text_encoder" / "model.safetensors"))
+    with pytest.raises(ValueError, match="token embedding"):
+        from_dir(tmp_path / "m")

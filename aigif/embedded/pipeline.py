@@ -145,18 +145,56 @@ def load(path=None, torch_dtype: torch.dtype = torch.float32, *, key: str | None
     return from_dir(path, **kwargs)
 
 
+# state-dict key of CLIPTextModel's token embedding (transformers < 5 prefixes "text_model.")
+TOKEN_EMBEDDING = "embeddings.token_embedding.weight"
+
+
+def _key(k: str) -> str:
+    return k.removeprefix("text_model.")
+
+
 def from_dir(path, **kwargs) -> AigifTinyPipeline:
-    """``AigifTinyPipeline.from_pretrained(path)``, sharing the packaged text encoder and
-    tokenizer when ``path`` has none of its own (stage-2 models ship only a UNet)."""
+    """``AigifTinyPipeline.from_pretrained(path)`` for a full directory; a stage-2
+    directory (``train --base``) may lack ``tokenizer/``, ``text_encoder/``, or hold a
+    text encoder without its token embedding: those parts are the packaged aigif-tiny's.
+    Raises ``ValueError`` when a partial text encoder holds anything but the expected keys."""
     from pathlib import Path
     path = Path(str(path))
-    if not (path / "text_encoder").is_dir() and "text_encoder" not in kwargs:
+    dtype = kwargs.get("dtype", kwargs.get("torch_dtype", torch.float32))
+    te_dir = path / "text_encoder"
+    partial = te_dir.is_dir() and _lacks_token_embedding(te_dir / "model.safetensors")
+    need_te = "text_encoder" not in kwargs and (partial or not te_dir.is_dir())
+    need_tok = "tokenizer" not in kwargs and not (path / "tokenizer").is_dir()
+    if need_te or need_tok:
         from importlib.resources import as_file
 
         from . import base_path
         with as_file(base_path()) as b:
-            dtype = kwargs.get("dtype", kwargs.get("torch_dtype", torch.float32))
-            kwargs["text_encoder"] = CLIPTextModel.from_pretrained(
-                str(b / "text_encoder"), dtype=dtype, use_safetensors=True)
-            kwargs["tokenizer"] = CLIPTokenizer.from_pretrained(str(b / "tokenizer"))
+            if need_tok:
+                kwargs["tokenizer"] = CLIPTokenizer.from_pretrained(str(b / "tokenizer"))
+            if need_te:
+                te = CLIPTextModel.from_pretrained(str(b / "text_encoder"), dtype=dtype,
+                                                   use_safetensors=True)
+                if partial:
+                    _load_partial(te, te_dir / "model.safetensors")
+                kwargs["text_encoder"] = te
     return AigifTinyPipeline.from_pretrained(str(path), **kwargs)
+
+
+def _lacks_token_embedding(file) -> bool:
+    from safetensors import safe_open
+    with safe_open(str(file), framework="pt") as f:
+        return TOKEN_EMBEDDING not in {_key(k) for k in f.keys()}
+
+
+def _load_partial(te: CLIPTextModel, file) -> None:
+    from safetensors.torch import load_file
+    sd = {_key(k): v for k, v in load_file(str(file)).items()}
+    names = {_key(k): k for k in te.state_dict()}
+    want = set(names) - {TOKEN_EMBEDDING}
+    if set(sd) != want:
+        raise ValueError(f"{file}: a text encoder without its token embedding must hold "
+                         f"exactly the other {len(want)} tensors; missing "
+                         f"{sorted(want - set(sd))[:3]}, unexpected {sorted(set(sd) - want)[:3]}")
+    dtype = te.dtype
+    te.load_state_dict({names[k]: v.to(dtype) for k, v in sd.items()}, strict=False)

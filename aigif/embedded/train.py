@@ -38,7 +38,7 @@ from diffusers import DDIMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from . import dataset
-from .pipeline import unet_input
+from .pipeline import TOKEN_EMBEDDING, unet_input
 from .tokenizer import (BOS_ID, EOS_ID, MAX_LENGTH, VOCAB_SIZE, build_tokenizer,
                         write_tokenizer_files)
 
@@ -172,12 +172,23 @@ class _FrozenText:
         return torch.stack([self.cache[c] for c in captions])
 
 
-def save_unet_only(out: Path, unet) -> None:
-    """Write a stage-2 directory: ``model_index.json``, the UNet and the scheduler; the text
-    encoder and tokenizer are those of the base model (``"base"`` in model_index.json)."""
+def save_unet_only(out: Path, unet, text_encoder=None) -> None:
+    """Write a stage-2 directory: ``model_index.json``, the UNet, the scheduler and, when
+    given, the text encoder without its token embedding (``TOKEN_EMBEDDING``, 6.3 of its
+    6.5 MB, unchanged from the base). The tokenizer, the token embedding and, without
+    ``text_encoder``, the whole text encoder are those of the base (``pipeline.from_dir``)."""
+    from safetensors.torch import save_file
     u = copy.deepcopy(unet).to(torch.float16)
     out.mkdir(parents=True, exist_ok=True)
     u.save_pretrained(str(out / "unet"), safe_serialization=True)
+    if text_encoder is not None:
+        (out / "text_encoder").mkdir(exist_ok=True)
+        text_encoder.config.to_json_file(str(out / "text_encoder" / "config.json"))
+        sd = {k: v.detach().to(torch.float16).contiguous()
+              for k, v in text_encoder.state_dict().items()
+              if k.removeprefix("text_model.") != TOKEN_EMBEDDING}
+        save_file(sd, str(out / "text_encoder" / "model.safetensors"),
+                  metadata={"format": "pt", "aigif_shared": TOKEN_EMBEDDING})
     make_scheduler().save_pretrained(str(out / "scheduler"))
     from .pipeline import AigifTinyPipeline
     idx = {"_class_name": AigifTinyPipeline.__name__, "_diffusers_version": _diffusers_version(),
@@ -199,6 +210,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--base", default=None,
                     help="stage 2: start the UNet from this aigif-tiny directory and keep its "
                          "text encoder frozen; writes only the UNet")
+    ap.add_argument("--text", choices=("frozen", "layers"), default="frozen",
+                    help="stage 2: keep the base text encoder frozen, or train all of it but "
+                         "the token embedding (saved without it; it is the base's)")
     ap.add_argument("--t-power", type=float, default=1.0,
                     help="timesteps drawn as 1000 * u ** (1 / p): p > 1 favours high noise")
     ap.add_argument("--p-single", type=float, default=dataset.P_SINGLE)
@@ -227,7 +241,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.base:
         unet, te = load_base(Path(args.base))
         te.to(dev)
-        encode = _FrozenText(te, tokens)
+        if args.text == "frozen":
+            encode = _FrozenText(te, tokens)
+        else:       # "layers": train all of it but the 49,408-row token embedding
+            te.train()
+            te.get_input_embeddings().weight.requires_grad_(False)
+            encode = None
     else:
         unet, te = build(args.seed)
         te.to(dev).train()
@@ -238,7 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         p.requires_grad_(False)
     groups = [{"params": list(unet.parameters()), "lr": args.lr}]
     if encode is None:
-        groups.append({"params": list(te.parameters()), "lr": args.lr * args.text_lr_mult})
+        groups.append({"params": [p for p in te.parameters() if p.requires_grad],
+                       "lr": args.lr * args.text_lr_mult})
     trained = [p for g in groups for p in g["params"]]
     opt = torch.optim.AdamW(groups, betas=(0.9, 0.99), weight_decay=0.0)
     mix = dict(p_single=args.p_single, p_relation=args.p_relation, p_omit=args.p_omit)
@@ -297,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _save(args, out: Path, unet, te, tok_dir: Path) -> None:
     if args.base:
-        save_unet_only(out, unet)
+        save_unet_only(out, unet, te if args.text == "layers" else None)
     else:
         save(out, unet, te, tok_dir)
 
