@@ -147,6 +147,10 @@ def load(path=None, torch_dtype: torch.dtype = torch.float32, *, key: str | None
 
 # state-dict key of CLIPTextModel's token embedding (transformers < 5 prefixes "text_model.")
 TOKEN_EMBEDDING = "embeddings.token_embedding.weight"
+# a partial text encoder may replace some rows of the base's token embedding: these ids ...
+TOKEN_ROWS_IDS = "aigif.token_embedding.rows"
+# ... with these values (len(ids) x hidden size)
+TOKEN_ROWS = "aigif.token_embedding.values"
 
 
 def _key(k: str) -> str:
@@ -190,6 +194,7 @@ def _lacks_token_embedding(file) -> bool:
 def _load_partial(te: CLIPTextModel, file) -> None:
     from safetensors.torch import load_file
     sd = {_key(k): v for k, v in load_file(str(file)).items()}
+    ids, values = sd.pop(TOKEN_ROWS_IDS, None), sd.pop(TOKEN_ROWS, None)
     names = {_key(k): k for k in te.state_dict()}
     want = set(names) - {TOKEN_EMBEDDING}
     if set(sd) != want:
@@ -198,3 +203,14 @@ def _load_partial(te: CLIPTextModel, file) -> None:
                          f"{sorted(want - set(sd))[:3]}, unexpected {sorted(set(sd) - want)[:3]}")
     dtype = te.dtype
     te.load_state_dict({names[k]: v.to(dtype) for k, v in sd.items()}, strict=False)
+    if (ids is None) != (values is None):
+        raise ValueError(f"{file}: {TOKEN_ROWS_IDS} and {TOKEN_ROWS} go together")
+    if ids is not None:
+        table = te.get_input_embeddings().weight
+        if (ids.dim() != 1 or values.shape != (len(ids), table.shape[1])
+                or ids.dtype != torch.int64 or len(ids) and (ids.min() < 0
+                                                             or ids.max() >= table.shape[0])):
+            raise ValueError(f"{file}: {TOKEN_ROWS_IDS} must be {table.shape[0]}-bounded "
+                             f"int64 ids and {TOKEN_ROWS} one row of {table.shape[1]} per id")
+        with torch.no_grad():
+            table[ids] = values.to(table.dtype)

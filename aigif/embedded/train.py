@@ -38,7 +38,7 @@ from diffusers import DDIMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from . import dataset
-from .pipeline import TOKEN_EMBEDDING, unet_input
+from .pipeline import TOKEN_EMBEDDING, TOKEN_ROWS, TOKEN_ROWS_IDS, unet_input
 from .tokenizer import (BOS_ID, EOS_ID, MAX_LENGTH, VOCAB_SIZE, build_tokenizer,
                         write_tokenizer_files)
 
@@ -172,7 +172,13 @@ class _FrozenText:
         return torch.stack([self.cache[c] for c in captions])
 
 
-def save_unet_only(out: Path, unet, text_encoder=None) -> None:
+def vocabulary_ids(tokens) -> list[int]:
+    """Token ids of every word the dataset's captions use (the rows ``--text vocab`` trains)."""
+    ids = tokens([" ".join(dataset.vocabulary())])[0].tolist()
+    return sorted({i for i in ids if i not in (BOS_ID, EOS_ID)})
+
+
+def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = None) -> None:
     """Write a stage-2 directory: ``model_index.json``, the UNet, the scheduler and, when
     given, the text encoder without its token embedding (``TOKEN_EMBEDDING``, 6.3 of its
     6.5 MB, unchanged from the base). The tokenizer, the token embedding and, without
@@ -187,6 +193,10 @@ def save_unet_only(out: Path, unet, text_encoder=None) -> None:
         sd = {k: v.detach().to(torch.float16).contiguous()
               for k, v in text_encoder.state_dict().items()
               if k.removeprefix("text_model.") != TOKEN_EMBEDDING}
+        if rows:     # the trained rows of the token embedding, and which they are
+            table = text_encoder.get_input_embeddings().weight.detach()
+            sd[TOKEN_ROWS_IDS] = torch.tensor(rows, dtype=torch.int64)
+            sd[TOKEN_ROWS] = table[rows].to(torch.float16).contiguous()
         save_file(sd, str(out / "text_encoder" / "model.safetensors"),
                   metadata={"format": "pt", "aigif_shared": TOKEN_EMBEDDING})
     make_scheduler().save_pretrained(str(out / "scheduler"))
@@ -210,9 +220,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--base", default=None,
                     help="stage 2: start the UNet from this aigif-tiny directory and keep its "
                          "text encoder frozen; writes only the UNet")
-    ap.add_argument("--text", choices=("frozen", "layers"), default="frozen",
-                    help="stage 2: keep the base text encoder frozen, or train all of it but "
-                         "the token embedding (saved without it; it is the base's)")
+    ap.add_argument("--text", choices=("frozen", "layers", "vocab"), default="frozen",
+                    help="stage 2: keep the base text encoder frozen, train all of it but "
+                         "the token embedding (saved without it; it is the base's), or "
+                         "that and the embedding rows of the dataset's words (saved as rows)")
+    ap.add_argument("--rows-lr-mult", type=float, default=4.0,
+                    help="--text vocab: learning rate of the embedding rows / --lr")
     ap.add_argument("--t-power", type=float, default=1.0,
                     help="timesteps drawn as 1000 * u ** (1 / p): p > 1 favours high noise")
     ap.add_argument("--p-single", type=float, default=dataset.P_SINGLE)
@@ -247,6 +260,13 @@ def main(argv: list[str] | None = None) -> None:
             te.train()
             te.get_input_embeddings().weight.requires_grad_(False)
             encode = None
+        if args.text == "vocab":   # ... and the rows of the dataset's words
+            rows = vocabulary_ids(tokens)
+            table = te.get_input_embeddings().weight
+            mask = torch.zeros((te.config.vocab_size, 1), dtype=table.dtype, device=dev)
+            mask[rows] = 1.0
+            table.requires_grad_(True)
+            table.register_hook(lambda g: g * mask)   # other rows: zero grad, no update
     else:
         unet, te = build(args.seed)
         te.to(dev).train()
@@ -256,9 +276,14 @@ def main(argv: list[str] | None = None) -> None:
     for p in list(ema_u.parameters()) + list(ema_t.parameters()):
         p.requires_grad_(False)
     groups = [{"params": list(unet.parameters()), "lr": args.lr}]
+    vocab = args.base and args.text == "vocab"
+    table = te.get_input_embeddings().weight
     if encode is None:
-        groups.append({"params": [p for p in te.parameters() if p.requires_grad],
+        groups.append({"params": [p for p in te.parameters()
+                                  if p.requires_grad and not (vocab and p is table)],
                        "lr": args.lr * args.text_lr_mult})
+    if vocab:
+        groups.append({"params": [table], "lr": args.lr * args.rows_lr_mult})
     trained = [p for g in groups for p in g["params"]]
     opt = torch.optim.AdamW(groups, betas=(0.9, 0.99), weight_decay=0.0)
     mix = dict(p_single=args.p_single, p_relation=args.p_relation, p_omit=args.p_omit)
@@ -317,7 +342,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def _save(args, out: Path, unet, te, tok_dir: Path) -> None:
     if args.base:
-        save_unet_only(out, unet, te if args.text == "layers" else None)
+        rows = vocabulary_ids(_Tokens(build_tokenizer(tok_dir))) if args.text == "vocab" \
+            else None
+        save_unet_only(out, unet, None if args.text == "frozen" else te, rows)
     else:
         save(out, unet, te, tok_dir)
 
