@@ -198,7 +198,7 @@ def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = 
             sd[TOKEN_ROWS_IDS] = torch.tensor(rows, dtype=torch.int64)
             sd[TOKEN_ROWS] = table[rows].to(torch.float16).contiguous()
         save_file(sd, str(out / "text_encoder" / "model.safetensors"),
-                  metadata={"format": "pt", "aigif_shared": TOKEN_EMBEDDING})
+                  metadata={"format": "pt"})   # one key: Rust orders a map at random
     make_scheduler().save_pretrained(str(out / "scheduler"))
     from .pipeline import AigifTinyPipeline
     idx = {"_class_name": AigifTinyPipeline.__name__, "_diffusers_version": _diffusers_version(),
