@@ -135,3 +135,22 @@ def test_partial_text_encoder_with_wrong_tensors_is_refused(tmp_path, torch_glob
     save_file({"bogus": torch.zeros(2)}, str(tmp_path / "m" / "text_encoder" / "model.safetensors"))
     with pytest.raises(ValueError, match="token embedding"):
         from_dir(tmp_path / "m")
+
+
+def test_to_film_keeps_every_weight_and_starts_with_unit_scale():
+    from diffusers import UNet2DConditionModel
+    cfg = train.unet_config()
+    cfg.update(block_out_channels=(8, 16, 16), cross_attention_dim=16, attention_head_dim=2,
+               addition_embed_type_num_heads=2)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(**cfg)
+    film = train.to_film(unet)
+    assert film.config.resnet_time_scale_shift == "scale_shift"
+    old, new = unet.state_dict(), film.state_dict()
+    assert old.keys() == new.keys()
+    for k, v in new.items():
+        if "time_emb_proj" in k:
+            scale, shift = v.chunk(2)
+            assert not scale.any() and torch.equal(shift, old[k])
+        else:
+            assert torch.equal(v, old[k]), k

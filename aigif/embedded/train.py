@@ -154,6 +154,27 @@ def load_base(base: Path):
     return unet, te
 
 
+def to_film(unet):
+    """The same UNet with FiLM time/text conditioning (``resnet_time_scale_shift=
+    "scale_shift"``: each ResNet block scales and shifts its normalised features by the
+    embedding instead of adding it before the norm), initialised from ``unet``: every
+    weight copied, the new scale halves of ``time_emb_proj`` zero (scale 1 at the start).
+    Multiplicative conditioning lets the prompt gate position-dependent features."""
+    cfg = dict(unet.config)
+    cfg["resnet_time_scale_shift"] = "scale_shift"
+    new = UNet2DConditionModel.from_config(cfg)
+    old, sd = unet.state_dict(), new.state_dict()
+    for k, v in sd.items():
+        if old[k].shape == v.shape:
+            sd[k] = old[k].clone()
+        elif "time_emb_proj" in k and v.shape[0] == 2 * old[k].shape[0]:
+            sd[k] = torch.cat([torch.zeros_like(old[k]), old[k]])
+        else:
+            raise ValueError(f"cannot map {k}: {tuple(old[k].shape)} -> {tuple(v.shape)}")
+    new.load_state_dict(sd)
+    return new
+
+
 class _FrozenText:
     """A frozen text encoder with its outputs cached per caption (captions repeat)."""
 
@@ -224,6 +245,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="stage 2: keep the base text encoder frozen, train all of it but "
                          "the token embedding (saved without it; it is the base's), or "
                          "that and the embedding rows of the dataset's words (saved as rows)")
+    ap.add_argument("--film", action="store_true",
+                    help="stage 2: switch the UNet to FiLM (scale-shift) conditioning")
     ap.add_argument("--rows-lr-mult", type=float, default=4.0,
                     help="--text vocab: learning rate of the embedding rows / --lr")
     ap.add_argument("--t-power", type=float, default=1.0,
@@ -253,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
     dev = torch.device(args.device)
     if args.base:
         unet, te = load_base(Path(args.base))
+        if args.film:
+            unet = to_film(unet)
         te.to(dev)
         if args.text == "frozen":
             encode = _FrozenText(te, tokens)
