@@ -160,9 +160,9 @@ def to_film(unet):
     embedding instead of adding it before the norm), initialised from ``unet``: every
     weight copied, the new scale halves of ``time_emb_proj`` zero (scale 1 at the start).
     Multiplicative conditioning lets the prompt gate position-dependent features."""
-    cfg = dict(unet.config)
+    cfg = {k: v for k, v in unet.config.items() if not k.startswith("_")}
     cfg["resnet_time_scale_shift"] = "scale_shift"
-    new = UNet2DConditionModel.from_config(cfg)
+    new = UNet2DConditionModel(**cfg)      # (from_config keeps the stored value)
     old, sd = unet.state_dict(), new.state_dict()
     for k, v in sd.items():
         if old[k].shape == v.shape:
