@@ -154,3 +154,22 @@ def test_to_film_keeps_every_weight_and_starts_with_unit_scale():
             assert not scale.any() and torch.equal(shift, old[k])
         else:
             assert torch.equal(v, old[k]), k
+
+
+def test_to_attn32_adds_full_resolution_cross_attention_that_starts_as_identity():
+    from diffusers import UNet2DConditionModel
+
+    from aigif.embedded.pipeline import unet_input
+    cfg = train.unet_config()
+    cfg.update(block_out_channels=(8, 16, 16), cross_attention_dim=16, attention_head_dim=2,
+               addition_embed_type_num_heads=2)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(**cfg)
+    new = train.to_attn32(unet)
+    assert new.config.down_block_types[0] == "CrossAttnDownBlock2D"
+    assert new.config.up_block_types[-1] == "CrossAttnUpBlock2D"
+    x, h = torch.randn(2, 3, 32, 32), torch.randn(2, 7, 16)
+    with torch.no_grad():
+        a = unet(unet_input(unet, x), 500, encoder_hidden_states=h).sample
+        b = new(unet_input(new, x), 500, encoder_hidden_states=h).sample
+    assert torch.equal(a, b)

@@ -154,6 +154,31 @@ def load_base(base: Path):
     return unet, te
 
 
+def to_attn32(unet):
+    """The same UNet with cross-attention to the prompt also at full resolution (the first
+    down block and the last up block become cross-attention blocks, ``only_cross_attention``
+    there: no 1024 x 1024 self-attention). Every base weight is copied; the new attention
+    blocks start as the identity (their output projections are zero). Pixels that still
+    carry their coordinate channels can then look up the position words directly."""
+    cfg = {k: v for k, v in unet.config.items() if not k.startswith("_")}
+    cfg["down_block_types"] = ("CrossAttnDownBlock2D",) + tuple(cfg["down_block_types"][1:])
+    cfg["up_block_types"] = tuple(cfg["up_block_types"][:-1]) + ("CrossAttnUpBlock2D",)
+    n = len(cfg["down_block_types"])
+    cfg["only_cross_attention"] = (True,) + (False,) * (n - 1)
+    cfg["mid_block_only_cross_attention"] = False
+    new = UNet2DConditionModel(**cfg)
+    old, sd = unet.state_dict(), new.state_dict()
+    for k, v in sd.items():
+        if k in old:
+            if old[k].shape != v.shape:
+                raise ValueError(f"cannot map {k}: {tuple(old[k].shape)} -> {tuple(v.shape)}")
+            sd[k] = old[k].clone()
+        elif k.endswith(("proj_out.weight", "proj_out.bias")):
+            sd[k] = torch.zeros_like(v)
+    new.load_state_dict(sd)
+    return new
+
+
 def to_film(unet):
     """The same UNet with FiLM time/text conditioning (``resnet_time_scale_shift=
     "scale_shift"``: each ResNet block scales and shifts its normalised features by the
@@ -247,6 +272,8 @@ def main(argv: list[str] | None = None) -> None:
                          "that and the embedding rows of the dataset's words (saved as rows)")
     ap.add_argument("--film", action="store_true",
                     help="stage 2: switch the UNet to FiLM (scale-shift) conditioning")
+    ap.add_argument("--attn32", action="store_true",
+                    help="stage 2: add cross-attention at full resolution (32 x 32)")
     ap.add_argument("--rows-lr-mult", type=float, default=4.0,
                     help="--text vocab: learning rate of the embedding rows / --lr")
     ap.add_argument("--t-power", type=float, default=1.0,
@@ -278,6 +305,8 @@ def main(argv: list[str] | None = None) -> None:
         unet, te = load_base(Path(args.base))
         if args.film:
             unet = to_film(unet)
+        if args.attn32:
+            unet = to_attn32(unet)
         te.to(dev)
         if args.text == "frozen":
             encode = _FrozenText(te, tokens)
