@@ -1,9 +1,11 @@
-"""The generator extension of aigif-tiny (generator ``"aigif_tiny"``, model ``"aigif-tiny"``).
+"""The generator extension of aigif-tiny (generator ``"aigif_tiny"``; models: the packaged
+ones, ``aigif.embedded.PACKAGED``).
 
 Registered like the hub families (``aigif.render.generators.BUILTIN_BACKENDS`` maps
-``"aigif_tiny"`` to ``"aigif.embedded.backend:backend"``). The difference: the well-known
-model ``"aigif-tiny"`` has no hub id; its weights are package data, loaded with
-``AigifTinyPipeline.from_pretrained`` from the ``importlib.resources`` path. A local
+``"aigif_tiny"`` to ``"aigif.embedded.backend:backend"``). The difference: the packaged
+models have no hub id; their weights are package data, loaded with
+``AigifTinyPipeline.from_pretrained`` from the ``importlib.resources`` path (a stage-2
+directory shares the text encoder and tokenizer of aigif-tiny: ``pipeline.from_dir``). A local
 directory registered with ``aigif.register_model(name, path)`` whose ``model_index.json``
 names ``AigifTinyPipeline`` (a retrained aigif-tiny) loads the same way from that path.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ModelNotAvailableError, RenderError
+from . import PACKAGED
 from ..render.generators.base import DiffusersGenerator, ModelSource
 
 
@@ -24,29 +27,32 @@ class AigifTiny(DiffusersGenerator):
     uses = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
                       "scheduler", "width", "height"})
     call_params = {"eta": (float, int)}
-    well_known = ("aigif-tiny",)
+    well_known = tuple(PACKAGED)
 
     def load(self, source: ModelSource, *, dtype: Any, device: str, download: bool = True):
         from importlib.resources import as_file
 
         from . import model_path
-        from .pipeline import AigifTinyPipeline
+        from .pipeline import from_dir
 
         def _from(path) -> Any:
             try:
                 from ..render.generators.base import dtype_kwarg
-                return AigifTinyPipeline.from_pretrained(str(path), use_safetensors=True,
-                                                         **dtype_kwarg(dtype))
+                return from_dir(path, use_safetensors=True, **dtype_kwarg(dtype))
             except (OSError, ValueError) as e:
                 raise ModelNotAvailableError(
                     f"model {source.key!r} could not be loaded from {path}: {e}; "
                     f"reinstall aigif (the weights are package data)") from e
 
         if source.location is None:
-            with as_file(model_path()) as p:
+            if source.key not in PACKAGED:
+                raise ModelNotAvailableError(
+                    f"model {source.key!r} is not packaged with this aigif "
+                    f"(packaged: {', '.join(sorted(PACKAGED))}); upgrade aigif")
+            with as_file(model_path(source.key)) as p:
                 if not (p / "model_index.json").is_file():
                     raise ModelNotAvailableError(
-                        f"the packaged aigif-tiny weights are missing from {p}; reinstall "
+                        f"the packaged {source.key} weights are missing from {p}; reinstall "
                         f"aigif or train them with: python -m aigif.embedded.train")
                 pipe = _from(p)
         elif source.local:
