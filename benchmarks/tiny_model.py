@@ -1,7 +1,9 @@
 """Benchmark aigif-tiny: render time, prompt following on held-out prompts, determinism.
 
-    python benchmarks/tiny_model.py                 # everything, writes docs/aigif-tiny-samples.png
+    python benchmarks/tiny_model.py                 # everything, writes docs/<model>-samples.png
     python benchmarks/tiny_model.py --quick         # 48 prompts, 5 timing runs
+    python benchmarks/tiny_model.py --guidance 1 1.5 2 3 --quick   # following per guidance
+    python benchmarks/tiny_model.py --model DIR     # a retrained model directory
 
 Prompt following: every held-out single-object prompt of the dataset (259; none was seen
 in training) is rendered the way a user renders it (default steps, guidance, scheduler and
@@ -21,11 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aigif  # noqa: E402
-from aigif.embedded import checker, dataset  # noqa: E402
+from aigif.embedded import MODEL_KEY, checker, dataset  # noqa: E402
+
+MODEL = MODEL_KEY
 
 
 def _meta(prompt: str, seed: int, **kw) -> aigif.GenerationMeta:
-    return aigif.GenerationMeta(model="aigif-tiny", prompt=prompt, seed=seed, **kw)
+    return aigif.GenerationMeta(model=MODEL, prompt=prompt, seed=seed, **kw)
 
 
 def timing(runs: int) -> dict:
@@ -62,6 +66,22 @@ def following(n: int | None, **kw) -> tuple[dict, list]:
     acc["n"] = len(scenes)
     acc["all4_by_size"] = {s: a / max(1, b) for s, (a, b) in by_size.items()}
     return acc, samples
+
+
+def relations(n: int, **kw) -> dict:
+    """Two-object prompts ("a small red circle above a large blue square on a white
+    background"), drawn from a seeded generator as training draws them (the relation
+    combinations are not split off, so some of these captions were seen in training)."""
+    import numpy as np
+    from aigif.render import render_meta
+    rng = np.random.default_rng(99)
+    both = rel = 0
+    for i in range(n):
+        sc = dataset._relation_scene(rng)
+        r = checker.check_relation(render_meta(_meta(sc.caption, i, **kw)).image, sc.caption)
+        both += r["both"]
+        rel += r["relation"]
+    return {"n": n, "both": both / n, "relation": rel / n}
 
 
 def determinism() -> dict:
@@ -103,14 +123,30 @@ def grid(path: Path) -> None:
 
 
 def main() -> None:
+    global MODEL
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=MODEL,
+                    help="a packaged model key, or a saved model directory (train --out)")
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--grid", default=str(ROOT / "docs" / "aigif-tiny-samples.png"))
+    ap.add_argument("--guidance", type=float, nargs="+", default=None,
+                    help="only measure prompt following at these guidance scales")
+    ap.add_argument("--grid", default=None, help="default: docs/<model>-samples.png")
     ap.add_argument("--no-grid", action="store_true")
     args = ap.parse_args()
+    MODEL = args.model
+    if Path(args.model).is_dir():          # a retrained model: measure it as a local model
+        MODEL = "benchmark-model"
+        aigif.register_model(MODEL, str(Path(args.model).resolve()), override=True)
     import torch
-    print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
+    print(f"model {MODEL}; machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
+    if args.guidance:
+        for g in args.guidance:
+            acc, _ = following(48 if args.quick else None, guidance_scale=g)
+            print(f"guidance {g}: color {acc['color']:.1%}  shape {acc['shape']:.1%}  "
+                  f"position {acc['position']:.1%}  background {acc['background']:.1%}  "
+                  f"colour+shape+position {acc['all']:.1%}  (n={acc['n']})", flush=True)
+        return
     t = timing(5 if args.quick else 20)
     d = _meta("x", 0).defaults
     print(f"render time at {d.width}x{d.height}, {d.steps} {d.scheduler} steps, guidance "
@@ -123,13 +159,17 @@ def main() -> None:
           f"background {acc['background']:.1%}  colour+shape+position {acc['all']:.1%}")
     print("  all four right, by size: " +
           ", ".join(f"{k} {v:.1%}" for k, v in acc["all4_by_size"].items()))
+    rel = relations(24 if args.quick else 100)
+    print(f"relations over {rel['n']} two-object prompts: both colours drawn {rel['both']:.1%}  "
+          f"relation right {rel['relation']:.1%}")
     det = determinism()
     print(f"determinism: two renders identical: {det['two_renders_identical']}; "
           f"generate -> .aigif ({det['aigif_bytes']} bytes) -> render exact: "
           f"{det['generate_then_render_exact']}")
     if not args.no_grid:
-        grid(Path(args.grid))
-        print(f"grid: {args.grid}")
+        path = Path(args.grid or ROOT / "docs" / f"{Path(args.model).name}-samples.png")
+        grid(path)
+        print(f"grid: {path}")
 
 
 if __name__ == "__main__":

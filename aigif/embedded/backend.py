@@ -53,7 +53,7 @@ class AigifTiny(DiffusersGenerator):
                 if not (p / "model_index.json").is_file():
                     raise ModelNotAvailableError(
                         f"the packaged {source.key} weights are missing from {p}; reinstall "
-                        f"aigif or train them with: python -m aigif.embedded.train")
+                        f"aigif (pip install --force-reinstall aigif)")
                 pipe = _from(p)
         elif source.local:
             pipe = _from(source.location)

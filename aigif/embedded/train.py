@@ -1,6 +1,6 @@
 """Train aigif-tiny from scratch on the procedural shapes dataset (CPU is enough).
 
-    python -m aigif.embedded.train --out aigif/embedded/aigif_tiny
+    python -m aigif.embedded.train --out my_tiny      # the shipped run (code 16's weights)
 
 Reproducible: the data stream, the initial weights and the noise all come from fixed seeds,
 and training runs on one CPU thread by default (``--threads``), so the same command on the
@@ -8,7 +8,8 @@ same machine gives the same weights. About 2,400 steps of batch 32 take ~1 hour 
 of a 2-core machine; ``--device cuda`` uses a GPU where there is one (not bit-identical to
 the CPU run).
 
-Recipe (what makes a 5 M-parameter model follow the prompt after an hour of CPU):
+Recipe (a 5 M-parameter model that follows colour and background words after an hour of
+CPU; not yet shape or position: docs/model-card-aigif-tiny.md):
 
 - pixel space, 32 x 32 RGB in [-1, 1]; no VAE; two coordinate channels (x, y) appended
   to the UNet input (CoordConv), so positions are learned quickly;
@@ -21,6 +22,17 @@ Recipe (what makes a 5 M-parameter model follow the prompt after an hour of CPU)
   timesteps for sampling; 10 % of captions dropped for classifier-free guidance;
 - AdamW, warm-up then cosine decay, gradient clipping, an EMA of the weights (saved);
 - weights saved in float16 (halves the package; loaded as float32).
+
+Stage 2 (``--base DIR``) trains further from a saved model and writes only what changed:
+``--text frozen|layers|vocab`` (text encoder fixed; trained but for its token embedding;
+that plus the embedding rows of the dataset's words), ``--film`` (scale-shift conditioning
+in the ResNet blocks), ``--attn32`` (cross-attention at full resolution), ``--t-power``
+(more high-noise timesteps). ``pipeline.from_dir`` loads such a directory; what these
+options did to prompt following is in docs/model-card-aigif-tiny.md. Example::
+
+    python -m aigif.embedded.train --base aigif/embedded/aigif_tiny --text vocab --film \
+        --out my_tiny --steps 20000 --device cuda
+    python benchmarks/tiny_model.py --model my_tiny --quick
 """
 from __future__ import annotations
 
@@ -262,7 +274,8 @@ def _diffusers_version() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="aigif/embedded/aigif_tiny")
+    ap.add_argument("--out", required=True,
+                    help="output directory (a new one: the packaged weights are frozen)")
     ap.add_argument("--base", default=None,
                     help="stage 2: start the UNet from this aigif-tiny directory and keep its "
                          "text encoder frozen; writes only the UNet")
@@ -294,6 +307,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--eval-guidance", type=float, default=4.0)
     ap.add_argument("--ckpt", default=None, help="also save the EMA model here at each eval")
     args = ap.parse_args(argv)
+    if args.base and Path(args.out).resolve() == Path(args.base).resolve():
+        ap.error("--out must differ from --base (the base model is never overwritten)")
+    if not args.base and (args.text != "frozen" or args.film or args.attn32):
+        ap.error("--text, --film and --attn32 are stage-2 options: they need --base")
 
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
