@@ -284,9 +284,9 @@ def main(argv: list[str] | None = None) -> None:
                          "the token embedding (saved without it; it is the base's), or "
                          "that and the embedding rows of the dataset's words (saved as rows)")
     ap.add_argument("--film", action="store_true",
-                    help="stage 2: switch the UNet to FiLM (scale-shift) conditioning")
+                    help="switch the UNet to FiLM (scale-shift) conditioning")
     ap.add_argument("--attn32", action="store_true",
-                    help="stage 2: add cross-attention at full resolution (32 x 32)")
+                    help="add cross-attention at full resolution (32 x 32)")
     ap.add_argument("--rows-lr-mult", type=float, default=4.0,
                     help="--text vocab: learning rate of the embedding rows / --lr")
     ap.add_argument("--t-power", type=float, default=1.0,
@@ -309,8 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.base and Path(args.out).resolve() == Path(args.base).resolve():
         ap.error("--out must differ from --base (the base model is never overwritten)")
-    if not args.base and (args.text != "frozen" or args.film or args.attn32):
-        ap.error("--text, --film and --attn32 are stage-2 options: they need --base")
+    if not args.base and args.text != "frozen":
+        ap.error("--text is a stage-2 option: it needs --base")
 
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -340,6 +340,8 @@ def main(argv: list[str] | None = None) -> None:
             table.register_hook(lambda g: g * mask)   # other rows: zero grad, no update
     else:
         unet, te = build(args.seed)
+        unet = to_attn32(unet) if args.attn32 else unet
+        unet = to_film(unet) if args.film else unet
         te.to(dev).train()
         encode = None
     unet.to(dev).train()
