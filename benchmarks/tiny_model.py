@@ -84,6 +84,28 @@ def relations(n: int, **kw) -> dict:
     return {"n": n, "both": both / n, "relation": rel / n}
 
 
+def position_probe(model: str) -> dict[str, tuple[float, float]]:
+    """Where the model's x0 prediction at the first denoising step (t = 999) puts its mass,
+    for four position words (same noise): equal centres mean the UNet ignores position
+    words and the noise alone places the object (docs/model-card-aigif-tiny.md)."""
+    import torch
+    from aigif.embedded.pipeline import from_dir, load, unet_input
+    pipe = from_dir(model) if Path(model).is_dir() else load(key=model)
+    a = pipe.scheduler.alphas_cumprod[999]
+    ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
+    x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    out = {}
+    for pos in ("top left", "top right", "bottom left", "bottom right"):
+        cond = pipe.encode_prompt([dataset.single_caption("red", "square", "small", pos,
+                                                          "white")] * 8)
+        with torch.no_grad():
+            v = pipe.unet(unet_input(pipe.unet, x), torch.tensor(999),
+                          encoder_hidden_states=cond).sample
+        mass = (1 - (a.sqrt() * x - (1 - a).sqrt() * v).mean(0)).clamp(min=0).sum(0)
+        out[pos] = (float((mass * xs).sum() / mass.sum()), float((mass * ys).sum() / mass.sum()))
+    return out
+
+
 def determinism() -> dict:
     from aigif.render import render_meta
     meta = _meta("a large blue triangle at the bottom on a gray background", 42)
@@ -132,6 +154,8 @@ def main() -> None:
                     help="only measure prompt following at these guidance scales")
     ap.add_argument("--grid", default=None, help="default: docs/<model>-samples.png")
     ap.add_argument("--no-grid", action="store_true")
+    ap.add_argument("--probe", action="store_true",
+                    help="only print where the first step puts the object per position word")
     args = ap.parse_args()
     MODEL = args.model
     if Path(args.model).is_dir():          # a retrained model: measure it as a local model
@@ -140,6 +164,10 @@ def main() -> None:
     import torch
     print(f"model {MODEL}; machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads")
+    if args.probe:
+        for pos, (cx, cy) in position_probe(args.model).items():
+            print(f"x0 centre of mass at t=999, '{pos}': x {cx:.1f}  y {cy:.1f}")
+        return
     if args.guidance:
         for g in args.guidance:
             acc, _ = following(48 if args.quick else None, guidance_scale=g)
