@@ -90,7 +90,7 @@ def position_probe(model: str) -> dict[str, tuple[float, float]]:
     words and the noise alone places the object (docs/model-card-aigif-tiny.md)."""
     import torch
     from aigif.embedded.pipeline import from_dir, load, unet_input
-    pipe = from_dir(model) if Path(model).is_dir() else load(key=model)
+    pipe = from_dir(model, dtype=torch.float32) if Path(model).is_dir() else load(key=model)
     a = pipe.scheduler.alphas_cumprod[999]
     ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
     x = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(0))
