@@ -4,8 +4,8 @@ Why pixel space and not ``StableDiffusionPipeline`` + a tiny VAE: at 32 x 32 pix
 buys no speed, costs a second trained network and blurs the flat colours that the model
 must get exactly right; and aigif-tiny's UNet pools the prompt into its time embedding
 (``addition_embed_type="text"``) and takes two coordinate channels besides RGB
-(CoordConv), which a latent pipeline would have to special-case anyway. The pipeline is the usual loop: CLIP text encoder -> classifier-free
-guidance -> scheduler steps on an RGB tensor in [-1, 1]. All components are stock
+(CoordConv), which a latent pipeline would have to special-case anyway. The pipeline is
+the usual loop: CLIP text encoder -> classifier-free guidance -> scheduler steps on an RGB tensor in [-1, 1]. All components are stock
 diffusers / transformers classes loaded with ``from_pretrained`` from safetensors.
 
 Example::
@@ -48,7 +48,8 @@ def unet_input(unet, x: torch.Tensor) -> torch.Tensor:
 
 
 class AigifTinyPipeline(DiffusionPipeline):
-    """Pixel-space text-to-image pipeline (``unet``, ``text_encoder``, ``tokenizer``, ``scheduler``)."""
+    """Pixel-space text-to-image pipeline (``unet``, ``text_encoder``, ``tokenizer``,
+    ``scheduler``)."""
 
     model_cpu_offload_seq = "text_encoder->unet"
 

@@ -72,7 +72,8 @@ def write_tokenizer_files(out_dir: str | Path) -> Path:
         "clean_up_tokenization_spaces": False,
         "errors": "replace",
     }
-    (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n",
+                                               encoding="utf-8")
     (out / "special_tokens_map.json").write_text(json.dumps({
         "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
         "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}, indent=2) + "\n",
