@@ -6,7 +6,8 @@ must get exactly right; and aigif-tiny's UNet pools the prompt into its time emb
 (``addition_embed_type="text"``) and takes two coordinate channels besides RGB
 (CoordConv), which a latent pipeline would have to special-case anyway. The pipeline is
 the usual loop: CLIP text encoder -> classifier-free guidance -> scheduler steps on an RGB
-tensor in [-1, 1]. All components are stock diffusers / transformers classes loaded with ``from_pretrained`` from safetensors.
+tensor in [-1, 1]. All components are stock diffusers / transformers classes loaded with
+``from_pretrained`` from safetensors.
 
 Example::
 
