@@ -144,17 +144,16 @@ def scheduler_from_a1111(name: str, *, flow: bool = False) -> str:
     ``"Euler"`` to ``"flow_euler"``. Raises RenderError naming the known names.
     Names are read by ``aigif.schedulers.from_a1111_label``.
     """
-    n = " ".join(name.replace("_", " ").split()) if isinstance(name, str) else name
     key = None
-    # sampler and A1111 1.9+ schedule type joined ("DPM++ 2M Automatic"): "Automatic" is
-    # the sampler's own default schedule (Karras for DPM++ 2M), "Uniform" the plain one
-    if isinstance(n, str) and n.lower().endswith((" automatic", " uniform")) and not flow:
-        base, sched = n.rsplit(" ", 1)
-        key = _names.from_a1111(base, sched)
-    elif isinstance(n, str) and n.lower().endswith((" automatic", " uniform")):
-        n = n.rsplit(" ", 1)[0]
+    if isinstance(name, str):
+        base, _, word = " ".join(name.replace("_", " ").split()).rpartition(" ")
+        # sampler and A1111 1.9+ schedule type joined ("DPM++ 2M Automatic"): "Automatic" is
+        # the sampler's own default schedule (Karras for DPM++ 2M), "Uniform" the plain one
+        if base and word.lower() in ("automatic", "uniform"):
+            key = _names.from_a1111_label(base, flow=True) if flow \
+                else _names.from_a1111(base, word)
     if key is None:
-        key = _names.from_a1111_label(n, flow=flow)
+        key = _names.from_a1111_label(name, flow=flow)
     if key is None:
         raise RenderError(f"unknown sampler name {name!r}; expected one of: "
                           f"{', '.join(_names.a1111_labels())}")
