@@ -155,7 +155,8 @@ TOKEN_ROWS_IDS = "aigif.token_embedding.rows"
 TOKEN_ROWS = "aigif.token_embedding.values"
 
 
-def _key(k: str) -> str:
+def state_key(k: str) -> str:
+    """A CLIPTextModel state-dict key without the ``text_model.`` prefix of transformers < 5."""
     return k.removeprefix("text_model.")
 
 
@@ -190,14 +191,14 @@ def from_dir(path, **kwargs) -> AigifTinyPipeline:
 def _lacks_token_embedding(file) -> bool:
     from safetensors import safe_open
     with safe_open(str(file), framework="pt") as f:
-        return TOKEN_EMBEDDING not in {_key(k) for k in f.keys()}
+        return TOKEN_EMBEDDING not in {state_key(k) for k in f.keys()}
 
 
 def _load_partial(te: CLIPTextModel, file) -> None:
     from safetensors.torch import load_file
-    sd = {_key(k): v for k, v in load_file(str(file)).items()}
+    sd = {state_key(k): v for k, v in load_file(str(file)).items()}
     ids, values = sd.pop(TOKEN_ROWS_IDS, None), sd.pop(TOKEN_ROWS, None)
-    names = {_key(k): k for k in te.state_dict()}
+    names = {state_key(k): k for k in te.state_dict()}
     want = set(names) - {TOKEN_EMBEDDING}
     if set(sd) != want:
         raise ValueError(f"{file}: a text encoder without its token embedding must hold "

@@ -50,7 +50,7 @@ from diffusers import DDIMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from . import dataset
-from .pipeline import TOKEN_EMBEDDING, TOKEN_ROWS, TOKEN_ROWS_IDS, unet_input
+from .pipeline import TOKEN_EMBEDDING, TOKEN_ROWS, TOKEN_ROWS_IDS, state_key, unet_input
 from .tokenizer import (BOS_ID, EOS_ID, MAX_LENGTH, VOCAB_SIZE, build_tokenizer,
                         write_tokenizer_files)
 
@@ -161,7 +161,9 @@ def sample(unet, text_encoder, tokens, prompts, steps=20, guidance=4.0, seed=0) 
 
 def load_base(base: Path):
     """(UNet, text encoder) of a saved aigif-tiny directory, as float32."""
-    unet = UNet2DConditionModel.from_pretrained(str(base / "unet"), torch_dtype=torch.float32)
+    from ..render.generators.base import dtype_kwarg
+    unet = UNet2DConditionModel.from_pretrained(str(base / "unet"),
+                                                **dtype_kwarg(torch.float32))
     te = CLIPTextModel.from_pretrained(str(base / "text_encoder"), dtype=torch.float32)
     return unet, te
 
@@ -250,7 +252,7 @@ def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = 
         text_encoder.config.to_json_file(str(out / "text_encoder" / "config.json"))
         sd = {k: v.detach().to(torch.float16).contiguous()
               for k, v in text_encoder.state_dict().items()
-              if k.removeprefix("text_model.") != TOKEN_EMBEDDING}
+              if state_key(k) != TOKEN_EMBEDDING}
         if rows:     # the trained rows of the token embedding, and which they are
             table = text_encoder.get_input_embeddings().weight.detach()
             sd[TOKEN_ROWS_IDS] = torch.tensor(rows, dtype=torch.int64)
@@ -259,17 +261,13 @@ def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = 
                   metadata={"format": "pt"})   # one key: Rust orders a map at random
     make_scheduler().save_pretrained(str(out / "scheduler"))
     from .pipeline import AigifTinyPipeline
-    idx = {"_class_name": AigifTinyPipeline.__name__, "_diffusers_version": _diffusers_version(),
+    import diffusers
+    idx = {"_class_name": AigifTinyPipeline.__name__, "_diffusers_version": diffusers.__version__,
            "scheduler": ["diffusers", "DDIMScheduler"],
            "text_encoder": ["transformers", "CLIPTextModel"],
            "tokenizer": ["transformers", "CLIPTokenizer"],
            "unet": ["diffusers", "UNet2DConditionModel"]}
     (out / "model_index.json").write_text(json.dumps(idx, indent=2, sort_keys=True) + "\n")
-
-
-def _diffusers_version() -> str:
-    import diffusers
-    return diffusers.__version__
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -318,6 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     tok_dir = Path("/tmp") / "aigif_tiny_tokenizer"
     tokens = _Tokens(build_tokenizer(tok_dir))
     dev = torch.device(args.device)
+    rows = vocabulary_ids(tokens) if args.text == "vocab" else None
     if args.base:
         unet, te = load_base(Path(args.base))
         if args.film:
@@ -332,7 +331,6 @@ def main(argv: list[str] | None = None) -> None:
             te.get_input_embeddings().weight.requires_grad_(False)
             encode = None
         if args.text == "vocab":   # ... and the rows of the dataset's words
-            rows = vocabulary_ids(tokens)
             table = te.get_input_embeddings().weight
             mask = torch.zeros((te.config.vocab_size, 1), dtype=table.dtype, device=dev)
             mask[rows] = 1.0
@@ -407,16 +405,14 @@ def main(argv: list[str] | None = None) -> None:
             print(f"eval step {step}: " + " ".join(f"{k} {v:.2f}" for k, v in acc.items()),
                   flush=True)
             if args.ckpt:
-                _save(args, Path(args.ckpt), ema_u.cpu(), ema_t.cpu(), tok_dir)
+                _save(args, Path(args.ckpt), ema_u.cpu(), ema_t.cpu(), tok_dir, rows)
                 ema_u.to(dev), ema_t.to(dev)
-    _save(args, out, ema_u.cpu(), ema_t.cpu(), tok_dir)
+    _save(args, out, ema_u.cpu(), ema_t.cpu(), tok_dir, rows)
     print(f"saved {out} after {time.time() - t0:.0f}s", flush=True)
 
 
-def _save(args, out: Path, unet, te, tok_dir: Path) -> None:
+def _save(args, out: Path, unet, te, tok_dir: Path, rows: list[int] | None) -> None:
     if args.base:
-        rows = vocabulary_ids(_Tokens(build_tokenizer(tok_dir))) if args.text == "vocab" \
-            else None
         save_unet_only(out, unet, None if args.text == "frozen" else te, rows)
     else:
         save(out, unet, te, tok_dir)
