@@ -77,7 +77,7 @@ def relations(n: int, **kw) -> dict:
     rng = np.random.default_rng(99)
     both = rel = 0
     for i in range(n):
-        sc = dataset._relation_scene(rng)
+        sc = dataset.relation_scene(rng)
         r = checker.check_relation(render_meta(_meta(sc.caption, i, **kw)).image, sc.caption)
         both += r["both"]
         rel += r["relation"]

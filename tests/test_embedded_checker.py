@@ -58,7 +58,7 @@ def test_relation_checker_reads_ground_truth_and_catches_the_wrong_side():
     flips = {"above": "below", "below": "above", "to the left of": "to the right of",
              "to the right of": "to the left of"}
     for _ in range(60):
-        sc = ds._relation_scene(rng)
+        sc = ds.relation_scene(rng)
         img = ds.render_scene(sc)
         assert checker.check_relation(img, sc.caption) == {"both": True, "relation": True}
         rel = next(r for r in flips if f" {r} " in sc.caption)

@@ -85,14 +85,19 @@ def _template(shape: str, cx: float, cy: float, side: float, h: int, w: int) -> 
     return small >= 128
 
 
+def _background(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(median colour of the 1-pixel border, each pixel's RGB distance from it)."""
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    bg_rgb = np.median(border, axis=0)
+    return bg_rgb, np.sqrt(((a - bg_rgb) ** 2).sum(-1))
+
+
 def detect(image) -> Detection:
     """What the picture shows: background, and the largest object's colour, shape, position."""
     a = np.asarray(image, dtype=np.float64)[..., :3]
     h, w = a.shape[:2]
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    bg_rgb = np.median(border, axis=0)
+    bg_rgb, dist = _background(a)
     background = _nearest(bg_rgb, BACKGROUNDS)
-    dist = np.sqrt(((a - bg_rgb) ** 2).sum(-1))
     comp = _largest_component(dist > FG_THRESHOLD)
     area = int(comp.sum())
     if area < MIN_AREA:
@@ -157,9 +162,7 @@ def check_relation(image, prompt: str) -> dict[str, bool]:
     if not m or m["c1"] not in COLORS or m["c2"] not in COLORS or m["c1"] == m["c2"]:
         raise ValueError(f"not a two-object aigif-tiny relation prompt: {prompt!r}")
     a = np.asarray(image, dtype=np.float64)[..., :3]
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    bg_rgb = np.median(border, axis=0)
-    fg = np.sqrt(((a - bg_rgb) ** 2).sum(-1)) > FG_THRESHOLD
+    fg = _background(a)[1] > FG_THRESHOLD
     names = list(COLORS)
     pal = np.asarray([COLORS[k] for k in names], dtype=np.float64)
     nearest = np.argmin(((a[..., None, :] - pal) ** 2).sum(-1), axis=-1)

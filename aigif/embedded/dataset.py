@@ -148,7 +148,9 @@ def single_scene(rng: np.random.Generator, combo: tuple[str, str, str, str, str]
     return Scene((_obj(rng, shape, color, size, position),), bg, cap, "single")
 
 
-def _relation_scene(rng: np.random.Generator) -> Scene:
+def relation_scene(rng: np.random.Generator) -> Scene:
+    """A random two-object scene ("a <size> <colour> <shape> <relation> a <size> <colour>
+    <shape> on a <background> background")."""
     rel = RELATIONS[rng.integers(len(RELATIONS))]
     cells = list(POSITIONS)
     while True:
@@ -198,7 +200,7 @@ def sample_scene(rng: np.random.Generator, p_single: float = P_SINGLE,
         omit = tuple(bool(x) for x in rng.random(3) < p_omit)
         return single_scene(rng, combo, omit)  # type: ignore[arg-type]
     if u < p_single + p_relation:
-        return _relation_scene(rng)
+        return relation_scene(rng)
     return _count_scene(rng)
 
 
