@@ -125,6 +125,38 @@ def test_stage2_training_is_reproducible_and_ships_only_what_changed(tmp_path, t
     assert img.size == (32, 32)
 
 
+def test_from_scratch_with_frozen_text_ships_the_seeded_encoder_as_rows(tmp_path,
+                                                                      torch_globals):
+    """``--text frozen`` from scratch keeps the text encoder at build(SEED)'s initial
+    weights: saved as a stage-2 directory (layers + the rows that differ from the packaged
+    base's token embedding), it loads back as exactly that encoder (float16-rounded), with
+    the run's noise schedule."""
+    from aigif.embedded import base_path
+    from aigif.embedded.pipeline import from_dir
+    out = tmp_path / "m"
+    train.main(["--out", str(out), "--steps", "2", "--batch", "4", "--warmup", "1",
+                "--eval-every", "0", "--text", "frozen", "--schedule", "linear"])
+    assert not (out / "tokenizer").exists()
+    assert (out / "text_encoder" / "model.safetensors").stat().st_size < 300_000
+    pipe = from_dir(out, dtype=torch.float32)
+    assert pipe.scheduler.config.beta_schedule == "linear"
+    _, seeded = train.build(train.SEED)
+    mine = pipe.text_encoder.state_dict()
+    for k, v in seeded.state_dict().items():
+        assert torch.equal(mine[k], v.half().float()), k
+    packaged = from_dir(base_path(), dtype=torch.float32).text_encoder
+    rows = (packaged.get_input_embeddings().weight
+            != pipe.text_encoder.get_input_embeddings().weight).any(1).sum()
+    assert 0 < rows <= train.MAX_SHARED_ROWS    # the rows base training moved
+
+
+def test_text_joint_needs_a_run_from_scratch(tmp_path):
+    from aigif.embedded import base_path
+    with pytest.raises(SystemExit):
+        train.main(["--base", str(base_path()), "--out", str(tmp_path / "m"),
+                    "--text", "joint"])
+
+
 def test_partial_text_encoder_with_wrong_tensors_is_refused(tmp_path, torch_globals):
     from safetensors.torch import save_file
 

@@ -1,6 +1,7 @@
 """Train aigif-tiny from scratch on the procedural shapes dataset (CPU is enough).
 
     python -m aigif.embedded.train --out my_tiny      # the shipped run (code 16's weights)
+    python -m aigif.embedded.train --out my_tiny2 --text frozen --schedule linear --steps 4500
 
 Reproducible: the data stream, the initial weights and the noise all come from fixed seeds,
 and training runs on one CPU thread by default (``--threads``), so the same command on the
@@ -23,6 +24,13 @@ CPU; not yet shape or position: docs/model-card-aigif-tiny.md):
 - AdamW, warm-up then cosine decay, gradient clipping, an EMA of the weights (saved);
 - weights saved in float16 (halves the package; loaded as float32).
 
+Two findings of docs/model-card-aigif-tiny.md change that recipe (``--text frozen
+--schedule linear``): a text encoder trained with the UNet from scratch collapses the
+differences between prompts (position words first) before the UNet learns to read them, so
+it stays at its seeded random initialisation (saved as the rows that differ from the
+packaged base, 0.2 MB); and the linear schedule keeps the layout unknown to the UNet over
+far more timesteps than the cosine one, so the prompt is what places the object.
+
 Stage 2 (``--base DIR``) trains further from a saved model and writes only what changed:
 ``--text frozen|layers|vocab`` (text encoder fixed; trained but for its token embedding;
 that plus the embedding rows of the dataset's words), ``--film`` (scale-shift conditioning
@@ -40,6 +48,7 @@ import argparse
 import copy
 import json
 import math
+import tempfile
 import time
 from pathlib import Path
 
@@ -78,8 +87,18 @@ def text_config() -> CLIPTextConfig:
     )
 
 
-def make_scheduler() -> DDIMScheduler:
-    return DDIMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2",
+# Noise schedules (``--schedule``): name -> DDIMScheduler beta arguments. "linear" (DDPM's)
+# is far noisier than "cosine" at mid timesteps (SNR 0.03 at t = 600 against t = 890), so
+# the layout of a picture (where the object is) is still unknown to the UNet over ~35 % of
+# the training timesteps instead of ~6 %: the prompt's position words have to be read.
+SCHEDULES: dict[str, dict] = {
+    "cosine": dict(beta_schedule="squaredcos_cap_v2"),
+    "linear": dict(beta_schedule="linear", beta_start=1e-4, beta_end=0.02),
+}
+
+
+def make_scheduler(schedule: str = "cosine") -> DDIMScheduler:
+    return DDIMScheduler(num_train_timesteps=1000, **SCHEDULES[schedule],
                          prediction_type="v_prediction", clip_sample=True,
                          set_alpha_to_one=False, timestep_spacing="trailing", steps_offset=0)
 
@@ -110,14 +129,14 @@ class _Tokens:
         return torch.tensor(out, dtype=torch.long)
 
 
-def save(out: Path, unet, text_encoder, tokenizer_dir: Path) -> None:
+def save(out: Path, unet, text_encoder, tokenizer_dir: Path, schedule: str = "cosine") -> None:
     """Write a diffusers directory: model_index.json + float16 safetensors + tokenizer."""
     from .pipeline import AigifTinyPipeline
     from .tokenizer import build_tokenizer as _bt
     u = copy.deepcopy(unet).to(torch.float16)
     t = copy.deepcopy(text_encoder).to(torch.float16)
     pipe = AigifTinyPipeline(unet=u, text_encoder=t, tokenizer=_bt(tokenizer_dir),
-                             scheduler=make_scheduler())
+                             scheduler=make_scheduler(schedule))
     pipe.save_pretrained(str(out), safe_serialization=True)
     # ship the tokenizer as the plain vocab.json + merges.txt derived from CLIP's BPE file
     for f in (out / "tokenizer").iterdir():
@@ -129,13 +148,13 @@ def save(out: Path, unet, text_encoder, tokenizer_dir: Path) -> None:
 
 @torch.no_grad()
 def evaluate(unet, text_encoder, tokens, n: int = 36, steps: int = 20, guidance: float = 4.0,
-             seed: int = 0) -> dict[str, float]:
+             seed: int = 0, schedule: str = "cosine") -> dict[str, float]:
     """Checker accuracy on the first ``n`` held-out prompts (one image each)."""
     from .checker import check
     scenes = dataset.heldout_scenes()
     step = max(1, len(scenes) // n)
     prompts = [s.caption for s in scenes[::step][:n]]
-    images = sample(unet, text_encoder, tokens, prompts, steps, guidance, seed)
+    images = sample(unet, text_encoder, tokens, prompts, steps, guidance, seed, schedule)
     tot: dict[str, int] = {}
     for img, p in zip(images, prompts):
         for k, v in check(img, p).items():
@@ -144,8 +163,9 @@ def evaluate(unet, text_encoder, tokens, n: int = 36, steps: int = 20, guidance:
 
 
 @torch.no_grad()
-def sample(unet, text_encoder, tokens, prompts, steps=20, guidance=4.0, seed=0) -> np.ndarray:
-    sched = make_scheduler()
+def sample(unet, text_encoder, tokens, prompts, steps=20, guidance=4.0, seed=0,
+           schedule: str = "cosine") -> np.ndarray:
+    sched = make_scheduler(schedule)
     sched.set_timesteps(steps)
     g = torch.Generator("cpu").manual_seed(seed)
     cond = text_encoder(tokens(prompts))[0]
@@ -238,7 +258,8 @@ def vocabulary_ids(tokens) -> list[int]:
     return sorted({i for i in ids if i not in (BOS_ID, EOS_ID)})
 
 
-def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = None) -> None:
+def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = None,
+                   schedule: str = "cosine") -> None:
     """Write a stage-2 directory: ``model_index.json``, the UNet, the scheduler and, when
     given, the text encoder without its token embedding (``TOKEN_EMBEDDING``, 6.3 of its
     6.5 MB, unchanged from the base). The tokenizer, the token embedding and, without
@@ -259,7 +280,7 @@ def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = 
             sd[TOKEN_ROWS] = table[rows].to(torch.float16).contiguous()
         save_file(sd, str(out / "text_encoder" / "model.safetensors"),
                   metadata={"format": "pt"})   # one key: Rust orders a map at random
-    make_scheduler().save_pretrained(str(out / "scheduler"))
+    make_scheduler(schedule).save_pretrained(str(out / "scheduler"))
     from .pipeline import AigifTinyPipeline
     import diffusers
     idx = {"_class_name": AigifTinyPipeline.__name__, "_diffusers_version": diffusers.__version__,
@@ -277,10 +298,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--base", default=None,
                     help="stage 2: start the UNet from this aigif-tiny directory and keep its "
                          "text encoder frozen; writes only the UNet")
-    ap.add_argument("--text", choices=("frozen", "layers", "vocab"), default="frozen",
-                    help="stage 2: keep the base text encoder frozen, train all of it but "
-                         "the token embedding (saved without it; it is the base's), or "
-                         "that and the embedding rows of the dataset's words (saved as rows)")
+    ap.add_argument("--text", choices=("joint", "frozen", "layers", "vocab"), default=None,
+                    help="from scratch: train the text encoder with the UNet (joint, the "
+                         "default: the shipped aigif-tiny) or keep it at its seeded random "
+                         "initialisation (frozen: a trained encoder can collapse the prompts' "
+                         "differences before the UNet reads them). Stage 2: keep the base "
+                         "text encoder frozen (the default), train all of it but the token "
+                         "embedding (saved without it; it is the base's), or that and the "
+                         "embedding rows of the dataset's words (saved as rows)")
+    ap.add_argument("--schedule", choices=tuple(SCHEDULES), default="cosine",
+                    help="noise schedule (saved with the model; see SCHEDULES)")
     ap.add_argument("--film", action="store_true",
                     help="switch the UNet to FiLM (scale-shift) conditioning")
     ap.add_argument("--attn32", action="store_true",
@@ -307,13 +334,16 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.base and Path(args.out).resolve() == Path(args.base).resolve():
         ap.error("--out must differ from --base (the base model is never overwritten)")
-    if not args.base and args.text != "frozen":
-        ap.error("--text is a stage-2 option: it needs --base")
+    args.text = args.text or ("frozen" if args.base else "joint")
+    if args.base and args.text == "joint":
+        ap.error("--text joint trains a new text encoder: it is for runs without --base")
+    if not args.base and args.text in ("layers", "vocab"):
+        ap.error(f"--text {args.text} is a stage-2 option: it needs --base")
 
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     out = Path(args.out)
-    tok_dir = Path("/tmp") / "aigif_tiny_tokenizer"
+    tok_dir = Path(tempfile.mkdtemp(prefix="aigif_tiny_tokenizer_"))  # own dir per run
     tokens = _Tokens(build_tokenizer(tok_dir))
     dev = torch.device(args.device)
     rows = vocabulary_ids(tokens) if args.text == "vocab" else None
@@ -323,25 +353,24 @@ def main(argv: list[str] | None = None) -> None:
             unet = to_film(unet)
         if args.attn32:
             unet = to_attn32(unet)
-        te.to(dev)
-        if args.text == "frozen":
-            encode = _FrozenText(te, tokens)
-        else:       # "layers": train all of it but the 49,408-row token embedding
-            te.train()
-            te.get_input_embeddings().weight.requires_grad_(False)
-            encode = None
-        if args.text == "vocab":   # ... and the rows of the dataset's words
-            table = te.get_input_embeddings().weight
-            mask = torch.zeros((te.config.vocab_size, 1), dtype=table.dtype, device=dev)
-            mask[rows] = 1.0
-            table.requires_grad_(True)
-            table.register_hook(lambda g: g * mask)   # other rows: zero grad, no update
     else:
         unet, te = build(args.seed)
         unet = to_attn32(unet) if args.attn32 else unet
         unet = to_film(unet) if args.film else unet
-        te.to(dev).train()
+    te.to(dev)
+    if args.text == "frozen":
+        encode = _FrozenText(te, tokens)
+    else:       # "joint" trains all of it; stage 2 all but the 49,408-row token embedding
+        te.train()
         encode = None
+        if args.base:
+            te.get_input_embeddings().weight.requires_grad_(False)
+    if args.text == "vocab":   # ... and the rows of the dataset's words
+        table = te.get_input_embeddings().weight
+        mask = torch.zeros((te.config.vocab_size, 1), dtype=table.dtype, device=dev)
+        mask[rows] = 1.0
+        table.requires_grad_(True)
+        table.register_hook(lambda g: g * mask)   # other rows: zero grad, no update
     unet.to(dev).train()
     ema_u, ema_t = copy.deepcopy(unet).eval(), copy.deepcopy(te).eval()
     for p in list(ema_u.parameters()) + list(ema_t.parameters()):
@@ -359,7 +388,7 @@ def main(argv: list[str] | None = None) -> None:
     opt = torch.optim.AdamW(groups, betas=(0.9, 0.99), weight_decay=0.0)
     mix = dict(p_single=args.p_single, p_relation=args.p_relation, p_omit=args.p_omit)
     base = [g["lr"] for g in opt.param_groups]
-    sched = make_scheduler()
+    sched = make_scheduler(args.schedule)
     ac = sched.alphas_cumprod.to(dev)
     rng = np.random.default_rng(args.seed)
     gen = torch.Generator("cpu").manual_seed(args.seed)
@@ -400,7 +429,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"step {step} loss {run:.4f} lr {opt.param_groups[0]['lr']:.2e} "
                   f"{time.time() - t0:.0f}s", flush=True)
         if args.eval_every and (step % args.eval_every == 0 or step == args.steps):
-            acc = evaluate(ema_u.cpu(), ema_t.cpu(), tokens, guidance=args.eval_guidance)
+            acc = evaluate(ema_u.cpu(), ema_t.cpu(), tokens, guidance=args.eval_guidance,
+                           schedule=args.schedule)
             ema_u.to(dev), ema_t.to(dev)
             print(f"eval step {step}: " + " ".join(f"{k} {v:.2f}" for k, v in acc.items()),
                   flush=True)
@@ -413,9 +443,42 @@ def main(argv: list[str] | None = None) -> None:
 
 def _save(args, out: Path, unet, te, tok_dir: Path, rows: list[int] | None) -> None:
     if args.base:
-        save_unet_only(out, unet, None if args.text == "frozen" else te, rows)
-    else:
-        save(out, unet, te, tok_dir)
+        save_unet_only(out, unet, None if args.text == "frozen" else te, rows, args.schedule)
+        return
+    if args.text == "frozen":   # the seeded initial encoder: most rows are the base's
+        rows = rows_off_base(te)
+        if len(rows) <= MAX_SHARED_ROWS:
+            save_unet_only(out, unet, te, rows, args.schedule)
+            return
+    save(out, unet, te, tok_dir, args.schedule)
+
+
+# A from-scratch model whose token embedding differs from the packaged base's in at most
+# this many rows is saved as a stage-2 directory (those rows only: 8 KB, not 6.3 MB).
+MAX_SHARED_ROWS = 256
+
+
+def base_token_embedding() -> torch.Tensor:
+    """The token embedding of the packaged base model (as stored: float16)."""
+    from importlib.resources import as_file
+
+    from safetensors.torch import load_file
+
+    from . import base_path
+    with as_file(base_path()) as b:
+        sd = load_file(str(b / "text_encoder" / "model.safetensors"))
+    return next(v for k, v in sd.items() if state_key(k) == TOKEN_EMBEDDING)
+
+
+def rows_off_base(te) -> list[int]:
+    """Ids of the rows of ``te``'s token embedding that, saved as float16, differ from the
+    packaged base's (all of them when the shapes differ). ``build(SEED)`` initialises the
+    same table the base started from, so only the rows base training changed differ."""
+    base = base_token_embedding()
+    mine = te.get_input_embeddings().weight.detach().cpu().to(base.dtype)
+    if mine.shape != base.shape:
+        return list(range(mine.shape[0]))
+    return (mine != base).any(dim=1).nonzero().flatten().tolist()
 
 
 if __name__ == "__main__":
