@@ -24,12 +24,13 @@ CPU; not yet shape or position: docs/model-card-aigif-tiny.md):
 - AdamW, warm-up then cosine decay, gradient clipping, an EMA of the weights (saved);
 - weights saved in float16 (halves the package; loaded as float32).
 
-Two findings of docs/model-card-aigif-tiny.md change that recipe (``--text frozen
---schedule linear``): a text encoder trained with the UNet from scratch collapses the
-differences between prompts (position words first) before the UNet learns to read them, so
-it stays at its seeded random initialisation (saved as the rows that differ from the
-packaged base, 0.2 MB); and the linear schedule keeps the layout unknown to the UNet over
-far more timesteps than the cosine one, so the prompt is what places the object.
+``--text frozen --schedule linear`` (docs/model-card-aigif-tiny.md, third session) is the
+first recipe whose UNet reads position words: a text encoder trained with the UNet from
+scratch collapses the differences between prompts (position words first) before the UNet
+learns to read them, so it stays at its seeded random initialisation (saved as the rows
+that differ from the packaged base, 0.2 MB); and the linear schedule leaves the layout
+unknown to the UNet over more timesteps than the cosine one. Colour and background fall
+with it so far: not shipped yet.
 
 Stage 2 (``--base DIR``) trains further from a saved model and writes only what changed:
 ``--text frozen|layers|vocab`` (text encoder fixed; trained but for its token embedding;
@@ -343,7 +344,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
     out = Path(args.out)
-    tok_dir = Path(tempfile.mkdtemp(prefix="aigif_tiny_tokenizer_"))  # own dir per run
+    tmp = tempfile.TemporaryDirectory(prefix="aigif_tiny_tokenizer_")  # own dir per run,
+    tok_dir = Path(tmp.name)                                   # removed when main returns
     tokens = _Tokens(build_tokenizer(tok_dir))
     dev = torch.device(args.device)
     rows = vocabulary_ids(tokens) if args.text == "vocab" else None
