@@ -150,6 +150,53 @@ def test_from_scratch_with_frozen_text_ships_the_seeded_encoder_as_rows(tmp_path
     assert 0 < rows <= train.MAX_SHARED_ROWS    # the rows base training moved
 
 
+def test_stage2_from_a_seeded_text_model_keeps_its_encoder_and_sampler(tmp_path,
+                                                                      torch_globals):
+    """Stage 2 from a ``--text frozen`` from-scratch model (its encoder saved as layers +
+    rows off the packaged base) saves that encoder again, not the packaged one, and the
+    ``--sampler`` chosen is the scheduler saved with the model."""
+    from aigif.embedded.pipeline import from_dir
+    first, second = tmp_path / "m", tmp_path / "s"
+    common = ["--steps", "2", "--batch", "4", "--warmup", "1", "--eval-every", "0",
+              "--text", "frozen", "--schedule", "linear", "--sampler", "dpmpp_2m"]
+    train.main(["--out", str(first)] + common)
+    train.main(["--base", str(first), "--out", str(second)] + common)
+    a, b = from_dir(first, dtype=torch.float32), from_dir(second, dtype=torch.float32)
+    sa, sb = a.text_encoder.state_dict(), b.text_encoder.state_dict()
+    assert all(torch.equal(v, sb[k]) for k, v in sa.items())
+    assert not torch.equal(a.unet.conv_in.weight, b.unet.conv_in.weight)   # it trained
+    for pipe in (a, b):
+        cfg = pipe.scheduler.config
+        assert type(pipe.scheduler).__name__ == "DPMSolverMultistepScheduler"
+        assert (cfg.algorithm_type, cfg.thresholding, cfg.sample_max_value,
+                cfg.beta_schedule) == ("dpmsolver++", True, 1.0, "linear")
+
+
+@pytest.mark.parametrize("sampler", train.SAMPLERS)
+def test_sampler_under_guidance_overshoot(sampler):
+    """A guided prediction past the data range (x0 = 3 at every step, as a strong guidance
+    scale makes it): the dpmpp_2m sampler ends on the clip (1.0); DDIM, whose noise estimate
+    keeps the unclipped x0, is pulled back from it (0.67: each step subtracts the excess),
+    which is how a guided "white background" drifted to black (why aigif-tiny-2 saves
+    dpmpp_2m)."""
+    sched = train.make_scheduler("linear", sampler)
+    sched.set_timesteps(20)
+    x = torch.zeros(1, 3, 4, 4, dtype=torch.float64)
+    for t in sched.timesteps:
+        a = sched.alphas_cumprod[t].double()
+        eps = (x - a.sqrt() * 3) / (1 - a).sqrt()
+        x = sched.step(a.sqrt() * eps - (1 - a).sqrt() * 3, t, x).prev_sample
+    if sampler == "dpmpp_2m":
+        assert torch.allclose(x, torch.ones_like(x), atol=1e-3)
+    else:
+        assert float(x.mean()) < 0.8
+
+
+def test_unknown_sampler_is_refused():
+    with pytest.raises(ValueError, match="unknown sampler"):
+        train.make_scheduler("linear", "euler")
+
+
 def test_text_joint_needs_a_run_from_scratch(tmp_path):
     from aigif.embedded import base_path
     with pytest.raises(SystemExit):

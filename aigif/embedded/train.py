@@ -29,8 +29,9 @@ first recipe whose UNet reads position words: a text encoder trained with the UN
 scratch collapses the differences between prompts (position words first) before the UNet
 learns to read them, so it stays at its seeded random initialisation (saved as the rows
 that differ from the packaged base, 0.2 MB); and the linear schedule leaves the layout
-unknown to the UNet over more timesteps than the cosine one. Colour and background fall
-with it so far: not shipped yet.
+unknown to the UNet over more timesteps than the cosine one. Its colour and background
+seemed to fall, but that was the DDIM sampler under guidance (``SAMPLERS``): sampled with
+``--sampler dpmpp_2m`` the same weights draw colour, position and background right.
 
 Stage 2 (``--base DIR``) trains further from a saved model and writes only what changed:
 ``--text frozen|layers|vocab`` (text encoder fixed; trained but for its token embedding;
@@ -56,7 +57,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from diffusers import DDIMScheduler, UNet2DConditionModel
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from . import dataset
@@ -98,10 +99,25 @@ SCHEDULES: dict[str, dict] = {
 }
 
 
-def make_scheduler(schedule: str = "cosine") -> DDIMScheduler:
-    return DDIMScheduler(num_train_timesteps=1000, **SCHEDULES[schedule],
-                         prediction_type="v_prediction", clip_sample=True,
-                         set_alpha_to_one=False, timestep_spacing="trailing", steps_offset=0)
+# Samplers (``--sampler``): the scheduler saved with the model and used by the evaluations.
+# "ddim" clips its x0 prediction to [-1, 1] but keeps the noise estimate of the unclipped one,
+# so with guidance > ~2 the clipped excess drives x_t the other way (a "white background"
+# prompt drifts to black: measured on the linear-schedule model, background 29 % at guidance
+# 3 against 100 %). DPM-Solver++ steps use the x0 prediction alone, and thresholding with
+# sample_max_value 1 is a plain clip of it: every step stays consistent with the clip.
+SAMPLERS = ("ddim", "dpmpp_2m")
+
+
+def make_scheduler(schedule: str = "cosine", sampler: str = "ddim"):
+    common = dict(num_train_timesteps=1000, **SCHEDULES[schedule],
+                  prediction_type="v_prediction", timestep_spacing="trailing", steps_offset=0)
+    if sampler == "dpmpp_2m":
+        return DPMSolverMultistepScheduler(**common, algorithm_type="dpmsolver++",
+                                           solver_order=2, thresholding=True,
+                                           sample_max_value=1.0)
+    if sampler != "ddim":
+        raise ValueError(f"unknown sampler {sampler!r} (one of {', '.join(SAMPLERS)})")
+    return DDIMScheduler(**common, clip_sample=True, set_alpha_to_one=False)
 
 
 def build(seed: int = SEED):
@@ -130,14 +146,15 @@ class _Tokens:
         return torch.tensor(out, dtype=torch.long)
 
 
-def save(out: Path, unet, text_encoder, tokenizer_dir: Path, schedule: str = "cosine") -> None:
+def save(out: Path, unet, text_encoder, tokenizer_dir: Path, schedule: str = "cosine",
+         sampler: str = "ddim") -> None:
     """Write a diffusers directory: model_index.json + float16 safetensors + tokenizer."""
     from .pipeline import AigifTinyPipeline
     from .tokenizer import build_tokenizer as _bt
     u = copy.deepcopy(unet).to(torch.float16)
     t = copy.deepcopy(text_encoder).to(torch.float16)
     pipe = AigifTinyPipeline(unet=u, text_encoder=t, tokenizer=_bt(tokenizer_dir),
-                             scheduler=make_scheduler(schedule))
+                             scheduler=make_scheduler(schedule, sampler))
     pipe.save_pretrained(str(out), safe_serialization=True)
     # ship the tokenizer as the plain vocab.json + merges.txt derived from CLIP's BPE file
     for f in (out / "tokenizer").iterdir():
@@ -149,13 +166,13 @@ def save(out: Path, unet, text_encoder, tokenizer_dir: Path, schedule: str = "co
 
 @torch.no_grad()
 def evaluate(unet, text_encoder, tokens, n: int = 36, steps: int = 20, guidance: float = 4.0,
-             seed: int = 0, schedule: str = "cosine") -> dict[str, float]:
+             seed: int = 0, schedule: str = "cosine", sampler: str = "ddim") -> dict[str, float]:
     """Checker accuracy on the first ``n`` held-out prompts (one image each)."""
     from .checker import check
     scenes = dataset.heldout_scenes()
     step = max(1, len(scenes) // n)
     prompts = [s.caption for s in scenes[::step][:n]]
-    images = sample(unet, text_encoder, tokens, prompts, steps, guidance, seed, schedule)
+    images = sample(unet, text_encoder, tokens, prompts, steps, guidance, seed, schedule, sampler)
     tot: dict[str, int] = {}
     for img, p in zip(images, prompts):
         for k, v in check(img, p).items():
@@ -165,8 +182,8 @@ def evaluate(unet, text_encoder, tokens, n: int = 36, steps: int = 20, guidance:
 
 @torch.no_grad()
 def sample(unet, text_encoder, tokens, prompts, steps=20, guidance=4.0, seed=0,
-           schedule: str = "cosine") -> np.ndarray:
-    sched = make_scheduler(schedule)
+           schedule: str = "cosine", sampler: str = "ddim") -> np.ndarray:
+    sched = make_scheduler(schedule, sampler)
     sched.set_timesteps(steps)
     g = torch.Generator("cpu").manual_seed(seed)
     cond = text_encoder(tokens(prompts))[0]
@@ -181,12 +198,19 @@ def sample(unet, text_encoder, tokens, prompts, steps=20, guidance=4.0, seed=0,
 
 
 def load_base(base: Path):
-    """(UNet, text encoder) of a saved aigif-tiny directory, as float32."""
-    from ..render.generators.base import dtype_kwarg
-    unet = UNet2DConditionModel.from_pretrained(str(base / "unet"),
-                                                **dtype_kwarg(torch.float32))
-    te = CLIPTextModel.from_pretrained(str(base / "text_encoder"), dtype=torch.float32)
-    return unet, te
+    """(UNet, text encoder) of a saved aigif-tiny directory, as float32 (a stage-2 directory
+    takes what it lacks from the packaged base: ``pipeline.from_dir``)."""
+    from .pipeline import from_dir
+    pipe = from_dir(base, torch_dtype=torch.float32)
+    return pipe.unet.float(), pipe.text_encoder.float()
+
+
+def _partial_text(base: Path) -> bool:
+    """Whether ``base`` holds its own text encoder as layers + rows off the packaged one
+    (a from-scratch ``--text frozen`` model): stage 2 must then save it again."""
+    from .pipeline import _lacks_token_embedding
+    f = base / "text_encoder" / "model.safetensors"
+    return f.is_file() and _lacks_token_embedding(f)
 
 
 def to_attn32(unet):
@@ -260,7 +284,7 @@ def vocabulary_ids(tokens) -> list[int]:
 
 
 def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = None,
-                   schedule: str = "cosine") -> None:
+                   schedule: str = "cosine", sampler: str = "ddim") -> None:
     """Write a stage-2 directory: ``model_index.json``, the UNet, the scheduler and, when
     given, the text encoder without its token embedding (``TOKEN_EMBEDDING``, 6.3 of its
     6.5 MB, unchanged from the base). The tokenizer, the token embedding and, without
@@ -281,11 +305,12 @@ def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = 
             sd[TOKEN_ROWS] = table[rows].to(torch.float16).contiguous()
         save_file(sd, str(out / "text_encoder" / "model.safetensors"),
                   metadata={"format": "pt"})   # one key: Rust orders a map at random
-    make_scheduler(schedule).save_pretrained(str(out / "scheduler"))
+    scheduler = make_scheduler(schedule, sampler)
+    scheduler.save_pretrained(str(out / "scheduler"))
     from .pipeline import AigifTinyPipeline
     import diffusers
     idx = {"_class_name": AigifTinyPipeline.__name__, "_diffusers_version": diffusers.__version__,
-           "scheduler": ["diffusers", "DDIMScheduler"],
+           "scheduler": ["diffusers", type(scheduler).__name__],
            "text_encoder": ["transformers", "CLIPTextModel"],
            "tokenizer": ["transformers", "CLIPTokenizer"],
            "unet": ["diffusers", "UNet2DConditionModel"]}
@@ -309,6 +334,9 @@ def main(argv: list[str] | None = None) -> None:
                          "embedding rows of the dataset's words (saved as rows)")
     ap.add_argument("--schedule", choices=tuple(SCHEDULES), default="cosine",
                     help="noise schedule (saved with the model; see SCHEDULES)")
+    ap.add_argument("--sampler", choices=SAMPLERS, default="ddim",
+                    help="the scheduler saved with the model and used by the evaluations "
+                         "(see SAMPLERS: dpmpp_2m clips consistently under guidance)")
     ap.add_argument("--film", action="store_true",
                     help="switch the UNet to FiLM (scale-shift) conditioning")
     ap.add_argument("--attn32", action="store_true",
@@ -432,7 +460,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{time.time() - t0:.0f}s", flush=True)
         if args.eval_every and (step % args.eval_every == 0 or step == args.steps):
             acc = evaluate(ema_u.cpu(), ema_t.cpu(), tokens, guidance=args.eval_guidance,
-                           schedule=args.schedule)
+                           schedule=args.schedule, sampler=args.sampler)
             ema_u.to(dev), ema_t.to(dev)
             print(f"eval step {step}: " + " ".join(f"{k} {v:.2f}" for k, v in acc.items()),
                   flush=True)
@@ -445,14 +473,17 @@ def main(argv: list[str] | None = None) -> None:
 
 def _save(args, out: Path, unet, te, tok_dir: Path, rows: list[int] | None) -> None:
     if args.base:
-        save_unet_only(out, unet, None if args.text == "frozen" else te, rows, args.schedule)
+        keep = args.text == "frozen" and not _partial_text(Path(args.base))
+        if args.text == "frozen" and not keep:     # a base with its own seeded encoder
+            rows = rows_off_base(te)
+        save_unet_only(out, unet, None if keep else te, rows, args.schedule, args.sampler)
         return
     if args.text == "frozen":   # the seeded initial encoder: most rows are the base's
         rows = rows_off_base(te)
         if len(rows) <= MAX_SHARED_ROWS:
-            save_unet_only(out, unet, te, rows, args.schedule)
+            save_unet_only(out, unet, te, rows, args.schedule, args.sampler)
             return
-    save(out, unet, te, tok_dir, args.schedule)
+    save(out, unet, te, tok_dir, args.schedule, args.sampler)
 
 
 # A from-scratch model whose token embedding differs from the packaged base's in at most
