@@ -1,15 +1,24 @@
-"""Model code 16 (aigif-tiny) names these exact weights: files made with them regenerate
-exactly only if they never change. A retrained model gets a new model code."""
+"""Model codes 16 (aigif-tiny) and 31 (aigif-tiny-2) name these exact weights: files made
+with them regenerate exactly only if they never change. A retrained model gets a new code."""
 from importlib.resources import files
 
 import pytest
 
 pytest.importorskip("torch")
 
+FROZEN = {"aigif_tiny": "f4c342716c8e6f693306870feb490b56",     # code 16
+          "aigif_tiny_2": "81f971807e07b30acd429091d6750afe"}   # code 31
 
-def test_aigif_tiny_weights_are_frozen():
+
+@pytest.mark.parametrize("directory", sorted(FROZEN))
+def test_packaged_weights_are_frozen(directory):
     from aigif.render.local import content_hash
-    h = content_hash(str(files("aigif.embedded") / "aigif_tiny")).hex()
-    assert h == "f4c342716c8e6f693306870feb490b56", (
-        "the shipped aigif-tiny weights changed: give the new weights a new model code in "
-        "aigif/spec/models.py instead of replacing code 16's")
+    h = content_hash(str(files("aigif.embedded") / directory)).hex()
+    assert h == FROZEN[directory], (
+        f"the shipped weights in aigif/embedded/{directory} changed: give new weights a new "
+        f"model code in aigif/spec/models.py instead of replacing a frozen one")
+
+
+def test_every_packaged_model_is_frozen():
+    from aigif.embedded import PACKAGED
+    assert set(PACKAGED.values()) == set(FROZEN)

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-MODEL_KEY = "aigif-tiny"            # the one to use: the newest packaged weights
+MODEL_KEY = "aigif-tiny-2"          # the one to use: the newest packaged weights
 GENERATOR_KEY = "aigif_tiny"
 # Packaged models, model key -> package data directory. Each key has its own frozen model
 # code (aigif/spec/models.py), so its weights never change; better weights get a new key.
-PACKAGED: dict[str, str] = {"aigif-tiny": "aigif_tiny"}
+PACKAGED: dict[str, str] = {"aigif-tiny": "aigif_tiny", "aigif-tiny-2": "aigif_tiny_2"}
 # A directory without its own text encoder and tokenizer shares these (stage-2 models
 # retrain only the UNet on top of the frozen text encoder of aigif-tiny).
 BASE_DIR = "aigif_tiny"

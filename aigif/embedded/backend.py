@@ -38,7 +38,8 @@ class AigifTiny(DiffusersGenerator):
         def _from(path) -> Any:
             try:
                 from ..render.generators.base import dtype_kwarg
-                return from_dir(path, use_safetensors=True, **dtype_kwarg(dtype))
+                with _quiet_loading():      # a few MB from disk: no progress bars
+                    return from_dir(path, use_safetensors=True, **dtype_kwarg(dtype))
             except (OSError, ValueError) as e:
                 raise ModelNotAvailableError(
                     f"model {source.key!r} could not be loaded from {path}: {e}; "
@@ -63,6 +64,22 @@ class AigifTiny(DiffusersGenerator):
         pipe.set_progress_bar_config(disable=True)
         pipe._aigif_scheduler_config = dict(pipe.scheduler.config)
         return pipe
+
+
+class _quiet_loading:
+    """Turn off diffusers' and transformers' loading progress bars for the block (restored
+    after: they stay on for the multi-GB hub models)."""
+
+    def __enter__(self):
+        from diffusers.utils import logging as dl
+        from transformers.utils import logging as tl
+        self.mods = [m for m in (dl, tl) if m.is_progress_bar_enabled()]
+        for m in self.mods:
+            m.disable_progress_bar()
+
+    def __exit__(self, *exc):
+        for m in self.mods:
+            m.enable_progress_bar()
 
 
 backend = AigifTiny()

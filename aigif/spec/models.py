@@ -95,4 +95,5 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(30, "lcm-dreamshaper-v7", "lcm", "SimianLuo/LCM_Dreamshaper_v7",
               "a85df6a8bd976cdd08b4fd8f3b73f229c9e54df5",
               Defaults(4, 8.0, "lcm", 768, 768)),
+    ModelSpec(31, "aigif-tiny-2", "aigif_tiny", None, None, Defaults(20, 3.0, "dpmpp_2m", 32, 32)),
 )

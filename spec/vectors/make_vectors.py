@@ -71,6 +71,8 @@ def valid_cases() -> dict[str, AigifFile]:
     files["28-unknown-ancillary"] = AigifFile(meta=M(model="sd15", prompt="x", seed=1),
                                               unknown_elements=(RawElement(5000, False, b"future data"),))
     files["29-residual"] = AigifFile(meta=M(model="sd15", prompt="res", seed=1), residual=b"\x01\x02\x03")
+    files["30-aigif-tiny-2"] = AigifFile(meta=M(
+        model="aigif-tiny-2", prompt="a large blue square in the top left corner on a gray background", seed=2))
     return files
 
 
