@@ -23,8 +23,8 @@ def test_vocabulary_is_clips(tok):
 def test_packaged_tokenizer_matches_the_bpe_file(tok):
     from transformers import CLIPTokenizer
 
-    from aigif.embedded import model_path
-    packaged = CLIPTokenizer.from_pretrained(str(model_path() / "tokenizer"))
+    from aigif.embedded import base_path      # the tokenizer every packaged model loads
+    packaged = CLIPTokenizer.from_pretrained(str(base_path() / "tokenizer"))
     for text in ("a small red circle in the top left corner on a white background",
                  "two green diamonds on a gray background", "Hello, World! émoji ☃"):
         assert packaged(text).input_ids == tok(text).input_ids
