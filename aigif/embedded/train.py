@@ -295,8 +295,7 @@ def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = 
     u.save_pretrained(str(out / "unet"), safe_serialization=True)
     cfg = out / "unet" / "config.json"         # no local path of the base in shipped files
     cfg.write_text(json.dumps({k: v for k, v in json.loads(cfg.read_text()).items()
-                               if k != "_name_or_path"}, indent=2, sort_keys=True) + "
-")
+                               if k != "_name_or_path"}, indent=2, sort_keys=True) + "\n")
     if text_encoder is not None:
         (out / "text_encoder").mkdir(exist_ok=True)
         text_encoder.config.to_json_file(str(out / "text_encoder" / "config.json"))
