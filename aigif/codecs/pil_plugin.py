@@ -23,6 +23,7 @@ Example::
 """
 from __future__ import annotations
 
+import threading
 from typing import IO
 
 from PIL import Image, ImageFile
@@ -113,16 +114,21 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
 
 
 _registered = False
+_register_lock = threading.Lock()
 
 
 def register() -> None:
-    """Register the AIGIF format, ``.aigif`` and ``image/aigif`` with Pillow (idempotent)."""
+    """Register the AIGIF format, ``.aigif`` and ``image/aigif`` with Pillow (idempotent,
+    thread-safe: Pillow's own check-then-append on ``Image.ID`` is not)."""
     global _registered
     if _registered:
         return
-    Image.register_open(FORMAT, AigifImageFile, _accept)
-    Image.register_save(FORMAT, _save)
-    Image.register_extension(FORMAT, EXTENSION)
-    Image.register_mime(FORMAT, MIME)
-    _registered = True
+    with _register_lock:
+        if _registered:
+            return
+        Image.register_open(FORMAT, AigifImageFile, _accept)
+        Image.register_save(FORMAT, _save)
+        Image.register_extension(FORMAT, EXTENSION)
+        Image.register_mime(FORMAT, MIME)
+        _registered = True
 

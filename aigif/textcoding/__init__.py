@@ -9,6 +9,7 @@ Methods here are pure Python: reading a file never imports numpy or torch.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -30,36 +31,54 @@ class Method:
 
 _methods: dict[int, Method] = {}
 _lazy: dict[int, str] = {}
+#: guards _methods and _lazy: a lazy entry moves to _methods under it, so no thread ever
+#: sees a code in neither (the first-use race of issue 13, item 7). Re-entrant because
+#: loading a lazy method imports its module, which may register methods itself.
+_lock = threading.RLock()
 
 
 def register_method(m: Method, *, override: bool = False) -> None:
-    if m.code in _methods and not override:
-        raise RegistryError(f"text method code {m.code} is already registered "
-                            f"({_methods[m.code].key!r})")
-    _methods[m.code] = m
+    with _lock:
+        if m.code in _methods and not override:
+            raise RegistryError(f"text method code {m.code} is already registered "
+                                f"({_methods[m.code].key!r})")
+        _methods[m.code] = m
+        _lazy.pop(m.code, None)
 
 
 def register_lazy(code: int, ref: str) -> None:
     """Register a method that loads from ``"module:attr"`` (a Method) on first use."""
-    _lazy[code] = ref
+    with _lock:
+        _lazy[code] = ref
 
 
 def get_method(code: int) -> Method:
     m = _methods.get(code)
-    if m is None and code in _lazy:
-        from ..registry import load_ref
-        m = load_ref(_lazy.pop(code))
-        register_method(m)
-    if m is None:
-        raise MalformedError(f"unknown text method {code}; this reader knows "
-                             f"{sorted(set(_methods) | set(_lazy))}", field="text.method")
-    return m
+    if m is not None:
+        return m
+    with _lock:
+        m = _methods.get(code)
+        if m is None and code in _lazy:
+            from ..registry import load_ref
+            # load first, publish, then drop the lazy entry: a failed import leaves the
+            # entry in place and raises, never a silent "unknown method"
+            loaded = load_ref(_lazy[code])
+            if not isinstance(loaded, Method) or loaded.code != code:
+                raise RegistryError(f"lazy text method {code} ({_lazy[code]!r}) is not a "
+                                    f"Method with that code")
+            _methods[code] = m = loaded
+            del _lazy[code]
+        if m is None:
+            raise MalformedError(f"unknown text method {code}; this reader knows "
+                                 f"{sorted(set(_methods) | set(_lazy))}", field="text.method")
+        return m
 
 
 def candidates() -> list[Method]:
-    for code in list(_lazy):
-        get_method(code)
-    return [m for _, m in sorted(_methods.items()) if m.default]
+    with _lock:
+        for code in list(_lazy):
+            get_method(code)
+        return [m for _, m in sorted(_methods.items()) if m.default]
 
 
 # --------------------------------------------------------------------------- helpers

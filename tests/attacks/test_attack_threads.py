@@ -1,0 +1,125 @@
+"""Attack: first use of a lazy registry from many threads at once (issue 13, item 7).
+
+Every scenario runs in a FRESH interpreter (``python -c``): the races are on first use, so a
+warmed-up test process would hide them. Eight threads wait on a barrier, then all make the
+same first call; every call must succeed and give the same result as a warm process.
+"""
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import aigif
+from aigif import GenerationMeta
+
+THREADS = 8
+
+# The child: run CALL (an expression using `arg`) from THREADS threads released together;
+# print JSON {"errors": [...], "results": [...]} with repr()s of what each thread got.
+_CHILD = textwrap.dedent("""
+    import json, sys, threading
+    sys.setswitchinterval(1e-6)            # hand the GIL over as often as possible
+    arg = json.loads(sys.argv[1])
+    SETUP
+    barrier = threading.Barrier(NTHREADS)
+    errors, results = [], []
+    def work():
+        barrier.wait()
+        try:
+            results.append(CALL)
+        except BaseException as e:
+            errors.append(f"{type(e).__name__}: {e}")
+    ts = [threading.Thread(target=work) for _ in range(NTHREADS)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    print(json.dumps({"errors": errors, "results": results}))
+""")
+
+
+def _race(setup: str, call: str, arg) -> list:
+    code = (_CHILD.replace("SETUP", setup).replace("CALL", call)
+            .replace("NTHREADS", str(THREADS)))
+    r = subprocess.run([sys.executable, "-c", code, json.dumps(arg)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["errors"] == [], out["errors"]
+    assert len(out["results"]) == THREADS
+    return out["results"]
+
+
+# prompts the context model (cm1, a lazily loaded text method) codes shortest
+_PROMPTS = ["masterpiece, best quality, 1girl, solo, looking at viewer",
+            "a photo of a cat sitting on a windowsill, highly detailed, 8k"]
+
+
+def _cm1_file() -> tuple[GenerationMeta, bytes]:
+    meta = GenerationMeta(model="sd15", prompt=_PROMPTS[0], negative_prompt=_PROMPTS[1],
+                          seed=7)
+    data = aigif.dumps(meta)
+    assert aigif.loads(data).text_method == 2, "the fixture must be a cm1 file"
+    return meta, data
+
+
+def test_loads_cm1_from_threads_on_first_use():
+    meta, data = _cm1_file()
+    got = _race("import aigif", "aigif.loads(bytes.fromhex(arg)).meta.to_dict()", data.hex())
+    assert all(g == meta.to_dict() for g in got)
+
+
+def test_dumps_from_threads_on_first_use_is_canonical():
+    meta, data = _cm1_file()
+    got = _race("import aigif; m = aigif.GenerationMeta.from_dict(arg)",
+                "aigif.dumps(m).hex()", meta.to_dict())
+    # all identical and the canonical bytes (cm1, the shortest), not a longer fallback
+    assert set(got) == {data.hex()}
+
+
+def test_open_path_from_threads_on_first_use(tmp_path):
+    meta, data = _cm1_file()
+    p = tmp_path / "cm1.aigif"
+    p.write_bytes(data)
+    got = _race("import aigif", "aigif.open(arg).meta.prompt", str(p))
+    assert got == [meta.prompt] * THREADS
+
+
+def test_mixed_loads_and_dumps_on_first_use():
+    meta, data = _cm1_file()
+    setup = ("import aigif, itertools; m = aigif.GenerationMeta.from_dict(arg[0]); "
+             "data = bytes.fromhex(arg[1]); flip = itertools.count()")
+    call = ("(aigif.dumps(m) if next(flip) % 2 else aigif.dumps(aigif.loads(data).meta)).hex()")
+    got = _race(setup, call, [meta.to_dict(), data.hex()])
+    assert set(got) == {data.hex()}
+
+
+def test_textcoding_lookups_on_first_use():
+    got = _race("from aigif.textcoding import candidates, get_method",
+                "(get_method(2).key, [m.key for m in candidates()])", None)
+    assert got == [["cm1", ["utf8", "brotli", "cm1"]]] * THREADS
+
+
+def test_other_lazy_registries_on_first_use():
+    """Codec registry ("module:attr" entries, instances made on first use), generator and
+    model registries (entry-point discovery on first lookup), scheduler table, Pillow
+    plugin registration: all first used together from every thread."""
+    setup = ("import io, aigif; from PIL import Image; "
+             "from aigif.codecs import codec_for_code, get_codec, install_pillow_plugin; "
+             "from aigif.registry import generators, lookup_model; "
+             "from aigif.meta import scheduler_code")
+    call = ("(codec_for_code(1).key, type(get_codec('webp')).__name__, "
+            "sorted(generators.keys()), lookup_model('sd15').generator, "
+            "generators.key_for_code(1), scheduler_code('dpmpp_2m_karras'), "
+            "install_pillow_plugin() or Image.open(io.BytesIO(bytes.fromhex(arg))).format, "
+            "Image.ID.count('AIGIF'))")
+    png = aigif.dumps(aigif.AigifFile(meta=None, payload=aigif.codecs.encode_payload(
+        _tiny_image(), "png", None, True)))
+    got = _race(setup, call, png.hex())
+    assert all(g == got[0] for g in got), got
+    assert got[0][0] == "png" and got[0][-2:] == ["AIGIF", 1]
+
+
+def _tiny_image():
+    from PIL import Image
+    return Image.new("RGB", (8, 8), "red")
