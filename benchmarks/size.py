@@ -2,7 +2,7 @@
 
     python benchmarks/size.py [--wheels DIR] [--shared ../shared/data/prompts]
 
-Prints, for the held-out part of each corpus (never fitted; see aigif.textcoding.train):
+Prints, for the held-out part of each corpus (never fitted; see training.textcoding.train):
 mean and median coded bytes and bits per character for raw UTF-8, zlib-9, brotli-11,
 zstd-19 with a dictionary trained on the training part, and cm1; whole AIGIF file sizes
 with realistic parameters next to the same metadata as A1111 infotext (raw and brotli);

@@ -7,7 +7,7 @@
 
 Prompt following: every held-out single-object prompt of the dataset (259; none was seen
 in training) is rendered the way a user renders it (default steps, guidance, scheduler and
-size; seed = prompt index) and read back by ``aigif.embedded.checker``. Render time is the
+size; seed = prompt index) and read back by ``training.embedded.checker``. Render time is the
 median wall time of ``aigif.render.render_meta`` at the default size with a warm pipeline.
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import aigif  # noqa: E402
-from aigif.embedded import MODEL_KEY, checker, dataset  # noqa: E402
+from aigif.embedded import MODEL_KEY  # noqa: E402
+from training.embedded import checker, dataset  # noqa: E402
 
 MODEL = MODEL_KEY
 

@@ -10,7 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 import aigif  # noqa: E402
-from aigif.embedded import PACKAGED, checker, dataset, model_path  # noqa: E402
+from aigif.embedded import PACKAGED, model_path  # noqa: E402
+from training.embedded import checker, dataset  # noqa: E402
 from aigif.render.schedulers import scheduler_key_for  # noqa: E402
 from aigif.spec.models import MODELS  # noqa: E402
 

@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("diffusers")
-from aigif.embedded import train  # noqa: E402
+from training.embedded import train  # noqa: E402
 from aigif.embedded.pipeline import AigifTinyPipeline  # noqa: E402
 
 

@@ -271,7 +271,7 @@ def test_every_corpus_prompt_roundtrips():
 @pytest.mark.skipif(not os.environ.get("AIGIF_TRAIN_WHEELS"),
                     reason="set AIGIF_TRAIN_WHEELS to the corpus wheels folder")
 def test_every_text_of_every_corpus_roundtrips():
-    from aigif.textcoding import train
+    from training.textcoding import train
     corpora = train.load_corpora(str(SHARED), os.environ["AIGIF_TRAIN_WHEELS"])
     for docs in corpora.values():
         for text, role, _, _ in docs:
@@ -296,7 +296,7 @@ def test_ilog2_is_close_to_log2():
 @pytest.mark.skipif(not os.environ.get("AIGIF_TRAIN_WHEELS"),
                     reason="set AIGIF_TRAIN_WHEELS to the corpus wheels folder to re-train")
 def test_training_reproduces_shipped_table():
-    from aigif.textcoding import train
+    from training.textcoding import train
     assert train.main(["--shared", str(SHARED), "--wheels", os.environ["AIGIF_TRAIN_WHEELS"],
                        "--check"]) == 0
 

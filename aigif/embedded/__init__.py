@@ -1,13 +1,12 @@
 """aigif-tiny: the small text-to-image model trained by the project and shipped inside it.
 
-Submodules load lazily (torch is only imported by ``pipeline``, ``train`` and ``backend``):
+Submodules load lazily (torch is only imported by ``pipeline`` and ``backend``):
 
-- ``dataset``   procedural captioned shapes dataset (pure numpy + Pillow)
-- ``checker``   pixel-based prompt-following checker (colour, shape, position)
-- ``tokenizer`` the real CLIP BPE tokenizer files, from open-clip-torch's vocabulary
 - ``pipeline``  ``AigifTinyPipeline``, a pixel-space diffusers pipeline
-- ``train``     the reproducible training script (``python -m aigif.embedded.train``)
 - ``backend``   the generator extension registered under ``"aigif_tiny"``
+
+Training, the procedural dataset, the pixel checker and the tokenizer builder live outside
+the wheel, in ``training/embedded`` (``python -m training.embedded.train``).
 """
 from __future__ import annotations
 

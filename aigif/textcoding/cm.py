@@ -1,7 +1,7 @@
 """Text method 2 (``cm1``): a static context model of prompts driving a range coder.
 
 The model (version 1, frozen) is a table file shipped in ``data/cm1.json.gz`` and made
-by ``python -m aigif.textcoding.train``. It codes a prompt as a sequence of tokens:
+by ``python -m training.textcoding.train``. It codes a prompt as a sequence of tokens:
 
 * a lexicon of lowercase ASCII words and phrases ("highly detailed",
   "trending on artstation", ", ", "(") with a case mode (as is, Capitalized, UPPER,

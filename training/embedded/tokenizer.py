@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import json
 from functools import lru_cache
-from importlib.resources import files
 from pathlib import Path
 
 VOCAB_SIZE = 49408
@@ -37,7 +36,7 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 def bpe_merges() -> list[tuple[str, str]]:
     """The 48,894 merges of the CLIP vocabulary, in rank order."""
-    path = files("aigif.embedded").joinpath("clip_bpe/bpe_simple_vocab_16e6.txt.gz")
+    path = Path(__file__).with_name("clip_bpe") / "bpe_simple_vocab_16e6.txt.gz"
     lines = gzip.decompress(path.read_bytes()).decode("utf-8").split("\n")
     lines = lines[1:49152 - 256 - 2 + 1]
     return [tuple(line.split()) for line in lines]  # type: ignore[misc]

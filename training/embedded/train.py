@@ -1,7 +1,7 @@
 """Train aigif-tiny from scratch on the procedural shapes dataset (CPU is enough).
 
-    python -m aigif.embedded.train --out my_tiny      # the shipped run (code 16's weights)
-    python -m aigif.embedded.train --out my_tiny2 --text frozen --schedule linear --steps 4500
+    python -m training.embedded.train --out my_tiny      # the shipped run (code 16's weights)
+    python -m training.embedded.train --out my_tiny2 --text frozen --schedule linear --steps 4500
 
 Reproducible: the data stream, the initial weights and the noise all come from fixed seeds,
 and training runs on one CPU thread by default (``--threads``), so the same command on the
@@ -40,7 +40,7 @@ in the ResNet blocks), ``--attn32`` (cross-attention at full resolution), ``--t-
 (more high-noise timesteps). ``pipeline.from_dir`` loads such a directory; what these
 options did to prompt following is in docs/model-card-aigif-tiny.md. Example::
 
-    python -m aigif.embedded.train --base aigif/embedded/aigif_tiny --text vocab --film \
+    python -m training.embedded.train --base aigif/embedded/aigif_tiny --text vocab --film \
         --out my_tiny --steps 20000 --device cuda
     python benchmarks/tiny_model.py --model my_tiny --quick
 """
@@ -61,7 +61,7 @@ from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, UNet2DConditio
 from transformers import CLIPTextConfig, CLIPTextModel
 
 from . import dataset
-from .pipeline import TOKEN_EMBEDDING, TOKEN_ROWS, TOKEN_ROWS_IDS, state_key, unet_input
+from aigif.embedded.pipeline import TOKEN_EMBEDDING, TOKEN_ROWS, TOKEN_ROWS_IDS, state_key, unet_input
 from .tokenizer import (BOS_ID, EOS_ID, MAX_LENGTH, VOCAB_SIZE, build_tokenizer,
                         write_tokenizer_files)
 
@@ -149,7 +149,7 @@ class _Tokens:
 def save(out: Path, unet, text_encoder, tokenizer_dir: Path, schedule: str = "cosine",
          sampler: str = "ddim") -> None:
     """Write a diffusers directory: model_index.json + float16 safetensors + tokenizer."""
-    from .pipeline import AigifTinyPipeline
+    from aigif.embedded.pipeline import AigifTinyPipeline
     from .tokenizer import build_tokenizer as _bt
     u = copy.deepcopy(unet).to(torch.float16)
     t = copy.deepcopy(text_encoder).to(torch.float16)
@@ -200,7 +200,7 @@ def sample(unet, text_encoder, tokens, prompts, steps=20, guidance=4.0, seed=0,
 def load_base(base: Path):
     """(UNet, text encoder) of a saved aigif-tiny directory, as float32 (a stage-2 directory
     takes what it lacks from the packaged base: ``pipeline.from_dir``)."""
-    from .pipeline import from_dir
+    from aigif.embedded.pipeline import from_dir
     pipe = from_dir(base, torch_dtype=torch.float32)
     return pipe.unet.float(), pipe.text_encoder.float()
 
@@ -208,7 +208,7 @@ def load_base(base: Path):
 def _partial_text(base: Path) -> bool:
     """Whether ``base`` holds its own text encoder as layers + rows off the packaged one
     (a from-scratch ``--text frozen`` model): stage 2 must then save it again."""
-    from .pipeline import _lacks_token_embedding
+    from aigif.embedded.pipeline import _lacks_token_embedding
     f = base / "text_encoder" / "model.safetensors"
     return f.is_file() and _lacks_token_embedding(f)
 
@@ -310,7 +310,7 @@ def save_unet_only(out: Path, unet, text_encoder=None, rows: list[int] | None = 
                   metadata={"format": "pt"})   # one key: Rust orders a map at random
     scheduler = make_scheduler(schedule, sampler)
     scheduler.save_pretrained(str(out / "scheduler"))
-    from .pipeline import AigifTinyPipeline
+    from aigif.embedded.pipeline import AigifTinyPipeline
     import diffusers
     idx = {"_class_name": AigifTinyPipeline.__name__, "_diffusers_version": diffusers.__version__,
            "scheduler": ["diffusers", type(scheduler).__name__],
@@ -500,7 +500,7 @@ def base_token_embedding() -> torch.Tensor:
 
     from safetensors.torch import load_file
 
-    from . import base_path
+    from aigif.embedded import base_path
     with as_file(base_path()) as b:
         sd = load_file(str(b / "text_encoder" / "model.safetensors"))
     return next(v for k, v in sd.items() if state_key(k) == TOKEN_EMBEDDING)

@@ -4,12 +4,12 @@ Usage::
 
     pip download --no-deps -d /tmp/wheels clip-interrogator==0.6.0 \\
         comfyui-workflow-templates-json==0.1.123
-    python -m aigif.textcoding.train --shared ../shared/data/prompts --wheels /tmp/wheels
+    python -m training.textcoding.train --shared ../shared/data/prompts --wheels /tmp/wheels
 
 Corpora (licences in ``data/LICENSES.md``): the DiffusionDB phrase tree and the
 T2I-CompBench prompts from the shared data folder, clip-interrogator's phrase lists
 (flavors, artists, mediums, movements, negative), the prompts in ComfyUI's workflow
-templates, and ``data/curated.txt``. A fixed part of each corpus is held out by a hash of
+templates, and ``curated.txt`` (beside this script). A fixed part of each corpus is held out by a hash of
 the text (``held_out``) and never fitted; ``benchmarks/size.py`` reports on that part.
 
 Version 1 is frozen: running this again must give the same bytes as the shipped table
@@ -28,7 +28,7 @@ import time
 import zipfile
 from collections import Counter, defaultdict
 
-from .cm import (BOS, CHAR_END, MAX_PHRASE_ATOMS, MODEL_VERSION, NCASE, NCHAR,
+from aigif.textcoding.cm import (BOS, CHAR_END, MAX_PHRASE_ATOMS, MODEL_VERSION, NCASE, NCHAR,
                  NCHARCTX, NCLASS, NCTX, PHRASE, SEP, SPACE, TABLE_FILE, WORD, Model, atoms,
                  char_class, char_symbol, next_state, token_state)
 
@@ -36,7 +36,8 @@ __all__ = ["held_out", "load_corpora", "train"]
 
 CI_WHEEL = "clip_interrogator-0.6.0-py3-none-any.whl"
 COMFY_WHEEL = "comfyui_workflow_templates_json-0.1.123-py3-none-any.whl"
-DATA_DIR = os.path.join(os.path.dirname(__file__), "data")
+DATA_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "aigif", "textcoding", "data")
+HERE = os.path.dirname(__file__)
 
 #: virtual corpus size that weights are expressed in (prompts)
 VIRTUAL_PROMPTS = 10_000
@@ -142,7 +143,7 @@ def load_corpora(shared: str, wheels: str) -> dict[str, list[tuple[str, int, str
                         if t != "root"]
     # curated
     docs = []
-    with open(os.path.join(DATA_DIR, "curated.txt"), encoding="utf-8") as f:
+    with open(os.path.join(HERE, "curated.txt"), encoding="utf-8") as f:
         for ln in f:
             if ln.startswith("#") or not ln.strip():
                 continue
@@ -375,7 +376,7 @@ def dump(tables: dict) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m aigif.textcoding.train", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m training.textcoding.train", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", default=os.path.join("..", "shared", "data", "prompts"))
     ap.add_argument("--wheels", required=True, help="folder with the two corpus wheels")

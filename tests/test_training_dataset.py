@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PIL")
-from aigif.embedded import dataset as ds  # noqa: E402
+from training.embedded import dataset as ds  # noqa: E402
 
 
 def test_same_seed_same_batch():

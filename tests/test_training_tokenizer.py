@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("transformers")
-from aigif.embedded import tokenizer as tk  # noqa: E402
+from training.embedded import tokenizer as tk  # noqa: E402
 
 
 @pytest.fixture(scope="module")

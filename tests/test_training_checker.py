@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("PIL")
-from aigif.embedded import checker, dataset as ds  # noqa: E402
+from training.embedded import checker, dataset as ds  # noqa: E402
 
 
 def test_checker_reads_every_heldout_ground_truth_picture():

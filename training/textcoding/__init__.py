@@ -1,0 +1,1 @@
+"""cm1 prompt-model fitting (``python -m training.textcoding.train``)."""
