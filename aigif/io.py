@@ -13,7 +13,6 @@ from __future__ import annotations
 import io as _io
 import os
 import struct
-import tempfile
 from binascii import crc_hqx
 from pathlib import Path
 from typing import IO, Any, Union
@@ -21,6 +20,7 @@ from typing import IO, Any, Union
 from construct import ConstructError, StreamError
 
 from . import errors, spec
+from ._atomic import write_atomic
 from .bitstream.elements import (Body, ELEMENT_SCHEMAS, KeyValues, LorasBody, PlatformBody,
                                   TextKeyValues)
 from .bitstream.primitives import FieldError
@@ -667,7 +667,11 @@ def save(obj: GenerationMeta | AigifFile | None, dest: str | os.PathLike | IO[by
          text_method: int | None = None) -> int:
     """Write an AIGIF file; return the number of bytes written.
 
-    Paths are written atomically (temporary file + rename). ``image`` adds a pixel payload
+    Paths are written atomically (a new temporary file in the same folder, then a rename):
+    a failed write leaves the old file, or nothing; a new file gets ``0o666 & ~umask``, a
+    replaced one keeps its mode. A symbolic link at ``dest`` is refused (FileAccessError):
+    aigif never writes through one; remove it, or pass ``os.path.realpath(dest)`` to write
+    its target. ``image`` adds a pixel payload
     coded with ``fallback`` (a codec key: "avif" by default, "webp", "jxl", "png", "jpeg")
     at ``quality`` / ``lossless`` / ``effort``; ``obj=None`` with an image
     makes a pixels-only file. Raises MetaError / LimitExceededError / CodecError.
@@ -692,25 +696,7 @@ def save(obj: GenerationMeta | AigifFile | None, dest: str | os.PathLike | IO[by
     if hasattr(dest, "write"):
         dest.write(data)
         return len(data)
-    path = Path(dest)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".aigif-", suffix=".tmp", dir=path.parent or ".")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as e:
-        raise errors.FileAccessError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    return len(data)
+    return write_atomic(dest, data)
 
 
 def open_file(src: Source, *, strict: bool = True) -> AigifFile:
