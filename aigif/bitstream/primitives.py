@@ -156,11 +156,13 @@ class _Guidance(Construct):
         if mode == spec.GuidanceMode.FLOAT64:
             if q:
                 raise FieldError("malformed", "FLOAT64 guidance with a nonzero prefix", start)
-            g = struct.unpack(">d", stream_read(stream, 8, path))[0]
-            if not math.isfinite(g) or _guidance_mode(g)[0] != spec.GuidanceMode.FLOAT64:
-                raise FieldError("noncanonical" if math.isfinite(g) else "malformed",
-                                 "FLOAT64 guidance that a shorter mode represents, or not "
-                                 "finite", start)
+            g = _float64(stream, path)
+            if not math.isfinite(g) or g < 0:
+                raise FieldError("malformed", f"FLOAT64 guidance must be finite and >= 0, "
+                                              f"found {g!r}", start)
+            if _guidance_mode(g)[0] != spec.GuidanceMode.FLOAT64:
+                raise FieldError("noncanonical", "FLOAT64 guidance that a shorter mode "
+                                                 "represents", start)
             return g
         raise FieldError("malformed", "reserved guidance mode 3", start)
 
@@ -172,14 +174,38 @@ class _Guidance(Construct):
         return obj
 
 
-def _guidance_mode(g: float) -> tuple[int, int]:
-    if g < 0 or not math.isfinite(g):
-        raise FieldError("malformed", f"guidance must be finite and >= 0, found {g!r}")
+def _float64(stream, path) -> float:
+    return struct.unpack(">d", stream_read(stream, 8, path))[0]
+
+
+def _half(g: float) -> int | None:
+    """``2 g`` when g (finite) is a multiple of 0.5 below 2**59, else None."""
+    if not abs(g) < 2.0**59:      # also False for nan: never multiply a huge value
+        return None
     h = g * 2
-    if h == int(h) and h / 2 == g and h < 2**60:
-        return spec.GuidanceMode.HALF, int(h)
-    m = round(g * 1000)
-    if m / 1000 == g and m < 2**60:
+    return int(h) if h == int(h) else None
+
+
+def _milli(r: float, bound: float = 2.0**50) -> int | None:
+    """``1000 r`` when r (finite) has at most 3 decimals and ``|r| < bound``, else None.
+
+    The magnitude is checked before multiplying: for |r| >= 1.8e305, ``round(r * 1000)``
+    overflows to inf and raises OverflowError (issue 13).
+    """
+    if not abs(r) < bound:
+        return None
+    m = round(r * 1000)
+    return m if m / 1000 == r else None
+
+
+def _guidance_mode(g: float) -> tuple[int, int]:
+    if not math.isfinite(g) or g < 0:
+        raise FieldError("malformed", f"guidance must be finite and >= 0, found {g!r}")
+    h = _half(g)
+    if h is not None:
+        return spec.GuidanceMode.HALF, h
+    m = _milli(g, 2.0**60 / 1000)   # guidance: MILLI while q < 2**60
+    if m is not None and m < 2**60:
         return spec.GuidanceMode.MILLI, m
     return spec.GuidanceMode.FLOAT64, 0
 
@@ -201,10 +227,10 @@ class _Real(Construct):
                 raise FieldError("noncanonical", "negative zero in MILLI form", start)
             return -q / 1000
         if mode == 2 and q == 0:
-            r = struct.unpack(">d", stream_read(stream, 8, path))[0]
+            r = _float64(stream, path)
             if not math.isfinite(r):
-                raise FieldError("malformed", "real is not finite", start)
-            if round(r * 1000) / 1000 == r and abs(r) < 2**50 and not (r == 0 and math.copysign(1, r) < 0):
+                raise FieldError("malformed", f"real must be finite, found {r!r}", start)
+            if _milli_form(r):
                 raise FieldError("noncanonical", "FLOAT64 real that MILLI form represents", start)
             return r
         raise FieldError("malformed", f"reserved real mode {mode}", start)
@@ -213,13 +239,18 @@ class _Real(Construct):
         r = float(obj)
         if not math.isfinite(r):
             raise FieldError("malformed", f"real must be finite, found {r!r}")
-        m = round(r * 1000)
-        if m / 1000 == r and abs(r) < 2**50 and not (r == 0 and math.copysign(1, r) < 0):
+        if _milli_form(r):
+            m = _milli(r)
             UVarint._build((abs(m) << 2) | (1 if m < 0 else 0), stream, context, path)
         else:
             UVarint._build(2, stream, context, path)
             stream_write(stream, struct.pack(">d", r), 8, path)
         return obj
+
+
+def _milli_form(r: float) -> bool:
+    """True when the MILLI forms represent ``r`` exactly (never -0.0)."""
+    return _milli(r) is not None and not (r == 0 and math.copysign(1.0, r) < 0)
 
 
 Real = _Real()
