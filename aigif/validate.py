@@ -69,7 +69,7 @@ def validate(src: Any, *, strict: bool = True) -> ValidationReport:
         if not report.ok:
             for issue in report.issues: print(issue)
     """
-    from .io import _to_bytes, dumps, loads
+    from .io import _to_bytes, loads
     name = src if isinstance(src, str) else getattr(src, "name", None) or "<bytes>"
     report = ValidationReport(str(name))
     try:
@@ -103,12 +103,95 @@ def validate(src: Any, *, strict: bool = True) -> ValidationReport:
         warn(Issue("unknown-element", f"ancillary element {el.type_id} ({len(el.data)} bytes) is "
                    "unknown to this reader; kept as is", f"elements[{el.type_id}]",
                    severity="warning"))
+    _check_canonical(f, data, warn)
+    return report
+
+
+#: Work bounds of the canonical-form check (spec/aigif-v1.md, section 7 rationale). The
+#: text coder's encoder (cm1) is superlinear and ~30x slower than its decoder, and
+#: re-compressing a 64 MiB source element costs seconds and hundreds of MB: validate
+#: re-encodes a text block / source element only up to these sizes, so its cost is linear
+#: in the file size, and says so (a warning) when it skips one.
+RECHECK_TEXT_BYTES = 16 * 1024
+RECHECK_SOURCE_BYTES = 1024 * 1024
+
+
+def _check_canonical(f, data: bytes, warn) -> None:
+    """Warn when re-encoding ``f`` would not give ``data`` back.
+
+    Everything but the text block and the source element (the two compressor outputs) is
+    re-serialised once and compared with the file, with the file's own text block and
+    source element spliced in; those two are re-encoded (same method) only when small.
+    """
+    from dataclasses import replace
+
+    from .bitstream.elements import Body
+    from .io import CHECK_SIZE, HEADER_SIZE, _elements, dumps
+    from .textcoding import encode_text
     try:
-        if dumps(f) != data:
-            warn(Issue("non-canonical", "re-encoding gives other bytes (the text coder or "
-                       "compressor version differs, or the writer is not canonical)",
-                       severity="warning"))
+        orig_raw = data[HEADER_SIZE:-CHECK_SIZE]
+        orig = Body.parse(orig_raw)
+        src_id = int(spec.Element.SOURCE)
+        src_frames = [fr for fr in (orig.elements or []) if fr.type >> 1 == src_id]
+        meta = f.meta
+        bare = replace(f, meta=None if meta is None else replace(meta, prompt="",
+                                                                 negative_prompt=""),
+                       source={})
+        if bare.meta is None and not (bare.payload or bare.fingerprint or bare.info or
+                                      bare.residual is not None or bare.unknown_elements):
+            bare = replace(bare, info={"": ""})   # only a source element: keep a frame list
+            placeholder = True
+        else:
+            placeholder = False
+        canon = Body.parse(dumps(bare)[HEADER_SIZE:-CHECK_SIZE])
+        if placeholder:
+            canon.elements = []
+        if orig.text is not None:
+            canon.presence |= int(spec.Presence.TEXT)
+            canon.text = orig.text
+        if src_frames:
+            canon.presence |= int(spec.Presence.ELEMENTS)
+            canon.elements = sorted(list(canon.elements or []) + src_frames,
+                                    key=lambda fr: fr.type >> 1)
+        same = Body.build(canon) == orig_raw
     except errors.AigifError as e:
         warn(Issue("rewrite-failed", f"the file cannot be re-encoded: {e.message}",
                    e.field, severity="warning"))
-    return report
+        return
+    except Exception as e:  # a third-party extension schema: report, never raise
+        warn(Issue("rewrite-failed", f"the file cannot be re-encoded: {type(e).__name__}: {e}",
+                   severity="warning"))
+        return
+    if not same:
+        warn(Issue("non-canonical", "re-encoding gives other bytes (the writer is not "
+                   "canonical)", severity="warning"))
+        return
+    if orig.text is not None and meta is not None:
+        block = bytes(orig.text)
+        if len(block) <= RECHECK_TEXT_BYTES or f.text_method == spec.TextMethod.UTF8:
+            try:
+                again = encode_text(meta.prompt, meta.negative_prompt, f.text_method)
+            except errors.AigifError as e:
+                again = None
+                warn(Issue("rewrite-failed", f"the text block cannot be re-encoded: "
+                           f"{e.message}", "text", severity="warning"))
+            if again is not None and again != block:
+                warn(Issue("non-canonical", "re-encoding the text block with its method gives "
+                           "other bytes (the text coder version differs, or the writer is not "
+                           "canonical)", "text", severity="warning"))
+        else:
+            warn(Issue("canonical-unchecked", f"text block of {len(block)} bytes: its coding "
+                       f"is not re-checked over {RECHECK_TEXT_BYTES} bytes", "text",
+                       severity="warning"))
+    if src_frames:
+        size = sum(len(k) + len(v) for k, v in f.source.items())
+        if size <= RECHECK_SOURCE_BYTES:
+            again = _elements(type(f)(meta=None, source=f.source))[0][2]
+            if again != bytes(src_frames[0].data):
+                warn(Issue("non-canonical", "re-encoding the source element gives other bytes "
+                           "(the brotli version differs, or the writer is not canonical)",
+                           "source", severity="warning"))
+        else:
+            warn(Issue("canonical-unchecked", f"source element of {size} characters: its "
+                       f"compression is not re-checked over {RECHECK_SOURCE_BYTES}",
+                       "source", severity="warning"))
