@@ -13,12 +13,12 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 
+from ._limits import MAX_FILE_TEXT_BYTES, MAX_TEXT_BYTES
+
 __all__ = ["TextItem", "Container", "scan", "sniff", "inflate", "latin1_or_utf8",
-           "MAX_TEXT_BYTES", "PNG_SIG"]
+           "MAX_TEXT_BYTES", "MAX_FILE_TEXT_BYTES", "PNG_SIG"]
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
-#: Largest decompressed text chunk accepted (zip bombs stop here).
-MAX_TEXT_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -38,6 +38,19 @@ class Container:
     has_alpha: bool = False
     texts: list[TextItem] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    #: text bytes this file may still make the reader decode (MAX_FILE_TEXT_BYTES in all)
+    text_budget: int = MAX_FILE_TEXT_BYTES
+
+    def take(self, nbytes: int, what: str) -> bool:
+        """Spend ``nbytes`` of the file's text budget on ``what``; False (and a problem
+        noted) when the budget does not hold them: the caller then skips the work."""
+        if nbytes > self.text_budget:
+            self.problems.append(f"{what}: the file's texts are over the {MAX_FILE_TEXT_BYTES}-"
+                                 f"byte budget of one file; skipped")
+            self.text_budget = 0
+            return False
+        self.text_budget -= nbytes
+        return True
 
     def get(self, key: str) -> TextItem | None:
         for t in self.texts:
@@ -82,21 +95,29 @@ def scan(data: bytes) -> Container:
 
 # --------------------------------------------------------------------------- text codecs
 def inflate(data: bytes, what: str, c: Container) -> bytes | None:
+    """Decompress a zlib text; at most MAX_TEXT_BYTES and at most what is left of the
+    file's text budget is ever produced (zip bombs stop there)."""
+    limit = min(MAX_TEXT_BYTES, c.text_budget)
     d = zlib.decompressobj()
     try:
-        out = d.decompress(data, MAX_TEXT_BYTES + 1)
+        out = d.decompress(data, limit + 1)
     except zlib.error as e:
         c.problems.append(f"{what}: compressed text is corrupt ({e})")
         return None
-    if len(out) > MAX_TEXT_BYTES:
-        c.problems.append(f"{what}: text is over {MAX_TEXT_BYTES} bytes; skipped")
+    if len(out) > limit:
+        if limit < MAX_TEXT_BYTES:            # the file's budget ran out
+            c.take(len(out), what)
+        else:                                 # this one text is too long: skip it, but the
+            c.text_budget -= min(len(out), c.text_budget)   # work done still counts
+            c.problems.append(f"{what}: text is over {MAX_TEXT_BYTES} bytes; skipped")
         return None
+    c.take(len(out), what)
     return out
 
 
 def latin1_or_utf8(b: bytes) -> tuple[str, str]:
     """tEXt is Latin-1 by the PNG spec, but many tools write UTF-8 there."""
-    if any(x >= 0x80 for x in b):
+    if not b.isascii():
         try:
             return b.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import struct
 
 from ._container import MAX_TEXT_BYTES, Container, TextItem, latin1_or_utf8
+from ._limits import MAX_EXIF_ENTRIES
 
 __all__ = ["scan_jpeg", "scan_webp", "scan_exif", "decode_user_comment", "encode_user_comment",
            "exif_bytes", "jpeg_replace_exif", "webp_replace_exif"]
@@ -77,6 +78,7 @@ def scan_exif(tiff: bytes, c: Container, where: str) -> None:
         return
     e = "<" if tiff[:2] == b"II" else ">"
     seen: set[int] = set()
+    left = [MAX_EXIF_ENTRIES]   # directories may overlap: bound the entries read in all
 
     def ifd(off: int, depth: int) -> None:
         if depth > 4 or off in seen or off + 2 > len(tiff):
@@ -84,6 +86,12 @@ def scan_exif(tiff: bytes, c: Container, where: str) -> None:
         seen.add(off)
         (n,) = struct.unpack(e + "H", tiff[off:off + 2])
         for k in range(min(n, 512)):
+            left[0] -= 1
+            if left[0] < 0:
+                if left[0] == -1:
+                    c.problems.append(f"{where}: EXIF has over {MAX_EXIF_ENTRIES} directory "
+                                      f"entries; the rest is skipped")
+                return
             p = off + 2 + 12 * k
             if p + 12 > len(tiff):
                 c.problems.append(f"{where}: EXIF directory truncated")
@@ -96,16 +104,20 @@ def scan_exif(tiff: bytes, c: Container, where: str) -> None:
             if name is None:
                 continue
             size = _TYPE_SIZE.get(typ, 1) * count
+            if size > MAX_TEXT_BYTES:
+                c.problems.append(f"{where}: EXIF {name} is over {MAX_TEXT_BYTES} bytes")
+                continue
             if size <= 4:
                 raw = val[:size]
             else:
                 (vo,) = struct.unpack(e + "I", val)
+                # the budget is spent before the value is copied and decoded: many
+                # entries may point at one large value
+                if not c.take(max(0, min(size, len(tiff) - vo)), f"{where}: EXIF {name}"):
+                    continue
                 raw = tiff[vo:vo + size]
                 if len(raw) < size:
                     c.problems.append(f"{where}: EXIF {name} value truncated")
-            if size > MAX_TEXT_BYTES:
-                c.problems.append(f"{where}: EXIF {name} is over {MAX_TEXT_BYTES} bytes")
-                continue
             if tag == 0x9286:
                 text, enc = decode_user_comment(raw, e)
                 c.texts.append(TextItem("UserComment", text, f"{where}:usercomment:{enc}"))
@@ -178,9 +190,11 @@ def scan_jpeg(data: bytes, c: Container) -> None:
         if marker == 0xE1 and seg.startswith(b"Exif\0"):
             scan_exif(seg[6:], c, "exif")
         elif marker == 0xE1 and seg.startswith(b"http://ns.adobe.com/xap/1.0/\0"):
-            c.texts.append(TextItem("XMP", seg[29:].decode("utf-8", "replace"), "xmp"))
+            if c.take(len(seg) - 29, "JPEG XMP"):
+                c.texts.append(TextItem("XMP", seg[29:].decode("utf-8", "replace"), "xmp"))
         elif marker == 0xFE:
-            c.texts.append(TextItem("Comment", latin1_or_utf8(seg)[0], "jpeg:com"))
+            if c.take(len(seg), "JPEG comment"):
+                c.texts.append(TextItem("Comment", latin1_or_utf8(seg)[0], "jpeg:com"))
         elif marker in (0xC0, 0xC1, 0xC2, 0xC3) and len(seg) >= 5:
             c.height, c.width = struct.unpack(">HH", seg[1:5])
         i += 2 + length
@@ -243,7 +257,10 @@ def scan_webp(data: bytes, c: Container) -> None:
         elif ctype == b"EXIF":
             scan_exif(body[6:] if body.startswith(b"Exif\0\0") else body, c, "exif")
         elif ctype == b"XMP ":
-            c.texts.append(TextItem("XMP", body.decode("utf-8", "replace"), "xmp"))
+            if len(body) > MAX_TEXT_BYTES:
+                c.problems.append(f"WebP XMP is over {MAX_TEXT_BYTES} bytes; skipped")
+            elif c.take(len(body), "WebP XMP"):
+                c.texts.append(TextItem("XMP", body.decode("utf-8", "replace"), "xmp"))
         i += 8 + length + (length & 1)
 
 

@@ -62,6 +62,12 @@ def _png_text(ctype: bytes, body: bytes, c: Container, off: int, truncated: bool
         return
     key = key_b.decode("latin-1")
     if ctype == b"tEXt":
+        if len(rest) > MAX_TEXT_BYTES:
+            c.problems.append(f"tEXt {key!r} at byte {off} is over {MAX_TEXT_BYTES} bytes; "
+                              f"skipped")
+            return
+        if not c.take(len(rest), f"tEXt {key!r} at byte {off}"):
+            return
         text, enc = latin1_or_utf8(rest)
         where = "tEXt" if enc == "latin-1" else "tEXt:utf-8"
     elif ctype == b"zTXt":
@@ -88,6 +94,12 @@ def _png_text(ctype: bytes, body: bytes, c: Container, off: int, truncated: bool
                 return
             where = "iTXt:z"
         else:
+            if len(rest) > MAX_TEXT_BYTES:
+                c.problems.append(f"iTXt {key!r} at byte {off} is over {MAX_TEXT_BYTES} "
+                                  f"bytes; skipped")
+                return
+            if not c.take(len(rest), f"iTXt {key!r} at byte {off}"):
+                return
             raw = rest
             where = "iTXt"
         if lang or tkey:
