@@ -24,7 +24,16 @@ from ._common import (Draft, loads_json, model_hash, model_name, resolve_model, 
 
 __all__ = ["parse_infotext", "infotext_to_draft", "meta_to_infotext", "detect_tool", "quote"]
 
-_RE_PARAM = re.compile(r'\s*(\w[\w \-/+().\[\]]*?):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
+# What a "key: value," item of the parameter line is. It used to be one regex,
+#   \s*(\w[\w \-/+().\[\]]*?):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)
+# whose findall is quadratic on a long line without colons (every start position scans
+# the rest of the key run). ``_count_params`` finds the same matches in linear time with
+# these pieces, each of which matches from one position only and scans each character once.
+_RE_WS = re.compile(r"\s*")
+_RE_WORD = re.compile(r"\w")
+_RE_KEY_RUN = re.compile(r"[\w \-/+().\[\]]*")
+_RE_QUOTED = re.compile(r'"[^\\"]*(?:\\.[^\\"]*)*"')
+_RE_STRING_BODY = re.compile(r'[^\\"]*(?:\\[\s\S][^\\"]*)*')
 _RE_SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 _NEG = "Negative prompt:"
 
@@ -157,15 +166,10 @@ _KEY_OK = re.compile(r"^\w[\w \-/+().\[\]']*$")
 
 
 def _end_of_string(s: str, k: int) -> int:
-    i = k + 1
-    while i < len(s):
-        if s[i] == "\\":
-            i += 2
-            continue
-        if s[i] == '"':
-            return i + 1
-        i += 1
-    return len(s)
+    """End (after the closing quote) of the JSON-ish string opening at ``s[k]``; len(s)
+    when it is not closed."""
+    i = _RE_STRING_BODY.match(s, k + 1).end()
+    return i + 1 if i < len(s) and s[i] == '"' else len(s)
 
 
 def _end_of_json(s: str, k: int) -> int:
@@ -185,8 +189,50 @@ def _end_of_json(s: str, k: int) -> int:
     return len(s)
 
 
+def _at_end(line: str, i: int) -> bool:
+    """The regex ``$``: the end, or a final newline."""
+    return i == len(line) or (i == len(line) - 1 and line[i] == "\n")
+
+
+def _count_params(line: str, need: int = 3) -> int:
+    """How many "key: value" items the old ``_RE_PARAM.findall`` found in ``line`` (at most
+    ``need``), in linear time.
+
+    A match starts where, after optional whitespace, a word character begins a run of key
+    characters that ends at ``:``. When the run ends at anything else, every start inside
+    the run fails the same way, so the scan resumes at the run's end instead of the next
+    character. The value is a closed quoted string followed by ``,`` or the end, else
+    everything up to the next comma.
+    """
+    n = len(line)
+    p = count = 0
+    while p < n:
+        q = _RE_WS.match(line, p).end()
+        if q >= n or not _RE_WORD.match(line, q):
+            p = q + 1
+            continue
+        b = _RE_KEY_RUN.match(line, q + 1).end()
+        if b >= n or line[b] != ":":
+            p = max(b, p + 1)
+            continue
+        v = _RE_WS.match(line, b + 1).end()
+        end = -1
+        if v < n and line[v] == '"':
+            m = _RE_QUOTED.match(line, v)
+            if m is not None and (_at_end(line, m.end()) or line[m.end()] == ","):
+                end = m.end() + (1 if m.end() < n and line[m.end()] == "," else 0)
+        if end < 0:
+            c = line.find(",", v)
+            end = n if c < 0 else c + 1
+        count += 1
+        if count >= need:
+            return count
+        p = end
+    return count
+
+
 def _is_params_line(line: str) -> bool:
-    return len(_RE_PARAM.findall(line)) >= 3
+    return _count_params(line, 3) >= 3
 
 
 def parse_infotext(text: str) -> tuple[str, str, dict[str, str], list[str]]:

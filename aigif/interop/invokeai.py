@@ -1,6 +1,7 @@
 """InvokeAI: 2.x ``sd-metadata`` JSON and ``Dream`` command line, 3+ ``invokeai_metadata``."""
 from __future__ import annotations
 
+import re
 import shlex
 
 from .. import schedulers
@@ -8,6 +9,7 @@ from ._common import Draft, make_lora, resolve_model, to_float, to_int, loads_js
 
 __all__ = ["sd_metadata_to_draft", "dream_to_draft", "invokeai_metadata_to_draft"]
 
+_BRACKET = re.compile(r"[\[\]]")
 _BASES = {"sd-1": "sd", "sd-2": "sd", "sdxl": "sdxl", "sdxl-refiner": "sdxl", "sd-3": "sd3",
           "flux": "flux"}
 
@@ -29,6 +31,17 @@ def split_negative(prompt: str) -> tuple[str, str]:
     """InvokeAI 2.x puts the negative prompt in top-level square brackets:
     ``"a cat [blurry, dog]"`` -> ``("a cat", "blurry, dog")``. Brackets inside
     parentheses or nested ones stay in the prompt."""
+    if "[" not in prompt:
+        return prompt, ""
+    # the "]" that closes each "[" (one pass with a stack; scanning forward from every "["
+    # would be quadratic on a prompt of unclosed brackets)
+    close: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACKET.finditer(prompt):
+        if m.group() == "[":
+            stack.append(m.start())
+        elif stack:
+            close[stack.pop()] = m.start()
     pos, neg = [], []
     depth_round = 0
     i, n = 0, len(prompt)
@@ -38,15 +51,11 @@ def split_negative(prompt: str) -> tuple[str, str]:
             depth_round += 1
         elif ch == ")" and depth_round:
             depth_round -= 1
-        if ch == "[" and depth_round == 0:
-            depth, j = 1, i + 1
-            while j < n and depth:
-                depth += {"[": 1, "]": -1}.get(prompt[j], 0)
-                j += 1
-            if depth == 0:
-                neg.append(prompt[i + 1:j - 1].strip())
-                i = j
-                continue
+        if ch == "[" and depth_round == 0 and i in close:
+            j = close[i] + 1
+            neg.append(prompt[i + 1:j - 1].strip())
+            i = j
+            continue
         pos.append(ch)
         i += 1
     if not neg:
