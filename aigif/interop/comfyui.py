@@ -13,9 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import schedulers
+from ..errors import ImportMetadataError
 from ..meta import GenerationMeta
 from ._common import (Draft, loads_json, make_lora, model_name, resolve_model, to_float,
                       to_int)
+from ._limits import MAX_GRAPH_TEXT_CHARS, MAX_GRAPH_VISITS
 
 __all__ = ["graph_to_draft", "meta_to_graph", "load_graph", "workflow_to_graph"]
 
@@ -50,12 +52,23 @@ def _is_link(v: Any) -> bool:
 
 
 class _Graph:
+    """The nodes, and the work done on them: every link followed counts against
+    MAX_GRAPH_VISITS, so no graph (cycles, shared sub-graphs, thousands of samplers) makes
+    a trace run long; over it, ImportMetadataError."""
+
     def __init__(self, nodes: dict[str, dict]) -> None:
         self.nodes = nodes
+        self.visits = 0
+        self._texts: dict[str, str | None] = {}   # node id -> its text (memo)
+        self._open: set[str] = set()              # nodes whose text is being built
 
     def node(self, link: Any) -> tuple[str, dict] | None:
         if not _is_link(link):
             return None
+        self.visits += 1
+        if self.visits > MAX_GRAPH_VISITS:
+            raise ImportMetadataError(f"ComfyUI graph: tracing it takes over {MAX_GRAPH_VISITS} "
+                                      f"node visits ({len(self.nodes)} nodes); refused")
         nid = str(link[0])
         n = self.nodes.get(nid)
         return (nid, n) if n is not None else None
@@ -89,7 +102,11 @@ class _Graph:
 
     def text(self, v: Any, depth: int = 0) -> str | None:
         """Resolve a prompt text: a string, or a link to a string / primitive node, or to a
-        concatenation node (``text_a`` + ``text_b`` joined by its ``delimiter``)."""
+        concatenation node (``text_a`` + ``text_b`` joined by its ``delimiter``).
+
+        Each node's text is built once (a sub-graph shared by several inputs is not walked
+        again); a link back to a node whose text is being built adds nothing (cycle); a
+        text over MAX_GRAPH_TEXT_CHARS raises ImportMetadataError."""
         if isinstance(v, str):
             return v
         if not _is_link(v) or depth > 8:
@@ -97,7 +114,24 @@ class _Graph:
         hit = self.node(v)
         if hit is None:
             return None
-        ins = self.inputs(hit[1])
+        nid = hit[0]
+        if nid in self._texts:
+            return self._texts[nid]
+        if nid in self._open:
+            return None
+        self._open.add(nid)
+        try:
+            t = self._node_text(hit[1], depth)
+        finally:
+            self._open.discard(nid)
+        if t is not None and len(t) > MAX_GRAPH_TEXT_CHARS:
+            raise ImportMetadataError(f"ComfyUI graph: the text of node {nid!r} is over "
+                                      f"{MAX_GRAPH_TEXT_CHARS} characters; refused")
+        self._texts[nid] = t
+        return t
+
+    def _node_text(self, n: dict, depth: int) -> str | None:
+        ins = self.inputs(n)
         for name in ("text", "string", "prompt", "value", "Text", "STRING", "populated_text",
                      "wildcard_text", "text_g", "t5xxl", "positive"):
             if name in ins:
@@ -107,8 +141,17 @@ class _Graph:
             sep = ins.get("delimiter", ins.get("separator", ""))
             sep = {"comma": ", ", "space": " ", "none": "", "newline": "\n"}.get(
                 str(sep).lower(), sep if isinstance(sep, str) else "")
-            texts = [self.text(ins[k], depth + 1) for k in parts]
-            return sep.join(t for t in texts if t)
+            texts, size = [], 0
+            for k in parts:
+                t = self.text(ins[k], depth + 1)
+                if t:
+                    size += len(t) + len(sep)
+                    if size > MAX_GRAPH_TEXT_CHARS:
+                        raise ImportMetadataError(
+                            f"ComfyUI graph: a text joined from {len(parts)} inputs is over "
+                            f"{MAX_GRAPH_TEXT_CHARS} characters; refused")
+                    texts.append(t)
+            return sep.join(texts)
         scal = [x for x in ins.values() if isinstance(x, str)]
         return scal[0] if len(scal) == 1 else None
 
@@ -233,15 +276,17 @@ def _model_of(g: _Graph, link: Any, loras: list, info: dict, depth: int = 0) -> 
     return _model_of(g, nxt, loras, info, depth + 1) if nxt is not None else None
 
 
-def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, depth: int = 0) -> str | None:
-    """Walk the latent input; return the id of an upstream sampler (chained pass)."""
+def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, own: str,
+               depth: int = 0) -> str | None:
+    """Walk the latent input; return the id of an upstream sampler (chained pass) other
+    than ``own`` (the sampler walked from)."""
     hit = g.node(link)
     if hit is None or depth > _MAX_DEPTH:
         return None
     nid, n = hit
     cls = g.cls(n)
     ins = g.inputs(n)
-    if nid in samplers:
+    if nid in samplers and nid != own:
         return nid
     if cls == "VAEEncode" or cls == "VAEEncodeForInpaint":
         info["img2img"] = True
@@ -278,9 +323,9 @@ def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, depth: int = 0) 
             info.setdefault("upscale_by", s)
     for k in ("samples", "latent", "latent_image", "source", "samples_to"):
         if _is_link(ins.get(k)):
-            return _latent_of(g, ins[k], info, samplers, depth + 1)
+            return _latent_of(g, ins[k], info, samplers, own, depth + 1)
     nxt = next((v for v in ins.values() if _is_link(v)), None)
-    return _latent_of(g, nxt, info, samplers, depth + 1) if nxt is not None else None
+    return _latent_of(g, nxt, info, samplers, own, depth + 1) if nxt is not None else None
 
 
 _COND_KEYS = ("positive", "guider", "text_embeds", "conditioning", "embeds")
@@ -379,7 +424,9 @@ def _sampler_values(g: _Graph, n: dict, info: dict) -> dict:
 
 
 def graph_to_draft(nodes: dict[str, dict]) -> Draft:
-    """Trace an API graph into a Draft (raises nothing; what it cannot map is kept)."""
+    """Trace an API graph into a Draft; what it cannot map is kept. Raises
+    ImportMetadataError only for a graph whose trace is over the work limits
+    (MAX_GRAPH_VISITS node visits, MAX_GRAPH_TEXT_CHARS of joined text)."""
     g = _Graph(nodes)
     d = Draft()
     samplers = {nid for nid, n in nodes.items() if _is_sampler(g.cls(n), g.inputs(n))}
@@ -394,14 +441,15 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
         info: dict = {}
         ins = g.inputs(nodes[nid])
         link = ins.get("latent_image", ins.get("latent"))
-        upstream[nid] = _latent_of(g, link, info, samplers - {nid})
+        upstream[nid] = _latent_of(g, link, info, samplers, nid)
         info_by[nid] = info
     consumed = {u for u in upstream.values() if u}
 
     def chain(nid: str) -> list[str]:
-        out = [nid]
-        while upstream.get(out[-1]) and upstream[out[-1]] not in out and len(out) < 32:
+        out, seen = [nid], {nid}
+        while upstream.get(out[-1]) and upstream[out[-1]] not in seen and len(out) < 32:
             out.append(upstream[out[-1]])
+            seen.add(out[-1])
         return out[::-1]
 
     finals = [nid for nid in samplers if nid not in consumed]
