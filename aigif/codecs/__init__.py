@@ -234,8 +234,18 @@ def decode_payload(payload: Payload) -> "Image.Image":
     the declared size is over ``aigif.spec.MAX_DECOMPRESSED_PIXELS`` (checked before any
     pixel is decoded), MissingDependencyError when the codec is not installed.
     """
+    from ..errors import AigifError
+    from ._pillow import _wrap, check_size
     c = _resolve(payload.codec)
-    return c.decode(bytes(payload.data))
+    what = f"{c.key} payload"
+    try:
+        im = c.decode(bytes(payload.data))
+        check_size(im.size, what)  # a third-party codec's output answers to the budget too
+    except AigifError:
+        raise
+    except Exception as e:  # a third-party codec raises anything: wrap it
+        raise _wrap(e, what) from e
+    return im
 
 
 def cli_payload(image_path: str, fallback: str = DEFAULT_CODEC, quality: int | None = None,

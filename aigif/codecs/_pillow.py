@@ -18,11 +18,23 @@ from ..spec import Codec as CodecCode
 from . import Codec
 
 __all__ = ["PillowCodec", "PngCodec", "WebpCodec", "AvifCodec", "JpegCodec",
-           "check_size", "safe_decode", "open_image_file"]
+           "check_size", "pixel_budget", "safe_decode", "open_image_file"]
+
+
+def pixel_budget() -> int:
+    """Most pixels a payload may declare before it is decoded.
+
+    The spec limit ``MAX_DECOMPRESSED_PIXELS`` and, when Pillow's
+    ``Image.MAX_IMAGE_PIXELS`` is set, Pillow's own decompression-bomb threshold (twice
+    it, where ``Image.open`` raises): every codec, Pillow's or not, answers to the same
+    budget. Set ``Image.MAX_IMAGE_PIXELS = None`` to allow up to the spec limit.
+    """
+    mp = Image.MAX_IMAGE_PIXELS
+    return MAX_DECOMPRESSED_PIXELS if not mp else min(MAX_DECOMPRESSED_PIXELS, 2 * int(mp))
 
 
 def check_size(size: tuple[int, int], what: str) -> None:
-    """Raise LimitExceededError when ``size`` is over the pixel payload limits."""
+    """Raise LimitExceededError when ``size`` is over the pixel payload limits or budget."""
     w, h = size
     if w <= 0 or h <= 0:
         raise CodecError(f"{what} declares an empty image ({w}x{h})")
@@ -30,6 +42,12 @@ def check_size(size: tuple[int, int], what: str) -> None:
         raise LimitExceededError(
             f"{what} declares {w}x{h} pixels: over the limit of {MAX_DIMENSION} per side "
             f"and {MAX_DECOMPRESSED_PIXELS} pixels in all (aigif.spec.MAX_DECOMPRESSED_PIXELS)")
+    budget = pixel_budget()
+    if w * h > budget:
+        raise LimitExceededError(
+            f"{what} declares {w}x{h} = {w * h} pixels: over the decode budget of {budget} "
+            f"(2 x PIL.Image.MAX_IMAGE_PIXELS, Pillow's decompression-bomb threshold); "
+            f"refused before decoding")
 
 
 def _wrap(e: BaseException, what: str) -> AigifError:

@@ -28,7 +28,7 @@ from typing import IO
 
 from PIL import Image, ImageFile
 
-from ..errors import CodecError, LimitExceededError
+from ..errors import AigifError, CodecError, LimitExceededError
 from ..spec import MAX_FILE_BYTES, SIGNATURE, VERSION_MARK
 
 __all__ = ["AigifImageFile", "register", "FORMAT", "MIME", "EXTENSION", "ALLOW_RENDER"]
@@ -52,8 +52,8 @@ class AigifImageFile(ImageFile.ImageFile):
 
     def _open(self) -> None:
         from ..io import loads
-        from . import _resolve
-        from ._pillow import PillowCodec, safe_decode
+        from . import Codec, _resolve
+        from ._pillow import PillowCodec, _wrap, check_size, safe_decode
         assert self.fp is not None
         data = self.fp.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
@@ -66,8 +66,18 @@ class AigifImageFile(ImageFile.ImageFile):
             if isinstance(codec, PillowCodec):  # header only now, pixels in load()
                 self._inner = safe_decode(bytes(f.payload.data), [codec.pil_format],
                                           f"{codec.key} payload", probe_only=True)
-            else:
-                self._inner = codec.decode(bytes(f.payload.data))
+            else:  # header first: a bomb is refused before the codec decodes (issue 13)
+                data = bytes(f.payload.data)
+                what = f"{codec.key} payload"
+                try:
+                    if type(codec).probe is not Codec.probe:  # a header-only probe
+                        check_size(codec.probe(data), what)
+                    self._inner = codec.decode(data)
+                    check_size(self._inner.size, what)
+                except AigifError:
+                    raise
+                except Exception as e:
+                    raise _wrap(e, what) from e
             self._size, self._mode = self._inner.size, self._inner.mode
             self.info["aigif_path"] = "pixels"
         elif f.meta is not None and ALLOW_RENDER:  # regenerate now: the size needs it
