@@ -17,8 +17,8 @@ from .document import AigifFile, Fingerprint, Payload, RawElement
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
 from .io import dumps, loads, open_file as open, register_extension, save, unregister_extension
-from .meta import GenerationMeta, Lora, Platform, register_scheduler
-from .registry import register_generator
+from .meta import GenerationMeta, Lora, Platform
+from .registry import register_generator, register_scheduler
 from .validate import ValidationReport, validate
 
 __version__ = "0.1.0"

@@ -14,16 +14,16 @@ from typing import Any, Mapping
 
 from . import spec
 from .errors import MetaError
-from .registry import generators, lookup_model, model_defaults, model_for_hash, models
+from .registry import (generators, lookup_model, model_defaults, model_for_hash, models,
+                       schedulers)
 
 __all__ = ["GenerationMeta", "Platform", "Lora", "SCHEDULERS", "scheduler_code",
            "scheduler_key"]
 
-#: Lowercase scheduler keys (``"dpmpp_2m_karras"``) -> frozen code.
+#: The spec's scheduler keys (``"dpmpp_2m_karras"``) -> frozen code. Third-party keys are
+#: in the scheduler registry (``aigif.registry.schedulers``), which these functions read.
 SCHEDULERS: Mapping[str, int] = MappingProxyType(
     {s.name.lower(): int(s) for s in spec.Scheduler})
-_SCHEDULER_KEYS = {v: k for k, v in SCHEDULERS.items()}
-_extra_schedulers: dict[str, int] = {}
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}$")
 _LOCAL = re.compile(r"^local:([0-9a-f]{32})$")
@@ -34,29 +34,17 @@ def scheduler_code(key: str) -> int:
     """Frozen code of a scheduler key; raise MetaError naming the known keys."""
     code = SCHEDULERS.get(key)
     if code is None:
-        code = _extra_schedulers.get(key)
-    if code is None:
-        raise MetaError(f"unknown scheduler {key!r}; expected one of: "
-                        f"{', '.join(sorted(SCHEDULERS))}", field="scheduler")
+        info = schedulers.get(key) if key in schedulers else None
+        if info is None:
+            raise MetaError(f"unknown scheduler {key!r}; expected one of: "
+                            f"{', '.join(schedulers.keys())}", field="scheduler")
+        code = info.code
     return code
 
 
 def scheduler_key(code: int) -> str | None:
-    k = _SCHEDULER_KEYS.get(code)
-    if k is None:
-        for key, c in _extra_schedulers.items():
-            if c == code:
-                return key
-    return k
-
-
-def register_scheduler(key: str, code: int) -> None:
-    """Register a third-party scheduler key with a code in 1024..2047."""
-    if code not in spec.SCHEDULER_PRIVATE:
-        raise MetaError(f"scheduler code {code} is outside the private range 1024..2047")
-    if key in SCHEDULERS or (key in _extra_schedulers and _extra_schedulers[key] != code):
-        raise MetaError(f"scheduler {key!r} is already registered")
-    _extra_schedulers[key] = code
+    """Key of a scheduler code, or None when no registered scheduler has it."""
+    return schedulers.key_for_code(code)
 
 
 # --------------------------------------------------------------------------- platform

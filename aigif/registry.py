@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
+from types import MappingProxyType
 from importlib import import_module
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import RegistryError, UnknownModelError
-from .spec import GENERATOR_PRIVATE, GENERATORS, MODELS, WELL_KNOWN_BASE
+from .spec import (GENERATOR_PRIVATE, GENERATORS, MODELS, SCHEDULER_PRIVATE, WELL_KNOWN_BASE,
+                   Scheduler)
 from .spec.models import Defaults
 
 T = TypeVar("T")
@@ -249,3 +251,75 @@ def lookup_model(key: str) -> ModelInfo:
         f"unknown model {key!r}: expected a well-known key ({', '.join(m.key for m in MODELS)}),"
         f" a name given to aigif.register_model(), 'local:<32 hex digits>', or a hub id "
         f"'owner/name' with generator=")
+
+
+# --------------------------------------------------------------------------- schedulers
+@dataclass(frozen=True)
+class SchedulerInfo:
+    """One sampling method: its lowercase key and frozen code, and (for third parties)
+    everything the upper layers need, so that one ``register_scheduler`` call is enough.
+
+    The built-in schedulers (``spec.Scheduler``) carry only key and code here: their
+    diffusers classes live in ``aigif.render.schedulers`` and other tools' names for them in
+    ``aigif.interop.samplers``. A third-party entry carries its own:
+
+    - ``diffusers_class`` / ``options``: the diffusers scheduler class name and the init
+      options that make it this sampler (read by the render layer; ``flow`` for
+      flow-matching models, ``approximate`` when no exact equivalent exists, ``needs`` an
+      extra pip package);
+    - ``names``: what other tools call it, by dialect (``{"a1111": "My Sampler",
+      "comfyui": "my_sampler"}``; read by the interop layer).
+    """
+
+    key: str
+    code: int
+    diffusers_class: str | None = None
+    options: Any = None
+    flow: bool = False
+    approximate: bool = False
+    needs: str | None = None
+    names: Any = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options or {})))
+        object.__setattr__(self, "names", MappingProxyType(dict(self.names or {})))
+
+
+def _check_scheduler(key: str, info: Any) -> None:
+    if not isinstance(info, SchedulerInfo):
+        raise RegistryError(f"scheduler {key!r}: expected a SchedulerInfo, got "
+                            f"{type(info).__name__}")
+    if info.key != key:
+        raise RegistryError(f"scheduler key mismatch: {key!r} vs {info.key!r}")
+
+
+schedulers: Registry[SchedulerInfo] = Registry("scheduler", "aigif.schedulers", _check_scheduler)
+for _s in Scheduler:
+    schedulers.register(_s.name.lower(), SchedulerInfo(_s.name.lower(), int(_s)), code=int(_s))
+#: The spec's own scheduler keys, in code order.
+BUILTIN_SCHEDULERS: tuple[str, ...] = tuple(_s.name.lower() for _s in Scheduler)
+
+
+def register_scheduler(key: str, code: int, *, diffusers_class: str | None = None,
+                       options: dict | None = None, flow: bool = False,
+                       approximate: bool = False, needs: str | None = None,
+                       names: dict | None = None, override: bool = False) -> SchedulerInfo:
+    """Register a third-party scheduler: key, a code in the private range 1024..2047, and
+    optionally its diffusers class and options (to render it) and other tools' names for it
+    (to import and export it). One call serves every layer.
+
+    >>> register_scheduler("acme_sampler", 1030, diffusers_class="EulerDiscreteScheduler",
+    ...                    names={"a1111": "Acme"})            # doctest: +SKIP
+
+    Returns the SchedulerInfo. Raises RegistryError for a code outside the private range,
+    a key or code already in use, or a malformed key.
+    """
+    if code not in SCHEDULER_PRIVATE:
+        raise RegistryError(f"scheduler code {code} is outside the private range "
+                            f"{SCHEDULER_PRIVATE.start}..{SCHEDULER_PRIVATE.stop - 1}")
+    if key in BUILTIN_SCHEDULERS:
+        raise RegistryError(f"scheduler {key!r} is a built-in scheduler (code "
+                            f"{int(Scheduler[key.upper()])})")
+    info = SchedulerInfo(key, code, diffusers_class, options, flow, approximate, needs, names)
+    schedulers.register(key, info, code=code, override=override)
+    return info

@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 from .meta import SCHEDULERS
+from .registry import schedulers as _registry
 
 __all__ = ["from_a1111", "to_a1111", "to_a1111_legacy", "from_a1111_label", "to_a1111_label",
            "a1111_labels", "from_comfyui", "to_comfyui", "from_invokeai", "to_invokeai",
@@ -87,6 +88,28 @@ _FLOW_EULER_NAMES = ("euler", "euler simple")
 _A1111_BASE_LABEL: dict[str, str] = {}
 for _label, (_base, _) in _A1111.items():
     _A1111_BASE_LABEL.setdefault(_base, _label)
+
+
+def registered_from(dialect: str, name: str | None) -> str | None:
+    """Key of a third-party scheduler whose ``names[dialect]`` is ``name`` (case and runs of
+    spaces ignored; see ``aigif.register_scheduler``), or None."""
+    if not isinstance(name, str):
+        return None
+    want = " ".join(name.split()).lower()
+    for key in _registry.keys():
+        if key in SCHEDULERS:
+            continue
+        spelled = _registry.get(key).names.get(dialect)
+        if isinstance(spelled, str) and " ".join(spelled.split()).lower() == want:
+            return key
+    return None
+
+
+def registered_to(dialect: str, key: str) -> str | None:
+    """What a third-party scheduler registered as its name in ``dialect``, or None."""
+    if key in SCHEDULERS or key not in _registry:
+        return None
+    return _registry.get(key).names.get(dialect)
 
 
 def _join(base: str, suffix: str) -> str | None:
@@ -200,7 +223,7 @@ def from_a1111_label(name: str | None, *, flow: bool = False) -> str | None:
     key = low.replace(" ", "_")
     if key in SCHEDULERS:
         return key
-    return from_a1111(n)
+    return from_a1111(n) or registered_from("a1111", n) or (key if key in _registry else None)
 
 
 def to_a1111_label(key: str) -> str | None:
@@ -215,7 +238,7 @@ def to_a1111_label(key: str) -> str | None:
     """
     if key == "flow_euler":
         return _FLOW_EULER_LABEL
-    return to_a1111_legacy(key)
+    return to_a1111_legacy(key) or registered_to("a1111", key)
 
 
 def a1111_labels(*, flow: bool = False) -> list[str]:
@@ -275,7 +298,7 @@ def from_comfyui(sampler_name: str | None, scheduler: str | None = None, *,
         return "flow_euler"
     base = _COMFY.get(name)
     if base is None:
-        return None
+        return registered_from("comfyui", name)
     if name == "ddim" and sched == "ddim_uniform":
         return "ddim"
     suffix = _COMFY_SCHED.get(sched)
@@ -300,7 +323,8 @@ def to_comfyui(key: str) -> tuple[str, str] | None:
         name = _COMFY_BASE.get(base)
         if name is not None:
             return name, sched
-    return None
+    name = registered_to("comfyui", key)
+    return (name, "normal") if name is not None else None
 
 
 # --------------------------------------------------------------------------- InvokeAI
@@ -337,7 +361,7 @@ def from_invokeai(name: str | None) -> str | None:
     n = name.strip().lower()
     if n in _INVOKE2:
         return _INVOKE2[n]
-    return _INVOKE3.get(n)
+    return _INVOKE3.get(n) or registered_from("invokeai", n)
 
 
 def to_invokeai(key: str) -> str | None:
@@ -345,7 +369,7 @@ def to_invokeai(key: str) -> str | None:
     for name, k in _INVOKE3.items():
         if k == key:
             return name
-    return None
+    return registered_to("invokeai", key)
 
 
 # --------------------------------------------------------------------------- NovelAI

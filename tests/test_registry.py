@@ -31,8 +31,10 @@ def test_private_scheduler():
     aigif.register_scheduler("acme_sampler", 1030)
     m = aigif.GenerationMeta(model="sd15", scheduler="acme_sampler")
     assert aigif.loads(aigif.dumps(m)).meta.scheduler == "acme_sampler"
-    with pytest.raises(aigif.MetaError):
+    with pytest.raises(aigif.RegistryError, match="private range"):
         aigif.register_scheduler("acme_bad", 12)
+    with pytest.raises(aigif.RegistryError, match="already used"):
+        aigif.register_scheduler("acme_other", 1030)
 
 
 def test_registry_bad_keys_and_lazy_refs():
@@ -47,3 +49,25 @@ def test_registry_bad_keys_and_lazy_refs():
         r.get("broken")
     with pytest.raises(RegistryError, match="no thing named 'zzz'"):
         r.get("zzz")
+
+
+def test_third_party_scheduler_is_one_registration():
+    """One ``register_scheduler`` call: the code for files, the diffusers class for rendering,
+    and other tools' names for import/export."""
+    from aigif import schedulers as names
+    from aigif.render import schedulers as rs
+    aigif.register_scheduler("acme_euler", 1031, diffusers_class="EulerDiscreteScheduler",
+                             options={"use_karras_sigmas": True},
+                             names={"a1111": "Acme Euler", "comfyui": "acme_euler_k"})
+    m = aigif.GenerationMeta(model="sd15", scheduler="acme_euler")
+    assert aigif.loads(aigif.dumps(m)).meta.scheduler == "acme_euler"
+    assert names.from_a1111_label("acme  euler") == "acme_euler"
+    assert names.to_a1111_label("acme_euler") == "Acme Euler"
+    assert names.from_comfyui("acme_euler_k") == "acme_euler"
+    assert names.to_comfyui("acme_euler") == ("acme_euler_k", "normal")
+    spec = rs.spec_for("acme_euler")
+    assert (spec.cls, dict(spec.options)) == ("EulerDiscreteScheduler",
+                                               {"use_karras_sigmas": True})
+    assert rs.scheduler_key_for({"_class_name": "EulerDiscreteScheduler",
+                                 "use_karras_sigmas": True}) == "euler_karras"  # built-in wins
+    assert rs.spec_for("acme_sampler_without_class") is None

@@ -28,12 +28,13 @@ from dataclasses import KW_ONLY, dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .. import registry as _registry
 from .. import schedulers as _names
 from ..errors import MissingDependencyError, RenderError
 
 __all__ = ["SchedulerSpec", "SCHEDULER_TABLE", "FLOW_SCHEDULERS", "SCHEDULER_OPTIONS",
            "scheduler_from_a1111", "a1111_name", "scheduler_class", "scheduler_key_for",
-           "make_scheduler", "register_scheduler_spec"]
+           "make_scheduler", "spec_for"]
 
 _SIGMA_FLAGS = ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas")
 
@@ -127,15 +128,6 @@ SCHEDULER_OPTIONS = frozenset({
 })
 
 
-def register_scheduler_spec(spec: SchedulerSpec, *, override: bool = False) -> None:
-    """Add a scheduler to the table (its key must be known to ``aigif.meta``)."""
-    from ..meta import scheduler_code
-    scheduler_code(spec.key)
-    if spec.key in _TABLE and not override:
-        raise RenderError(f"scheduler {spec.key!r} already has a diffusers mapping")
-    _TABLE[spec.key] = spec
-
-
 def scheduler_from_a1111(name: str, *, flow: bool = False) -> str:
     """Key of an A1111 sampler name (``"DPM++ 2M Karras"`` -> ``"dpmpp_2m_karras"``).
 
@@ -168,12 +160,26 @@ def a1111_name(key: str) -> str:
     return _names.to_a1111_label(key) or key
 
 
+def _registered(key: str) -> SchedulerSpec | None:
+    """The diffusers mapping a third party gave with ``aigif.register_scheduler``."""
+    info = _registry.schedulers.get(key) if key in _registry.schedulers else None
+    if info is None or info.diffusers_class is None:
+        return None
+    return SchedulerSpec(key, info.diffusers_class, info.options, approximate=info.approximate,
+                         flow=info.flow, needs=info.needs)
+
+
+def spec_for(key: str) -> SchedulerSpec | None:
+    """The diffusers mapping of a scheduler key (built-in or registered), or None."""
+    return _TABLE.get(key) or _registered(key)
+
+
 def _spec(key: str) -> SchedulerSpec:
-    try:
-        return _TABLE[key]
-    except KeyError:
+    s = spec_for(key)
+    if s is None:
         raise RenderError(f"scheduler {key!r} has no diffusers mapping; known: "
-                          f"{', '.join(sorted(_TABLE))}", field="scheduler") from None
+                          f"{', '.join(sorted(_TABLE))}", field="scheduler")
+    return s
 
 
 def _diffusers_class(name: str):
@@ -224,6 +230,13 @@ def make_scheduler(key: str, base_config: Mapping[str, Any],
     return cls.from_config(dict(base_config), **kwargs)
 
 
+def _all_specs():
+    yield from _TABLE.items()
+    for key in _registry.schedulers.keys():
+        if key not in _TABLE and (s := _registered(key)) is not None:
+            yield key, s
+
+
 def scheduler_key_for(scheduler_or_config: Any, class_name: str | None = None) -> str | None:
     """Key of a diffusers scheduler (or its config dict), or None if none matches exactly.
 
@@ -237,7 +250,7 @@ def scheduler_key_for(scheduler_or_config: Any, class_name: str | None = None) -
         cfg = dict(scheduler_or_config.config)
         name = type(scheduler_or_config).__name__
     best = None
-    for key, s in _TABLE.items():
+    for key, s in _all_specs():
         if s.cls != name:
             continue
         want = dict(s.options)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Mapping
 
 from ...errors import AigifWarning, MissingDependencyError, ModelNotAvailableError, RenderError
-from ..schedulers import FLOW_SCHEDULERS, SCHEDULER_TABLE, make_scheduler
+from ..schedulers import FLOW_SCHEDULERS, SCHEDULER_TABLE, make_scheduler, spec_for
 
 __all__ = ["DiffusersGenerator", "ModelSource", "ALL_FIELDS", "dtype_kwarg", "clip_text_model_shim"]
 
@@ -121,11 +121,13 @@ class DiffusersGenerator:
         if meta.loras:
             raise RenderError("this renderer does not apply LoRAs yet; the image would differ",
                               field="loras")
-        spec = SCHEDULER_TABLE.get(meta.scheduler)
+        spec = spec_for(meta.scheduler)
         ok = self.schedulers if self.schedulers is not None else (
             FLOW_SCHEDULERS if self.flow else
             frozenset(k for k, s in SCHEDULER_TABLE.items() if not s.flow))
-        if spec is None or meta.scheduler not in ok:
+        registered_ok = self.schedulers is None and spec is not None and \
+            meta.scheduler not in SCHEDULER_TABLE and spec.flow == self.flow
+        if spec is None or (meta.scheduler not in ok and not registered_ok):
             raise RenderError(f"generator {self.key!r} cannot run scheduler "
                               f"{meta.scheduler!r}; it runs: {', '.join(sorted(ok))}",
                               field="scheduler")
