@@ -1,13 +1,14 @@
 """``aigif convert`` (other tools' images -> .aigif) and ``aigif export`` (back)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from .. import errors
-from ._common import console, err_console, fail, run_guarded
+from ._common import check_output, console, err_console, fail, run_guarded, write_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 _MAX_ROWS = 100
@@ -31,12 +32,20 @@ def _gather(inputs: list[Path], recursive: bool) -> tuple[list[tuple[Path, Path]
     return files, skipped
 
 
-def _out_path(outdir: Path, rel: Path, taken: set) -> Path:
-    out = outdir / rel.with_suffix(".aigif")
-    if out in taken:  # a.png and a.jpg in one folder
-        out = outdir / rel.parent / (rel.name + ".aigif")
-    taken.add(out)
-    return out
+def _out_path(outdir: Path, rel: Path, src: Path, taken: dict) -> Path:
+    """The output of ``src``: ``rel`` with ``.aigif``, else (a.png and a.jpg in one folder)
+    ``a.jpg.aigif``. Two inputs never share an output in one run: when both names are taken
+    (the same relative name under several roots) the later input, in the order given, is
+    refused with an AigifError naming the earlier one."""
+    names = (outdir / rel.with_suffix(".aigif"), outdir / rel.parent / (rel.name + ".aigif"))
+    keys = [os.path.normcase(os.path.normpath(n)).casefold() for n in names]  # A.png ~ a.png
+    for out, key in zip(names, keys):
+        if key not in taken:
+            taken[key] = src
+            return out
+    raise errors.AigifError(f"its output {names[0]} is already that of {taken[keys[0]]} in "
+                            f"this run (and {names[1]} that of {taken[keys[1]]}): convert "
+                            f"inputs with the same relative name into different folders")
 
 
 def convert(
@@ -55,7 +64,8 @@ def convert(
     from rich.table import Table
     from rich.text import Text
 
-    from .. import interop, save
+    from .. import dumps, interop
+    from .._atomic import ensure_dir_within
     if keep_pixels:
         try:
             from ..codecs import available_codecs
@@ -75,16 +85,16 @@ def convert(
     except OSError as e:
         fail(f"cannot create {outdir}: {e.strerror or e}")
     rows = []
-    taken: set = set()
+    taken: dict = {}
     totals = {"before": 0, "after": 0}
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                   MofNCompleteColumn(), console=err_console, transient=True) as prog:
         task = prog.add_task("converting", total=len(files))
         for path, rel in files:
             prog.update(task, description=Text(f"converting {path.name}"[:60]).plain)
-            out = _out_path(outdir, rel, taken)
             try:
-                if out.exists() and not force:
+                out = _out_path(outdir, rel, path, taken)
+                if not force and os.path.lexists(out):
                     raise errors.AigifError(f"{out} exists (use --force to overwrite)")
                 size = path.stat().st_size
                 r = interop.read(path)
@@ -92,8 +102,9 @@ def convert(
                 if keep_pixels:
                     payload = _payload(path, keep_pixels, quality, lossless)
                 f = r.to_aigif(payload)
-                out.parent.mkdir(parents=True, exist_ok=True)
-                n = save(f, out)
+                # every output stays inside OUT, whatever links its sub-folders hold
+                ensure_dir_within(out.parent, outdir)
+                n = write_output(out, dumps(f), force=force, within=outdir)
                 totals["before"] += size
                 totals["after"] += n
                 rows.append((str(path), r.tool, size, n, r.mapped_count, len(r.unmapped),
@@ -169,8 +180,7 @@ def export(
         from .. import open as aopen
         if dialect not in interop.DIALECTS:
             fail(f"unknown dialect {dialect!r}; expected one of {', '.join(interop.DIALECTS)}")
-        if output.exists() and not force:
-            fail(f"{output} exists (use --force to overwrite)")
+        check_output(output, force)
         suffix = output.suffix.lower().lstrip(".")
         if suffix not in ("png", "jpg", "jpeg", "webp"):
             fail(f"{output}: the output must end in .png, .jpg or .webp")
@@ -182,9 +192,7 @@ def export(
             if pixels is None:
                 pixels = file
         data = interop.export(obj, dialect, image=pixels, format=suffix)
-        tmp = output.with_name(output.name + ".part")
-        tmp.write_bytes(data)
-        tmp.replace(output)
+        write_output(output, data, force=force)
         console.print(Text_(f"wrote {output} ({len(data)} bytes, {dialect})"))
     run_guarded(go)
 

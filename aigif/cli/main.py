@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 
 from .. import errors
-from ._common import console, fail, run_guarded
+from ._common import check_output, console, fail, run_guarded, write_output
 
 #: feature modules under aigif/cli/ that add commands with ``register(app)``
 COMMAND_MODULES: tuple[str, ...] = ("pixels", "interop", "render")
@@ -60,15 +60,14 @@ def encode(
 ) -> None:
     """Write an .aigif file from JSON metadata and/or flags."""
     def go() -> None:
-        from .. import GenerationMeta, save
+        from .. import GenerationMeta, dumps
         d = _load_json(json_path) if json_path else {}
         flags = dict(model=model, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
                      steps=steps, guidance_scale=guidance_scale, scheduler=scheduler,
                      width=width, height=height, clip_skip=clip_skip, generator=generator,
                      model_revision=revision)
         d.update({k: v for k, v in flags.items() if v is not None})
-        if output.exists() and not force:
-            fail(f"{output} exists (use --force to overwrite)")
+        check_output(output, force)
         meta = GenerationMeta.from_dict(d) if d else None
         if meta is None and image is None:
             fail("nothing to encode: give --json, --model/--prompt flags, or --image")
@@ -77,7 +76,7 @@ def encode(
         if image is not None:
             from ..codecs import cli_payload
             f = AigifFile(meta=meta, payload=cli_payload(str(image), fallback, quality, lossless))
-        n = save(f, output)
+        n = write_output(output, dumps(f), force=force)
         console.print(f"wrote {output} ({n} bytes)")
     run_guarded(go)
 
@@ -141,7 +140,23 @@ def validate(
     from ..validate import validate as check
     bad = 0
     for p in files:
-        r = check(str(p))
+        try:
+            r = check(str(p))
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except Exception as e:  # noqa: BLE001 - one file never stops the others
+            # validate() reports bad content as issues; anything it raises is a reader bug
+            # or a broken environment: say so for this file and go on
+            bad += 1
+            code = e.code if isinstance(e, errors.AigifError) else "internal-error"
+            msg = str(e) if isinstance(e, errors.AigifError) else f"{type(e).__name__}: {e}"
+            if as_json:
+                print(json.dumps({"source": str(p), "ok": False, "issues": [
+                    {"code": code, "severity": "error", "field": None, "offset": None,
+                     "message": msg}]}, ensure_ascii=False))
+            else:
+                print(f"{p}: error: {code}: {msg}")
+            continue
         if not r.ok:
             bad += 1
         if as_json:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from ._common import console, fail, run_guarded
+from ._common import check_output, console, fail, run_guarded, save_image, write_output
 
 __all__ = ["register"]
 
@@ -29,21 +29,12 @@ def decode(
             from PIL import Image  # noqa: F401
         except ImportError:
             fail("decode needs Pillow: pip install 'aigif[images]'")
-        if output.exists() and not force:
-            fail(f"{output} exists (use --force to overwrite)")
+        check_output(output, force)
         f = aigif_open(file)
         res = f.image(policy=policy)
         im = res.image
-        ext = output.suffix.lower()
-        if ext in (".jxl",):
-            import pillow_jxl  # noqa: F401
-        if ext in (".jpg", ".jpeg") and im.mode not in ("RGB", "L"):
-            im = im.convert("RGB")
         opts = {} if quality is None else {"quality": quality}
-        try:
-            im.save(output, **opts)
-        except (KeyError, ValueError) as e:  # unknown extension / bad option
-            fail(f"cannot write {output}: {e}")
+        save_image(im, output, force=force, **opts)
         note = f"; {res.note}" if res.note else ""
         console.print(f"wrote {output} ({im.size[0]}x{im.size[1]} {im.mode}, "
                       f"from {res.path}{note})")
@@ -67,11 +58,10 @@ def hybrid(
         import json
         import math
 
-        from .. import GenerationMeta, save
+        from .. import GenerationMeta, dumps
         from ..codecs._pillow import open_image_file
         from ..codecs.residual import encode_hybrid
-        if output.exists() and not force:
-            fail(f"{output} exists (use --force to overwrite)")
+        check_output(output, force)
         meta = None
         if json_path is not None:
             try:
@@ -82,7 +72,7 @@ def hybrid(
         regen = open_image_file(str(regenerated)) if regenerated is not None else None
         keys = tuple(k for k in codecs.split(",") if k)
         f, d = encode_hybrid(meta, orig, regen, math.inf if exact else target, codecs=keys)
-        n = save(f, output)
+        n = write_output(output, dumps(f), force=force)
         console.print(d.report(), highlight=False)
         console.print(f"wrote {output} ({n} bytes, {d.mode})")
     run_guarded(go)

@@ -5,6 +5,7 @@ Torch and diffusers load only when one of these commands runs.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import List, Optional
 
 import typer
 
-from ._common import console, err_console, fail, run_guarded
+from ._common import (check_output, console, err_console, fail, image_format, image_writer,
+                      run_guarded, write_output)
 
 __all__ = ["register"]
 
@@ -46,13 +48,28 @@ def _exactness(res) -> str:
             None: "no fingerprint to check"}[res.exact]
 
 
-def _save(image, path: Path) -> None:
-    if path.suffix.lower() in (".jpg", ".jpeg") and image.mode not in ("RGB", "L"):
-        image = image.convert("RGB")
+def _save(image, path: Path, *, force: bool, within: Optional[Path] = None) -> None:
+    """Write a rendered image atomically (never through a link; inside ``within``)."""
     try:
-        image.save(path)
+        write_output(path, image_writer(image, path), force=force, within=within)
     except (KeyError, ValueError) as e:
         fail(f"cannot write {path}: {e}")
+
+
+def _targets(files: List[Path], output: Path, single: bool) -> list:
+    """One output per input; two inputs that would write the same file are refused."""
+    if single:
+        return [output]
+    targets, seen = [], {}
+    for f in files:
+        t = output / (Path(f).stem + ".png")
+        key = os.path.normcase(os.path.normpath(t)).casefold()
+        if key in seen:
+            fail(f"{seen[key]} and {f} would both be written to {t}; render inputs with the "
+                 f"same name into different folders")
+        seen[key] = f
+        targets.append(t)
+    return targets
 
 
 def render(
@@ -79,11 +96,11 @@ def render(
         if not single:
             if output.suffix.lower() in _IMAGE_SUFFIXES:
                 fail(f"{len(files)} inputs need an output folder, not {output}")
+        targets = _targets(files, output, single)
+        if not single:
             output.mkdir(parents=True, exist_ok=True)
-        targets = [output if single else output / (Path(f).stem + ".png") for f in files]
         for t in targets:
-            if t.exists() and not force:
-                fail(f"{t} exists (use --force to overwrite)")
+            check_output(t, force)
         _quiet()
         failed = 0
         with Progress(TextColumn("{task.description}"), BarColumn(),
@@ -99,7 +116,7 @@ def render(
                                                      fallback="payload" if fallback else "error",
                                                      download=not offline)
                     _warn_lines(caught)
-                    _save(res.image, dst)
+                    _save(res.image, dst, force=force, within=None if single else output)
                     t = res.timings.get("total", 0.0)
                     console.print(f"{src} -> {dst}: {_exactness(res)}, {t:.2f} s"
                                   f"{' (cached pipeline)' if res.cache_hit else ''}")
@@ -141,8 +158,10 @@ def generate(
         except json.JSONDecodeError as e:
             fail(f"{json_path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")
         for p in (output, image):
-            if p is not None and p.exists() and not force:
-                fail(f"{p} exists (use --force to overwrite)")
+            if p is not None:
+                check_output(p, force)
+        if image is not None:
+            image_format(image)   # an unknown image extension fails before the work
         meta = GenerationMeta.from_dict(d)
         _quiet()
         with warnings.catch_warnings(record=True) as caught:
@@ -150,10 +169,10 @@ def generate(
             with err_console.status("generating"):
                 img, data = gen(meta, device=device, dtype=dtype, download=not offline)
         _warn_lines(caught)
-        output.write_bytes(data)
+        write_output(output, data, force=force)
         msg = f"wrote {output} ({len(data)} bytes)"
         if image is not None:
-            _save(img, image)
+            _save(img, image, force=force)
             msg += f" and {image} ({img.size[0]}x{img.size[1]})"
         console.print(msg)
     run_guarded(go)
