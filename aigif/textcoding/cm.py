@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import threading
 from itertools import accumulate
@@ -36,6 +37,16 @@ from ..errors import LimitExceededError, MalformedError, MetaError
 from ..spec import MAX_TEXT_CHARS
 from . import Method
 from .rangecoder import MAX_TOTAL, Decoder, Encoder
+
+try:
+    from . import _cmfast    # the compiled twin of this module (_cmfast.c), when it was built
+except ImportError:          # pragma: no cover - built wherever a C compiler was
+    _cmfast = None
+
+#: Model.encode/decode use the compiled coder when it is built and this is true; else the
+#: pure-Python reference below (the same bytes, strings and errors, only slower).
+#: ``AIGIF_PURE_PYTHON=1`` in the environment turns it off at import; tests set it per test.
+USE_COMPILED = _cmfast is not None and os.environ.get("AIGIF_PURE_PYTHON", "") in ("", "0")
 
 __all__ = ["METHOD", "CODE", "MODEL_VERSION", "Model", "load_model", "atoms", "token_class"]
 
@@ -342,8 +353,36 @@ class Model:
                 return NCTX + 2 * ((st >> 8) - 1) + 1
         return role * NCLASS + key
 
+    _fast = None    # the compiled coder for these tables (False: not available)
+
+    def compiled(self):
+        """This model's compiled coder (``_cmfast.Coder``, made on first use), or None where
+        the extension is not built or refuses the tables."""
+        fast = self._fast
+        if fast is None:
+            with _compiled_lock:
+                fast = self._fast
+                if fast is None:
+                    fast = self._fast = _make_compiled(self)
+        return fast or None
+
     # ------------------------------------------------------------------ decoding
     def decode(self, data: bytes) -> tuple[str, str]:
+        """(prompt, negative) coded in a payload; raises MalformedError or
+        LimitExceededError (spec section 5). Compiled when available, else decode_py."""
+        if USE_COMPILED:
+            fast = self._fast
+            if fast is None:
+                fast = self.compiled()
+            if fast:
+                r = fast.decode(data)
+                if type(r) is tuple:
+                    return r
+                raise _compiled_error(r)
+        return self.decode_py(data)
+
+    def decode_py(self, data: bytes) -> tuple[str, str]:
+        """The pure-Python reference decoder."""
         dec = Decoder(data)
         state = [-1]
         p = self._decode_text(dec, 0, state)
@@ -557,6 +596,12 @@ class Model:
             if m:
                 raise MetaError(f"{what} is not valid Unicode (lone surrogate at index "
                                 f"{m.start()})", field=what)
+        if USE_COMPILED:
+            fast = self._fast
+            if fast is None:
+                fast = self.compiled()
+            if fast:
+                return fast.encode(prompt, negative)
         enc = Encoder()
         state = [-1]
         for role, text in ((0, prompt), (1, negative)):
@@ -618,6 +663,36 @@ class Model:
             c1 = char_class(ch)
         cum = chars[c1 * NCHARCTX + c2].cum
         enc.encode(cum[0], cum[1] - cum[0], cum[-1])
+
+
+# ----------------------------------------------------------------------- compiled
+_compiled_lock = threading.Lock()
+
+
+def _make_compiled(m: Model):
+    """A ``_cmfast.Coder`` over m's tables (flattened once), or False."""
+    if _cmfast is None:
+        return False
+    tables = [(t.syms, t._counts) for t in (*m.tabs, m.gtab, *m.case, *m.chars, m.uni)]
+    try:
+        return _cmfast.Coder(m.vocab, tables, m.parent, list(m.big.items()),
+                             list(GROUPS.items()), _log_table(), MAX_TEXT_CHARS)
+    except (ValueError, TypeError):    # tables the C side cannot take: the reference runs
+        return False
+
+
+def _compiled_error(code: int) -> Exception:
+    """The reference decoder's error for a compiled decoder's error code."""
+    kind = code & 255
+    if kind == _cmfast.ERR_LIMIT:
+        return LimitExceededError(f"decoded text over {MAX_TEXT_CHARS} characters", field="text")
+    if kind == _cmfast.ERR_SURROGATE:
+        return MalformedError(f"text stream codes the surrogate U+{code >> 8:04X}", field="text")
+    msg = {_cmfast.ERR_RANGE: "text stream is corrupt (code value past the range)",
+           _cmfast.ERR_END: "text stream ends before its last symbol",
+           _cmfast.ERR_EMPTY_SPELL: "empty spelled token in text stream",
+           _cmfast.ERR_NO_PREV: "code point escape refers to no earlier one"}[kind]
+    return MalformedError(msg, field="text")
 
 
 # ----------------------------------------------------------------------- loading
