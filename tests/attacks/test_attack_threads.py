@@ -100,24 +100,51 @@ def test_textcoding_lookups_on_first_use():
     assert got == [["cm1", ["utf8", "brotli", "cm1"]]] * THREADS
 
 
-def test_other_lazy_registries_on_first_use():
+_PLUGIN = textwrap.dedent("""
+    import time
+    time.sleep(0.05)                       # a slow import widens any first-use window
+    from aigif.codecs import Codec
+    from aigif.registry import GeneratorInfo
+    from aigif.spec.models import Defaults
+
+    class AcmeCodec(Codec):
+        key, code = "acme", 100
+
+    GEN = GeneratorInfo("acmegen", 1500, Defaults(steps=9, guidance_scale=2.0,
+                                                   scheduler="euler", width=64, height=64))
+""")
+
+
+def _entry_point_plugin(root):
+    """An installed distribution (on sys.path) with aigif.codecs/aigif.generators entries."""
+    (root / "acme_plugin.py").write_text(_PLUGIN)
+    di = root / "acme_plugin-1.0.dist-info"
+    di.mkdir()
+    (di / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-plugin\nVersion: 1.0\n")
+    (di / "entry_points.txt").write_text("[aigif.codecs]\nacme = acme_plugin:AcmeCodec\n\n"
+                                         "[aigif.generators]\nacmegen = acme_plugin:GEN\n")
+
+
+def test_other_lazy_registries_on_first_use(tmp_path):
     """Codec registry ("module:attr" entries, instances made on first use), generator and
-    model registries (entry-point discovery on first lookup), scheduler table, Pillow
-    plugin registration: all first used together from every thread."""
-    setup = ("import io, aigif; from PIL import Image; "
+    model registries (entry-point discovery and loading on first lookup), scheduler table,
+    Pillow plugin registration: all first used together from every thread."""
+    _entry_point_plugin(tmp_path)
+    setup = ("sys.path.insert(0, arg[1]); import io, aigif; from PIL import Image; "
              "from aigif.codecs import codec_for_code, get_codec, install_pillow_plugin; "
              "from aigif.registry import generators, lookup_model; "
              "from aigif.meta import scheduler_code")
     call = ("(codec_for_code(1).key, type(get_codec('webp')).__name__, "
             "sorted(generators.keys()), lookup_model('sd15').generator, "
             "generators.key_for_code(1), scheduler_code('dpmpp_2m_karras'), "
-            "install_pillow_plugin() or Image.open(io.BytesIO(bytes.fromhex(arg))).format, "
+            "get_codec('acme').code, codec_for_code(100).key, generators.get('acmegen').code, "
+            "install_pillow_plugin() or Image.open(io.BytesIO(bytes.fromhex(arg[0]))).format, "
             "Image.ID.count('AIGIF'))")
     png = aigif.dumps(aigif.AigifFile(meta=None, payload=aigif.codecs.encode_payload(
         _tiny_image(), "png", None, True)))
-    got = _race(setup, call, png.hex())
+    got = _race(setup, call, [png.hex(), str(tmp_path)])
     assert all(g == got[0] for g in got), got
-    assert got[0][0] == "png" and got[0][-2:] == ["AIGIF", 1]
+    assert got[0][0] == "png" and got[0][-5:] == [100, "acme", 1500, "AIGIF", 1]
 
 
 def _tiny_image():
