@@ -13,7 +13,7 @@ from construct import Construct, StreamError, stream_read, stream_tell, stream_w
 
 from .. import spec
 
-__all__ = ["FieldError", "UVarint", "Utf8", "VarBytes", "Guidance", "Real", "Dimension",
+__all__ = ["FieldError", "write_uvarint", "read_uvarint", "uvarint", "UVarint", "Utf8", "VarBytes", "Guidance", "Real", "Dimension",
            "Seed32", "U32"]
 
 
@@ -34,33 +34,67 @@ def _tell(stream) -> int | None:
         return None
 
 
+def write_uvarint(n: int, out: bytearray) -> None:
+    """Append ``n`` (0 <= n < 2**64) as an unsigned LEB128 varint: 7 bits a byte, low group
+    first, minimal form. The one varint writer of the package."""
+    if n < 0 or n >= 1 << 64:
+        raise FieldError("malformed", f"varint out of range: {n}")
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def uvarint(n: int) -> bytes:
+    """``n`` as varint bytes."""
+    out = bytearray()
+    write_uvarint(n, out)
+    return bytes(out)
+
+
+def read_uvarint(data, pos: int = 0) -> tuple[int, int]:
+    """``(value, next position)`` of the varint at ``data[pos:]``. The one varint reader:
+    at most ``spec.MAX_VARINT_BYTES`` bytes, minimal form, under 2**64. Raises FieldError
+    (kind "truncated", "malformed" or "limit"; offset = ``pos``)."""
+    start = pos
+    n = shift = 0
+    end = len(data)
+    for i in range(spec.MAX_VARINT_BYTES):
+        if pos >= end:
+            raise FieldError("truncated", "the data ends inside a varint", start)
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if not b & 0x80:
+            if i and b == 0:
+                raise FieldError("malformed", "over-long varint (not minimal)", start)
+            if n >= 1 << 64:
+                raise FieldError("limit", "varint over 64 bits", start)
+            return n, pos
+        shift += 7
+    raise FieldError("malformed", "varint longer than 10 bytes", start)
+
+
 class _UVarint(Construct):
-    """Unsigned LEB128: 7 bits a byte, low group first, at most 10 bytes, minimal form."""
+    """Unsigned LEB128 (``read_uvarint`` / ``write_uvarint``) as a construct."""
 
     def _parse(self, stream, context, path):
         start = _tell(stream)
-        n = shift = 0
-        for i in range(spec.MAX_VARINT_BYTES):
+        buf = bytearray()
+        while len(buf) < spec.MAX_VARINT_BYTES:
             b = stream_read(stream, 1, path)[0]
-            n |= (b & 0x7F) << shift
+            buf.append(b)
             if not b & 0x80:
-                if i and b == 0:
-                    raise FieldError("malformed", "over-long varint (not minimal)", start)
-                if n >= 1 << 64:
-                    raise FieldError("limit", "varint over 64 bits", start)
-                return n
-            shift += 7
-        raise FieldError("malformed", "varint longer than 10 bytes", start)
+                break
+        try:
+            return read_uvarint(buf)[0]
+        except FieldError as e:
+            e.offset = start
+            raise
 
     def _build(self, obj, stream, context, path):
-        n = int(obj)
-        if n < 0 or n >= 1 << 64:
-            raise FieldError("malformed", f"varint out of range: {n}")
         out = bytearray()
-        while n >= 0x80:
-            out.append((n & 0x7F) | 0x80)
-            n >>= 7
-        out.append(n)
+        write_uvarint(int(obj), out)
         stream_write(stream, bytes(out), len(out), path)
         return obj
 

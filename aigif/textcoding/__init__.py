@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import LimitExceededError, MalformedError, RegistryError
+from ..bitstream.primitives import FieldError, read_uvarint, write_uvarint as write_varint
 from ..spec import MAX_TEXT_BYTES, TextMethod
 
 __all__ = ["Method", "register_method", "get_method", "candidates", "encode_text", "decode_text"]
@@ -82,27 +83,12 @@ def candidates() -> list[Method]:
 
 
 # --------------------------------------------------------------------------- helpers
-def write_varint(n: int, out: bytearray) -> None:
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-
-
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    n = shift = 0
-    for i in range(10):
-        if pos >= len(data):
-            raise MalformedError("text block ends inside a length", field="text")
-        b = data[pos]
-        pos += 1
-        n |= (b & 0x7F) << shift
-        if not b & 0x80:
-            if i and b == 0:
-                raise MalformedError("over-long varint in text block", field="text")
-            return n, pos
-        shift += 7
-    raise MalformedError("varint longer than 10 bytes in text block", field="text")
+    """``bitstream.read_uvarint`` with errors said as text-block errors."""
+    try:
+        return read_uvarint(data, pos)
+    except FieldError as e:
+        raise MalformedError(f"text block: {e.message}", field="text") from None
 
 
 def _utf8(b: bytes, what: str) -> str:
