@@ -5,7 +5,7 @@
 Prints (1) bytes per file for realistic SD 1.5 metadata next to the same metadata as
 AUTOMATIC1111 infotext raw / zlib-9 / brotli-11, per text method; (2) open+meta and validate
 throughput (files/s, one process, one thread) next to Pillow reading the same metadata from a
-PNG text chunk, in the same run.
+PNG text chunk, in the same run; (3) the cm1 text coder alone, compiled and pure Python.
 """
 from __future__ import annotations
 
@@ -96,6 +96,26 @@ def main() -> None:
     print(f"| aigif.validate(b)                           | {timed(aigif.validate, sample):7.0f} |")
     print(f"| aigif.dumps(meta)                           | {timed(aigif.dumps, ms[:200]):7.0f} |")
     print(f"| Pillow: open PNG + read 'parameters' chunk  | {timed(pil_read, pngs):7.0f} |")
+
+    # the cm1 coder alone, compiled (aigif/textcoding/_cmfast.c) and pure-Python reference
+    from aigif.textcoding import cm
+    model = cm.load_model()
+    pairs = [(x.prompt, x.negative_prompt) for x in ms[:200]]
+    payloads = [model.encode(p, n) for p, n in pairs]
+    built = model.compiled() is not None
+    old = cm.USE_COMPILED
+    try:
+        for label, on in (("compiled", True), ("pure Python", False)):
+            if on and not built:
+                print(f"| cm1 coder, {label:<32} | not built |")
+                continue
+            cm.USE_COMPILED = on
+            dec = timed(model.decode, payloads, 0.5)
+            enc = timed(lambda pn: model.encode(*pn), pairs, 0.5)
+            print(f"| cm1 decode only, {label:<26} | {dec:7.0f} |")
+            print(f"| cm1 encode only, {label:<26} | {enc:7.0f} |")
+    finally:
+        cm.USE_COMPILED = old
 
 
 if __name__ == "__main__":
