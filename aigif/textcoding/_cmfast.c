@@ -377,8 +377,14 @@ static int build(Coder *m, PyObject *vocab, PyObject *tables, PyObject *parent, 
     }
     m->voff[n] = pos;
     /* keys: every entry, and every atom-boundary prefix of an entry (for the encoder) */
-    int64_t nkeys = n;
-    for (Py_ssize_t i = 0; i < n; i++) nkeys += m->voff[i + 1] - m->voff[i];
+    int64_t nkeys = n;                 /* an upper bound: entries + inner atom boundaries */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *s = m->vchars + m->voff[i];
+        uint32_t l = m->voff[i + 1] - m->voff[i];
+        for (uint32_t j = 1; j < l; j++)
+            if (!is_alnum_ascii((unsigned char)s[j]) || !is_alnum_ascii((unsigned char)s[j - 1]))
+                nkeys++;
+    }
     uint64_t cap = 1;
     while (cap < (uint64_t)nkeys * 2) cap <<= 1;
     m->mask = cap - 1;
