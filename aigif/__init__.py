@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .document import AigifFile, Fingerprint, Payload, RawElement
+from .document import AigifFile, Fingerprint, Payload, RawElement, loads, open_file as open, save
 from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
-from .io import dumps, loads, open_file as open, register_extension, save, unregister_extension
+from .io import dumps
 from .meta import GenerationMeta, Lora, Platform
-from .registry import register_generator, register_scheduler
+from .registry import (register_extension, register_generator, register_scheduler,
+                       unregister_extension)
 from .validate import ValidationReport, validate
 
 __version__ = "0.1.0"
@@ -62,8 +63,9 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-# Pillow plugin: PIL.Image.open("x.aigif") works after `import aigif`. This does not import
-# Pillow; it registers when PIL.Image is (or already was) imported.
-from .codecs import install_pillow_plugin as _install_pillow_plugin  # noqa: E402
-
-_install_pillow_plugin()
+# Pillow plugin: PIL.Image.open("x.aigif") works after `import aigif` (when Pillow is
+# installed: it is the `images` extra).
+try:
+    from . import pillow as _pillow  # noqa: E402,F401
+except ImportError:  # pragma: no cover - no Pillow
+    pass

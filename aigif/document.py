@@ -1,89 +1,40 @@
-"""What one AIGIF file holds besides the generation syntax, and the AigifFile object.
+"""``AigifFile``: one AIGIF file as users hold it — its content (``FileData``) plus what
+needs the pixel and render layers: ``.pixels()``, ``.image(policy)``, ``.render()``.
 
-``AigifFile`` is what ``aigif.open`` returns: ``.meta`` (GenerationMeta), ``.info``
-(free-form text key/values), ``.source`` (verbatim metadata of the tool that made the
-image), ``.payload`` (pixel payload), ``.fingerprint`` (digest of the intended pixels),
-``.residual`` (refinement layer), ``.unknown_elements`` (ancillary elements this reader
-does not know, kept byte-for-byte so a rewrite preserves them).
+``aigif.open`` / ``aigif.loads`` return an AigifFile; ``aigif.save`` writes one (coding an
+image as its pixel payload on the way). Nothing here imports Pillow, numpy or torch until a
+method that needs pixels is called.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, Mapping
+import os
+from dataclasses import dataclass, replace
+from typing import IO, Any
 
+from . import codecs as _codecs
+from . import io as _io
+from . import render as _render
+from ._atomic import write_atomic
+from .container import Fingerprint, FileData, Payload, RawElement
+from .errors import CodecError, MissingDependencyError, RenderError
 from .meta import GenerationMeta
 
-__all__ = ["Payload", "Fingerprint", "RawElement", "AigifFile"]
+__all__ = ["AigifFile", "Payload", "Fingerprint", "RawElement", "ImageResult", "POLICIES",
+           "loads", "open_file", "save", "read_image", "encode_hybrid"]
 
 
-@dataclass(frozen=True)
-class Payload:
-    """Pixel payload: codec key (``"png"``, ``"webp"``, ``"avif"``, ``"jxl"``...) and bytes."""
-
-    codec: str
-    data: bytes
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """Digest of the intended pixels (``spec.FingerprintAlgo``) and the image size."""
-
-    algo: int
-    width: int
-    height: int
-    digest: bytes
-
-
-@dataclass(frozen=True)
-class RawElement:
-    """An extension element kept as bytes (unknown to this reader, or private)."""
-
-    type_id: int
-    critical: bool
-    data: bytes
-
-
-@dataclass(frozen=True, eq=True)
-class AigifFile:
-    """One parsed AIGIF file. Build one with ``aigif.open`` / ``aigif.loads``.
-
-    ``AigifFile(meta=...)`` may also be built directly and given to ``aigif.dumps``.
-    ``meta`` is None for pixels-only files.
-    """
-
-    meta: GenerationMeta | None
-    info: Mapping[str, str] = field(default_factory=dict)
-    source: Mapping[str, str] = field(default_factory=dict)
-    payload: Payload | None = None
-    fingerprint: Fingerprint | None = None
-    residual: bytes | None = None
-    unknown_elements: tuple = ()
-    #: text method code the prompt was coded with (None: let the writer choose)
-    text_method: int | None = field(default=None, compare=False)
-    #: size in bytes of the file this was read from (None if built in memory)
-    size: int | None = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
-        object.__setattr__(self, "source", MappingProxyType(dict(self.source)))
-        object.__setattr__(self, "unknown_elements", tuple(self.unknown_elements))
+@dataclass(frozen=True, eq=False)
+class AigifFile(FileData):
+    """One AIGIF file. Build one with ``aigif.open`` / ``aigif.loads``, or directly
+    (``AigifFile(meta=...)``) to give to ``aigif.dumps`` / ``aigif.save``."""
 
     def to_bytes(self) -> bytes:
         """The canonical bytes of this file (same as ``aigif.dumps(self)``)."""
-        from .io import dumps
-        return dumps(self)
+        return _io.dumps(self)
 
-    # Regeneration and pixel decoding load lazily (torch / Pillow never load for .meta).
     def render(self, **kwargs: Any):
-        """Regenerate the image (see ``aigif.render.render_file``)."""
-        try:
-            from .render import render_file
-        except ImportError as e:  # pragma: no cover - depends on the install
-            from .errors import MissingDependencyError
-            raise MissingDependencyError(
-                "rendering is not available: install it with pip install 'aigif[render]'") from e
-        return render_file(self, **kwargs)
+        """Regenerate the image (``aigif.render.render_file``; needs ``aigif[render]``)."""
+        return _render.render_file(self, **kwargs)
 
     def pixels(self):
         """Decode the pixel payload to a PIL image (``aigif.codecs.decode_payload``).
@@ -91,18 +42,145 @@ class AigifFile:
         Raises CodecError when there is no payload or it is corrupt, LimitExceededError
         when it declares more pixels than the limits allow.
         """
-        from .codecs import decode_payload
         if self.payload is None:
-            from .errors import CodecError
             raise CodecError("this file has no pixel payload")
-        return decode_payload(self.payload)
+        return _codecs.decode_payload(self.payload)
 
     def image(self, policy: str = "auto", *, strict: bool = False, **render_kwargs: Any):
-        """The best image available under ``policy``: an ``aigif.codecs.ImageResult``.
+        """The best image available under ``policy``: an ``ImageResult``.
 
         ``policy``: "auto" (pixels if present, else regenerate), "pixels", "render",
         "prefer_render" (regenerate, fall back to pixels). ``.image`` is the PIL image and
         ``.path`` says which path was taken: "pixels", "render" or "render+residual".
         """
-        from .codecs import read_image
         return read_image(self, policy, strict=strict, **render_kwargs)
+
+
+# ============================================================================ files
+def loads(src: _io.Source, *, strict: bool = True) -> AigifFile:
+    """Parse AIGIF bytes (or a path / binary file object) into an AigifFile.
+
+    ``strict=True`` (default) also refuses non-canonical encodings. Raises only AigifError
+    subclasses, whatever the bytes (see ``aigif.io.loads``).
+
+    Example::
+
+        f = aigif.loads(data)
+        print(f.meta.prompt)
+    """
+    return _io.loads(src, strict=strict, cls=AigifFile)
+
+
+def open_file(src: _io.Source, *, strict: bool = True) -> AigifFile:
+    """Open an AIGIF file from a path, a binary file object or bytes (see ``loads``)."""
+    return _io.loads(src, strict=strict, cls=AigifFile)
+
+
+def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[bytes], *,
+         image: Any = None, fallback: str | None = None, quality: int | None = None,
+         lossless: bool = False, effort: int | None = None, info: dict | None = None,
+         text_method: int | None = None) -> int:
+    """Write an AIGIF file; return the number of bytes written.
+
+    Paths are written atomically (a new temporary file in the same folder, then a rename):
+    a failed write leaves the old file, or nothing; a new file gets ``0o666 & ~umask``, a
+    replaced one keeps its mode. A symbolic link at ``dest`` is refused (FileAccessError):
+    aigif never writes through one; remove it, or pass ``os.path.realpath(dest)`` to write
+    its target. ``image`` adds a pixel payload coded with ``fallback`` (a codec key: "avif"
+    by default, "webp", "jxl", "png", "jpeg") at ``quality`` / ``lossless`` / ``effort``;
+    ``obj=None`` with an image makes a pixels-only file. Raises MetaError /
+    LimitExceededError / CodecError.
+
+    Example::
+
+        n = aigif.save(GenerationMeta(model="sd15", prompt="a cat"), "cat.aigif")
+    """
+    f = obj if isinstance(obj, FileData) else AigifFile(meta=obj)
+    if image is not None:
+        f = replace(f, payload=_codecs.encode_payload(
+            image, codec=fallback or _codecs.DEFAULT_CODEC, quality=quality,
+            lossless=lossless, effort=effort))
+    if info:
+        f = replace(f, info={**f.info, **info})
+    data = _io.dumps(f, text_method=text_method)
+    if hasattr(dest, "write"):
+        dest.write(data)
+        return len(data)
+    return write_atomic(dest, data)
+
+
+# ============================================================================ images
+#: auto: pixels when the file has them (cheap, platform-independent), else regenerate;
+#: pixels: the payload only; render: regeneration only (plus the residual, if any);
+#: prefer_render: regenerate, and fall back to the payload when regeneration fails.
+POLICIES = ("auto", "pixels", "render", "prefer_render")
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """An image and the path that produced it.
+
+    ``path`` is ``"pixels"`` (decoded payload), ``"render"`` (regenerated) or
+    ``"render+residual"`` (regenerated, then refined by the residual layer); ``note`` says
+    why a fallback was taken, if one was.
+    """
+
+    image: Any
+    path: str
+    note: str = ""
+    render_result: Any = None
+
+
+def _regenerate(f: FileData, strict: bool, kwargs: dict) -> ImageResult:
+    if f.meta is None:
+        raise RenderError("this file has no generation syntax to regenerate from")
+    out = f.render(**kwargs) if isinstance(f, AigifFile) else _render.render_file(f, **kwargs)
+    img = getattr(out, "image", out)
+    if getattr(out, "source", "render") == "payload":  # render_file(fallback="payload")
+        return ImageResult(img, "pixels", note="model not available: used the pixel payload",
+                           render_result=out)
+    if f.residual is None:
+        return ImageResult(img, "render", render_result=out)
+    from .codecs.residual import apply_residual      # numpy + Pillow: loaded when needed
+    return ImageResult(apply_residual(img, f.residual, strict=strict), "render+residual",
+                       render_result=out)
+
+
+def read_image(f: FileData, policy: str = "auto", *, strict: bool = False,
+               **render_kwargs: Any) -> ImageResult:
+    """The image of file ``f`` under ``policy`` (see POLICIES).
+
+    Raises CodecError when the policy allows no path this file has (e.g. "pixels" on a
+    file without a payload), and whatever decoding or regeneration raises (AigifError).
+    """
+    if policy not in POLICIES:
+        raise CodecError(f"unknown image policy {policy!r}; expected one of {', '.join(POLICIES)}")
+    if policy == "pixels" or (policy == "auto" and f.payload is not None):
+        if f.payload is None:
+            raise CodecError("this file has no pixel payload (policy='pixels')")
+        return ImageResult(_codecs.decode_payload(f.payload), "pixels")
+    if policy == "prefer_render" and f.payload is not None:
+        try:
+            return _regenerate(f, strict, render_kwargs)
+        except (RenderError, MissingDependencyError) as e:
+            return ImageResult(_codecs.decode_payload(f.payload), "pixels",
+                               note=f"regeneration failed, used the pixel payload: {e}")
+    return _regenerate(f, strict, render_kwargs)
+
+
+def encode_hybrid(meta: GenerationMeta | None, original: Any, regenerated: Any = None,
+                  target_psnr: float = 40.0, *, keep_syntax: bool = True, render: bool = True,
+                  **choose_kw: Any):
+    """Build the smallest AigifFile that gives ``original`` at ``target_psnr``
+    (``aigif.codecs.residual.encode_hybrid``), regenerating the image here when
+    ``regenerated`` is None and ``render`` is true. Returns ``(AigifFile, Decision)``.
+
+    >>> f, d = encode_hybrid(meta, original, target_psnr=40.0)   # doctest: +SKIP
+    >>> print(d.report()); data = aigif.dumps(f)
+    """
+    from .codecs.residual import encode_hybrid as _encode   # numpy + Pillow
+    if meta is not None and regenerated is None and render:
+        regenerated = _render.render_meta(meta).image
+    data, d = _encode(meta, original, regenerated, target_psnr, keep_syntax=keep_syntax,
+                      **choose_kw)
+    return AigifFile(**{k: getattr(data, k) for k in FileData.__dataclass_fields__}), d

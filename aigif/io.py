@@ -1,4 +1,4 @@
-"""Bytes <-> AigifFile: canonical write, strict (default) or lenient read.
+"""Bytes <-> FileData: canonical write, strict (default) or lenient read.
 
 Layout of a file (normative text: spec/aigif-v1.md)::
 
@@ -6,7 +6,9 @@ Layout of a file (normative text: spec/aigif-v1.md)::
 
 The check is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF) over every byte before it
 followed by the whole file's length as a 32-bit big-endian integer: it detects every
-single-byte corruption, and appended or removed bytes change the length it covers. Reading never imports torch, diffusers or numpy.
+single-byte corruption, and appended or removed bytes change the length it covers. Reading never imports torch,
+diffusers, numpy or Pillow. Element bodies are read and written through one table
+(``_RULES``) of the schemas in ``bitstream.elements``.
 """
 from __future__ import annotations
 
@@ -14,23 +16,23 @@ import io as _io
 import os
 import struct
 from binascii import crc_hqx
-from pathlib import Path
-from typing import IO, Any, Union
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Union
 
 from construct import ConstructError, StreamError
 
 from . import errors, spec
-from ._atomic import write_atomic
 from .bitstream.elements import (Body, ELEMENT_SCHEMAS, KeyValues, LorasBody, PlatformBody,
-                                  TextKeyValues)
-from .bitstream.primitives import FieldError
-from .document import AigifFile, Fingerprint, Payload, RawElement
+                                  SourceBody, TextKeyValues)
+from .bitstream.primitives import FieldError, uvarint
+from .container import FileData, Fingerprint, Payload, RawElement
 from .meta import GenerationMeta, Lora, Platform, _CKPT, _LOCAL, scheduler_code, scheduler_key
-from .registry import generators, model_for_hash, models
+from .registry import codec_code, codec_key, extensions, generators, model_for_hash, models
 from .spec import Element, Presence
-from .textcoding import decode_text, encode_text, write_varint
+from .textcoding import decode_text, encode_text
 
-__all__ = ["dumps", "loads", "save", "open_file", "HEADER_SIZE", "CHECK_SIZE"]
+__all__ = ["dumps", "loads", "element_bodies", "check_value", "HEADER_SIZE", "CHECK_SIZE",
+           "Source"]
 
 HEADER_SIZE = len(spec.HEADER)
 CHECK_SIZE = 2
@@ -41,6 +43,7 @@ _KIND = {
     "noncanonical": errors.CanonicalFormError,
     "limit": errors.LimitExceededError,
     "version": errors.UnsupportedVersionError,
+    "truncated": errors.TruncatedError,
 }
 
 class _P:
@@ -53,57 +56,7 @@ for _b in Presence:
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
 
 
-# ============================================================================ extensions
-class _Extension:
-    __slots__ = ("key", "id", "critical", "schema")
-
-    def __init__(self, key, id_, critical, schema):
-        self.key, self.id, self.critical, self.schema = key, id_, critical, schema
-
-
-_extensions_by_id: dict[int, _Extension] = {}
-_extensions_by_key: dict[str, _Extension] = {}
-
-
-def register_extension(key: str, code: int, schema: Any, *, critical: bool = False,
-                       override: bool = False) -> None:
-    """Register a third-party extension element.
-
-    ``code`` is an element id in the private range 4096..8191; ``schema`` is a construct
-    construct (``schema.build(value)`` / ``schema.parse(data)``) describing the body.
-    Values live in ``GenerationMeta.extensions[key]``. ``critical=True`` means a reader
-    that does not know the element must refuse the file. Raises RegistryError.
-
-    Example::
-
-        from construct import Struct, Int8ub
-        aigif.register_extension("acme.style", 4096, Struct("level" / Int8ub))
-    """
-    if code not in spec.ELEMENT_PRIVATE:
-        raise errors.RegistryError(f"extension code {code} is outside the private range "
-                                   f"{spec.ELEMENT_PRIVATE.start}..{spec.ELEMENT_PRIVATE.stop - 1}")
-    if not hasattr(schema, "build") or not hasattr(schema, "parse"):
-        raise errors.RegistryError("schema must be a construct construct (build/parse)")
-    if not override and (code in _extensions_by_id or key in _extensions_by_key):
-        raise errors.RegistryError(f"extension {key!r} / code {code} is already registered")
-    ext = _Extension(key, code, bool(critical), schema)
-    _extensions_by_id[code] = ext
-    _extensions_by_key[key] = ext
-
-
-def unregister_extension(key: str) -> None:
-    ext = _extensions_by_key.pop(key, None)
-    if ext is not None:
-        _extensions_by_id.pop(ext.id, None)
-
-
-# ============================================================================ writing
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    write_varint(n, out)
-    return bytes(out)
-
-
+# ============================================================================ elements
 def _typed(v: Any) -> dict:
     T = spec.ValueType
     if v is None:
@@ -138,31 +91,16 @@ def _untyped(tv) -> Any:
 
 
 def _codec_code(key: str) -> int:
-    try:
-        return int(spec.Codec[key.upper()])
-    except KeyError:
-        pass
-    try:
-        from .codecs import codec_code  # third-party codecs (lazy, optional)
-        return codec_code(key)
-    except ImportError:
-        pass
-    raise errors.MetaError(f"unknown pixel codec {key!r}; expected one of "
-                           f"{', '.join(c.name.lower() for c in spec.Codec)}", field="payload")
+    code = codec_code(key)
+    if code is None:
+        raise errors.MetaError(f"unknown pixel codec {key!r}; expected one of "
+                               f"{', '.join(c.name.lower() for c in spec.Codec)} or a "
+                               f"registered codec", field="payload")
+    return code
 
 
 def _codec_key(code: int) -> str:
-    try:
-        return spec.Codec(code).name.lower()
-    except ValueError:
-        try:
-            from .codecs import codec_key
-            k = codec_key(code)
-            if k:
-                return k
-        except ImportError:
-            pass
-        return f"codec-{code}"
+    return codec_key(code) or f"codec-{code}"
 
 
 def _model_fields(meta: GenerationMeta) -> dict:
@@ -184,68 +122,6 @@ def _model_fields(meta: GenerationMeta) -> dict:
             "revision": meta.model_revision or ""}
 
 
-def _elements(f: AigifFile) -> list[tuple[int, bool, bytes]]:
-    out: list[tuple[int, bool, bytes]] = []
-    crit = spec.ELEMENT_CRITICAL
-    meta = f.meta
-    if f.fingerprint is not None:
-        fp = f.fingerprint
-        out.append((Element.FINGERPRINT, crit[Element.FINGERPRINT], ELEMENT_SCHEMAS[
-            Element.FINGERPRINT].build({"algo": fp.algo, "width": fp.width, "height": fp.height,
-                                        "digest": fp.digest})))
-    if f.payload is not None:
-        out.append((Element.PIXELS, crit[Element.PIXELS],
-                    _varint(_codec_code(f.payload.codec)) + bytes(f.payload.data)))
-    if f.info:
-        out.append((Element.INFO, crit[Element.INFO], _kv_text(f.info)))
-    if f.source:
-        raw = _kv_text(f.source)
-        import brotli
-        # quality 11 costs ~4 s/MB: big workflow graphs get quality 9 (deterministic rule)
-        comp = (brotli.compress(raw, quality=11) if len(raw) <= 65536
-                else brotli.compress(raw, quality=9, lgwin=24))
-        body = b"\x01" + comp if len(comp) + 1 < len(raw) + 1 else b"\x00" + raw
-        out.append((Element.SOURCE, crit[Element.SOURCE], body))
-    if meta is not None and meta.params:
-        items = [{"key": k, "value": _typed(v)} for k, v in sorted(meta.params.items())]
-        out.append((Element.PARAMS, crit[Element.PARAMS],
-                    KeyValues.build(items)))
-    if meta is not None and meta.loras:
-        items = [{"name": lo.name, "weight": lo.weight,
-                  "has_clip_weight": int(lo.clip_weight is not None),
-                  "clip_weight": lo.clip_weight, "sha256": bytes.fromhex(
-                      lo.sha256 if len(lo.sha256) % 2 == 0 else lo.sha256 + "0")[:32]
-                  if lo.sha256 else b""} for lo in meta.loras]
-        if any(len(lo.sha256) % 2 for lo in meta.loras):
-            raise errors.MetaError("LoRA sha256 must have an even number of hex digits",
-                                   field="loras.sha256")
-        out.append((Element.LORAS, crit[Element.LORAS],
-                    LorasBody.build(items)))
-    if f.residual is not None:
-        out.append((Element.RESIDUAL, crit[Element.RESIDUAL], bytes(f.residual)))
-    if meta is not None:
-        for key, value in meta.extensions.items():
-            ext = _extensions_by_key.get(key)
-            if ext is None:
-                raise errors.MetaError(f"extension {key!r} is not registered "
-                                       f"(aigif.register_extension)", field=f"extensions.{key}")
-            try:
-                data = ext.schema.build(value)
-            except (ConstructError, FieldError, ValueError, TypeError) as e:
-                raise errors.MetaError(f"extension {key!r} value does not fit its schema: {e}",
-                                       field=f"extensions.{key}") from e
-            out.append((ext.id, ext.critical, data))
-    for raw_el in f.unknown_elements:
-        out.append((raw_el.type_id, raw_el.critical, bytes(raw_el.data)))
-    out.sort(key=lambda e: e[0])
-    for a, b in zip(out, out[1:]):
-        if a[0] == b[0]:
-            raise errors.MetaError(f"element id {a[0]} appears twice")
-    if len(out) > spec.MAX_ELEMENTS:
-        raise errors.LimitExceededError(f"{len(out)} elements, the limit is {spec.MAX_ELEMENTS}")
-    return out
-
-
 def _kv_text(d) -> bytes:
     items = [{"key": k, "value": v} for k, v in sorted(d.items())]
     for k, v in d.items():
@@ -257,8 +133,185 @@ def _kv_text(d) -> bytes:
         raise errors.LimitExceededError(e.message, field="info") from None
 
 
-def dumps(obj: GenerationMeta | AigifFile, *, text_method: int | None = None) -> bytes:
-    """Serialize a GenerationMeta (or an AigifFile) to canonical AIGIF bytes.
+def _kv_dict(o, off: int, field: str, strict: bool, typed: bool = False) -> dict:
+    out: dict[str, Any] = {}
+    prev = None
+    for it in o:
+        if it.key in out:
+            raise errors.MalformedError(f"key {it.key!r} appears twice", offset=off, field=field)
+        if strict and prev is not None and it.key < prev:
+            raise errors.CanonicalFormError("keys are not sorted", offset=off, field=field)
+        prev = it.key
+        out[it.key] = _untyped(it.value) if typed else it.value
+    return out
+
+
+# Each spec element: where its value lives, and value <-> body through its schema
+# (``bitstream.elements.ELEMENT_SCHEMAS``). The writer walks this table; the reader
+# dispatches on it. A spec element id without a rule (reserved, or defined by a later
+# version) is kept as a RawElement when ancillary and refused when critical.
+@dataclass(frozen=True)
+class _Rule:
+    element: Element
+    attr: str                                  # FileData attribute, or meta attribute
+    on_meta: bool                              # True: the value is GenerationMeta.<attr>
+    write: Callable[[Any], bytes]              # value -> body bytes
+    read: Callable[[bytes, int, bool], Any]    # body, offset of the body, strict -> value
+
+
+def _parse_all(schema, data: bytes, base: int, field: str):
+    obj, n = _parse(schema, data, base, field)
+    if n != len(data):
+        raise errors.MalformedError(f"{field} has {len(data) - n} unexpected bytes after its "
+                                    f"fields", offset=base + n, field=field)
+    return obj
+
+
+def _write_fingerprint(fp: Fingerprint) -> bytes:
+    return ELEMENT_SCHEMAS[Element.FINGERPRINT].build(
+        {"algo": fp.algo, "width": fp.width, "height": fp.height, "digest": fp.digest})
+
+
+def _read_fingerprint(data: bytes, off: int, strict: bool) -> Fingerprint:
+    o = _parse_all(ELEMENT_SCHEMAS[Element.FINGERPRINT], data, off, "fingerprint")
+    return Fingerprint(o.algo, o.width, o.height, bytes(o.digest))
+
+
+def _write_pixels(p: Payload) -> bytes:
+    return ELEMENT_SCHEMAS[Element.PIXELS].build({"codec": _codec_code(p.codec),
+                                                  "data": bytes(p.data)})
+
+
+def _read_pixels(data: bytes, off: int, strict: bool) -> Payload:
+    o = _parse_all(ELEMENT_SCHEMAS[Element.PIXELS], data, off, "pixels")
+    return Payload(_codec_key(o.codec), bytes(o.data))
+
+
+def _read_info(data: bytes, off: int, strict: bool) -> dict:
+    return _kv_dict(_parse_all(TextKeyValues, data, off, "info"), off, "info", strict)
+
+
+_SOURCE_RAW, _SOURCE_BROTLI = 0, 1
+
+
+def _write_source(source) -> bytes:
+    raw = _kv_text(source)
+    import brotli
+    # quality 11 costs ~4 s/MB: big workflow graphs get quality 9 (deterministic rule)
+    comp = (brotli.compress(raw, quality=11) if len(raw) <= 65536
+            else brotli.compress(raw, quality=9, lgwin=24))
+    if len(comp) < len(raw):
+        return SourceBody.build({"method": _SOURCE_BROTLI, "data": comp})
+    return SourceBody.build({"method": _SOURCE_RAW, "data": raw})
+
+
+def _read_source(data: bytes, off: int, strict: bool) -> dict:
+    if not data:
+        raise errors.TruncatedError("empty source element", offset=off, field="source")
+    o = _parse_all(SourceBody, data, off, "source")
+    body_off = off + len(data) - len(o.data)
+    if o.method == _SOURCE_BROTLI:
+        import brotli
+        limit = spec.MAX_ELEMENT_BYTES
+        try:
+            dec = brotli.Decompressor()
+            raw = dec.process(bytes(o.data), output_buffer_limit=limit + 1)
+            if len(raw) > limit or not dec.is_finished():
+                raise errors.MalformedError("source text is incomplete or over the limit",
+                                            offset=off, field="source")
+        except brotli.error as e:
+            raise errors.MalformedError(f"source text is corrupt: {e}", offset=off,
+                                        field="source") from None
+    elif o.method == _SOURCE_RAW:
+        raw = bytes(o.data)
+    else:
+        raise errors.MalformedError(f"unknown source coding {o.method}", offset=off,
+                                    field="source")
+    return _kv_dict(_parse_all(TextKeyValues, raw, body_off, "source"), off, "source", strict)
+
+
+def _write_params(params) -> bytes:
+    return KeyValues.build([{"key": k, "value": _typed(v)} for k, v in sorted(params.items())])
+
+
+def _read_params(data: bytes, off: int, strict: bool) -> dict:
+    return _kv_dict(_parse_all(KeyValues, data, off, "params"), off, "params", strict,
+                    typed=True)
+
+
+def _write_loras(loras) -> bytes:
+    if any(len(lo.sha256) % 2 for lo in loras):
+        raise errors.MetaError("LoRA sha256 must have an even number of hex digits",
+                               field="loras.sha256")
+    return LorasBody.build([{"name": lo.name, "weight": lo.weight,
+                             "has_clip_weight": int(lo.clip_weight is not None),
+                             "clip_weight": lo.clip_weight,
+                             "sha256": bytes.fromhex(lo.sha256)[:32]} for lo in loras])
+
+
+def _read_loras(data: bytes, off: int, strict: bool) -> tuple:
+    o = _parse_all(LorasBody, data, off, "loras")
+    try:
+        return tuple(Lora(i.name, i.weight, i.clip_weight, bytes(i.sha256).hex()) for i in o)
+    except errors.MetaError as e:
+        raise errors.MalformedError(e.message, offset=off, field="loras") from None
+
+
+def _residual(data: bytes, off: int = 0, strict: bool = True) -> bytes:
+    # the body as built by the residual codec (bitstream.elements.ResidualBody), kept whole:
+    # the codec reads its header when the layer is applied
+    return bytes(data)
+
+
+_RULES: dict[int, _Rule] = {int(r.element): r for r in (
+    _Rule(Element.FINGERPRINT, "fingerprint", False, _write_fingerprint, _read_fingerprint),
+    _Rule(Element.PIXELS, "payload", False, _write_pixels, _read_pixels),
+    _Rule(Element.INFO, "info", False, _kv_text, _read_info),
+    _Rule(Element.SOURCE, "source", False, _write_source, _read_source),
+    _Rule(Element.PARAMS, "params", True, _write_params, _read_params),
+    _Rule(Element.LORAS, "loras", True, _write_loras, _read_loras),
+    _Rule(Element.RESIDUAL, "residual", False, _residual, _residual),
+)}
+_EMPTY = (None, (), {})
+
+
+def element_bodies(f: FileData) -> list[tuple[int, bool, bytes]]:
+    """``(element id, critical, body)`` of every element ``f`` writes, in canonical order.
+
+    Raises MetaError / LimitExceededError for values the format cannot hold."""
+    out: list[tuple[int, bool, bytes]] = []
+    meta = f.meta
+    for eid, rule in _RULES.items():
+        holder = meta if rule.on_meta else f
+        value = None if holder is None else getattr(holder, rule.attr)
+        if value is None or (not isinstance(value, bytes) and value in _EMPTY):
+            continue
+        out.append((eid, spec.ELEMENT_CRITICAL[rule.element], rule.write(value)))
+    if meta is not None:
+        for key, value in meta.extensions.items():
+            if key not in extensions:
+                raise errors.MetaError(f"extension {key!r} is not registered "
+                                       f"(aigif.register_extension)", field=f"extensions.{key}")
+            ext = extensions.get(key)
+            try:
+                data = ext.schema.build(value)
+            except (ConstructError, FieldError, ValueError, TypeError) as e:
+                raise errors.MetaError(f"extension {key!r} value does not fit its schema: {e}",
+                                       field=f"extensions.{key}") from e
+            out.append((ext.code, ext.critical, data))
+    for raw_el in f.unknown_elements:
+        out.append((raw_el.type_id, raw_el.critical, bytes(raw_el.data)))
+    out.sort(key=lambda e: e[0])
+    for a, b in zip(out, out[1:]):
+        if a[0] == b[0]:
+            raise errors.MetaError(f"element id {a[0]} appears twice")
+    if len(out) > spec.MAX_ELEMENTS:
+        raise errors.LimitExceededError(f"{len(out)} elements, the limit is {spec.MAX_ELEMENTS}")
+    return out
+
+
+def dumps(obj: GenerationMeta | FileData, *, text_method: int | None = None) -> bytes:
+    """Serialize a GenerationMeta (or an AigifFile / FileData) to canonical AIGIF bytes.
 
     The same input always gives the same bytes. ``text_method`` forces a prompt coding
     method (``spec.TextMethod``); by default the shortest is used. Raises MetaError /
@@ -268,8 +321,8 @@ def dumps(obj: GenerationMeta | AigifFile, *, text_method: int | None = None) ->
 
         data = aigif.dumps(GenerationMeta(model="sd15", prompt="a cat", seed=1))
     """
-    f = obj if isinstance(obj, AigifFile) else AigifFile(meta=obj)
-    if not isinstance(f, AigifFile) or (f.meta is not None and not isinstance(f.meta, GenerationMeta)):
+    f = obj if isinstance(obj, FileData) else FileData(meta=obj)
+    if f.meta is not None and not isinstance(f.meta, GenerationMeta):
         raise errors.MetaError(f"expected a GenerationMeta or AigifFile, found {type(obj).__name__}")
     if text_method is None:
         text_method = f.text_method if f.text_method is not None and obj is f else None
@@ -315,7 +368,7 @@ def dumps(obj: GenerationMeta | AigifFile, *, text_method: int | None = None) ->
         if meta.prompt or meta.negative_prompt:
             presence |= _P.TEXT
             body["text"] = encode_text(meta.prompt, meta.negative_prompt, text_method)
-    els = _elements(f)
+    els = element_bodies(f)
     if els:
         presence |= _P.ELEMENTS
         body["elements"] = [{"offset": None, "type": i << 1 | int(c), "data": data}
@@ -401,8 +454,9 @@ def _check_header(data: bytes) -> None:
                                     f"{MIN_SIZE}", offset=len(data))
 
 
-def loads(src: Source, *, strict: bool = True) -> AigifFile:
-    """Parse AIGIF bytes (or a path / binary file object) into an AigifFile.
+def loads(src: Source, *, strict: bool = True, cls: type[FileData] = FileData) -> FileData:
+    """Parse AIGIF bytes (or a path / binary file object) into ``cls`` (FileData; the public
+    ``aigif.loads`` gives an AigifFile).
 
     ``strict=True`` (default) also refuses non-canonical encodings (values equal to a
     default stored explicitly, over-long forms, unsorted elements). Raises only
@@ -422,153 +476,89 @@ def loads(src: Source, *, strict: bool = True) -> AigifFile:
             f"integrity check failed: stored CRC 0x{got:04x}, computed 0x{want:04x}; the file "
             f"is corrupt, truncated, or has bytes appended", offset=len(data) - CHECK_SIZE,
             field="check")
-    return _parse_body(data, strict)
+    return _parse_body(data, strict, cls)
 
 
-def _parse_body(data: bytes, strict: bool) -> AigifFile:
+def _parse_body(data: bytes, strict: bool, cls: type[FileData]) -> FileData:
     raw = data[HEADER_SIZE:-CHECK_SIZE]
     body, _ = _parse(Body, raw, HEADER_SIZE, "body")
     pr = body.presence
     meta = None
-    extensions: dict[str, Any] = {}
-    params: dict[str, Any] = {}
-    loras: tuple = ()
-    info: dict[str, str] = {}
-    source: dict[str, str] = {}
-    payload = fingerprint = residual = None
+    exts: dict[str, Any] = {}
+    values: dict[str, Any] = {}
     unknown: list[RawElement] = []
     if body.elements is not None:
-        last = -1
         if not body.elements and strict:
             raise errors.CanonicalFormError("empty element list is present", offset=HEADER_SIZE,
                                             field="elements")
         if len(body.elements) > spec.MAX_ELEMENTS:
             raise errors.LimitExceededError(f"{len(body.elements)} elements, the limit is "
                                             f"{spec.MAX_ELEMENTS}", field="elements")
-        seen = set()
-        for fr in body.elements:
-            eid, crit = fr.type >> 1, bool(fr.type & 1)
-            off = HEADER_SIZE + fr.offset
-            doff = off + len(_varint(fr.type)) + len(_varint(len(fr.data)))
-            where = f"elements[{eid}]"
-            if eid in seen:
-                raise errors.MalformedError(f"element {eid} appears twice", offset=off, field=where)
-            seen.add(eid)
-            if eid < last and strict:
-                raise errors.CanonicalFormError("elements are not in ascending id order",
-                                                offset=off, field=where)
-            last = max(last, eid)
-            known = eid in spec.ELEMENT_CRITICAL
-            if known and spec.ELEMENT_CRITICAL[spec.Element(eid)] != crit:
-                raise errors.MalformedError(
-                    f"element {spec.Element(eid).name} must be "
-                    f"{'critical' if not crit else 'ancillary'}", offset=off, field=where)
-            if known:
-                el = spec.Element(eid)
-                if el == Element.FINGERPRINT:
-                    o, _ = _parse_all(ELEMENT_SCHEMAS[el], fr.data, doff, "fingerprint")
-                    fingerprint = Fingerprint(o.algo, o.width, o.height, bytes(o.digest))
-                elif el == Element.PIXELS:
-                    o, _ = _parse_all(ELEMENT_SCHEMAS[el], fr.data, doff, "pixels")
-                    payload = Payload(_codec_key(o.codec), bytes(o.data))
-                elif el == Element.INFO:
-                    o, _ = _parse_all(TextKeyValues, fr.data, doff, "info")
-                    info = _kv_dict(o, doff, "info", strict)
-                elif el == Element.SOURCE:
-                    source = _parse_source(fr.data, doff, strict)
-                elif el == Element.PARAMS:
-                    o, _ = _parse_all(KeyValues, fr.data, doff, "params")
-                    params = _kv_dict(o, doff, "params", strict, typed=True)
-                elif el == Element.LORAS:
-                    o, _ = _parse_all(LorasBody, fr.data, doff, "loras")
-                    try:
-                        loras = tuple(Lora(i.name, i.weight, i.clip_weight, bytes(i.sha256).hex())
-                                      for i in o)
-                    except errors.MetaError as e:
-                        raise errors.MalformedError(e.message, offset=doff, field="loras") from None
-                elif el == Element.RESIDUAL:
-                    residual = bytes(fr.data)
-                else:  # a spec id without a v1 body definition (reserved)
-                    if crit:
-                        raise errors.UnknownCriticalElementError(
-                            f"critical element {el.name} ({eid}) is not supported by this "
-                            f"reader", offset=off, field=where)
-                    unknown.append(RawElement(eid, crit, bytes(fr.data)))
-            elif eid in _extensions_by_id:
-                ext = _extensions_by_id[eid]
-                if ext.critical != crit:
-                    raise errors.MalformedError(f"extension {ext.key!r} criticality mismatch",
-                                                offset=off, field=where)
-                try:
-                    extensions[ext.key] = ext.schema.parse(fr.data)
-                except Exception as e:  # third-party schema: wrap everything
-                    raise errors.MalformedError(f"extension {ext.key!r}: {e}", offset=doff,
-                                                field=f"extensions.{ext.key}") from None
-            elif crit:
-                raise errors.UnknownCriticalElementError(
-                    f"critical element {eid} is unknown to this reader; the file needs an "
-                    f"extension that is not installed", offset=off, field=where)
-            else:
-                unknown.append(RawElement(eid, crit, bytes(fr.data)))
+        _read_elements(body.elements, strict, values, exts, unknown)
     text_method = None
+    params, loras = values.pop("params", {}), values.pop("loras", ())
     if not pr & _P.NO_MODEL:
-        meta, text_method = _meta(body, data, params, loras, extensions, strict)
+        meta, text_method = _meta(body, data, params, loras, exts, strict)
     elif body.elements is None:
         raise errors.MalformedError("file without model has no elements", offset=HEADER_SIZE)
-    if meta is None and (params or loras or extensions):
+    if meta is None and (params or loras or exts):
         raise errors.MalformedError("generation elements in a file without generation syntax",
                                     offset=HEADER_SIZE, field="elements")
-    return AigifFile(meta=meta, info=info, source=source, payload=payload,
-                     fingerprint=fingerprint, residual=residual, unknown_elements=tuple(unknown),
-                     text_method=text_method, size=len(data))
+    return cls(meta=meta, unknown_elements=tuple(unknown), text_method=text_method,
+               size=len(data), **values)
 
 
-def _parse_all(schema, data: bytes, base: int, field: str):
-    obj, n = _parse(schema, data, base, field)
-    if n != len(data):
-        raise errors.MalformedError(f"{field} has {len(data) - n} unexpected bytes after its "
-                                    f"fields", offset=base + n, field=field)
-    return obj, n
+def _read_elements(frames, strict: bool, values: dict, exts: dict, unknown: list) -> None:
+    last = -1
+    seen = set()
+    for fr in frames:
+        eid, crit = fr.type >> 1, bool(fr.type & 1)
+        off = HEADER_SIZE + fr.offset
+        doff = off + len(uvarint(fr.type)) + len(uvarint(len(fr.data)))
+        where = f"elements[{eid}]"
+        if eid in seen:
+            raise errors.MalformedError(f"element {eid} appears twice", offset=off, field=where)
+        seen.add(eid)
+        if eid < last and strict:
+            raise errors.CanonicalFormError("elements are not in ascending id order",
+                                            offset=off, field=where)
+        last = max(last, eid)
+        if eid in spec.ELEMENT_CRITICAL:
+            el = spec.Element(eid)
+            if spec.ELEMENT_CRITICAL[el] != crit:
+                raise errors.MalformedError(
+                    f"element {el.name} must be {'critical' if not crit else 'ancillary'}",
+                    offset=off, field=where)
+            rule = _RULES.get(eid)
+            if rule is not None:
+                values[rule.attr] = rule.read(bytes(fr.data), doff, strict)
+            elif crit:  # a spec id without a v1 body definition (reserved)
+                raise errors.UnknownCriticalElementError(
+                    f"critical element {el.name} ({eid}) is not supported by this reader",
+                    offset=off, field=where)
+            else:
+                unknown.append(RawElement(eid, crit, bytes(fr.data)))
+            continue
+        key = extensions.key_for_code(eid) if eid in spec.ELEMENT_PRIVATE else None
+        if key is not None:
+            ext = extensions.get(key)
+            if ext.critical != crit:
+                raise errors.MalformedError(f"extension {ext.key!r} criticality mismatch",
+                                            offset=off, field=where)
+            try:
+                exts[ext.key] = ext.schema.parse(fr.data)
+            except Exception as e:  # third-party schema: wrap everything
+                raise errors.MalformedError(f"extension {ext.key!r}: {e}", offset=doff,
+                                            field=f"extensions.{ext.key}") from None
+        elif crit:
+            raise errors.UnknownCriticalElementError(
+                f"critical element {eid} is unknown to this reader; the file needs an "
+                f"extension that is not installed", offset=off, field=where)
+        else:
+            unknown.append(RawElement(eid, crit, bytes(fr.data)))
 
 
-def _kv_dict(o, off: int, field: str, strict: bool, typed: bool = False) -> dict:
-    out: dict[str, Any] = {}
-    prev = None
-    for it in o:
-        if it.key in out:
-            raise errors.MalformedError(f"key {it.key!r} appears twice", offset=off, field=field)
-        if strict and prev is not None and it.key < prev:
-            raise errors.CanonicalFormError("keys are not sorted", offset=off, field=field)
-        prev = it.key
-        out[it.key] = _untyped(it.value) if typed else it.value
-    return out
-
-
-def _parse_source(data: bytes, off: int, strict: bool) -> dict[str, str]:
-    if not data:
-        raise errors.TruncatedError("empty source element", offset=off, field="source")
-    method, rest = data[0], data[1:]
-    if method == 1:
-        import brotli
-        limit = spec.MAX_ELEMENT_BYTES
-        try:
-            dec = brotli.Decompressor()
-            raw = dec.process(rest, output_buffer_limit=limit + 1)
-            if len(raw) > limit or not dec.is_finished():
-                raise errors.MalformedError("source text is incomplete or over the limit",
-                                            offset=off, field="source")
-        except brotli.error as e:
-            raise errors.MalformedError(f"source text is corrupt: {e}", offset=off,
-                                        field="source") from None
-    elif method == 0:
-        raw = rest
-    else:
-        raise errors.MalformedError(f"unknown source coding {method}", offset=off, field="source")
-    o, _ = _parse_all(TextKeyValues, raw, off + 1, "source")
-    return _kv_dict(o, off, "source", strict)
-
-
-def _meta(body, data: bytes, params, loras, extensions, strict: bool):
+def _meta(body, data: bytes, params, loras, exts, strict: bool):
     pr = body.presence
     m = body.model
     model_kw: dict[str, Any] = {}
@@ -602,7 +592,7 @@ def _meta(body, data: bytes, params, loras, extensions, strict: bool):
             raise errors.CanonicalFormError("SEED_HIGH is present but zero", field="seed")
     platform = None
     if body.platform is not None:
-        o, _ = _parse_all(PlatformBody, body.platform, HEADER_SIZE, "platform")
+        o = _parse_all(PlatformBody, body.platform, HEADER_SIZE, "platform")
         try:
             if o.flags & ~spec.KNOWN_DETERMINISM_BITS:
                 raise ValueError(f"unknown determinism flags 0x{o.flags:x}")
@@ -630,7 +620,7 @@ def _meta(body, data: bytes, params, loras, extensions, strict: bool):
                                             offset=HEADER_SIZE + body.text_offset, field="text")
     kw: dict[str, Any] = dict(model_kw, prompt=prompt, negative_prompt=negative, seed=seed,
                               platform=platform, params=params, loras=loras,
-                              extensions=extensions)
+                              extensions=exts)
     if body.scheduler is not None:
         key = scheduler_key(body.scheduler)
         if key is None:
@@ -658,47 +648,3 @@ def _meta(body, data: bytes, params, loras, extensions, strict: bool):
             raise errors.CanonicalFormError("size is stored but equals the default",
                                             offset=HEADER_SIZE, field="width")
     return meta, text_method
-
-
-# ============================================================================ files
-def save(obj: GenerationMeta | AigifFile | None, dest: str | os.PathLike | IO[bytes], *,
-         image: Any = None, fallback: str | None = None, quality: int | None = None,
-         lossless: bool = False, effort: int | None = None, info: dict | None = None,
-         text_method: int | None = None) -> int:
-    """Write an AIGIF file; return the number of bytes written.
-
-    Paths are written atomically (a new temporary file in the same folder, then a rename):
-    a failed write leaves the old file, or nothing; a new file gets ``0o666 & ~umask``, a
-    replaced one keeps its mode. A symbolic link at ``dest`` is refused (FileAccessError):
-    aigif never writes through one; remove it, or pass ``os.path.realpath(dest)`` to write
-    its target. ``image`` adds a pixel payload
-    coded with ``fallback`` (a codec key: "avif" by default, "webp", "jxl", "png", "jpeg")
-    at ``quality`` / ``lossless`` / ``effort``; ``obj=None`` with an image
-    makes a pixels-only file. Raises MetaError / LimitExceededError / CodecError.
-
-    Example::
-
-        n = aigif.save(GenerationMeta(model="sd15", prompt="a cat"), "cat.aigif")
-    """
-    f = obj if isinstance(obj, AigifFile) else AigifFile(meta=obj)
-    if image is not None:
-        from .codecs import encode_payload
-        payload = encode_payload(image, codec=fallback or "avif", quality=quality,
-                                 lossless=lossless, effort=effort)
-        f = AigifFile(meta=f.meta, info=f.info, source=f.source, payload=payload,
-                      fingerprint=f.fingerprint, residual=f.residual,
-                      unknown_elements=f.unknown_elements, text_method=f.text_method)
-    if info:
-        f = AigifFile(meta=f.meta, info={**f.info, **info}, source=f.source, payload=f.payload,
-                      fingerprint=f.fingerprint, residual=f.residual,
-                      unknown_elements=f.unknown_elements, text_method=f.text_method)
-    data = dumps(f, text_method=text_method)
-    if hasattr(dest, "write"):
-        dest.write(data)
-        return len(data)
-    return write_atomic(dest, data)
-
-
-def open_file(src: Source, *, strict: bool = True) -> AigifFile:
-    """Open an AIGIF file from a path, a binary file object or bytes (see ``loads``)."""
-    return loads(src, strict=strict)

@@ -15,8 +15,8 @@ from importlib import import_module
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import RegistryError, UnknownModelError
-from .spec import (GENERATOR_PRIVATE, GENERATORS, MODELS, SCHEDULER_PRIVATE, WELL_KNOWN_BASE,
-                   Scheduler)
+from .spec import (CODEC_PRIVATE, ELEMENT_PRIVATE, GENERATOR_PRIVATE, GENERATORS, MODELS,
+                   SCHEDULER_PRIVATE, WELL_KNOWN_BASE, Codec, Scheduler)
 from .spec.models import Defaults
 
 T = TypeVar("T")
@@ -64,6 +64,9 @@ class Registry(Generic[T]):
                                         f"{self._codes[code]!r}")
             if self._check is not None and not isinstance(entry, str):
                 self._check(key, entry)
+            if key in self._entries:   # override: the key's old code goes with it
+                for c in [c for c, k in self._codes.items() if k == key]:
+                    del self._codes[c]
             self._entries[key] = entry
             if code is not None:
                 self._codes[code] = key
@@ -122,9 +125,11 @@ class Registry(Generic[T]):
             self._discover()
             k = self._codes.get(code)
             if k is None:
-                # entry-point entries declare their code once loaded
+                # entry-point entries declare their code once loaded (entries registered
+                # with a code are not loaded for this)
+                coded = set(self._codes.values())
                 for key, entry in list(self._entries.items()):
-                    if isinstance(entry, str):
+                    if isinstance(entry, str) and key not in coded:
                         try:
                             self.get(key)
                         except RegistryError:
@@ -323,3 +328,98 @@ def register_scheduler(key: str, code: int, *, diffusers_class: str | None = Non
     info = SchedulerInfo(key, code, diffusers_class, options, flow, approximate, needs, names)
     schedulers.register(key, info, code=code, override=override)
     return info
+
+
+# --------------------------------------------------------------------------- pixel codecs
+def _check_codec(key: str, entry: Any) -> None:
+    for attr in ("key", "code", "encode", "decode"):
+        if not hasattr(entry, attr):
+            raise RegistryError(f"codec {key!r}: expected an aigif.codecs.Codec subclass or "
+                                f"instance, got {type(entry).__name__} (no {attr!r})")
+    if entry.key != key:
+        raise RegistryError(f"codec key mismatch: registered as {key!r}, declares {entry.key!r}")
+    frozen = {c.name.lower(): int(c) for c in Codec}
+    if key in frozen:
+        if entry.code != frozen[key]:
+            raise RegistryError(f"codec {key!r} has the frozen code {frozen[key]}, "
+                                f"not {entry.code}")
+    elif entry.code not in CODEC_PRIVATE:
+        raise RegistryError(f"codec {key!r}: code {entry.code} is outside the private range "
+                            f"{CODEC_PRIVATE.start}..{CODEC_PRIVATE.stop - 1}")
+
+
+#: Pixel codecs: key -> ``aigif.codecs.Codec`` (class, instance or "module:attr"), with the
+#: frozen codes of ``spec.Codec``; entry-point group ``aigif.codecs``. The implementations
+#: register in ``aigif.codecs``; the format layer only maps keys and codes.
+codecs: Registry[Any] = Registry("codec", "aigif.codecs", _check_codec)
+
+
+def codec_code(key: str) -> int | None:
+    """The numeric code of codec ``key`` (built-in or registered), or None."""
+    if isinstance(key, str) and key.upper() in Codec.__members__:
+        return int(Codec[key.upper()])
+    if key not in codecs:
+        return None
+    try:
+        return codecs.get(key).code
+    except RegistryError:
+        return None
+
+
+def codec_key(code: int) -> str | None:
+    """The key of the codec with numeric ``code`` (built-in or registered), or None."""
+    if code in Codec._value2member_map_:
+        return Codec(code).name.lower()
+    return codecs.key_for_code(code)
+
+
+# --------------------------------------------------------------------------- extensions
+@dataclass(frozen=True)
+class ExtensionInfo:
+    """A third-party extension element: its key (``GenerationMeta.extensions[key]``), its
+    element id (private range 4096..8191), whether a reader that lacks it must refuse the
+    file, and the construct schema of its body."""
+
+    key: str
+    code: int
+    critical: bool
+    schema: Any
+
+
+def _check_extension(key: str, info: Any) -> None:
+    if not isinstance(info, ExtensionInfo):
+        raise RegistryError(f"extension {key!r}: expected an ExtensionInfo, got "
+                            f"{type(info).__name__}")
+    if info.code not in ELEMENT_PRIVATE:
+        raise RegistryError(f"extension code {info.code} is outside the private range "
+                            f"{ELEMENT_PRIVATE.start}..{ELEMENT_PRIVATE.stop - 1}")
+    if not hasattr(info.schema, "build") or not hasattr(info.schema, "parse"):
+        raise RegistryError("schema must be a construct construct (build/parse)")
+
+
+#: Extension elements: key -> ExtensionInfo; entry-point group ``aigif.extensions``.
+extensions: Registry[ExtensionInfo] = Registry("extension", "aigif.extensions", _check_extension)
+
+
+def register_extension(key: str, code: int, schema: Any, *, critical: bool = False,
+                       override: bool = False) -> ExtensionInfo:
+    """Register a third-party extension element.
+
+    ``code`` is an element id in the private range 4096..8191; ``schema`` is a construct
+    construct (``schema.build(value)`` / ``schema.parse(data)``) describing the body.
+    Values live in ``GenerationMeta.extensions[key]``. ``critical=True`` means a reader
+    that does not know the element must refuse the file. Raises RegistryError.
+
+    Example::
+
+        from construct import Struct, Int8ub
+        aigif.register_extension("acme.style", 4096, Struct("level" / Int8ub))
+    """
+    info = ExtensionInfo(key, code, bool(critical), schema)
+    extensions.register(key, info, code=code, override=override)
+    return info
+
+
+def unregister_extension(key: str) -> None:
+    """Forget extension ``key`` (no error when it is not registered)."""
+    extensions.unregister(key)

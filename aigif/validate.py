@@ -7,10 +7,13 @@ no seed: the image cannot be regenerated exactly).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import errors, spec
+from .bitstream.elements import Body
+from .io import CHECK_SIZE, HEADER_SIZE, _to_bytes, dumps, element_bodies, loads
+from .textcoding import encode_text
 
 __all__ = ["Issue", "ValidationReport", "validate"]
 
@@ -69,7 +72,6 @@ def validate(src: Any, *, strict: bool = True) -> ValidationReport:
         if not report.ok:
             for issue in report.issues: print(issue)
     """
-    from .io import _to_bytes, loads
     name = src if isinstance(src, str) else getattr(src, "name", None) or "<bytes>"
     report = ValidationReport(str(name))
     try:
@@ -123,11 +125,6 @@ def _check_canonical(f, data: bytes, warn) -> None:
     re-serialised once and compared with the file, with the file's own text block and
     source element spliced in; those two are re-encoded (same method) only when small.
     """
-    from dataclasses import replace
-
-    from .bitstream.elements import Body
-    from .io import CHECK_SIZE, HEADER_SIZE, _elements, dumps
-    from .textcoding import encode_text
     try:
         orig_raw = data[HEADER_SIZE:-CHECK_SIZE]
         orig = Body.parse(orig_raw)
@@ -186,7 +183,7 @@ def _check_canonical(f, data: bytes, warn) -> None:
     if src_frames:
         size = sum(len(k) + len(v) for k, v in f.source.items())
         if size <= RECHECK_SOURCE_BYTES:
-            again = _elements(type(f)(meta=None, source=f.source))[0][2]
+            again = element_bodies(type(f)(meta=None, source=f.source))[0][2]
             if again != bytes(src_frames[0].data):
                 warn(Issue("non-canonical", "re-encoding the source element gives other bytes "
                            "(the brotli version differs, or the writer is not canonical)",

@@ -65,7 +65,7 @@ def _pil(data: bytes):
     import warnings
 
     from PIL import Image
-    from aigif.codecs.pil_plugin import _accept
+    from aigif.pillow import _accept
     if not _accept(data[:16]):
         raise aigif.NotAigifError("not an AIGIF signature (left to Pillow's other plugins)")
     with warnings.catch_warnings():
@@ -98,7 +98,6 @@ def main(argv=None) -> int:
     ap.add_argument("--memory-every", type=int, default=50,
                     help="trace memory on one input in this many (tracemalloc is slow)")
     a = ap.parse_args(argv)
-    C.install_pillow_plugin()
     rnd = random.Random(a.seed)
     vectors = [p.read_bytes() for p in sorted((VEC / "valid").glob("*.aigif"))]
     from PIL import Image

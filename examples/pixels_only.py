@@ -22,5 +22,5 @@ f = aigif.open(dst)
 result = f.image()                       # best available: here, the decoded payload
 print(f"read back {result.image.size} {result.image.mode} via {result.path}")
 
-aigif.codecs.install_pillow_plugin()     # Pillow can now open .aigif files itself
+# `import aigif` registered the Pillow plugin: Pillow opens .aigif files itself
 print(Image.open(dst).format)            # -> AIGIF

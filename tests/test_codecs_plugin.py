@@ -14,7 +14,7 @@ Image = pytest.importorskip("PIL.Image")
 
 import aigif  # noqa: E402
 from aigif import codecs as C  # noqa: E402
-from aigif.codecs import pil_plugin  # noqa: E402
+from aigif import pillow as pil_plugin  # noqa: E402
 from aigif.document import AigifFile  # noqa: E402
 from aigif.errors import AigifError, CodecError  # noqa: E402
 
@@ -35,7 +35,7 @@ def run_py(code: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(autouse=True)
 def _registered():
-    pil_plugin.register()
+    pass  # registered when aigif.pillow was imported
 
 
 def test_open_pixels_only_file_through_pillow(tmp_path):
@@ -84,15 +84,15 @@ def test_corrupt_files_through_pillow_raise_aigif_errors():
         Image.open(io.BytesIO(b"AX" + data[2:]))
 
 
-def test_import_aigif_codecs_loads_no_pillow_and_hook_registers_later():
+def test_import_aigif_registers_the_pillow_plugin_without_numpy():
     r = run_py(
-        "import sys, aigif, aigif.codecs\n"
+        "import sys, aigif\n"
         "f = aigif.loads(aigif.dumps(aigif.GenerationMeta(model='sd15', prompt='x'), text_method=0))\n"
-        "assert 'PIL' not in sys.modules and 'numpy' not in sys.modules, 'eager import'\n"
-        "aigif.codecs.install_pillow_plugin()\n"
-        "assert 'PIL' not in sys.modules\n"
+        "assert 'numpy' not in sys.modules, 'eager numpy import'\n"
+        "assert not any(type(m).__module__.startswith('aigif') for m in sys.meta_path)\n"
         "from PIL import Image\n"
         "assert 'AIGIF' in Image.OPEN and Image.MIME['AIGIF'] == 'image/aigif'\n"
+        "assert Image.EXTENSION['.aigif'] == 'AIGIF'\n"
         "print('ok')\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
@@ -154,7 +154,8 @@ def test_unknown_codec_codes_in_files_load_nothing():
         "from aigif.codecs import codec_key, codec_code\n"
         "assert [codec_key(c) for c in (2, 99, 7, 1000)] == ['webp', None, None, None]\n"
         "assert codec_code('jxl') == 4\n"
-        "assert 'PIL' not in sys.modules, 'Pillow loaded'\n"
+        "loaded = [m for m in ('aigif.codecs.jxl', 'pillow_jxl', 'numpy') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
         "print('ok')\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"

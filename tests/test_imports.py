@@ -13,7 +13,7 @@ for p in sorted(__import__('pathlib').Path({str(VEC)!r}).glob('*.aigif')):
     aigif.validate(p)
     aigif.dumps(f)
 aigif.save(aigif.GenerationMeta(model='sd15', prompt='x', seed=1), {{}}.get('x') or __import__('io').BytesIO())
-heavy = [m for m in ('torch', 'diffusers', 'transformers', 'numpy', 'PIL') if m in sys.modules]
+heavy = [m for m in ('torch', 'diffusers', 'transformers', 'numpy') if m in sys.modules]
 print(','.join(heavy))
 """
 

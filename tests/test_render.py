@@ -19,7 +19,7 @@ from aigif.errors import (ModelNotAvailableError, PlatformMismatchWarning,  # no
 from aigif.meta import GenerationMeta, Platform  # noqa: E402
 from aigif.render import (PipelineCache, content_hash, register_model,  # noqa: E402
                           render_file, render_meta)
-from aigif.render.fingerprint import fingerprint  # noqa: E402
+from aigif.codecs.pixels import fingerprint  # noqa: E402
 
 import _tiny_pipelines as tp  # noqa: E402
 

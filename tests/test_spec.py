@@ -48,6 +48,7 @@ def test_schema_field_order_matches_syntax_constant():
     assert _subcon_names(elements.PixelsBody) == elements.SYNTAX["pixels"]
     assert _subcon_names(elements.SourceBody) == elements.SYNTAX["source"]
     assert _subcon_names(elements.LoraItem) == elements.SYNTAX["lora"]
+    assert _subcon_names(elements.ResidualBody) == elements.SYNTAX["residual"]
 
 
 def test_presence_bits():

@@ -6,7 +6,7 @@ against ``SYNTAX`` below.
 """
 from __future__ import annotations
 
-from construct import (Bytes, Check, GreedyBytes, If, Struct, Switch, Tell,
+from construct import (Bytes, Check, GreedyBytes, If, Int8ub, Struct, Switch, Tell,
                        this)
 
 from .. import spec
@@ -15,7 +15,8 @@ from .primitives import (Dimension, FieldError, Gated, Guidance, LimitedArray, R
                          Utf8, UVarint, Validate, VarBytes)
 
 __all__ = ["Body", "ModelRef", "PlatformBody", "ElementFrame", "ELEMENT_SCHEMAS", "SYNTAX",
-           "TypedValue", "KeyValues", "TextKeyValues"]
+           "TypedValue", "KeyValues", "TextKeyValues", "FingerprintBody", "PixelsBody",
+           "SourceBody", "LoraItem", "LorasBody", "ResidualHeader", "ResidualBody"]
 
 
 def _check_presence(ctx) -> bool:
@@ -157,7 +158,24 @@ def _bad_flag() -> bool:
 
 LorasBody = LimitedArray(spec.MAX_ENTRIES, LoraItem)
 
-ResidualBody = GreedyBytes
+def _check_residual_method(ctx) -> bool:
+    if ctx.method not in (0, 1):
+        raise FieldError("malformed", f"residual method {ctx.method} is unknown (expected 0 or 1)")
+    return True
+
+
+# RESIDUAL: the header the residual codec reads, then the inner image to the end.
+ResidualHeader = Struct(
+    "method" / Int8ub,
+    Check(_check_residual_method),
+    "step" / If(this.method == 0, UVarint),
+    "base" / Bytes(4),
+    "codec" / UVarint,
+)
+ResidualBody = Struct(
+    *ResidualHeader.subcons,
+    "data" / GreedyBytes,
+)
 
 ELEMENT_SCHEMAS = {
     spec.Element.FINGERPRINT: FingerprintBody,
@@ -181,4 +199,5 @@ SYNTAX = {
     "pixels": ["codec", "data"],
     "source": ["method", "data"],
     "lora": ["name", "weight", "has_clip_weight", "clip_weight", "sha256"],
+    "residual": ["method", "step", "base", "codec", "data"],
 }

@@ -60,7 +60,7 @@ def hybrid(
 
         from .. import GenerationMeta, dumps
         from ..codecs._pillow import open_image_file
-        from ..codecs.residual import encode_hybrid
+        from ..document import encode_hybrid
         check_output(output, force)
         meta = None
         if json_path is not None:

@@ -22,9 +22,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..document import Payload
-from ..errors import CodecError, MissingDependencyError, RegistryError
-from ..registry import Registry
+from .. import io as _io
+from ..container import FileData, Payload
+from ..errors import AigifError, CodecError, MissingDependencyError, RegistryError
+from ..registry import codec_code as _code_of, codec_key as _key_of, codecs
+from ..spec import CODEC_PRIVATE as PRIVATE_CODES
 from ..spec import Codec as CodecCode
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,13 +34,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Codec", "codecs", "register_codec", "get_codec", "codec_for_code", "available_codecs",
-    "encode_payload", "decode_payload", "cli_payload", "install_pillow_plugin",
-    "codec_code", "codec_key", "encode_image", "read_image", "ImageResult", "POLICIES",
-    "PRIVATE_CODES", "DEFAULT_CODEC",
+    "encode_payload", "decode_payload", "cli_payload",
+    "codec_code", "codec_key", "encode_image", "PRIVATE_CODES", "DEFAULT_CODEC",
 ]
 
-#: Codes third-party codecs may use (``aigif.spec.Codec`` comment: 64..127 private).
-PRIVATE_CODES = range(64, 128)
 #: Codec used when none is named.
 DEFAULT_CODEC = "avif"
 
@@ -82,25 +81,8 @@ class Codec:
         return f"<{type(self).__name__} {self.key!r} code={self.code}>"
 
 
-def _check(key: str, entry: Any) -> None:
-    cls = entry if isinstance(entry, type) else type(entry)
-    if not issubclass(cls, Codec):
-        raise RegistryError(f"codec {key!r}: expected a aigif.codecs.Codec subclass or "
-                            f"instance, got {cls.__name__}")
-    if entry.key != key:
-        raise RegistryError(f"codec key mismatch: registered as {key!r}, declares {entry.key!r}")
-    frozen = {c.name.lower(): int(c) for c in CodecCode}
-    if key in frozen:
-        if entry.code != frozen[key]:
-            raise RegistryError(f"codec {key!r} has the frozen code {frozen[key]}, "
-                                f"not {entry.code}")
-    elif entry.code not in PRIVATE_CODES:
-        raise RegistryError(f"codec {key!r}: code {entry.code} is outside the private range "
-                            f"{PRIVATE_CODES.start}..{PRIVATE_CODES.stop - 1}")
-
-
-#: key -> Codec (class, instance or "module:attr"); entry-point group ``aigif.codecs``.
-codecs: Registry[Codec] = Registry("codec", "aigif.codecs", _check)
+# The built-in codecs, in the one codec registry (``aigif.registry.codecs``: key -> Codec
+# class, instance or "module:attr"; entry-point group ``aigif.codecs``).
 for _key, _ref in (("png", "aigif.codecs._pillow:PngCodec"),
                    ("webp", "aigif.codecs._pillow:WebpCodec"),
                    ("avif", "aigif.codecs._pillow:AvifCodec"),
@@ -138,22 +120,12 @@ def codec_for_code(code: int) -> Codec:
     Built-in codes load only their own module; a private code (64..127) is looked up
     among registered and entry-point codecs (the file's bytes never name a module).
     """
-    frozen = {int(c): c.name.lower() for c in CodecCode}
-    if code in frozen:
-        return get_codec(frozen[code])
-    if isinstance(code, int) and code in PRIVATE_CODES:
-        for k in codecs.keys():
-            if k in frozen.values():
-                continue
-            try:
-                c = get_codec(k)
-            except RegistryError:
-                continue
-            if c.code == code:
-                return c
-    raise CodecError(f"unknown pixel codec code {code}: expected one of "
-                     f"{sorted(frozen)} or a registered private codec "
-                     f"({PRIVATE_CODES.start}..{PRIVATE_CODES.stop - 1})")
+    key = _key_of(code) if isinstance(code, int) else None
+    if key is None:
+        raise CodecError(f"unknown pixel codec code {code}: expected one of "
+                         f"{sorted(int(c) for c in CodecCode)} or a registered private codec "
+                         f"({PRIVATE_CODES.start}..{PRIVATE_CODES.stop - 1})")
+    return get_codec(key)
 
 
 def codec_code(key: str) -> int:
@@ -161,22 +133,16 @@ def codec_code(key: str) -> int:
 
     Raises CodecError when no codec has that key.
     """
-    if isinstance(key, str) and key.upper() in CodecCode.__members__:
-        return int(CodecCode[key.upper()])
-    try:
-        return get_codec(key).code
-    except RegistryError as e:
-        raise CodecError(str(e), field="payload") from e
+    code = _code_of(key)
+    if code is None:
+        raise CodecError(f"no codec named {key!r}; known: {', '.join(codecs.keys())}",
+                         field="payload")
+    return code
 
 
 def codec_key(code: int) -> str | None:
     """The key of the codec with numeric ``code``, or None when none is registered."""
-    if code in CodecCode._value2member_map_:
-        return CodecCode(code).name.lower()
-    try:
-        return codec_for_code(code).key
-    except CodecError:
-        return None
+    return _key_of(code)
 
 
 def available_codecs() -> list[str]:
@@ -234,7 +200,6 @@ def decode_payload(payload: Payload) -> "Image.Image":
     the declared size is over ``aigif.spec.MAX_DECOMPRESSED_PIXELS`` (checked before any
     pixel is decoded), MissingDependencyError when the codec is not installed.
     """
-    from ..errors import AigifError
     from ._pillow import _wrap, check_size
     c = _resolve(payload.codec)
     what = f"{c.key} payload"
@@ -269,23 +234,5 @@ def encode_image(image: "Image.Image", fallback: str = DEFAULT_CODEC, quality: i
     >>> aigif.loads(data).payload.codec
     'avif'
     """
-    from ..document import AigifFile
-    from ..io import dumps
-    return dumps(AigifFile(meta=meta, payload=encode_payload(image, fallback, quality, lossless,
-                                                             effort)))
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("read_image", "ImageResult", "POLICIES"):
-        from . import _reader
-        return getattr(_reader, name)
-    raise AttributeError(f"module 'aigif.codecs' has no attribute {name!r}")
-
-
-def install_pillow_plugin() -> None:
-    """Make ``PIL.Image.open`` read .aigif files, without importing Pillow now.
-
-    Registers at once if Pillow is already imported, else the first time ``PIL.Image`` is.
-    """
-    from ._pil_hook import install
-    install()
+    return _io.dumps(FileData(meta=meta, payload=encode_payload(image, fallback, quality,
+                                                                lossless, effort)))

@@ -26,7 +26,7 @@ Example::
 """
 from __future__ import annotations
 
-import hashlib
+import io
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -35,8 +35,13 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
+from ..bitstream.elements import ResidualBody, ResidualHeader
+from ..bitstream.primitives import FieldError
+from ..container import FileData, Payload
 from ..errors import CodecError, MissingDependencyError, PlatformMismatchWarning
+from ..io import dumps
 from . import codec_for_code, get_codec
+from .pixels import base_digest, psnr, rgb8
 
 __all__ = ["encode_residual", "apply_residual", "residual_info", "choose_encoding", "encode_hybrid",
            "psnr", "Decision", "Candidate", "ResidualInfo", "EXACT"]
@@ -48,53 +53,8 @@ _MAX_STEP = 64
 
 
 # --------------------------------------------------------------------------- helpers
-def _rgb(image: Image.Image) -> np.ndarray:
-    if not isinstance(image, Image.Image):
-        raise CodecError(f"expected a PIL.Image.Image, got {type(image).__name__}")
-    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"), dtype=np.uint8)
-
-
-def psnr(a: Image.Image | np.ndarray, b: Image.Image | np.ndarray) -> float:
-    """PSNR in dB between two RGB8 images (``inf`` when identical)."""
-    x = a if isinstance(a, np.ndarray) else _rgb(a)
-    y = b if isinstance(b, np.ndarray) else _rgb(b)
-    if x.shape != y.shape:
-        raise CodecError(f"images differ in size: {x.shape[1]}x{x.shape[0]} vs "
-                         f"{y.shape[1]}x{y.shape[0]}")
-    mse = float(np.mean((x.astype(np.int32) - y.astype(np.int32)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
-
-
-def _digest(base: np.ndarray) -> bytes:
-    h = hashlib.sha256(b"%d %d " % (base.shape[1], base.shape[0]))
-    h.update(np.ascontiguousarray(base).tobytes())
-    return h.digest()[:4]
-
-
-def _uvarint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | 0x80 if n else b)
-        if not n:
-            return bytes(out)
-
-
-def _read_uvarint(data: bytes, pos: int) -> tuple[int, int]:
-    n = shift = 0
-    for i in range(10):
-        if pos >= len(data):
-            raise CodecError("residual is truncated inside a varint", offset=pos)
-        b = data[pos]
-        pos += 1
-        n |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            if i and b == 0:
-                raise CodecError("residual has a non-minimal varint")
-            return n, pos
-    raise CodecError("residual varint is longer than 10 bytes")
+_rgb = rgb8
+_digest = base_digest
 
 
 def _quantize(diff: np.ndarray, step: int) -> np.ndarray:
@@ -126,28 +86,28 @@ class ResidualInfo:
 
 
 def residual_info(data: bytes) -> ResidualInfo:
-    """Parse a residual's header (no pixel decoding). Raises CodecError when malformed."""
+    """Parse a residual's header (``bitstream.elements.ResidualHeader``; no pixel decoding).
+    Raises CodecError when malformed."""
     data = bytes(data)
     if not data:
         raise CodecError("residual is empty")
-    method, pos = data[0], 1
-    if method not in (QUANTIZED, LOSSY):
-        raise CodecError(f"residual method {method} is unknown (expected 0 or 1)", offset=0)
-    step = 1
-    if method == QUANTIZED:
-        step, pos = _read_uvarint(data, pos)
-        if not 1 <= step <= _MAX_STEP:
-            raise CodecError(f"residual step {step} is out of range 1..{_MAX_STEP}", offset=1)
-    if pos + 4 > len(data):
-        raise CodecError("residual is truncated inside its base digest", offset=pos)
-    digest, pos = data[pos:pos + 4], pos + 4
-    code, pos = _read_uvarint(data, pos)
-    return ResidualInfo(method, step, digest, codec_for_code(code).key, pos)
+    stream = io.BytesIO(data)
+    try:
+        h = ResidualHeader.parse_stream(stream)
+    except FieldError as e:
+        raise CodecError(e.message, offset=0) from None
+    except Exception as e:  # construct: StreamError (truncated) and kin
+        raise CodecError(f"residual header is truncated or malformed: {e}") from None
+    step = 1 if h.method == LOSSY else h.step
+    if not 1 <= step <= _MAX_STEP:
+        raise CodecError(f"residual step {step} is out of range 1..{_MAX_STEP}", offset=1)
+    return ResidualInfo(h.method, step, bytes(h.base), codec_for_code(h.codec).key,
+                        stream.tell())
 
 
 def _pack(method: int, step: int, digest: bytes, codec: str, inner: bytes) -> bytes:
-    head = bytes([method]) + (_uvarint(step) if method == QUANTIZED else b"")
-    return head + digest + _uvarint(get_codec(codec).code) + inner
+    return ResidualBody.build({"method": method, "step": step if method == QUANTIZED else None,
+                               "base": digest, "codec": get_codec(codec).code, "data": inner})
 
 
 def apply_residual(base: Image.Image, data: bytes, *, strict: bool = False) -> Image.Image:
@@ -330,7 +290,6 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
     codecs for EXACT). Returns a Decision; ``Decision.report()`` is a readable table.
     """
     from . import encode_payload
-    from ..document import Payload
     o = _rgb(original)
     cands: list[Candidate] = []
     exact = not math.isfinite(target_psnr)
@@ -377,32 +336,28 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
                     tuple(cands), p0)
 
 
-def encode_hybrid(meta, original: Image.Image, regenerated: Image.Image | None = None,
-                  target_psnr: float = 40.0, *, keep_syntax: bool = True, render: bool = True,
-                  **choose_kw):
-    """Build the smallest AigifFile that gives ``original`` at ``target_psnr``.
+def encode_hybrid(meta, original: Image.Image, regenerated: Image.Image | None,
+                  target_psnr: float = 40.0, *, keep_syntax: bool = True, **choose_kw):
+    """Build the smallest file content (FileData) that gives ``original`` at ``target_psnr``.
 
-    ``meta`` is the GenerationMeta (None: pixels only). ``regenerated`` is what the
-    decoder will regenerate; when None and ``render`` is true it is rendered here with
-    ``aigif.render`` (on this machine's platform). ``keep_syntax`` keeps the syntax in a
-    pixels-mode file (a few dozen bytes, so readers can still regenerate). Other keywords
-    go to ``choose_encoding``. Returns ``(AigifFile, Decision)``.
+    ``meta`` is the GenerationMeta (None: pixels only); ``regenerated`` is what the decoder
+    will regenerate (``aigif.document.encode_hybrid`` renders it when not given).
+    ``keep_syntax`` keeps the syntax in a pixels-mode file (a few dozen bytes, so readers
+    can still regenerate). Other keywords go to ``choose_encoding``. Returns
+    ``(FileData, Decision)``.
 
     >>> f, d = encode_hybrid(meta, original, regenerated, 40.0)   # doctest: +SKIP
     >>> print(d.report()); data = aigif.dumps(f)
     """
-    from ..document import AigifFile
-    from ..io import dumps
-    if meta is not None and regenerated is None and render:
-        from ..render import render_meta
-        regenerated = render_meta(meta).image
+    if meta is not None and regenerated is None:
+        raise CodecError("encode_hybrid needs the regenerated image (aigif.document."
+                         "encode_hybrid renders it)")
     syntax_bytes = len(dumps(meta)) if meta is not None else 0
     d = choose_encoding(original, regenerated if meta is not None else None, target_psnr,
                         syntax_bytes=syntax_bytes, pixels_keep_syntax=keep_syntax,
                         **choose_kw)
     if d.mode == "syntax":
-        return AigifFile(meta=meta), d
+        return FileData(meta=meta), d
     if d.mode == "residual":
-        return AigifFile(meta=meta, residual=d.residual), d
-    return AigifFile(meta=meta if keep_syntax else None, payload=d.payload), d
-
+        return FileData(meta=meta, residual=d.residual), d
+    return FileData(meta=meta if keep_syntax else None, payload=d.payload), d

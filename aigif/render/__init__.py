@@ -25,7 +25,7 @@ _WHERE = {
     "register_model": "local", "content_hash": "local",
     "pipeline_cache": "cache", "PipelineCache": "cache",
     "current_platform": "platform",
-    "image_fingerprint": "fingerprint", "psnr": "fingerprint",
+    "image_fingerprint": "..codecs.pixels:fingerprint", "psnr": "..codecs.pixels",
     "DiffusersGenerator": "generators", "ModelSource": "generators",
     "register_backend": "generators", "get_backend": "generators",
     "scheduler_from_a1111": "schedulers", "a1111_name": "schedulers",
@@ -38,7 +38,9 @@ def __getattr__(name: str) -> Any:
     mod = _WHERE.get(name)
     if mod is None:
         raise AttributeError(f"module 'aigif.render' has no attribute {name!r}")
-    value = getattr(import_module(f".{mod}", __name__), name)
+    mod, _, attr = mod.partition(":")
+    value = getattr(import_module(mod if mod.startswith("..") else f".{mod}", __name__),
+                    attr or name)
     globals()[name] = value
     return value
 

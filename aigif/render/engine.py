@@ -16,13 +16,15 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..document import AigifFile
+from ..codecs import decode_payload
+from ..codecs.pixels import fingerprint as _fingerprint, matches, psnr as _psnr
+from ..container import FileData
+from ..io import dumps
 from ..errors import (AigifWarning, MissingDependencyError, ModelNotAvailableError, PlatformMismatchWarning,
                       RenderError)
 from ..meta import GenerationMeta, Platform
 from ..registry import lookup_model, models
 from .cache import PipelineCache, pipeline_cache
-from .fingerprint import fingerprint as _fingerprint, matches, psnr as _psnr
 from .generators import get_backend
 from .generators.base import ModelSource
 from .local import content_hash, find_local_model
@@ -115,22 +117,8 @@ def _generator(settings: RenderSettings, seed: int):
     return torch.Generator(device=dev).manual_seed(seed)
 
 
-def _payload_image(f: AigifFile):
-    try:
-        from ..codecs import decode_payload
-    except ImportError:       # pragma: no cover - codecs not installed: Pillow formats only
-        decode_payload = None
-    if decode_payload is not None:
-        return decode_payload(f.payload)
-    import io
-    from PIL import Image
-    try:
-        img = Image.open(io.BytesIO(f.payload.data))
-        img.load()
-    except Exception as e:
-        raise RenderError(f"the file's {f.payload.codec} pixel payload could not be "
-                          f"decoded: {e}") from e
-    return img
+def _payload_image(f: FileData):
+    return decode_payload(f.payload)
 
 
 def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCache,
@@ -156,7 +144,7 @@ def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCa
     return image, hit, {"load": t1 - t0, "generate": t2 - t1}
 
 
-def render_file(f: AigifFile, device: str | None = None, dtype: str | None = None,
+def render_file(f: FileData, device: str | None = None, dtype: str | None = None,
                 reference: Any = None, strict: bool = False, *, rng_device: str | None = None,
                 fallback: str = "error", cache: PipelineCache | None = None,
                 download: bool = True) -> RenderResult:
@@ -180,7 +168,7 @@ def render_file(f: AigifFile, device: str | None = None, dtype: str | None = Non
     if fallback not in _FALLBACKS:
         raise RenderError(f"fallback must be one of {_FALLBACKS}, not {fallback!r}")
     if isinstance(f, GenerationMeta):
-        f = AigifFile(meta=f)
+        f = FileData(meta=f)
     cache = pipeline_cache if cache is None else cache
     t0 = time.perf_counter()
     meta = f.meta
@@ -214,7 +202,7 @@ def render_file(f: AigifFile, device: str | None = None, dtype: str | None = Non
                         timings=timings, meta=meta)
 
 
-def _from_payload(f: AigifFile, reference: Any, t0: float) -> RenderResult:
+def _from_payload(f: FileData, reference: Any, t0: float) -> RenderResult:
     image = _payload_image(f)
     exact = None if f.fingerprint is None else matches(f.fingerprint, image)
     return RenderResult(image=image, exact=exact,
@@ -225,7 +213,7 @@ def _from_payload(f: AigifFile, reference: Any, t0: float) -> RenderResult:
 
 def render_meta(meta: GenerationMeta, **kwargs: Any) -> RenderResult:
     """``render_file`` for a bare GenerationMeta (no fingerprint to check)."""
-    return render_file(AigifFile(meta=meta), **kwargs)
+    return render_file(FileData(meta=meta), **kwargs)
 
 
 def generate(meta: GenerationMeta, device: str | None = None, dtype: str | None = None, *,
@@ -251,7 +239,6 @@ def generate(meta: GenerationMeta, device: str | None = None, dtype: str | None 
     meta = meta.replace(platform=effective_platform(settings))
     image, _, _ = _render(meta, settings, cache=pipeline_cache if cache is None else cache,
                           download=download, strict=False)
-    f = AigifFile(meta=meta, info=info or {},
+    f = FileData(meta=meta, info=info or {},
                   fingerprint=_fingerprint(image) if fingerprint else None)
-    from ..io import dumps
     return image, dumps(f)

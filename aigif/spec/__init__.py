@@ -203,6 +203,9 @@ class Codec(IntEnum):
     # 64..127 private
 
 
+CODEC_PRIVATE = range(64, 128)
+
+
 class ValueType(IntEnum):
     """Type tags of typed values in PARAMS / INFO elements."""
 

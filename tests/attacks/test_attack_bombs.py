@@ -28,7 +28,6 @@ from aigif.document import AigifFile, Payload
 PIL = pytest.importorskip("PIL")
 from PIL import Image, ImageFile  # noqa: E402
 
-aigif.codecs.install_pillow_plugin()
 MiB = 1024 * 1024
 
 
@@ -200,7 +199,7 @@ def test_residual_bomb_refused_before_decoding(no_pixel_decoding):
 def _source_bomb(n_values: int, value_bytes: int = MiB) -> bytes:
     """A pixels-only file whose brotli source element decodes to n x 1 MiB values."""
     import brotli
-    from aigif.io import _varint
+    from aigif.bitstream.primitives import uvarint as _varint
     from aigif.spec import Element
     comp = brotli.Compressor(quality=1, lgwin=24)
     out = [comp.process(_varint(n_values))]

@@ -74,7 +74,6 @@ def lora_file(weight_bytes: bytes) -> bytes:
 def readers(data: bytes, tmp_path=None):
     """Every reader of a file, as (name, thunk) pairs."""
     from PIL import Image
-    aigif.codecs.install_pillow_plugin()
 
     def via_open():
         p = tmp_path / "x.aigif"
@@ -113,7 +112,7 @@ def only_aigif_errors(data: bytes, tmp_path=None) -> None:
 
 
 def aigif_accepts(data: bytes) -> bool:
-    from aigif.codecs.pil_plugin import _accept
+    from aigif.pillow import _accept
     return _accept(data[:16])
 
 

@@ -1,9 +1,10 @@
 """Pillow plugin: ``PIL.Image.open("x.aigif")`` opens an AIGIF file's pixels.
 
-Importing this module imports Pillow; ``aigif`` itself only calls
-``aigif.codecs.install_pillow_plugin()``, which registers this plugin the moment Pillow is
-imported (or at once if it already is). Registers the format ``"AIGIF"``, the
-``.aigif`` extension and the MIME type ``image/aigif``.
+One module in the shape of Pillow's own format plugins (``_accept``, an ``ImageFile``
+subclass, ``_save``, then ``register_open`` / ``register_save`` / ``register_extension`` /
+``register_mime`` when the module is imported). ``import aigif`` imports it when Pillow is
+installed, so ``PIL.Image.open("x.aigif")`` works after ``import aigif``. Registers the
+format ``"AIGIF"``, the ``.aigif`` extension and the MIME type ``image/aigif``.
 
 Opening decodes the pixel payload (lazily for Pillow's own codecs: ``.size`` and
 ``.mode`` come from the payload header). A file with no payload is regenerated only when
@@ -23,15 +24,19 @@ Example::
 """
 from __future__ import annotations
 
-import threading
 from typing import IO
 
 from PIL import Image, ImageFile
 
-from ..errors import AigifError, CodecError, LimitExceededError
-from ..spec import MAX_FILE_BYTES, SIGNATURE, VERSION_MARK
+from .codecs import DEFAULT_CODEC, Codec, _resolve, encode_payload
+from .codecs._pillow import PillowCodec, _wrap, check_size, safe_decode
+from .container import FileData
+from .document import loads
+from .errors import AigifError, CodecError, LimitExceededError
+from .io import dumps
+from .spec import MAX_FILE_BYTES, SIGNATURE, VERSION_MARK
 
-__all__ = ["AigifImageFile", "register", "FORMAT", "MIME", "EXTENSION", "ALLOW_RENDER"]
+__all__ = ["AigifImageFile", "FORMAT", "MIME", "EXTENSION", "ALLOW_RENDER"]
 
 FORMAT = "AIGIF"
 MIME = "image/aigif"
@@ -51,9 +56,6 @@ class AigifImageFile(ImageFile.ImageFile):
     format_description = "AIGIF (generation syntax with optional pixel payload)"
 
     def _open(self) -> None:
-        from ..io import loads
-        from . import Codec, _resolve
-        from ._pillow import PillowCodec, _wrap, check_size, safe_decode
         assert self.fp is not None
         data = self.fp.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
@@ -88,7 +90,7 @@ class AigifImageFile(ImageFile.ImageFile):
         elif f.meta is not None:
             raise CodecError(
                 "this AIGIF file has no pixel payload, only generation syntax; Pillow does "
-                "not regenerate images unless aigif.codecs.pil_plugin.ALLOW_RENDER = True "
+                "not regenerate images unless aigif.pillow.ALLOW_RENDER = True "
                 "(or use aigif.open(path).render())")
         else:
             raise CodecError("this AIGIF file has neither generation syntax nor pixels")
@@ -97,7 +99,6 @@ class AigifImageFile(ImageFile.ImageFile):
     def load(self):
         if self._im is not None and self.im.size == self.size:  # already loaded
             return Image.Image.load(self)
-        from ._pillow import _wrap
         im = self._inner
         try:
             im.load()
@@ -114,31 +115,13 @@ class AigifImageFile(ImageFile.ImageFile):
 
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    from ..document import AigifFile
-    from ..io import dumps
-    from . import DEFAULT_CODEC, encode_payload
     opts = im.encoderinfo
     payload = encode_payload(im, opts.get("fallback", DEFAULT_CODEC), opts.get("quality"),
                              bool(opts.get("lossless", False)), opts.get("effort"))
-    fp.write(dumps(AigifFile(meta=None, payload=payload)))
+    fp.write(dumps(FileData(meta=None, payload=payload)))
 
 
-_registered = False
-_register_lock = threading.Lock()
-
-
-def register() -> None:
-    """Register the AIGIF format, ``.aigif`` and ``image/aigif`` with Pillow (idempotent,
-    thread-safe: Pillow's own check-then-append on ``Image.ID`` is not)."""
-    global _registered
-    if _registered:
-        return
-    with _register_lock:
-        if _registered:
-            return
-        Image.register_open(FORMAT, AigifImageFile, _accept)
-        Image.register_save(FORMAT, _save)
-        Image.register_extension(FORMAT, EXTENSION)
-        Image.register_mime(FORMAT, MIME)
-        _registered = True
-
+Image.register_open(FORMAT, AigifImageFile, _accept)
+Image.register_save(FORMAT, _save)
+Image.register_extension(FORMAT, EXTENSION)
+Image.register_mime(FORMAT, MIME)
