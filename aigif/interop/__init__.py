@@ -27,7 +27,8 @@ from typing import Any
 from ..errors import AigifError, ImportMetadataError
 from . import _container as C
 from ._exif import scan_exif
-from ._stealth import read_stealth
+from ._limits import MAX_INPUT_BYTES, MAX_STEALTH_PIXELS
+from ._stealth import png_stealth_signature, read_stealth
 from ._common import Draft, ImportResult, loads_json
 
 __all__ = ["read", "export", "ImportResult", "TOOLS", "DIALECTS", "MAX_INPUT_BYTES"]
@@ -37,8 +38,6 @@ TOOLS = ("a1111", "forge", "sdnext", "civitai", "comfyui", "invokeai", "novelai"
          "swarmui")
 #: Dialects ``export`` writes.
 DIALECTS = ("source", "a1111", "comfyui")
-#: Largest image file read.
-MAX_INPUT_BYTES = 512 * 1024 * 1024
 _RESERVED = ("tool", "container")
 _A1111_FAMILY = ("a1111", "forge", "sdnext", "civitai", "fooocus-a1111")
 
@@ -83,10 +82,14 @@ def _pil_container(im: Any) -> C.Container:
     c = C.Container(format=str(getattr(im, "format", "") or "image").lower())
     c.width, c.height = im.size
     c.has_alpha = "A" in im.getbands()
-    try:
-        im.load()
-    except Exception:  # noqa: BLE001 - a damaged image still has its header texts
-        pass
+    if c.width * c.height <= MAX_STEALTH_PIXELS:   # texts after the pixels need a load
+        try:
+            im.load()
+        except Exception:  # noqa: BLE001 - a damaged image still has its header texts
+            pass
+    else:
+        c.problems.append(f"the image is {c.width}x{c.height}, over {MAX_STEALTH_PIXELS} "
+                          f"pixels: not decoded (texts after its pixels are not read)")
     texts = dict(getattr(im, "text", None) or {}) if hasattr(im, "text") else {}
     for k, v in {**(im.info or {}), **texts}.items():
         if isinstance(v, str) and k not in ("dpi", "gamma", "icc_profile"):
@@ -149,6 +152,15 @@ def _read(src: Any, stealth: bool) -> ImportResult:
 
 
 def _stealth(data: bytes | None, im: Any, c: C.Container) -> C.TextItem | None:
+    """Stealth data in the pixels. A PNG's signature is checked first without decoding
+    the image (png_stealth_signature); pixels are decoded only for an image of at most
+    MAX_STEALTH_PIXELS (size from the header)."""
+    if data is not None and c.format == "png":
+        sig = png_stealth_signature(data)
+        if sig is False:
+            return None
+    else:
+        sig = None
     try:
         from PIL import Image
     except ImportError:
@@ -156,8 +168,15 @@ def _stealth(data: bytes | None, im: Any, c: C.Container) -> C.TextItem | None:
     import io
     try:
         if im is None:
-            im = Image.open(io.BytesIO(data))
-            im.load()
+            im = Image.open(io.BytesIO(data))      # reads the header only
+        w, h = im.size
+        if w * h > MAX_STEALTH_PIXELS:
+            found = "has a stealth signature, but " if sig else ""
+            c.problems.append(f"the image {found}is {w}x{h} ({w * h} pixels), over the "
+                              f"{MAX_STEALTH_PIXELS}-pixel limit of the alpha-channel "
+                              f"(stealth) metadata scan; its pixels were not decoded")
+            return None
+        im.load()
         if im.mode not in ("RGBA", "RGB", "LA", "PA"):
             im = im.convert("RGBA")
         elif im.mode in ("LA", "PA"):
@@ -261,15 +280,31 @@ def _detect(c: C.Container):
     return None
 
 
+def _between(s: str, start: str, end: str, after: str = "") -> str | None:
+    """Text between the first ``start`` (then up to the next ``after`` character, when
+    given) and the next ``end``; None when there is none. Linear: a lazy ``start(.*?)end``
+    regex rescans the rest of the text from every ``start`` when ``end`` is missing."""
+    i = s.find(start)
+    if i < 0:
+        return None
+    i += len(start)
+    if after:
+        i = s.find(after, i)
+        if i < 0:
+            return None
+        i += len(after)
+    j = s.find(end, i)
+    return s[i:j] if j >= 0 else None
+
+
 def _xmp_user_comment(xmp: str) -> str | None:
     import html
-    import re
-    m = re.search(r"<exif:UserComment>(.*?)</exif:UserComment>", xmp, re.S)
-    if m is None:
-        m = re.search(r'exif:UserComment="([^"]*)"', xmp)
-        return html.unescape(m.group(1)) if m else None
-    li = re.search(r"<rdf:li[^>]*>(.*?)</rdf:li>", m.group(1), re.S)
-    return html.unescape((li or m).group(1)).strip()
+    body = _between(xmp, "<exif:UserComment>", "</exif:UserComment>")
+    if body is None:
+        v = _between(xmp, 'exif:UserComment="', '"')
+        return html.unescape(v) if v is not None else None
+    li = _between(body, "<rdf:li", "</rdf:li>", after=">")
+    return html.unescape(li if li is not None else body).strip()
 
 
 def _text(i):

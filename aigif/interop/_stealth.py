@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import struct
 import zlib
 
-from ._container import MAX_TEXT_BYTES, TextItem
+from ._container import MAX_TEXT_BYTES, PNG_SIG, TextItem
+from ._limits import MAX_STEALTH_SCAN_BYTES
 
-__all__ = ["read_stealth"]
+__all__ = ["read_stealth", "png_stealth_signature"]
 
 _STEALTH = {b"stealth_pnginfo": ("alpha", False), b"stealth_pngcomp": ("alpha", True),
             b"stealth_rgbinfo": ("rgb", False), b"stealth_rgbcomp": ("rgb", True)}
@@ -67,15 +69,25 @@ def _bits_to_bytes(bits: bytes, start: int, nbytes: int) -> bytes:
     return bytes(out)
 
 
+def _columns_bits(image, mode: str, w: int, h: int, nbits: int) -> bytes:
+    """The first ``nbits`` LSBs (or all there are), from the few columns that hold them."""
+    per_col = h * (1 if mode == "alpha" else 3)
+    ncols = min(w, -(-nbits // per_col))
+    part = image if ncols == w else image.crop((0, 0, ncols, h))
+    return _lsb_stream(part, mode, ncols, h)
+
+
 def _read_stealth_mode(image, mode: str, w: int, h: int) -> TextItem | None:
-    bits = _lsb_stream(image, mode, w, h)
+    bits = _columns_bits(image, mode, w, h, 152)
     sig = _bits_to_bytes(bits, 0, 15)
     kind = _STEALTH.get(sig)
     if kind is None or kind[0] != mode:
         return None
     nbits = int.from_bytes(_bits_to_bytes(bits, 120, 4), "big")
-    if nbits <= 0 or nbits % 8 or 152 + nbits > len(bits) or nbits // 8 > MAX_TEXT_BYTES:
+    capacity = w * h * (1 if mode == "alpha" else 3)
+    if nbits <= 0 or nbits % 8 or 152 + nbits > capacity or nbits // 8 > MAX_TEXT_BYTES:
         return None
+    bits = _columns_bits(image, mode, w, h, 152 + nbits)
     raw = _bits_to_bytes(bits, 152, nbits // 8)
     compressed = kind[1]
     if compressed:
@@ -88,3 +100,64 @@ def _read_stealth_mode(image, mode: str, w: int, h: int) -> TextItem | None:
             return None
     text = raw.decode("utf-8", "replace")
     return TextItem("stealth", text, "stealth:" + sig.decode()[8:])
+
+
+_ALPHA_SIGS = {k for k, v in _STEALTH.items() if v[0] == "alpha"}
+_RGB_SIGS = {k for k, v in _STEALTH.items() if v[0] == "rgb"}
+
+
+def png_stealth_signature(data: bytes) -> bool | None:
+    """Whether a PNG's first column starts with a stealth signature, found without
+    decoding the image: only the first 152 (alpha) or 51 (RGB) scanlines are inflated and
+    only their first pixel is unfiltered (column 0 depends on nothing to its left).
+    None when this cannot tell cheaply (interlaced, palette, 16-bit, short images...)."""
+    if not data.startswith(PNG_SIG) or len(data) < 33 or data[12:16] != b"IHDR":
+        return None
+    w, h, depth, ctype, _comp, _filt, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    chans = {2: 3, 4: 2, 6: 4}.get(ctype)
+    if chans is None or depth != 8 or interlace or w < 1:
+        return None
+    alpha, rgb = ctype in (4, 6), True      # LA is read as RGBA: R = G = B = L
+    rows = 152 if alpha else 51
+    rowbytes = 1 + w * chans
+    if h < rows or rows * rowbytes > MAX_STEALTH_SCAN_BYTES:
+        return None
+    need = rows * rowbytes
+    d = zlib.decompressobj()
+    out = bytearray()
+    i = 8
+    try:
+        while i + 8 <= len(data) and len(out) < need:
+            length, kind = struct.unpack(">I4s", data[i:i + 8])
+            if kind == b"tRNS" and ctype == 2:
+                return None          # the alpha would come from a colour key
+            if kind == b"IDAT":
+                chunk = data[i + 8:i + 8 + length]
+                while chunk and len(out) < need:
+                    out += d.decompress(chunk, need - len(out))
+                    chunk = d.unconsumed_tail
+            elif kind == b"IEND":
+                break
+            i += 12 + length
+    except zlib.error:
+        return None
+    if len(out) < need:
+        return None
+    prev = [0] * chans
+    abits, rbits = [], []
+    for r in range(rows):
+        f = out[r * rowbytes]
+        if f > 4:
+            return None
+        px = out[r * rowbytes + 1:r * rowbytes + 1 + chans]
+        # no left neighbour: Sub adds 0, Average adds above // 2, Up and Paeth add above
+        add = prev if f in (2, 4) else [b // 2 for b in prev] if f == 3 else [0] * chans
+        prev = [(x + a) & 0xFF for x, a in zip(px, add)]
+        abits.append(prev[-1] & 1)
+        rbits.extend(b & 1 for b in (prev[:3] if chans >= 3 else prev[:1] * 3))
+    found = False
+    if alpha:
+        found |= _bits_to_bytes(bytes(abits), 0, 15) in _ALPHA_SIGS
+    if rgb:
+        found |= _bits_to_bytes(bytes(rbits), 0, 15) in _RGB_SIGS
+    return found
