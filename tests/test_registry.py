@@ -54,7 +54,7 @@ def test_registry_bad_keys_and_lazy_refs():
 def test_third_party_scheduler_is_one_registration():
     """One ``register_scheduler`` call: the code for files, the diffusers class for rendering,
     and other tools' names for import/export."""
-    from aigif import schedulers as names
+    from aigif.interop import samplers as names
     from aigif.render import schedulers as rs
     aigif.register_scheduler("acme_euler", 1031, diffusers_class="EulerDiscreteScheduler",
                              options={"use_karras_sigmas": True},

@@ -20,6 +20,7 @@ from aigif.meta import GenerationMeta, Platform  # noqa: E402
 from aigif.render import (PipelineCache, content_hash, register_model,  # noqa: E402
                           render_file, render_meta)
 from aigif.codecs.pixels import fingerprint  # noqa: E402
+from aigif.render.platform import current_platform  # noqa: E402
 
 import _tiny_pipelines as tp  # noqa: E402
 
@@ -159,7 +160,7 @@ def test_cache_loads_a_model_once(render_models):
 
 
 def test_platform_mismatch_warns_naming_each_difference(render_models, render_cache):
-    here = Platform.current("cpu", "float32")
+    here = current_platform("cpu", "float32")
     other = Platform(device="cuda", accelerator="NVIDIA H100 80GB HBM3", torch="2.0.1",
                      diffusers=here.diffusers, transformers=here.transformers, dtype="float16",
                      rng_device="cpu", flags=frozenset({"tf32_matmul"}))
@@ -177,7 +178,7 @@ def test_platform_mismatch_warns_naming_each_difference(render_models, render_ca
 
 def test_same_platform_does_not_warn_and_is_applied(render_models, render_cache):
     from dataclasses import replace
-    here = Platform.current("cpu", "float32")
+    here = current_platform("cpu", "float32")
     meta = _meta("sd", platform=replace(here, flags=frozenset({"deterministic_algorithms"})))
     before = torch.are_deterministic_algorithms_enabled()
     with warnings.catch_warnings():
@@ -209,7 +210,7 @@ def test_render_imports_no_torch_until_rendering(render_models):
     import sys
     code = ("import sys, aigif, aigif.render as r\n"
             f"r.register_model('m', {str(render_models['sd'])!r})\n"
-            "r.scheduler_from_a1111('Euler a'); r.scheduler_key_for\n"
+            "from aigif.interop.samplers import scheduler_from_a1111 as s; s('Euler a'); r.scheduler_key_for\n"
             "m = aigif.GenerationMeta(model='m', seed=1); aigif.loads(aigif.dumps(m))\n"
             "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -217,7 +218,7 @@ def test_render_imports_no_torch_until_rendering(render_models):
 
 
 def test_current_platform_records_versions():
-    p = Platform.current("cpu", "float32")
+    p = current_platform("cpu", "float32")
     assert p.device == "cpu" and p.dtype == "float32" and p.rng_device == "cpu"
     assert p.torch == torch.__version__ and p.diffusers == diffusers.__version__
     assert p.transformers and p.threads == torch.get_num_threads()
@@ -355,7 +356,7 @@ def test_generate_returns_image_and_file_that_renders_exactly(render_models, ren
     meta = _meta("sd", seed=None)
     image, data = aigif.render.generate(meta, device="cpu", cache=render_cache)
     f = aigif.loads(data)
-    assert f.meta.seed is not None and f.meta.platform == Platform.current("cpu", "float32")
+    assert f.meta.seed is not None and f.meta.platform == current_platform("cpu", "float32")
     assert f.fingerprint == fingerprint(image)
     res = render_file(f, cache=render_cache)
     assert res.exact is True and res.platform_differences == []

@@ -8,12 +8,13 @@ import pytest
 
 diffusers = pytest.importorskip("diffusers")
 
-from aigif import schedulers as names  # noqa: E402
+from aigif.interop import samplers as names  # noqa: E402
+from aigif.interop.samplers import a1111_name, scheduler_from_a1111  # noqa: E402
 from aigif.errors import MissingDependencyError, RenderError  # noqa: E402
 from aigif.meta import SCHEDULERS, scheduler_code, scheduler_key  # noqa: E402
-from aigif.render.schedulers import (SCHEDULER_TABLE, SchedulerSpec, a1111_name,  # noqa: E402
-                                     make_scheduler, scheduler_class, scheduler_from_a1111,
-                                     scheduler_key_for)
+from aigif.errors import MetaError  # noqa: E402
+from aigif.render.schedulers import (SCHEDULER_TABLE, SchedulerSpec,  # noqa: E402
+                                     make_scheduler, scheduler_class, scheduler_key_for)
 
 # An SD 1.5-style scheduler config, as a pipeline's scheduler.config would hold it.
 SD_CONFIG = dict(diffusers.PNDMScheduler(beta_start=0.00085, beta_end=0.012,
@@ -82,7 +83,7 @@ def test_flow_families_read_euler_as_flow_matching():
     assert scheduler_from_a1111("Euler", flow=True) == "flow_euler"
     assert scheduler_from_a1111("Euler") == "euler"
     assert scheduler_from_a1111("dpmpp_2m_karras") == "dpmpp_2m_karras"
-    with pytest.raises(RenderError, match="DPM adaptive"):
+    with pytest.raises(MetaError, match="DPM adaptive"):
         scheduler_from_a1111("DPM adaptive")
 
 
@@ -138,7 +139,7 @@ def test_a1111_names_come_from_the_interop_table():
             # and the interop layer reads the same name (legacy and 1.9+ split form)
             assert names.from_a1111(name) == key
             assert names.from_a1111(*names.to_a1111(key)) == key
-    with pytest.raises(RenderError, match="no diffusers mapping"):
+    with pytest.raises(MetaError, match="unknown scheduler"):
         a1111_name("nope")
 
 
@@ -168,7 +169,7 @@ def test_scheduler_from_a1111_names(name, flow, key):
 
 
 def test_unknown_sampler_error_lists_the_known_names():
-    with pytest.raises(RenderError) as e:
+    with pytest.raises(MetaError) as e:
         scheduler_from_a1111("Euler Simple")
     msg = str(e.value)
     assert "unknown sampler name 'Euler Simple'" in msg

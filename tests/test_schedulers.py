@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-from aigif import schedulers as S
+from aigif.interop import samplers as S
 from aigif.meta import SCHEDULERS
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from .. import errors
+from .._atomic import write_atomic
 
 console = Console(soft_wrap=True, highlight=False, markup=False)
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -55,7 +56,6 @@ def check_output(path: Path, force: bool) -> None:
 def write_output(path: Union[str, os.PathLike], data: Union[bytes, Callable[[IO[bytes]], None]],
                  *, force: bool, within: Union[str, os.PathLike, None] = None) -> int:
     """Write one output atomically; AigifError (FileAccessError) when it may not."""
-    from .._atomic import write_atomic
     return write_atomic(path, data, overwrite=force, replace_symlink=force, within=within)
 
 

@@ -8,6 +8,10 @@ from typing import List, Optional
 import typer
 
 from .. import errors
+from .. import dumps, interop
+from .. import open as aopen
+from .._atomic import ensure_dir_within
+from ..codecs import available_codecs, encode_payload
 from ._common import check_output, console, err_console, fail, run_guarded, write_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -64,14 +68,8 @@ def convert(
     from rich.table import Table
     from rich.text import Text
 
-    from .. import dumps, interop
-    from .._atomic import ensure_dir_within
     if keep_pixels:
-        try:
-            from ..codecs import available_codecs
-            have = available_codecs()
-        except ImportError:
-            have = []
+        have = available_codecs()
         if keep_pixels not in have:
             fail(f"--keep-pixels {keep_pixels}: codec not available here; available: "
                  f"{', '.join(have) or 'none (pip install aigif[images])'}")
@@ -153,10 +151,6 @@ def _payload(path: Path, codec: str, quality, lossless):
         raise errors.MissingDependencyError(
             "--keep-pixels needs Pillow: pip install 'aigif[images]'") from e
     try:
-        from ..codecs import encode_payload
-    except ImportError as e:
-        raise errors.MissingDependencyError("--keep-pixels needs aigif.codecs") from e
-    try:
         with Image.open(path) as im:
             im.load()
             return encode_payload(im, codec=codec, quality=quality, lossless=lossless)
@@ -176,8 +170,6 @@ def export(
 ) -> None:
     """Write a file's generation metadata into an image in another tool's dialect."""
     def go() -> None:
-        from .. import interop
-        from .. import open as aopen
         if dialect not in interop.DIALECTS:
             fail(f"unknown dialect {dialect!r}; expected one of {', '.join(interop.DIALECTS)}")
         check_output(output, force)

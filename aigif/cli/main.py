@@ -15,6 +15,11 @@ from typing import List, Optional
 import typer
 
 from .. import errors
+from .. import GenerationMeta, dumps
+from .. import open as aopen
+from ..codecs import cli_payload
+from ..document import AigifFile
+from ..validate import validate as check
 from ._common import check_output, console, fail, run_guarded, write_output
 
 #: feature modules under aigif/cli/ that add commands with ``register(app)``
@@ -60,7 +65,6 @@ def encode(
 ) -> None:
     """Write an .aigif file from JSON metadata and/or flags."""
     def go() -> None:
-        from .. import GenerationMeta, dumps
         d = _load_json(json_path) if json_path else {}
         flags = dict(model=model, prompt=prompt, negative_prompt=negative_prompt, seed=seed,
                      steps=steps, guidance_scale=guidance_scale, scheduler=scheduler,
@@ -71,10 +75,8 @@ def encode(
         meta = GenerationMeta.from_dict(d) if d else None
         if meta is None and image is None:
             fail("nothing to encode: give --json, --model/--prompt flags, or --image")
-        from ..document import AigifFile
         f = AigifFile(meta=meta)
         if image is not None:
-            from ..codecs import cli_payload
             f = AigifFile(meta=meta, payload=cli_payload(str(image), fallback, quality, lossless))
         n = write_output(output, dumps(f), force=force)
         console.print(f"wrote {output} ({n} bytes)")
@@ -89,7 +91,6 @@ def info(
 ) -> None:
     """Show what a file holds."""
     def go() -> None:
-        from .. import open as aopen
         f = aopen(file, strict=not lenient)
         if as_json:
             d = f.meta.to_dict() if f.meta is not None else {}
@@ -137,7 +138,6 @@ def validate(
     quiet: bool = typer.Option(False, "-q", "--quiet", help="print problems only"),
 ) -> None:
     """Check files against the spec: one line per problem; exit 0 only if all are valid."""
-    from ..validate import validate as check
     bad = 0
     for p in files:
         try:

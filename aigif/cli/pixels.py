@@ -9,6 +9,11 @@ from typing import Optional
 
 import typer
 
+from .. import GenerationMeta, dumps
+from .. import open as aigif_open
+from ..codecs import codecs, get_codec
+from ..document import encode_hybrid
+
 from ._common import check_output, console, fail, run_guarded, save_image, write_output
 
 __all__ = ["register"]
@@ -24,7 +29,6 @@ def decode(
 ) -> None:
     """Write the image of an .aigif file (its pixel payload, or regenerated per --policy)."""
     def go() -> None:
-        from .. import open as aigif_open
         try:
             from PIL import Image  # noqa: F401
         except ImportError:
@@ -58,9 +62,6 @@ def hybrid(
         import json
         import math
 
-        from .. import GenerationMeta, dumps
-        from ..codecs._pillow import open_image_file
-        from ..document import encode_hybrid
         check_output(output, force)
         meta = None
         if json_path is not None:
@@ -68,6 +69,7 @@ def hybrid(
                 meta = GenerationMeta.from_dict(json.loads(json_path.read_text("utf-8")))
             except json.JSONDecodeError as e:
                 fail(f"{json_path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")
+        from ..codecs._pillow import open_image_file   # Pillow
         orig = open_image_file(str(image))
         regen = open_image_file(str(regenerated)) if regenerated is not None else None
         keys = tuple(k for k in codecs.split(",") if k)
@@ -81,7 +83,6 @@ def hybrid(
 def codecs_cmd() -> None:
     """List the pixel codecs, their codes and whether they are installed."""
     def go() -> None:
-        from ..codecs import codecs, get_codec
         for key in codecs.keys():
             c = get_codec(key)
             modes = "/".join(m for m, ok in (("lossy", c.lossy), ("lossless", c.lossless)) if ok)

@@ -13,6 +13,11 @@ from typing import List, Optional
 
 import typer
 
+from .. import GenerationMeta, errors
+from .. import open as aigif_open
+from ..errors import AigifWarning
+from .. import render as _render
+
 from ._common import (check_output, console, err_console, fail, image_format, image_writer,
                       run_guarded, write_output)
 
@@ -22,7 +27,6 @@ _IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
 def _warn_lines(caught) -> None:
-    from ..errors import AigifWarning
     for w in caught:
         if issubclass(w.category, AigifWarning):      # library chatter stays out
             err_console.print(f"aigif: warning: {w.message}", markup=False)
@@ -90,8 +94,6 @@ def render(
     """Regenerate the images of .aigif files."""
     def go() -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-        from .. import errors
-        from .. import open as aigif_open
         single = len(files) == 1 and output.suffix.lower() in _IMAGE_SUFFIXES
         if not single:
             if output.suffix.lower() in _IMAGE_SUFFIXES:
@@ -146,8 +148,6 @@ def generate(
     """Generate an image from metadata and write it as an .aigif file (with its platform
     and fingerprint)."""
     def go() -> None:
-        from .. import GenerationMeta, errors
-        from ..render import generate as gen
         try:
             text = sys.stdin.read() if json_path == "-" else \
                 Path(json_path).read_text(encoding="utf-8")
@@ -167,7 +167,7 @@ def generate(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", errors.AigifWarning)
             with err_console.status("generating"):
-                img, data = gen(meta, device=device, dtype=dtype, download=not offline)
+                img, data = _render.generate(meta, device=device, dtype=dtype, download=not offline)
         _warn_lines(caught)
         write_output(output, data, force=force)
         msg = f"wrote {output} ({len(data)} bytes)"

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from .. import schedulers
+from . import samplers as sampler_names
 from ..meta import GenerationMeta
 from ._common import (Draft, loads_json, model_hash, model_name, resolve_model, to_float,
                       to_int)
@@ -336,9 +336,9 @@ def infotext_to_draft(text: str) -> tuple[Draft, str, dict[str, str]]:
     if sched is None and (tool == "forge" or (vt is not None and vt >= (1, 9))):
         sched = "Automatic"
     if sampler is not None:
-        key = schedulers.from_a1111(sampler, sched)
+        key = sampler_names.from_a1111(sampler, sched)
         if key is None and tool in ("sdnext", "fooocus", "swarmui", "civitai"):
-            key = schedulers.from_any(sampler, None if sched in (None, "Automatic", "Default")
+            key = sampler_names.from_any(sampler, None if sched in (None, "Automatic", "Default")
                                       else sched.lower())
         if key is None:
             d.param("sampler", sampler)
@@ -425,7 +425,7 @@ def meta_to_infotext(meta: GenerationMeta, *, version: str | None = None) -> str
     if meta.negative_prompt:
         out.append(f"{_NEG} {meta.negative_prompt}")
     p: list[tuple[str, Any]] = [("Steps", meta.steps)]
-    pair = schedulers.to_a1111(meta.scheduler)
+    pair = sampler_names.to_a1111(meta.scheduler)
     params = dict(meta.params)
     if pair is not None and "sampler" not in params:
         p += [("Sampler", pair[0]), ("Schedule type", pair[1])]

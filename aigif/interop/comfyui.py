@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import schedulers
+from . import samplers as sampler_names
 from ..errors import ImportMetadataError
 from ..meta import GenerationMeta
 from ._common import (Draft, loads_json, make_lora, model_name, resolve_model, to_float,
@@ -494,7 +494,7 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
         d.set("guidance_scale", v["cfg"])
         if info.get("flux_guidance") is not None:
             d.param("distilled_guidance", info["flux_guidance"])
-    key = schedulers.from_comfyui(v["sampler_name"], v["scheduler"], flow=flow)
+    key = sampler_names.from_comfyui(v["sampler_name"], v["scheduler"], flow=flow)
     if key is not None:
         d.set("scheduler", key)
     else:
@@ -542,7 +542,7 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
         if lv["seed"] is not None and lv["seed"] != v["seed"]:
             d.param("hires_seed", lv["seed"])
         if (lv["sampler_name"], lv["scheduler"]) != (v["sampler_name"], v["scheduler"]):
-            hk = schedulers.from_comfyui(lv["sampler_name"], lv["scheduler"], flow=flow)
+            hk = sampler_names.from_comfyui(lv["sampler_name"], lv["scheduler"], flow=flow)
             d.param("hires_sampler", hk or f"{lv['sampler_name']}+{lv['scheduler']}")
         up = li.get("upscale_size")
         if up:
@@ -660,7 +660,7 @@ def workflow_to_graph(text: str) -> dict | None:
 # --------------------------------------------------------------------------- export
 def meta_to_graph(meta: GenerationMeta) -> dict:
     """A minimal ComfyUI API graph that generates ``meta`` with core nodes."""
-    sk = schedulers.to_comfyui(meta.scheduler) or (
+    sk = sampler_names.to_comfyui(meta.scheduler) or (
         str(meta.params.get("sampler", "euler")), str(meta.params.get("schedule_type", "normal")))
     g: dict[str, dict] = {}
     g["4"] = {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": model_name(meta)}}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .. import schedulers
+from . import samplers as sampler_names
 from ._common import Draft, make_lora, resolve_model, to_float, to_int, loads_json
 
 __all__ = ["fooocus_to_draft", "is_fooocus_json"]
@@ -43,7 +43,7 @@ def fooocus_to_draft(j: dict) -> Draft:
     cs = to_int(j.get("clip_skip"))
     if cs is not None and cs >= 1:
         d.set("clip_skip", cs - 1)  # Fooocus counts like A1111 (2 = penultimate layer)
-    key = schedulers.from_comfyui(j.get("sampler"), j.get("scheduler"))
+    key = sampler_names.from_comfyui(j.get("sampler"), j.get("scheduler"))
     if key:
         d.set("scheduler", key)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .. import schedulers
+from . import samplers as sampler_names
 from ._common import Draft, resolve_model, to_float, to_int
 
 __all__ = ["fields_to_draft", "looks_like_fields"]
@@ -96,7 +96,7 @@ def fields_to_draft(d: Mapping[str, Any]) -> Draft:
     sc = _pick(d, _ALIASES["scheduler"])
     sname = str(s[1]) if s else None
     scname = str(sc[1]) if sc else None
-    key = schedulers.from_any(sname, scname) if sname else None
+    key = sampler_names.from_any(sname, scname) if sname else None
     if key:
         out.set("scheduler", key)
         used.update(x[0] for x in (s, sc) if x)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from .. import schedulers
+from . import samplers as sampler_names
 from ._common import Draft, make_lora, resolve_model, to_float, to_int, loads_json
 
 __all__ = ["sd_metadata_to_draft", "dream_to_draft", "invokeai_metadata_to_draft"]
@@ -98,7 +98,7 @@ def sd_metadata_to_draft(text: str) -> Draft | None:
         _set_prompt(d, p)
     _core(d, img, keys={"steps": ("steps",), "guidance_scale": ("cfg_scale",),
                         "seed": ("seed",), "width": ("width",), "height": ("height",)})
-    key = schedulers.from_invokeai(img.get("sampler"))
+    key = sampler_names.from_invokeai(img.get("sampler"))
     if key:
         d.set("scheduler", key)
     elif img.get("sampler") is not None:
@@ -157,7 +157,7 @@ def dream_to_draft(text: str) -> Draft | None:
             x = to_float(vals[0])
             d.set(name, x) if x is not None else d.keep(t, vals[0])
         elif name == "sampler" and vals:
-            key = schedulers.from_invokeai(vals[0])
+            key = sampler_names.from_invokeai(vals[0])
             d.set("scheduler", key) if key else d.param("sampler", vals[0])
         elif name == "denoise" and vals and to_float(vals[0]) is not None:
             d.param("denoise", to_float(vals[0]))
@@ -189,7 +189,7 @@ def invokeai_metadata_to_draft(text: str) -> Draft | None:
                       "width": ("width",), "height": ("height",)})
     if to_int(j.get("clip_skip")):
         d.set("clip_skip", to_int(j["clip_skip"]))
-    key = schedulers.from_invokeai(j.get("scheduler"))
+    key = sampler_names.from_invokeai(j.get("scheduler"))
     if key:
         d.set("scheduler", key)
     elif j.get("scheduler") is not None:

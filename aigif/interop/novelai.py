@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 from .. import spec
-from .. import schedulers
+from . import samplers as sampler_names
 from ._common import Draft, to_float, to_int, loads_json
 
 __all__ = ["novelai_to_draft"]
@@ -31,7 +31,7 @@ def novelai_to_draft(description: str | None, source: str | None, comment: str) 
             d.keep(k, j[k])
     if to_float(j.get("scale")) is not None:
         d.set("guidance_scale", to_float(j["scale"]))
-    key = schedulers.from_novelai(j.get("sampler"), j.get("noise_schedule"))
+    key = sampler_names.from_novelai(j.get("sampler"), j.get("noise_schedule"))
     if key:
         d.set("scheduler", key)
     elif j.get("sampler") is not None:

@@ -6,8 +6,8 @@ aigif names a sampling method with one lowercase key (``aigif.meta.SCHEDULERS``:
 * AUTOMATIC1111 and its family (Forge, reForge, SD.Next, Fooocus' A1111 scheme):
   ``"DPM++ 2M Karras"`` before 1.9, ``Sampler: DPM++ 2M`` + ``Schedule type: Karras``
   since 1.9, where ``Automatic`` means the sampler's own default sigma schedule. This
-  module is the one table of these names: ``aigif.render.schedulers`` reads its
-  ``scheduler_from_a1111``/``a1111_name`` from ``from_a1111_label``/``to_a1111_label``.
+  module is the one table of these names (``scheduler_from_a1111`` / ``a1111_name`` give
+  the one-string forms with errors for unknown names).
 * ComfyUI (and Fooocus, SwarmUI): ``sampler_name`` + ``scheduler``, e.g.
   ``"dpmpp_2m"`` + ``"karras"``; old graphs prefix ``"sample_"``.
 * InvokeAI: 2.x ``"k_lms"``, 3+ ``"dpmpp_2m_k"``; NovelAI ``"k_euler_ancestral"``.
@@ -28,12 +28,14 @@ Example::
 """
 from __future__ import annotations
 
-from .meta import SCHEDULERS
-from .registry import schedulers as _registry
+from ..errors import MetaError
+from ..meta import SCHEDULERS
+from ..registry import schedulers as _registry
 
 __all__ = ["from_a1111", "to_a1111", "to_a1111_legacy", "from_a1111_label", "to_a1111_label",
            "a1111_labels", "from_comfyui", "to_comfyui", "from_invokeai", "to_invokeai",
-           "from_novelai", "from_any"]
+           "from_novelai", "from_any", "scheduler_from_a1111", "a1111_name", "registered_from",
+           "registered_to"]
 
 # --------------------------------------------------------------------------- A1111
 # A1111 sampler label -> (base key, default schedule of "Automatic" since 1.9).
@@ -406,3 +408,34 @@ def from_any(name: str | None, scheduler: str | None = None) -> str | None:
         if k is not None:
             return k
     return None
+
+
+# --------------------------------------------------------------------------- one-string forms
+def scheduler_from_a1111(name: str, *, flow: bool = False) -> str:
+    """Key of an A1111 sampler name (``"DPM++ 2M Karras"`` -> ``"dpmpp_2m_karras"``).
+
+    Also accepts A1111's split form joined (``"DPM++ 2M Automatic"``: the sampler's own
+    default schedule) and keys themselves. ``flow=True`` (SD3/FLUX files) maps ``"Euler"``
+    to ``"flow_euler"``. Raises MetaError naming the known names.
+    """
+    key = None
+    if isinstance(name, str):
+        base, _, word = " ".join(name.replace("_", " ").split()).rpartition(" ")
+        # sampler and A1111 1.9+ schedule type joined ("DPM++ 2M Automatic"): "Automatic" is
+        # the sampler's own default schedule (Karras for DPM++ 2M), "Uniform" the plain one
+        if base and word.lower() in ("automatic", "uniform"):
+            key = from_a1111_label(base, flow=True) if flow else from_a1111(base, word)
+    if key is None:
+        key = from_a1111_label(name, flow=flow)
+    if key is None:
+        raise MetaError(f"unknown sampler name {name!r}; expected one of: "
+                        f"{', '.join(a1111_labels())}", field="scheduler")
+    return key
+
+
+def a1111_name(key: str) -> str:
+    """A1111 sampler name of a key (``"dpmpp_2m_karras"`` -> ``"DPM++ 2M Karras"``); the key
+    itself when A1111 has no name for it. Raises MetaError for an unknown key."""
+    if key not in SCHEDULERS and key not in _registry:
+        raise MetaError(f"unknown scheduler {key!r}", field="scheduler")
+    return to_a1111_label(key) or key

@@ -2,7 +2,7 @@
 in the PNG ``parameters`` text (or the JPEG/WebP EXIF UserComment)."""
 from __future__ import annotations
 
-from .. import schedulers
+from . import samplers as sampler_names
 from ._common import Draft, make_lora, resolve_model, to_float, to_int
 
 __all__ = ["swarm_to_draft"]
@@ -30,14 +30,14 @@ def swarm_to_draft(j: dict) -> Draft:
     sched = p.get("scheduler") or p.get("comfyuischeduler")
     if not sampler and isinstance(p.get("autowebuisampler"), str):
         sampler = None
-        key = schedulers.from_a1111(p["autowebuisampler"])
+        key = sampler_names.from_a1111(p["autowebuisampler"])
         if key:
             d.set("scheduler", key)
     hint = None
     model = p.get("model")
     if isinstance(model, str) and "flux" in model.lower():
         hint = "flux"
-    key = schedulers.from_comfyui(sampler or "euler", sched or "normal",
+    key = sampler_names.from_comfyui(sampler or "euler", sched or "normal",
                                   flow=hint == "flux") if sampler or sched else None
     if key:
         d.set("scheduler", key)

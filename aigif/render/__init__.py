@@ -16,7 +16,7 @@ from typing import Any
 __all__ = ["render_file", "render_meta", "generate", "RenderResult", "resolve_model",
            "register_model", "content_hash", "pipeline_cache", "PipelineCache",
            "current_platform", "image_fingerprint", "psnr", "DiffusersGenerator", "ModelSource",
-           "register_backend", "get_backend", "scheduler_from_a1111", "a1111_name",
+           "register_backend", "get_backend",
            "scheduler_class", "scheduler_key_for", "make_scheduler"]
 
 _WHERE = {
@@ -28,7 +28,6 @@ _WHERE = {
     "image_fingerprint": "..codecs.pixels:fingerprint", "psnr": "..codecs.pixels",
     "DiffusersGenerator": "generators", "ModelSource": "generators",
     "register_backend": "generators", "get_backend": "generators",
-    "scheduler_from_a1111": "schedulers", "a1111_name": "schedulers",
     "scheduler_class": "schedulers", "scheduler_key_for": "schedulers",
     "make_scheduler": "schedulers",
 }

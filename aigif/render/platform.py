@@ -1,6 +1,6 @@
 """Record the rendering platform, and apply a file's recorded platform where possible.
 
-``current_platform()`` is what ``aigif.Platform.current()`` returns. ``applied(...)`` is a
+``current_platform()`` records the platform this process renders on. ``applied(...)`` is a
 context manager that sets torch's thread count and determinism flags to what a file
 records, restores them afterwards, and yields the list of differences it could not remove
 (each one a ``"field: file X vs here Y"`` string for ``PlatformMismatchWarning``).

@@ -1,4 +1,4 @@
-"""Scheduler keys <-> diffusers scheduler classes and options <-> A1111 sampler names.
+"""Scheduler keys <-> diffusers scheduler classes and options.
 
 The table follows diffusers' official A1111/k-diffusion mapping
 (https://huggingface.co/docs/diffusers/api/schedulers/overview): each lowercase key of
@@ -7,19 +7,18 @@ sampler (``use_karras_sigmas``, ``algorithm_type``, ``solver_order``, exponentia
 sigmas...). Every sigma-schedule flag the class accepts is set explicitly, so switching from a
 model's shipped scheduler never inherits a flag the key does not ask for; everything else
 (betas, ``timestep_spacing``, ``prediction_type``...) comes from the model's own scheduler
-config, as ``Scheduler.from_config(pipe.scheduler.config)`` does in diffusers.
+config, as ``Scheduler.from_config(pipe.scheduler.config)`` does in diffusers. Third-party
+keys bring their class and options with ``aigif.register_scheduler``.
 
-Name -> code -> config, both ways::
+Key -> code -> config, both ways::
 
-    key = scheduler_from_a1111("DPM++ 2M Karras")         # "dpmpp_2m_karras"
-    code = aigif.meta.scheduler_code(key)                  # 13
-    cls, kwargs = scheduler_class(key)                     # DPMSolverMultistepScheduler, {...}
+    code = aigif.meta.scheduler_code("dpmpp_2m_karras")   # 13
+    cls, kwargs = scheduler_class("dpmpp_2m_karras")       # DPMSolverMultistepScheduler, {...}
     scheduler_key_for(cls.from_config(cfg, **kwargs))      # "dpmpp_2m_karras"
-    a1111_name(key)                                         # "DPM++ 2M Karras"
 
-A1111 names come from ``aigif.schedulers`` (``from_a1111_label``/``to_a1111_label``), the
-one table of other tools' sampler names; this table holds only the diffusers side. This
-module imports diffusers only when a class is asked for.
+Other tools' names for these keys (A1111, ComfyUI, InvokeAI, NovelAI) are the interop
+layer's (``aigif.interop.samplers``). This module imports diffusers only when a class is
+asked for.
 """
 from __future__ import annotations
 
@@ -29,11 +28,10 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from .. import registry as _registry
-from .. import schedulers as _names
 from ..errors import MissingDependencyError, RenderError
 
 __all__ = ["SchedulerSpec", "SCHEDULER_TABLE", "FLOW_SCHEDULERS", "SCHEDULER_OPTIONS",
-           "scheduler_from_a1111", "a1111_name", "scheduler_class", "scheduler_key_for",
+           "scheduler_class", "scheduler_key_for",
            "make_scheduler", "spec_for"]
 
 _SIGMA_FLAGS = ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas")
@@ -42,7 +40,7 @@ _SIGMA_FLAGS = ("use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas"
 @dataclass(frozen=True)
 class SchedulerSpec:
     """One sampler: diffusers class name and the init options that define it (its A1111
-    name is ``aigif.schedulers.to_a1111_label(key)``).
+    name is ``aigif.interop.samplers.to_a1111_label(key)``).
 
     ``approximate``: diffusers has no exact equivalent (the official table says "very
     similar to"); rendering warns. ``flow``: a flow-matching scheduler (SD3, FLUX).
@@ -126,38 +124,6 @@ SCHEDULER_OPTIONS = frozenset({
     "use_karras_sigmas", "use_exponential_sigmas", "use_beta_sigmas", "stochastic_sampling",
     "shift_terminal", "invert_sigmas", "predict_x0", "disable_corrector", "variance_type",
 })
-
-
-def scheduler_from_a1111(name: str, *, flow: bool = False) -> str:
-    """Key of an A1111 sampler name (``"DPM++ 2M Karras"`` -> ``"dpmpp_2m_karras"``).
-
-    Also accepts A1111's split form (``"DPM++ 2M"`` with ``"Karras"`` as
-    ``"DPM++ 2M Karras"``) and keys themselves. ``flow=True`` (SD3/FLUX files) maps
-    ``"Euler"`` to ``"flow_euler"``. Raises RenderError naming the known names.
-    Names are read by ``aigif.schedulers.from_a1111_label``.
-    """
-    key = None
-    if isinstance(name, str):
-        base, _, word = " ".join(name.replace("_", " ").split()).rpartition(" ")
-        # sampler and A1111 1.9+ schedule type joined ("DPM++ 2M Automatic"): "Automatic" is
-        # the sampler's own default schedule (Karras for DPM++ 2M), "Uniform" the plain one
-        if base and word.lower() in ("automatic", "uniform"):
-            key = _names.from_a1111_label(base, flow=True) if flow \
-                else _names.from_a1111(base, word)
-    if key is None:
-        key = _names.from_a1111_label(name, flow=flow)
-    if key is None:
-        raise RenderError(f"unknown sampler name {name!r}; expected one of: "
-                          f"{', '.join(_names.a1111_labels())}")
-    return key
-
-
-def a1111_name(key: str) -> str:
-    """A1111 sampler name of a key (``"dpmpp_2m_karras"`` -> ``"DPM++ 2M Karras"``).
-
-    Raises RenderError for a key with no diffusers mapping."""
-    _spec(key)
-    return _names.to_a1111_label(key) or key
 
 
 def _registered(key: str) -> SchedulerSpec | None:

@@ -260,14 +260,14 @@ def test_validate_reports_every_file_when_one_raises(tmp_path, monkeypatch):
         p = tmp_path / f"{name}.aigif"
         aigif.save(aigif.GenerationMeta(model="sd15", prompt=name, seed=i), p)
         files.append(p)
-    mod = sys.modules["aigif.validate"]
-    real = mod.validate
+    mod = sys.modules["aigif.cli.main"]       # the CLI's own reference to aigif.validate
+    real = mod.check
 
     def flaky(src, **kw):
         if "boom" in str(src):
             raise RecursionError("maximum recursion depth exceeded")
         return real(src, **kw)
-    monkeypatch.setattr(mod, "validate", flaky)
+    monkeypatch.setattr(mod, "check", flaky)
     r = cli("validate", *files)
     assert r.exit_code == 1, r.output
     lines = r.output.splitlines()
