@@ -77,4 +77,40 @@ class FileData:
         object.__setattr__(self, "unknown_elements", tuple(self.unknown_elements))
 
 
+    @classmethod
+    def _from_reader(cls, meta: GenerationMeta | None, values: dict, unknown: list,
+                     text_method: int | None, size: int) -> "FileData":
+        """``cls(meta=meta, unknown_elements=tuple(unknown), text_method=text_method,
+        size=size, **values)`` without the generic ``__init__``/``__post_init__`` work, for
+        the reader (``values``: element attributes, info/source as plain dicts). Classes
+        that add fields or their own ``__init__``/``__post_init__`` are built normally."""
+        if not _plain(cls):
+            return cls(meta=meta, unknown_elements=tuple(unknown), text_method=text_method,
+                       size=size, **values)
+        self = object.__new__(cls)
+        get = values.get
+        self.__dict__.update(
+            meta=meta, info=MappingProxyType(dict(get("info", ()))),
+            source=MappingProxyType(dict(get("source", ()))), payload=get("payload"),
+            fingerprint=get("fingerprint"), residual=get("residual"),
+            unknown_elements=tuple(unknown), text_method=text_method, size=size)
+        return self
+
+
 _COMPARED = tuple(n for n, f in FileData.__dataclass_fields__.items() if f.compare)
+_PLAIN: dict[type, bool] = {FileData: True}
+
+
+def _plain(cls: type) -> bool:
+    """Whether constructing ``cls`` does exactly what constructing FileData does."""
+    ok = _PLAIN.get(cls)
+    if ok is None:
+        init_owner = next(c for c in cls.__mro__ if "__init__" in c.__dict__)
+        params = init_owner.__dict__.get("__dataclass_params__")
+        ok = (issubclass(cls, FileData)
+              and cls.__dataclass_fields__.keys() == FileData.__dataclass_fields__.keys()
+              and cls.__post_init__ is FileData.__post_init__
+              and cls.__dictoffset__ != 0
+              and params is not None and params.init)
+        _PLAIN[cls] = ok
+    return ok

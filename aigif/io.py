@@ -24,6 +24,7 @@ from construct import ConstructError, StreamError
 from . import errors, spec
 from .bitstream.elements import (Body, ELEMENT_SCHEMAS, KeyValues, LorasBody, PlatformBody,
                                   SourceBody, TextKeyValues)
+from .bitstream.fastbody import build_body as _fast_build, parse_body as _fast_parse
 from .bitstream.primitives import FieldError, uvarint
 from .container import FileData, Fingerprint, Payload, RawElement
 from .meta import GenerationMeta, Lora, Platform, _CKPT, _LOCAL, scheduler_code, scheduler_key
@@ -54,6 +55,14 @@ for _b in Presence:
     setattr(_P, _b.name, int(_b))
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
+
+#: The fast path: the body parsed and built by ``bitstream.fastbody`` (falling back to the
+#: construct schemas, the reference, for anything unusual and for every error) and the
+#: dataclasses of a read file built without re-running checks the parser already made.
+#: ``AIGIF_PURE_PYTHON=1`` in the environment turns it off (with the compiled cm1 coder):
+#: everything goes through the reference path. Both give the same results and errors
+#: (tests/test_io_fast.py).
+FAST = os.environ.get("AIGIF_PURE_PYTHON", "") in ("", "0")
 
 
 # ============================================================================ elements
@@ -273,15 +282,21 @@ _RULES: dict[int, _Rule] = {int(r.element): r for r in (
     _Rule(Element.RESIDUAL, "residual", False, _residual, _residual),
 )}
 _EMPTY = (None, (), {})
+_SOURCE_ID = int(Element.SOURCE)
 
 
-def element_bodies(f: FileData) -> list[tuple[int, bool, bytes]]:
+def element_bodies(f: FileData, *, source_body: bytes | None = None
+                   ) -> list[tuple[int, bool, bytes]]:
     """``(element id, critical, body)`` of every element ``f`` writes, in canonical order.
 
-    Raises MetaError / LimitExceededError for values the format cannot hold."""
+    ``source_body``: the SOURCE element's body as given (not re-compressed from
+    ``f.source``). Raises MetaError / LimitExceededError for values the format cannot hold."""
     out: list[tuple[int, bool, bytes]] = []
     meta = f.meta
     for eid, rule in _RULES.items():
+        if source_body is not None and eid == _SOURCE_ID:
+            out.append((eid, spec.ELEMENT_CRITICAL[rule.element], source_body))
+            continue
         holder = meta if rule.on_meta else f
         value = None if holder is None else getattr(holder, rule.attr)
         if value is None or (not isinstance(value, bytes) and value in _EMPTY):
@@ -326,6 +341,18 @@ def dumps(obj: GenerationMeta | FileData, *, text_method: int | None = None) -> 
         raise errors.MetaError(f"expected a GenerationMeta or AigifFile, found {type(obj).__name__}")
     if text_method is None:
         text_method = f.text_method if f.text_method is not None and obj is f else None
+    return _dumps(f, text_method)
+
+
+def rewrite(f: FileData, text_block: bytes | None, source_body: bytes | None) -> bytes:
+    """``dumps(f)`` with the file's own coded text block and SOURCE body spliced in
+    (neither re-encoded) and no file size limit: the bytes a canonical file has, given its
+    two compressor outputs (``aigif.validate``'s canonical check)."""
+    return _dumps(f, None, text_block, source_body, limit=False)
+
+
+def _dumps(f: FileData, text_method: int | None, text_block: bytes | None = None,
+           source_body: bytes | None = None, limit: bool = True) -> bytes:
     meta = f.meta
     body: dict[str, Any] = {k: None for k in ("model", "seed_low", "seed_high", "steps",
                                               "guidance", "scheduler", "width", "height",
@@ -365,10 +392,13 @@ def dumps(obj: GenerationMeta | FileData, *, text_method: int | None = None) -> 
                 "device": p.device_code, "dtype": p.dtype_code, "rng_device": p.rng_code,
                 "flags": p.flag_bits, "threads": p.threads, "accelerator": p.accelerator,
                 "torch": p.torch, "diffusers": p.diffusers, "transformers": p.transformers})
-        if meta.prompt or meta.negative_prompt:
+        if text_block is not None:
+            presence |= _P.TEXT
+            body["text"] = text_block
+        elif meta.prompt or meta.negative_prompt:
             presence |= _P.TEXT
             body["text"] = encode_text(meta.prompt, meta.negative_prompt, text_method)
-    els = element_bodies(f)
+    els = element_bodies(f, source_body=source_body)
     if els:
         presence |= _P.ELEMENTS
         body["elements"] = [{"offset": None, "type": i << 1 | int(c), "data": data}
@@ -377,12 +407,14 @@ def dumps(obj: GenerationMeta | FileData, *, text_method: int | None = None) -> 
         raise errors.MetaError("a file without generation syntax needs a pixel payload "
                                "or other elements")
     body["presence"] = presence
-    try:
-        raw = Body.build(body)
-    except FieldError as e:
-        raise _KIND.get(e.kind, errors.MalformedError)(e.message) from None
+    raw = _fast_build(body) if FAST else None
+    if raw is None:
+        try:
+            raw = Body.build(body)
+        except FieldError as e:
+            raise _KIND.get(e.kind, errors.MalformedError)(e.message) from None
     out = spec.HEADER + raw
-    if len(out) + CHECK_SIZE > spec.MAX_FILE_BYTES:
+    if limit and len(out) + CHECK_SIZE > spec.MAX_FILE_BYTES:
         raise errors.LimitExceededError(f"file would be {len(out) + 2} bytes, the limit is "
                                         f"{spec.MAX_FILE_BYTES}")
     return out + check_value(out, len(out) + CHECK_SIZE).to_bytes(2, "big")
@@ -432,6 +464,8 @@ def _parse(schema, data: bytes, base: int, field: str):
 
 
 def _check_header(data: bytes) -> None:
+    if data[:HEADER_SIZE] == spec.HEADER and MIN_SIZE <= len(data) <= spec.MAX_FILE_BYTES:
+        return   # the common case: every check below passes
     sig = spec.SIGNATURE
     head = data[:len(sig) + 1]
     mark_ok = len(head) <= len(sig) or head[len(sig)] & 0xF0 == spec.VERSION_MARK
@@ -481,7 +515,9 @@ def loads(src: Source, *, strict: bool = True, cls: type[FileData] = FileData) -
 
 def _parse_body(data: bytes, strict: bool, cls: type[FileData]) -> FileData:
     raw = data[HEADER_SIZE:-CHECK_SIZE]
-    body, _ = _parse(Body, raw, HEADER_SIZE, "body")
+    body = _fast_parse(raw) if FAST else None
+    if body is None:
+        body, _ = _parse(Body, raw, HEADER_SIZE, "body")
     pr = body.presence
     meta = None
     exts: dict[str, Any] = {}
@@ -504,6 +540,8 @@ def _parse_body(data: bytes, strict: bool, cls: type[FileData]) -> FileData:
     if meta is None and (params or loras or exts):
         raise errors.MalformedError("generation elements in a file without generation syntax",
                                     offset=HEADER_SIZE, field="elements")
+    if FAST:
+        return cls._from_reader(meta, values, unknown, text_method, len(data))
     return cls(meta=meta, unknown_elements=tuple(unknown), text_method=text_method,
                size=len(data), **values)
 
@@ -556,6 +594,11 @@ def _read_elements(frames, strict: bool, values: dict, exts: dict, unknown: list
                 f"extension that is not installed", offset=off, field=where)
         else:
             unknown.append(RawElement(eid, crit, bytes(fr.data)))
+
+
+_STORED_FIELDS = (("steps", _P.STEPS), ("guidance_scale", _P.GUIDANCE),
+                  ("scheduler", _P.SCHEDULER), ("clip_skip", _P.CLIP_SKIP))
+_STORED = _P.STEPS | _P.GUIDANCE | _P.SCHEDULER | _P.CLIP_SKIP | _P.SIZE
 
 
 def _meta(body, data: bytes, params, loras, exts, strict: bool):
@@ -632,15 +675,16 @@ def _meta(body, data: bytes, params, loras, exts, strict: bool):
                       ("clip_skip", body.clip_skip)):
         if val is not None:
             kw[name] = val
-    try:
-        meta = GenerationMeta(**kw)
-    except errors.MetaError as e:
-        raise errors.MalformedError(f"invalid value: {e.message}", offset=HEADER_SIZE,
-                                    field=e.field) from None
-    if strict:
+    meta = GenerationMeta._from_reader(kw) if FAST else None
+    if meta is None:
+        try:
+            meta = GenerationMeta(**kw)
+        except errors.MetaError as e:
+            raise errors.MalformedError(f"invalid value: {e.message}", offset=HEADER_SIZE,
+                                        field=e.field) from None
+    if strict and pr & _STORED:
         d = meta.defaults
-        for name, bit in (("steps", _P.STEPS), ("guidance_scale", _P.GUIDANCE),
-                          ("scheduler", _P.SCHEDULER), ("clip_skip", _P.CLIP_SKIP)):
+        for name, bit in _STORED_FIELDS:
             if pr & bit and getattr(meta, name) == getattr(d, name):
                 raise errors.CanonicalFormError(f"{name} is stored but equals the default",
                                                 offset=HEADER_SIZE, field=name)

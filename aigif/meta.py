@@ -120,12 +120,6 @@ class Platform:
                    transformers, spec.DType(dtype).name.lower(),
                    spec.Device(rng).name.lower(), names, threads)
 
-    @classmethod
-    def current(cls, device: str = "cpu", dtype: str = "float32", rng_device: str = "cpu") -> "Platform":
-        """Record the platform this process renders on (imports torch)."""
-        from .render.platform import current_platform
-        return current_platform(device=device, dtype=dtype, rng_device=rng_device)
-
     def differences(self, other: "Platform") -> list[str]:
         """Names and values of the fields that differ from ``other`` (for warnings)."""
         out = []
@@ -190,7 +184,47 @@ def _check_text(v: Any, name: str) -> None:
 _PARAM_TYPES = (type(None), bool, int, float, str, bytes)
 
 
+def _checked_params(params: Any) -> Mapping[str, Any]:
+    """``params`` checked, as the read-only mapping sorted by key that a meta holds."""
+    params = dict(params)
+    for k, v in params.items():
+        if not isinstance(k, str) or not k or len(k.encode()) > spec.MAX_STRING_BYTES:
+            raise MetaError(f"param key {k!r} must be a short non-empty string",
+                            field="params")
+        if not isinstance(v, _PARAM_TYPES) or (isinstance(v, int) and not isinstance(v, bool)
+                                               and not -2**64 < v < 2**64):
+            raise MetaError(f"param {k!r}: expected None, bool, int (64-bit), float, str "
+                            f"or bytes, found {type(v).__name__}", field=f"params.{k}")
+    if len(params) > spec.MAX_ENTRIES:
+        raise MetaError(f"at most {spec.MAX_ENTRIES} params", field="params")
+    return MappingProxyType(dict(sorted(params.items())))
+
+
+_EMPTY_PARAMS: Mapping[str, Any] = MappingProxyType({})
+_INT = int
+
+
 # --------------------------------------------------------------------------- meta
+def _model_info_of(m: str):
+    """ModelInfo of a model string (None for hub ids, checkpoints, unregistered local
+    hashes); raises MetaError / UnknownModelError for a string that names no model."""
+    if m in models:
+        return lookup_model(m)
+    mo = _LOCAL.match(m)
+    if mo:
+        return model_for_hash(bytes.fromhex(mo.group(1)))  # may be None
+    mo = _CKPT.match(m)
+    if mo:
+        name = mo.group(1)
+        if not name.strip() or len(name.encode("utf-8", "surrogatepass")) > spec.MAX_STRING_BYTES:
+            raise MetaError("a 'ckpt:' model needs a checkpoint name of at most "
+                            f"{spec.MAX_STRING_BYTES} bytes", field="model")
+        return None
+    if _HUB_ID.match(m):
+        return None
+    return lookup_model(m)  # raises UnknownModelError with guidance
+
+
 @dataclass(frozen=True)
 class GenerationMeta:
     """The generation syntax of one image.
@@ -269,44 +303,99 @@ class GenerationMeta:
         if len(loras) > spec.MAX_ENTRIES:
             raise MetaError(f"at most {spec.MAX_ENTRIES} LoRAs", field="loras")
         set_(self, "loras", loras)
-        params = dict(self.params)
-        for k, v in params.items():
-            if not isinstance(k, str) or not k or len(k.encode()) > spec.MAX_STRING_BYTES:
-                raise MetaError(f"param key {k!r} must be a short non-empty string",
-                                field="params")
-            if not isinstance(v, _PARAM_TYPES) or (isinstance(v, int) and not isinstance(v, bool)
-                                                   and not -2**64 < v < 2**64):
-                raise MetaError(f"param {k!r}: expected None, bool, int (64-bit), float, str "
-                                f"or bytes, found {type(v).__name__}", field=f"params.{k}")
-        if len(params) > spec.MAX_ENTRIES:
-            raise MetaError(f"at most {spec.MAX_ENTRIES} params", field="params")
-        set_(self, "params", MappingProxyType(dict(sorted(params.items()))))
+        set_(self, "params", _checked_params(self.params))
         set_(self, "extensions", MappingProxyType(dict(self.extensions)))
         if self.platform is not None and not isinstance(self.platform, Platform):
             raise MetaError("platform must be an aigif.Platform", field="platform")
 
+    @classmethod
+    def _from_reader(cls, kw: dict) -> "GenerationMeta | None":
+        """``cls(**kw)`` without re-running the checks that the reader's values already
+        passed, for ``kw`` as ``aigif.io`` builds it; None when a value needs the full
+        checks (the caller then constructs normally, which raises the MetaError).
+
+        What the bitstream guarantees is taken as given: ``width``/``height`` in range, a
+        scheduler key from the registry, ``loras`` a tuple of at most ``MAX_ENTRIES`` Lora,
+        ``params`` a dict of str keys, ``platform`` None or a Platform. Everything else is
+        checked as ``__post_init__`` checks it (``tests/test_io_fast.py`` holds both equal,
+        ``==`` and ``repr``)."""
+        model = kw["model"]
+        generator = kw.get("generator")
+        try:
+            info = _model_info_of(model)
+            if generator is None:
+                generator = info.generator if info else None
+            if generator is None or generator not in generators or (
+                    info is not None and info.generator != generator):
+                return None
+            revision = kw.get("model_revision")
+            if info is not None and info.code is not None and revision is None:
+                revision = info.revision
+            if revision is not None and (type(revision) is not str or len(revision.encode())
+                                         > spec.MAX_STRING_BYTES):
+                return None
+            d = model_defaults(info) if info is not None else generators.get(generator).defaults
+            steps, guidance, scheduler = kw.get("steps"), kw.get("guidance_scale"), kw.get("scheduler")
+            width, height, clip_skip = kw.get("width"), kw.get("height"), kw.get("clip_skip")
+            if steps is None:
+                steps = d.steps
+            if guidance is None:
+                guidance = d.guidance_scale
+            if scheduler is None:
+                scheduler = d.scheduler
+            if width is None:
+                width = d.width
+            if height is None:
+                height = d.height
+            if clip_skip is None:
+                clip_skip = d.clip_skip
+            prompt, negative, seed = kw["prompt"], kw["negative_prompt"], kw["seed"]
+            if type(prompt) is not str or type(negative) is not str or \
+                    len(prompt) > spec.MAX_TEXT_CHARS or len(negative) > spec.MAX_TEXT_CHARS:
+                return None
+            prompt.encode("utf-8")
+            negative.encode("utf-8")
+            if seed is not None and not (type(seed) is _INT and 0 <= seed <= spec.MAX_SEED):
+                return None
+            if not (type(steps) is _INT and 1 <= steps <= spec.MAX_STEPS and
+                    type(width) is _INT and 1 <= width <= spec.MAX_DIMENSION and
+                    type(height) is _INT and 1 <= height <= spec.MAX_DIMENSION and
+                    type(clip_skip) is _INT and 0 <= clip_skip <= spec.MAX_CLIP_SKIP):
+                return None
+            if type(guidance) not in (float, _INT):
+                return None
+            guidance = float(guidance)
+            if not 0.0 <= guidance <= spec.MAX_GUIDANCE:   # False for nan
+                return None
+            if type(scheduler) is not str:
+                return None
+            scheduler_code(scheduler)
+            params = kw["params"]
+            params = _checked_params(params) if params else _EMPTY_PARAMS
+        except Exception:  # noqa: BLE001 - the full constructor says what is wrong
+            return None
+        platform = kw["platform"]
+        loras = kw["loras"]
+        if type(loras) is not tuple or (loras and (len(loras) > spec.MAX_ENTRIES or not all(
+                isinstance(lo, Lora) for lo in loras))) or (
+                platform is not None and not isinstance(platform, Platform)):
+            return None
+        self = object.__new__(cls)
+        self.__dict__.update(
+            model=model, prompt=prompt, negative_prompt=negative, seed=seed, steps=steps,
+            guidance_scale=guidance, scheduler=scheduler, width=width, height=height,
+            clip_skip=clip_skip, generator=generator, model_revision=revision, loras=loras,
+            params=params, extensions=MappingProxyType(dict(kw["extensions"])),
+            platform=platform)
+        return self
+
     def _model_info(self):
-        m = self.model
-        if m in models:
-            return lookup_model(m)
-        mo = _LOCAL.match(m)
-        if mo:
-            return model_for_hash(bytes.fromhex(mo.group(1)))  # may be None
-        mo = _CKPT.match(m)
-        if mo:
-            name = mo.group(1)
-            if not name.strip() or len(name.encode("utf-8", "surrogatepass")) > spec.MAX_STRING_BYTES:
-                raise MetaError("a 'ckpt:' model needs a checkpoint name of at most "
-                                f"{spec.MAX_STRING_BYTES} bytes", field="model")
-            return None
-        if _HUB_ID.match(m):
-            return None
-        return lookup_model(m)  # raises UnknownModelError with guidance
+        return _model_info_of(self.model)
 
     @property
     def defaults(self) -> spec.models.Defaults:
         """The frozen defaults of this meta's model."""
-        info = self._model_info()
+        info = _model_info_of(self.model)
         return model_defaults(info) if info is not None else generators.get(self.generator).defaults
 
     def replace(self, **changes: Any) -> "GenerationMeta":
