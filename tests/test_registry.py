@@ -71,3 +71,40 @@ def test_third_party_scheduler_is_one_registration():
     assert rs.scheduler_key_for({"_class_name": "EulerDiscreteScheduler",
                                  "use_karras_sigmas": True}) == "euler_karras"  # built-in wins
     assert rs.spec_for("acme_sampler_without_class") is None
+
+
+def test_third_party_interop_dialect_reads_and_writes():
+    """A dialect registered with aigif.interop.register_dialect is asked in its order and
+    exports through interop.export."""
+    import io as _io
+    import json
+
+    PIL = pytest.importorskip("PIL.Image")
+    from aigif import interop
+    from aigif.interop import Dialect, register_dialect
+    from aigif.interop._common import Draft
+
+    def read_acme(c):
+        t = c.get("acme")
+        if t is None:
+            return None
+        d = Draft()
+        j = json.loads(t.text)
+        d.set("prompt", j["p"])
+        d.set("seed", j["s"])
+        return "acme", d, [t]
+
+    def write_acme(meta):
+        return [("acme", json.dumps({"p": meta.prompt, "s": meta.seed}))]
+
+    register_dialect(Dialect("acme", read_acme, write_acme, order=50), override=True)
+    png = _io.BytesIO()
+    PIL.new("RGB", (8, 8)).save(png, "PNG")
+    meta = aigif.GenerationMeta(model="sd15", prompt="a red fox", seed=42)
+    out = interop.export(meta, "acme", image=png.getvalue())
+    r = interop.read(out)
+    assert r.tool == "acme" and (r.meta.prompt, r.meta.seed) == ("a red fox", 42)
+    assert [d.key for d in interop.dialects.ordered()][:2] == ["acme", "invokeai"]
+    interop.dialect_registry.unregister("acme")
+    with pytest.raises(aigif.ImportMetadataError, match="unknown dialect"):
+        interop.export(meta, "acme", image=png.getvalue())

@@ -170,8 +170,9 @@ def export(
 ) -> None:
     """Write a file's generation metadata into an image in another tool's dialect."""
     def go() -> None:
-        if dialect not in interop.DIALECTS:
-            fail(f"unknown dialect {dialect!r}; expected one of {', '.join(interop.DIALECTS)}")
+        known = interop.export_dialects()
+        if dialect not in known:
+            fail(f"unknown dialect {dialect!r}; expected one of {', '.join(known)}")
         check_output(output, force)
         suffix = output.suffix.lower().lstrip(".")
         if suffix not in ("png", "jpg", "jpeg", "webp"):

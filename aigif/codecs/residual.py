@@ -40,7 +40,7 @@ from ..bitstream.primitives import FieldError
 from ..container import FileData, Payload
 from ..errors import CodecError, MissingDependencyError, PlatformMismatchWarning
 from ..io import dumps
-from . import codec_for_code, get_codec
+from . import codec_for_code, encode_payload, get_codec
 from .pixels import base_digest, psnr, rgb8
 
 __all__ = ["encode_residual", "apply_residual", "residual_info", "choose_encoding", "encode_hybrid",
@@ -289,7 +289,6 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
     Pixels-only takes, per codec, the lowest quality that meets the target (lossless
     codecs for EXACT). Returns a Decision; ``Decision.report()`` is a readable table.
     """
-    from . import encode_payload
     o = _rgb(original)
     cands: list[Candidate] = []
     exact = not math.isfinite(target_psnr)

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ModelNotAvailableError, RenderError
-from . import PACKAGED
-from ..render.generators.base import DiffusersGenerator, ModelSource
+from ..render.generators.base import DiffusersGenerator, ModelSource, dtype_kwarg
+from . import PACKAGED, model_path
 
 
 class AigifTiny(DiffusersGenerator):
@@ -32,12 +32,10 @@ class AigifTiny(DiffusersGenerator):
     def load(self, source: ModelSource, *, dtype: Any, device: str, download: bool = True):
         from importlib.resources import as_file
 
-        from . import model_path
-        from .pipeline import from_dir
+        from .pipeline import from_dir      # torch, diffusers
 
         def _from(path) -> Any:
             try:
-                from ..render.generators.base import dtype_kwarg
                 with _quiet_loading():      # a few MB from disk: no progress bars
                     return from_dir(path, use_safetensors=True, **dtype_kwarg(dtype))
             except (OSError, ValueError) as e:

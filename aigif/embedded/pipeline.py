@@ -28,6 +28,9 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer
 
+from ..render.generators.base import dtype_kwarg
+from . import MODEL_KEY, base_path, model_path
+
 
 def coord_channels(n: int, height: int, width: int, dtype=torch.float32,
                    device=None) -> torch.Tensor:
@@ -136,12 +139,10 @@ def load(path=None, torch_dtype: torch.dtype = torch.float32, *, key: str | None
     """Load a packaged aigif-tiny model (``key``, default the newest, ``MODEL_KEY``)
     or the saved directory ``path``; a directory without ``text_encoder/`` and
     ``tokenizer/`` (a stage-2 model) takes them from the packaged aigif-tiny."""
-    from ..render.generators.base import dtype_kwarg
     kwargs.update(dtype_kwarg(torch_dtype))
     if path is None:
         from importlib.resources import as_file
 
-        from . import MODEL_KEY, model_path
         with as_file(model_path(key or MODEL_KEY)) as p:
             return from_dir(p, **kwargs)
     return from_dir(path, **kwargs)
@@ -175,7 +176,6 @@ def from_dir(path, **kwargs) -> AigifTinyPipeline:
     if need_te or need_tok:
         from importlib.resources import as_file
 
-        from . import base_path
         with as_file(base_path()) as b:
             if need_tok:
                 kwargs["tokenizer"] = CLIPTokenizer.from_pretrained(str(b / "tokenizer"))

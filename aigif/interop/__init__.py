@@ -26,18 +26,20 @@ from typing import Any
 
 from ..errors import AigifError, ImportMetadataError
 from . import _container as C
+from ._common import Draft, ImportResult
 from ._exif import scan_exif
 from ._limits import MAX_INPUT_BYTES, MAX_STEALTH_PIXELS
+from ._scan import scan
 from ._stealth import png_stealth_signature, read_stealth
-from ._common import Draft, ImportResult, loads_json
+from .dialects import Dialect, detect, detect_stealth, dialect_registry, register_dialect
+from .export import DIALECTS, export, export_dialects
 
-__all__ = ["read", "export", "ImportResult", "TOOLS", "DIALECTS", "MAX_INPUT_BYTES"]
+__all__ = ["read", "export", "ImportResult", "TOOLS", "DIALECTS", "MAX_INPUT_BYTES", "Dialect",
+           "dialect_registry", "register_dialect", "export_dialects"]
 
 #: Tools the readers recognise (``ImportResult.tool``).
 TOOLS = ("a1111", "forge", "sdnext", "civitai", "comfyui", "invokeai", "novelai", "fooocus",
          "swarmui")
-#: Dialects ``export`` writes.
-DIALECTS = ("source", "a1111", "comfyui")
 _RESERVED = ("tool", "container")
 _A1111_FAMILY = ("a1111", "forge", "sdnext", "civitai", "fooocus-a1111")
 
@@ -130,18 +132,18 @@ def _read(src: Any, stealth: bool) -> ImportResult:
     if data is not None:
         if not data:
             raise ImportMetadataError(f"{name}: the file is empty")
-        c = C.scan(data)
+        c = scan(data)
         if c.format == "unknown" and im is None:
             raise ImportMetadataError(f"{name}: not a PNG, JPEG or WebP image "
                                       f"(starts with {data[:8].hex()})")
     else:
         c = _pil_container(im)
-    res = _detect(c)
+    res = detect(c)
     if res is None and stealth and (c.has_alpha or c.format in ("png", "webp", "image")):
         item = _stealth(data, im, c)
         if item is not None:
             c.texts.append(item)
-            res = _detect_stealth(item, c)
+            res = detect_stealth(item, c)
     if res is None:
         found = ", ".join(sorted({t.key for t in c.texts})) or "none"
         why = f"; damage: {'; '.join(c.problems)}" if c.problems else ""
@@ -187,193 +189,6 @@ def _stealth(data: bytes | None, im: Any, c: C.Container) -> C.TextItem | None:
         return None
 
 
-def _json(text: str) -> Any:
-    try:
-        return loads_json(text)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _detect(c: C.Container):
-    """(tool, Draft, [TextItems used]) or None."""
-    from . import a1111, comfyui, fooocus, invokeai, novelai, swarmui
-    g = c.get
-    t = g("invokeai_metadata")
-    if t is not None:
-        d = invokeai.invokeai_metadata_to_draft(t.text)
-        if d is not None:
-            return "invokeai", d, [t]
-    t = g("sd-metadata")
-    if t is not None:
-        d = invokeai.sd_metadata_to_draft(t.text)
-        if d is not None:
-            return "invokeai", d, [t]
-    t = g("Dream")
-    if t is not None:
-        d = invokeai.dream_to_draft(t.text)
-        if d is not None:
-            return "invokeai", d, [t]
-    # ComfyUI: the API graph (PNG "prompt", or EXIF Model/Make "prompt:{...}")
-    graph_item = None
-    nodes = None
-    for item in c.texts:
-        text = item.text
-        if item.key == "prompt" or (item.key in ("Model", "Make", "ImageDescription")
-                                    and text[:7].lower() == "prompt:"):
-            body = text if item.key == "prompt" else text[7:]
-            nodes = comfyui.load_graph(body)
-            if nodes is not None:
-                graph_item = item
-                break
-    wf_item = next((i for i in c.texts if i.key == "workflow" or (
-        i.key in ("Make", "ImageDescription", "Model")
-        and i.text[:9].lower() == "workflow:")), None)
-    if nodes is None and wf_item is not None and g("parameters") is None:
-        body = wf_item.text if wf_item.key == "workflow" else wf_item.text[9:]
-        nodes = comfyui.workflow_to_graph(body)
-    if nodes is not None:
-        used = [i for i in (graph_item, wf_item) if i is not None]
-        params = g("parameters")
-        if params is not None and "Steps:" in params.text and \
-                not params.text.lstrip().startswith("{"):
-            # saver nodes (Image Saver...) also write an A1111 infotext: it names the
-            # checkpoint, hashes and LoRAs explicitly, so it wins over graph tracing
-            r = _parameters(params, c)
-            if r is not None:
-                return "comfyui", r[1], [params] + used
-        return "comfyui", comfyui.graph_to_draft(nodes), used
-    # NovelAI
-    sw = g("Software")
-    comment = g("Comment")
-    if comment is not None and ((sw is not None and "novelai" in sw.text.lower()) or
-                                _looks_novelai(_json(comment.text))):
-        d = novelai.novelai_to_draft(_text(g("Description")), _text(g("Source")), comment.text)
-        if d is not None:
-            used = [i for i in (g("Title"), g("Description"), sw, g("Source"), comment,
-                                g("Generation time")) if i is not None]
-            return "novelai", d, used
-    # A1111 family / Fooocus / SwarmUI: PNG "parameters" or EXIF UserComment
-    for key in ("parameters", "UserComment", "Parameters", "Comment", "Description", "XPComment",
-                "Model", "ImageDescription", "Make"):
-        t = g(key)
-        if t is None or not t.text.strip():
-            continue
-        r = _parameters(t, c)
-        if r is not None:
-            return r
-    # XMP exif:UserComment (Draw Things, some web UIs)
-    for t in c.texts:
-        if t.key in ("XMP", "XML:com.adobe.xmp") or t.where == "xmp":
-            uc = _xmp_user_comment(t.text)
-            if uc:
-                r = _parameters(C.TextItem("UserComment", uc, "xmp:usercomment"), c)
-                if r is not None:
-                    tool, d, _ = r
-                    return tool, d, [t]
-    # one text chunk per field (Easy Diffusion and scripts)
-    from . import generic
-    fields = {t.key: t.text for t in c.texts}
-    if generic.looks_like_fields(fields):
-        keys = set(generic._ALIASES_FLAT) & set(fields)
-        used = [t for t in c.texts if t.key in keys] or list(c.texts)
-        return generic.tool_name(fields, "keyvalue"), generic.fields_to_draft(fields), used
-    return None
-
-
-def _between(s: str, start: str, end: str, after: str = "") -> str | None:
-    """Text between the first ``start`` (then up to the next ``after`` character, when
-    given) and the next ``end``; None when there is none. Linear: a lazy ``start(.*?)end``
-    regex rescans the rest of the text from every ``start`` when ``end`` is missing."""
-    i = s.find(start)
-    if i < 0:
-        return None
-    i += len(start)
-    if after:
-        i = s.find(after, i)
-        if i < 0:
-            return None
-        i += len(after)
-    j = s.find(end, i)
-    return s[i:j] if j >= 0 else None
-
-
-def _xmp_user_comment(xmp: str) -> str | None:
-    import html
-    body = _between(xmp, "<exif:UserComment>", "</exif:UserComment>")
-    if body is None:
-        v = _between(xmp, 'exif:UserComment="', '"')
-        return html.unescape(v) if v is not None else None
-    li = _between(body, "<rdf:li", "</rdf:li>", after=">")
-    return html.unescape(li if li is not None else body).strip()
-
-
-def _text(i):
-    return i.text if i is not None else None
-
-
-def _looks_novelai(j: Any) -> bool:
-    return isinstance(j, dict) and "uc" in j and ("sampler" in j or "steps" in j)
-
-
-_JSON_OR_STEPS = ("Comment", "Description", "XPComment", "Model", "ImageDescription", "Make")
-
-
-def _parameters(t: C.TextItem, c: C.Container):
-    from . import a1111, fooocus, swarmui
-    text = t.text
-    s = text.lstrip()
-    if s.startswith("{"):
-        j = _json(s)
-        if isinstance(j, dict):
-            if "sui_image_params" in j:
-                return "swarmui", swarmui.swarm_to_draft(j), [t]
-            if fooocus.is_fooocus_json(j):
-                used = [t] + [i for i in (c.get("fooocus_scheme"),) if i is not None]
-                return "fooocus", fooocus.fooocus_to_draft(j), used
-            if "c" in j and isinstance(j.get("c"), str) and ("steps" in j or "seed" in j):
-                from . import generic    # Draw Things: {"c": prompt, "uc": negative, ...}
-                return "drawthings", generic.fields_to_draft(j), [t]
-            if _looks_novelai(j):
-                from . import novelai
-                d = novelai.novelai_to_draft(None, None, s)
-                if d is not None:
-                    return "novelai", d, [t]
-            from . import generic
-            if generic.looks_like_fields(j):
-                return generic.tool_name(j, "json"), generic.fields_to_draft(j), [t]
-        if t.key in _JSON_OR_STEPS:
-            return None
-    if t.key in _JSON_OR_STEPS and "Steps:" not in text:
-        return None
-    d, tool, params = a1111.infotext_to_draft(text)
-    if not params and t.key != "parameters":
-        return None
-    if not params and not text.strip():
-        return None
-    used = [t]
-    fs = c.get("fooocus_scheme")
-    if fs is not None:
-        tool = "fooocus"
-        used.append(fs)
-    return tool, d, used
-
-
-def _detect_stealth(item: C.TextItem, c: C.Container):
-    from . import a1111, novelai
-    j = _json(item.text) if item.text.lstrip().startswith("{") else None
-    if isinstance(j, dict) and isinstance(j.get("Comment"), str):
-        desc = j.get("Description") if isinstance(j.get("Description"), str) else None
-        src = j.get("Source") if isinstance(j.get("Source"), str) else None
-        d = novelai.novelai_to_draft(desc, src, j["Comment"])
-        if d is not None:
-            return "novelai", d, [item]
-    r = _parameters(C.TextItem("parameters", item.text, item.where), c)
-    if r is not None:
-        tool, d, _ = r
-        return tool, d, [item]
-    return None
-
-
 def _finish(tool: str, draft: Draft, used: list[C.TextItem], c: C.Container) -> ImportResult:
     if c.width and c.height and "width" not in draft.fields and "height" not in draft.fields:
         draft.set("width", c.width)
@@ -402,6 +217,3 @@ def _finish(tool: str, draft: Draft, used: list[C.TextItem], c: C.Container) -> 
                         image_size=(c.width, c.height) if c.width and c.height else None,
                         core_set=core)
 
-
-# =========================================================================== export
-from .export import export  # noqa: E402  (export needs the readers above)

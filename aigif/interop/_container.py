@@ -75,24 +75,6 @@ def sniff(data: bytes) -> str:
     return "unknown"
 
 
-def scan(data: bytes) -> Container:
-    """Find every metadata text in an image file's bytes; never raises for bad bytes."""
-    fmt = sniff(data)
-    c = Container(format=fmt)
-    from ._exif import scan_jpeg, scan_webp
-    from ._png import scan_png
-    try:
-        if fmt == "png":
-            scan_png(data, c)
-        elif fmt == "jpeg":
-            scan_jpeg(data, c)
-        elif fmt == "webp":
-            scan_webp(data, c)
-    except Exception as e:  # defensive: a walker bug must not stop a batch
-        c.problems.append(f"{fmt} structure could not be read: {type(e).__name__}: {e}")
-    return c
-
-
 # --------------------------------------------------------------------------- text codecs
 def inflate(data: bytes, what: str, c: Container) -> bytes | None:
     """Decompress a zlib text; at most MAX_TEXT_BYTES and at most what is left of the

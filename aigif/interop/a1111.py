@@ -19,6 +19,7 @@ from typing import Any
 
 from . import samplers as sampler_names
 from ..meta import GenerationMeta
+from ..registry import generators
 from ._common import (Draft, loads_json, model_hash, model_name, resolve_model, to_float,
                       to_int)
 
@@ -400,7 +401,6 @@ def infotext_to_draft(text: str) -> tuple[Draft, str, dict[str, str]]:
 
 def _pipeline_hint(params: dict[str, str]) -> str | None:
     """Generator family from Forge/SD.Next keys (Distilled CFG, Pipeline class name)."""
-    from ..registry import generators
     if params.get("Generator") in generators:   # written by aigif's own exporter
         return params["Generator"]
     if "Distilled CFG Scale" in params:

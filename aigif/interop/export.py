@@ -16,15 +16,28 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..codecs import decode_payload
 from ..document import AigifFile
-from ..errors import AigifError, ImportMetadataError
+from ..errors import AigifError, ImportMetadataError, RegistryError
 from ..meta import GenerationMeta
 from . import _container as C
 from . import _exif as E
 from . import _png as P
 from ._common import ImportResult, join_source
+from ._xmp import xmp_user_comment
+from ._scan import scan
+from .dialects import dialect_registry, ordered
 
-__all__ = ["export", "texts_for"]
+__all__ = ["export", "texts_for", "DIALECTS", "export_dialects"]
+
+#: The built-in dialects ``export`` writes (``export_dialects()`` adds registered ones).
+DIALECTS = ("source", "a1111", "comfyui")
+
+
+def export_dialects() -> list[str]:
+    """Every dialect ``export`` writes: the original texts ("source") and each registered
+    dialect with a writer, in detection order."""
+    return ["source"] + [d.key for d in ordered() if d.write is not None]
 
 _FAMILY = ("a1111", "forge", "sdnext", "civitai")
 _EXIF_TAG = {"make": 0x010F, "model": 0x0110, "imagedescription": 0x010E, "software": 0x0131,
@@ -83,8 +96,7 @@ def texts_for(obj: Any, dialect: str = "source") -> list[tuple[str, str, str]]:
             return [("parameters", text, where)]
         if meta is None:
             raise ImportMetadataError("the file has no generation metadata to export")
-        from .a1111 import meta_to_infotext
-        return [("parameters", meta_to_infotext(meta), "")]
+        return [(kw, text, "") for kw, text in dialect_registry.get("a1111").write(meta)]
     if dialect == "comfyui":
         if any(kw == "prompt" for _, _, kw in items) or source.get("tool") == "comfyui":
             out = [(kw, source[key], where) for key, where, kw in items
@@ -94,20 +106,24 @@ def texts_for(obj: Any, dialect: str = "source") -> list[tuple[str, str, str]]:
                 return out
         if meta is None:
             raise ImportMetadataError("the file has no generation metadata to export")
-        from .comfyui import meta_to_graph
-        return [("prompt", json.dumps(meta_to_graph(meta), ensure_ascii=False), "")]
-    raise ImportMetadataError(f"unknown dialect {dialect!r}; expected one of source, a1111, "
-                              f"comfyui")
+        return [(kw, text, "") for kw, text in dialect_registry.get("comfyui").write(meta)]
+    try:   # a registered third-party dialect with a writer
+        d = dialect_registry.get(dialect) if isinstance(dialect, str) else None
+    except RegistryError:
+        d = None
+    if d is not None and d.write is not None:
+        if meta is None:
+            raise ImportMetadataError("the file has no generation metadata to export")
+        return [(kw, text, "") for kw, text in d.write(meta)]
+    writers = [k for k in dialect_registry.keys() if dialect_registry.get(k).write is not None]
+    raise ImportMetadataError(f"unknown dialect {dialect!r}; expected one of source, "
+                              f"{', '.join(writers)}")
 
 
 def _image_bytes(image: Any, payload: Any, fmt: str | None) -> tuple[bytes, str]:
     """(image file bytes in the target format, format)."""
     pil = None
     if image is None and payload is not None:
-        try:
-            from ..codecs import decode_payload
-        except ImportError as e:  # pragma: no cover
-            raise ImportMetadataError("pixel payloads need aigif.codecs") from e
         pil = decode_payload(payload)
     elif image is None:
         raise ImportMetadataError("no pixels to write the metadata into: pass an image "
@@ -201,8 +217,7 @@ def export(obj: Any, dialect: str = "source", *, image: Any = None,
             elif w[0] == "exif" and len(w) > 2 and w[1] == "usercomment":
                 user_comment, enc = text, w[2]
             elif w[0] == "xmp" or kw in ("XMP", "XML:com.adobe.xmp"):
-                from . import _xmp_user_comment
-                uc = _xmp_user_comment(text)
+                uc = xmp_user_comment(text)
                 if uc and user_comment is None:
                     user_comment = uc
             elif kw == "workflow":
@@ -242,7 +257,7 @@ def _novelai_png(png: bytes, text: str) -> bytes:
 
 
 def _size(data: bytes) -> tuple[int, int]:
-    c = C.scan(data)
+    c = scan(data)
     if not c.width or not c.height:
         raise ImportMetadataError("cannot read the WebP image size")
     return c.width, c.height

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import RegistryError, RenderError
 from ..registry import ModelInfo, model_for_hash, models, register_local_model
+from .generators import generator_for_pipeline_class
 
 __all__ = ["register_model", "content_hash", "find_local_model", "MODEL_PATH_ENV"]
 
@@ -70,7 +71,6 @@ def content_hash(path: str | os.PathLike) -> bytes:
 
 
 def _generator_of(root: Path) -> str:
-    from .generators import generator_for_pipeline_class
     try:
         index = json.loads((root / "model_index.json").read_text("utf-8"))
         cls = index["_class_name"]

@@ -15,6 +15,7 @@ from typing import Callable
 
 from ..errors import LimitExceededError, MalformedError, RegistryError
 from ..bitstream.primitives import FieldError, read_uvarint, write_uvarint as write_varint
+from ..registry import load_ref
 from ..spec import MAX_TEXT_BYTES, TextMethod
 
 __all__ = ["Method", "register_method", "get_method", "candidates", "encode_text", "decode_text"]
@@ -60,7 +61,6 @@ def get_method(code: int) -> Method:
     with _lock:
         m = _methods.get(code)
         if m is None and code in _lazy:
-            from ..registry import load_ref
             # load first, publish, then drop the lazy entry: a failed import leaves the
             # entry in place and raises, never a silent "unknown method"
             loaded = load_ref(_lazy[code])

@@ -26,6 +26,7 @@ from aigif.interop._exif import exif_bytes, webp_replace_exif
 from aigif.interop._limits import (MAX_FILE_TEXT_BYTES, MAX_GRAPH_TEXT_CHARS,
                                    MAX_STEALTH_PIXELS, MAX_TEXT_BYTES)
 from aigif.interop._png import png_replace_text, png_text_chunk
+from aigif.interop._scan import scan
 from aigif.interop._stealth import png_stealth_signature
 
 FIXTURES = Path("/work/shared/fixtures/metadata")
@@ -167,7 +168,7 @@ def test_compressed_text_budget_per_file(zbomb, kind):
     chunks.append(png_text_chunk("parameters", A1111))
     data = _with_texts(chunks)
     assert len(data) < 2 * MiB
-    c, dt, peak = _peak(C.scan, data)
+    c, dt, peak = _peak(scan, data)
     assert dt < 3.0, f"{dt:.1f} s"
     assert peak < 2.5 * MAX_FILE_TEXT_BYTES, f"{peak / MiB:.0f} MiB"
     assert any("budget" in p for p in c.problems)
@@ -185,7 +186,7 @@ def test_text_before_the_bombs_is_still_read(zbomb):
 
 def test_oversized_compressed_text_is_skipped():
     bomb = zlib.compress(b"a" * (MAX_TEXT_BYTES + 10), 9)
-    c = C.scan(_with_texts([_chunk(b"zTXt", b"k\0\0" + bomb)]))
+    c = scan(_with_texts([_chunk(b"zTXt", b"k\0\0" + bomb)]))
     assert not c.texts and any("over" in p for p in c.problems)
 
 
@@ -205,7 +206,7 @@ def _webp_exif_bomb(n_entries: int, value: bytes, tag: int = 0x010E, typ: int = 
 def test_exif_entries_sharing_one_value(tag, typ):
     """64 EXIF entries pointing at one 16 MiB value (non-ASCII: the slow decode path)."""
     data = _webp_exif_bomb(64, b"\xe9" * (MAX_TEXT_BYTES - 16), tag, typ)
-    c, dt, peak = _peak(C.scan, data)
+    c, dt, peak = _peak(scan, data)
     assert dt < 3.0, f"{dt:.1f} s"
     assert peak < 4 * MAX_FILE_TEXT_BYTES, f"{peak / MiB:.0f} MiB"
     assert len(c.texts) <= 2 and any("budget" in p for p in c.problems)
@@ -213,10 +214,10 @@ def test_exif_entries_sharing_one_value(tag, typ):
 
 def test_exif_entry_count_is_bounded():
     data = _webp_exif_bomb(512, b"x" * 100)
-    c = C.scan(data)
+    c = scan(data)
     assert len(c.texts) == 512
     # nested directories cannot multiply that: 4096 entries at most
-    assert len(C.scan(_webp_exif_bomb(60_000 // 12, b"x" * 8)).texts) <= 4096
+    assert len(scan(_webp_exif_bomb(60_000 // 12, b"x" * 8)).texts) <= 4096
 
 
 def test_latin1_or_utf8_is_vectorised():

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from aigif.interop import _common, a1111, fooocus, generic, invokeai
-from aigif.interop import _xmp_user_comment
+from aigif.interop._xmp import xmp_user_comment as _xmp_user_comment
 
 INTEROP = Path(a1111.__file__).parent
 

@@ -1,0 +1,24 @@
+"""Find every metadata text in an image file's bytes (PNG, JPEG, WebP walkers)."""
+from __future__ import annotations
+
+from ._container import Container, sniff
+from ._exif import scan_jpeg, scan_webp
+from ._png import scan_png
+
+__all__ = ["scan"]
+
+
+def scan(data: bytes) -> Container:
+    """Find every metadata text in an image file's bytes; never raises for bad bytes."""
+    fmt = sniff(data)
+    c = Container(format=fmt)
+    try:
+        if fmt == "png":
+            scan_png(data, c)
+        elif fmt == "jpeg":
+            scan_jpeg(data, c)
+        elif fmt == "webp":
+            scan_webp(data, c)
+    except Exception as e:  # defensive: a walker bug must not stop a batch
+        c.problems.append(f"{fmt} structure could not be read: {type(e).__name__}: {e}")
+    return c
