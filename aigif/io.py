@@ -28,7 +28,8 @@ from .bitstream.fastbody import build_body as _fast_build, parse_body as _fast_p
 from .bitstream.primitives import FieldError, uvarint
 from .container import FileData, Fingerprint, Payload, RawElement
 from .meta import GenerationMeta, Lora, Platform, _CKPT, _LOCAL, scheduler_code, scheduler_key
-from .registry import codec_code, codec_key, extensions, generators, model_for_hash, models
+from .registry import (codec_code, codec_key, extensions, generators, model_defaults,
+                       model_for_hash, models)
 from .spec import Element, Presence
 from .textcoding import decode_text, encode_text
 
@@ -112,8 +113,7 @@ def _codec_key(code: int) -> str:
     return codec_key(code) or f"codec-{code}"
 
 
-def _model_fields(meta: GenerationMeta) -> dict:
-    info = meta._model_info()
+def _model_fields(meta: GenerationMeta, info) -> dict:
     gen = generators.get(meta.generator).code
     if info is not None and info.code is not None:
         return {"kind": info.code}
@@ -344,15 +344,17 @@ def dumps(obj: GenerationMeta | FileData, *, text_method: int | None = None) -> 
     return _dumps(f, text_method)
 
 
-def rewrite(f: FileData, text_block: bytes | None, source_body: bytes | None) -> bytes:
+def rewrite(f: FileData, text_block: bytes | None, source_body: bytes | None, *,
+            seal: bool = True) -> bytes:
     """``dumps(f)`` with the file's own coded text block and SOURCE body spliced in
     (neither re-encoded) and no file size limit: the bytes a canonical file has, given its
-    two compressor outputs (``aigif.validate``'s canonical check)."""
-    return _dumps(f, None, text_block, source_body, limit=False)
+    two compressor outputs (``aigif.validate``'s canonical check). ``seal=False``: without
+    the integrity check."""
+    return _dumps(f, None, text_block, source_body, limit=False, seal=seal)
 
 
 def _dumps(f: FileData, text_method: int | None, text_block: bytes | None = None,
-           source_body: bytes | None = None, limit: bool = True) -> bytes:
+           source_body: bytes | None = None, limit: bool = True, seal: bool = True) -> bytes:
     meta = f.meta
     body: dict[str, Any] = {k: None for k in ("model", "seed_low", "seed_high", "steps",
                                               "guidance", "scheduler", "width", "height",
@@ -361,9 +363,10 @@ def _dumps(f: FileData, text_method: int | None, text_block: bytes | None = None
     if meta is None:
         presence |= _P.NO_MODEL
     else:
-        d = meta.defaults
+        info = meta._model_info()
+        d = model_defaults(info) if info is not None else generators.get(meta.generator).defaults
         body["model"] = {"kind": 0, "generator": None, "hub_id": None, "content_hash": None,
-                         "ckpt_name": None, "revision": None, **_model_fields(meta)}
+                         "ckpt_name": None, "revision": None, **_model_fields(meta, info)}
         if meta.seed is not None:
             presence |= _P.SEED
             body["seed_low"] = meta.seed & 0xFFFFFFFF
@@ -417,6 +420,8 @@ def _dumps(f: FileData, text_method: int | None, text_block: bytes | None = None
     if limit and len(out) + CHECK_SIZE > spec.MAX_FILE_BYTES:
         raise errors.LimitExceededError(f"file would be {len(out) + 2} bytes, the limit is "
                                         f"{spec.MAX_FILE_BYTES}")
+    if not seal:
+        return out
     return out + check_value(out, len(out) + CHECK_SIZE).to_bytes(2, "big")
 
 

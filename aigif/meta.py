@@ -209,7 +209,7 @@ def _model_info_of(m: str):
     """ModelInfo of a model string (None for hub ids, checkpoints, unregistered local
     hashes); raises MetaError / UnknownModelError for a string that names no model."""
     if m in models:
-        return lookup_model(m)
+        return models.get(m)   # lookup_model(m), without asking twice
     mo = _LOCAL.match(m)
     if mo:
         return model_for_hash(bytes.fromhex(mo.group(1)))  # may be None
@@ -314,11 +314,9 @@ class GenerationMeta:
         passed, for ``kw`` as ``aigif.io`` builds it; None when a value needs the full
         checks (the caller then constructs normally, which raises the MetaError).
 
-        What the bitstream guarantees is taken as given: ``width``/``height`` in range, a
-        scheduler key from the registry, ``loras`` a tuple of at most ``MAX_ENTRIES`` Lora,
-        ``params`` a dict of str keys, ``platform`` None or a Platform. Everything else is
-        checked as ``__post_init__`` checks it (``tests/test_io_fast.py`` holds both equal,
-        ``==`` and ``repr``)."""
+        Every check of ``__post_init__`` still runs, with plain-type tests in place of the
+        generic ones (an int subclass, a float steps... gets None) and without building the
+        object twice; ``tests/test_io_fast.py`` holds both equal (``==``, ``repr``, vars)."""
         model = kw["model"]
         generator = kw.get("generator")
         try:
