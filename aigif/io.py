@@ -293,6 +293,10 @@ def element_bodies(f: FileData, *, source_body: bytes | None = None
     ``f.source``). Raises MetaError / LimitExceededError for values the format cannot hold."""
     out: list[tuple[int, bool, bytes]] = []
     meta = f.meta
+    if (source_body is None and f.payload is None and f.fingerprint is None
+            and f.residual is None and not f.info and not f.source and not f.unknown_elements
+            and (meta is None or not (meta.params or meta.loras or meta.extensions))):
+        return out   # the common case: no element at all
     for eid, rule in _RULES.items():
         if source_body is not None and eid == _SOURCE_ID:
             out.append((eid, spec.ELEMENT_CRITICAL[rule.element], source_body))

@@ -5,7 +5,9 @@
 Prints (1) bytes per file for realistic SD 1.5 metadata next to the same metadata as
 AUTOMATIC1111 infotext raw / zlib-9 / brotli-11, per text method; (2) open+meta and validate
 throughput (files/s, one process, one thread) next to Pillow reading the same metadata from a
-PNG text chunk, in the same run; (3) the cm1 text coder alone, compiled and pure Python.
+PNG text chunk, in the same run, with rows for the reference path (construct schemas,
+pure-Python cm1: what ``AIGIF_PURE_PYTHON=1`` selects); (3) the cm1 text coder alone,
+compiled and pure Python.
 """
 from __future__ import annotations
 
@@ -95,6 +97,22 @@ def main() -> None:
     print(f"| aigif.loads(b).meta (raw UTF-8 text)        | {timed(lambda b: aigif.loads(b).meta, sample0):7.0f} |")
     print(f"| aigif.validate(b)                           | {timed(aigif.validate, sample):7.0f} |")
     print(f"| aigif.dumps(meta)                           | {timed(aigif.dumps, ms[:200]):7.0f} |")
+    forced = [AigifFile(x, text_method=2) for x in ms[:200]]
+    print(f"| aigif.dumps, cm1 named (no brotli-11 trial) | {timed(aigif.dumps, forced):7.0f} |")
+    # the reference path: construct schemas, full dataclass construction, pure-Python cm1
+    # (what AIGIF_PURE_PYTHON=1 selects at import)
+    from aigif import io as aio
+    from aigif.textcoding import cm
+    fast, comp = aio.FAST, cm.USE_COMPILED
+    try:
+        aio.FAST = cm.USE_COMPILED = False
+        print(f"| reference path (AIGIF_PURE_PYTHON=1): loads | {timed(lambda b: aigif.loads(b).meta, sample):7.0f} |")
+        print(f"| reference path: validate                    | {timed(aigif.validate, sample):7.0f} |")
+        print(f"| reference path: dumps                       | {timed(aigif.dumps, ms[:200]):7.0f} |")
+        cm.USE_COMPILED = comp
+        print(f"| schema path + compiled cm1 (FAST=0): loads | {timed(lambda b: aigif.loads(b).meta, sample):7.0f} |")
+    finally:
+        aio.FAST, cm.USE_COMPILED = fast, comp
     print(f"| Pillow: open PNG + read 'parameters' chunk  | {timed(pil_read, pngs):7.0f} |")
 
     # the cm1 coder alone, compiled (aigif/textcoding/_cmfast.c) and pure-Python reference

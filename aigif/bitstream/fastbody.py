@@ -279,7 +279,11 @@ def _build(body: dict) -> bytes:
         if pr & _SEED_HIGH:
             out += _U32.pack(body["seed_high"])
     if pr & _STEPS:
-        wv(int(body["steps"]), out)
+        v = int(body["steps"])
+        if 0 <= v < 0x80:
+            out.append(v)
+        else:
+            wv(v, out)
     if pr & _GUIDANCE:
         g = float(body["guidance"])
         mode, q = _guidance_mode(g)
@@ -287,7 +291,11 @@ def _build(body: dict) -> bytes:
         if mode == _FLOAT64:
             out += _F64.pack(g)
     if pr & _SCHEDULER:
-        wv(int(body["scheduler"]), out)
+        v = int(body["scheduler"])
+        if 0 <= v < 0x80:
+            out.append(v)
+        else:
+            wv(v, out)
     if pr & _SIZE:
         for name in ("width", "height"):
             d = int(body[name])
