@@ -137,6 +137,10 @@ class Registry(Generic[T]):
                 k = self._codes.get(code)
             return k
 
+    def codes(self) -> list[int]:
+        """The codes registered so far (entry-point entries declare theirs once loaded)."""
+        return sorted(self._codes)
+
     def __contains__(self, key: object) -> bool:
         if key in self._entries:
             return True

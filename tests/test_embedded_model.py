@@ -99,7 +99,7 @@ def test_loading_a_packaged_model_prints_no_progress_bars(capfd):
     from transformers.utils import logging as tl
 
     from aigif.embedded.backend import backend
-    from aigif.render.generators.base import ModelSource
+    from aigif.render.backends.base import ModelSource
     capfd.readouterr()
     pipe = backend.load(ModelSource(KEYS[-1], None), dtype=torch.float32, device="cpu")
     assert pipe.unet is not None

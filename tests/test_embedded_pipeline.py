@@ -64,7 +64,7 @@ def test_backend_renders_a_registered_local_copy(tiny_dir):
     """A retrained aigif-tiny registered as a local model renders through aigif.render."""
     import aigif
     from aigif.render import render_meta
-    from aigif.render.generators import generator_for_pipeline_class, get_backend
+    from aigif.render.backends import generator_for_pipeline_class, get_backend
 
     assert generator_for_pipeline_class("AigifTinyPipeline") == "aigif_tiny"
     assert get_backend("aigif_tiny").pipeline_class == "AigifTinyPipeline"

@@ -104,7 +104,7 @@ def test_render_equals_direct_diffusers_call(fam, render_models, render_cache):
 def test_clip_skip_on_flattened_clip_text_model(render_models, render_cache):
     """SD's clip_skip calls text_encoder.text_model.final_layer_norm, which transformers
     >= 5.6 removed (diffusers #14124); the backend's shim restores exactly that call."""
-    from aigif.render.generators.base import clip_text_model_shim
+    from aigif.render.backends.base import clip_text_model_shim
     meta = _meta("sd", clip_skip=1)
     res = render_meta(meta, device="cpu", cache=render_cache)
     assert res.image.tobytes() != render_meta(_meta("sd"), device="cpu",

@@ -1,7 +1,7 @@
 """The generator extension of aigif-tiny (generator ``"aigif_tiny"``; models: the packaged
 ones, ``aigif.embedded.PACKAGED``).
 
-Registered like the hub families (``aigif.render.generators.BUILTIN_BACKENDS`` maps
+Registered like the hub families (``aigif.render.backends.BUILTIN_BACKENDS`` maps
 ``"aigif_tiny"`` to ``"aigif.embedded.backend:backend"``). The difference: the packaged
 models have no hub id; their weights are package data, loaded with
 ``AigifTinyPipeline.from_pretrained`` from the ``importlib.resources`` path (a stage-2
@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ModelNotAvailableError, RenderError
-from ..render.generators.base import DiffusersGenerator, ModelSource, dtype_kwarg
+from ..render.backends.base import DiffusersBackend, ModelSource, dtype_kwarg
 from . import PACKAGED, model_path
 
 
-class AigifTiny(DiffusersGenerator):
+class AigifTiny(DiffusersBackend):
     """aigif-tiny: 32 x 32 pixel-space shapes model shipped in the package."""
 
     key = "aigif_tiny"

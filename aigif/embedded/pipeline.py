@@ -28,7 +28,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 from transformers import CLIPTextModel, CLIPTokenizer
 
-from ..render.generators.base import dtype_kwarg
+from ..render.backends.base import dtype_kwarg
 from . import MODEL_KEY, base_path, model_path
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = ["render_file", "render_meta", "generate", "RenderResult", "resolve_model",
            "register_model", "content_hash", "pipeline_cache", "PipelineCache",
-           "current_platform", "image_fingerprint", "psnr", "DiffusersGenerator", "ModelSource",
+           "current_platform", "image_fingerprint", "psnr", "DiffusersBackend", "ModelSource",
            "register_backend", "get_backend",
            "scheduler_class", "scheduler_key_for", "make_scheduler"]
 
@@ -26,8 +26,8 @@ _WHERE = {
     "pipeline_cache": "cache", "PipelineCache": "cache",
     "current_platform": "platform",
     "image_fingerprint": "..codecs.pixels:fingerprint", "psnr": "..codecs.pixels",
-    "DiffusersGenerator": "generators", "ModelSource": "generators",
-    "register_backend": "generators", "get_backend": "generators",
+    "DiffusersBackend": "backends", "ModelSource": "backends",
+    "register_backend": "backends", "get_backend": "backends",
     "scheduler_class": "schedulers", "scheduler_key_for": "schedulers",
     "make_scheduler": "schedulers",
 }

@@ -25,8 +25,8 @@ from ..errors import (AigifWarning, MissingDependencyError, ModelNotAvailableErr
 from ..meta import GenerationMeta, Platform
 from ..registry import lookup_model, models
 from .cache import PipelineCache, pipeline_cache
-from .generators import get_backend
-from .generators.base import ModelSource
+from .backends import get_backend
+from .backends.base import ModelSource
 from .local import content_hash, find_local_model
 from .platform import (RenderSettings, applied, differences, effective_platform,
                        resolve_settings, torch_dtype)
@@ -111,7 +111,7 @@ def _load(backend, source: ModelSource, settings: RenderSettings, cache: Pipelin
     return cache.get(_cache_key(backend, source, settings), load)
 
 
-def _generator(settings: RenderSettings, seed: int):
+def _rng(settings: RenderSettings, seed: int):
     import torch
     dev = settings.rng_device
     return torch.Generator(device=dev).manual_seed(seed)
@@ -139,7 +139,7 @@ def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCa
     pipe, hit = _load(backend, source, settings, cache, download)
     t1 = time.perf_counter()
     with applied(settings):
-        image = backend.run(pipe, meta, _generator(settings, meta.seed))
+        image = backend.run(pipe, meta, _rng(settings, meta.seed))
     t2 = time.perf_counter()
     return image, hit, {"load": t1 - t0, "generate": t2 - t1}
 

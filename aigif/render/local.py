@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import RegistryError, RenderError
 from ..registry import ModelInfo, model_for_hash, models, register_local_model
-from .generators import generator_for_pipeline_class
+from .backends import generator_for_pipeline_class
 
 __all__ = ["register_model", "content_hash", "find_local_model", "MODEL_PATH_ENV"]
 

@@ -9,16 +9,16 @@ Methods here are pure Python: reading a file never imports numpy or torch.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import LimitExceededError, MalformedError, RegistryError
 from ..bitstream.primitives import FieldError, read_uvarint, write_uvarint as write_varint
-from ..registry import load_ref
+from ..registry import Registry
 from ..spec import MAX_TEXT_BYTES, TextMethod
 
-__all__ = ["Method", "register_method", "get_method", "candidates", "encode_text", "decode_text"]
+__all__ = ["Method", "methods", "register_method", "get_method", "candidates", "encode_text",
+           "decode_text"]
 
 
 @dataclass(frozen=True)
@@ -31,55 +31,45 @@ class Method:
     default: bool = True
 
 
-_methods: dict[int, Method] = {}
-_lazy: dict[int, str] = {}
-#: guards _methods and _lazy: a lazy entry moves to _methods under it, so no thread ever
-#: sees a code in neither (the first-use race of issue 13, item 7). Re-entrant because
-#: loading a lazy method imports its module, which may register methods itself.
-_lock = threading.RLock()
+def _check_method(key: str, m: object) -> None:
+    if not isinstance(m, Method):
+        raise RegistryError(f"text method {key!r}: expected a Method, got {type(m).__name__}")
+    if m.key != key:
+        raise RegistryError(f"text method key mismatch: {key!r} vs {m.key!r}")
+
+
+#: Text methods: key -> Method (or "module:attr", loaded on first use), with the frozen codes
+#: of ``spec.TextMethod``; entry-point group ``aigif.text_methods``. Loading happens under
+#: the registry's lock, so a first use from many threads sees one method per code.
+methods: Registry[Method] = Registry("text method", "aigif.text_methods", _check_method)
 
 
 def register_method(m: Method, *, override: bool = False) -> None:
-    with _lock:
-        if m.code in _methods and not override:
-            raise RegistryError(f"text method code {m.code} is already registered "
-                                f"({_methods[m.code].key!r})")
-        _methods[m.code] = m
-        _lazy.pop(m.code, None)
+    """Register a text method (RegistryError when its key or code is taken)."""
+    methods.register(m.key, m, code=m.code, override=override)
 
 
-def register_lazy(code: int, ref: str) -> None:
+def register_lazy(key: str, code: int, ref: str) -> None:
     """Register a method that loads from ``"module:attr"`` (a Method) on first use."""
-    with _lock:
-        _lazy[code] = ref
+    methods.register(key, ref, code=code)
 
 
 def get_method(code: int) -> Method:
-    m = _methods.get(code)
-    if m is not None:
-        return m
-    with _lock:
-        m = _methods.get(code)
-        if m is None and code in _lazy:
-            # load first, publish, then drop the lazy entry: a failed import leaves the
-            # entry in place and raises, never a silent "unknown method"
-            loaded = load_ref(_lazy[code])
-            if not isinstance(loaded, Method) or loaded.code != code:
-                raise RegistryError(f"lazy text method {code} ({_lazy[code]!r}) is not a "
-                                    f"Method with that code")
-            _methods[code] = m = loaded
-            del _lazy[code]
-        if m is None:
-            raise MalformedError(f"unknown text method {code}; this reader knows "
-                                 f"{sorted(set(_methods) | set(_lazy))}", field="text.method")
-        return m
+    """The method of a text block's code; MalformedError naming the known codes if none."""
+    key = methods.key_for_code(code)
+    if key is None:
+        raise MalformedError(f"unknown text method {code}; this reader knows "
+                             f"{sorted(c for c in methods.codes())}", field="text.method")
+    m = methods.get(key)
+    if m.code != code:
+        raise RegistryError(f"text method {key!r} declares code {m.code}, registered as {code}")
+    return m
 
 
 def candidates() -> list[Method]:
-    with _lock:
-        for code in list(_lazy):
-            get_method(code)
-        return [m for _, m in sorted(_methods.items()) if m.default]
+    """The methods the writer tries, in code order."""
+    return sorted((m for m in (methods.get(k) for k in methods.keys()) if m.default),
+                  key=lambda m: m.code)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -142,7 +132,7 @@ def _brotli_decode(data: bytes) -> tuple[str, str]:
 
 register_method(Method(int(TextMethod.UTF8), "utf8", pack_pair, unpack_pair))
 register_method(Method(int(TextMethod.BROTLI), "brotli", _brotli_encode, _brotli_decode))
-register_lazy(2, "aigif.textcoding.cm:METHOD")  # cm1: context model v1 (spec/text-coding.md)
+register_lazy("cm1", 2, "aigif.textcoding.cm:METHOD")  # context model v1 (spec/text-coding.md)
 
 
 def encode_text(prompt: str, negative: str, method: int | None = None) -> bytes:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from aigif.errors import RenderError
 from aigif.registry import GeneratorInfo
-from aigif.render.generators.base import DiffusersGenerator
+from aigif.render.backends.base import DiffusersBackend
 from aigif.spec.models import Defaults
 
 __all__ = ["GENERATOR", "backend", "UnconditionalDDIM"]
 
 
-class UnconditionalDDIM(DiffusersGenerator):
+class UnconditionalDDIM(DiffusersBackend):
     """Render with diffusers' ``DDIMPipeline`` (imports diffusers only when rendering)."""
 
     key = "uncond"

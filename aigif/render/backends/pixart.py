@@ -6,10 +6,10 @@ a file that was made with it sets ``params["clean_caption"] = True``.
 """
 from __future__ import annotations
 
-from .base import DiffusersGenerator
+from .base import DiffusersBackend
 
 
-class PixArtSigma(DiffusersGenerator):
+class PixArtSigma(DiffusersBackend):
     key = "pixart_sigma"
     pipeline_class = "PixArtSigmaPipeline"
     pipeline_classes = ("PixArtSigmaPipeline",)

@@ -2,10 +2,10 @@
 ``guidance_scale`` is the guidance embedding's w."""
 from __future__ import annotations
 
-from .base import DiffusersGenerator
+from .base import DiffusersBackend
 
 
-class LatentConsistency(DiffusersGenerator):
+class LatentConsistency(DiffusersBackend):
     key = "lcm"
     pipeline_class = "LatentConsistencyModelPipeline"
     pipeline_classes = ("LatentConsistencyModelPipeline",)

@@ -5,10 +5,10 @@ the negative prompt only acts with ``params["true_cfg_scale"] > 1``.
 """
 from __future__ import annotations
 
-from .base import DiffusersGenerator
+from .base import DiffusersBackend
 
 
-class Flux(DiffusersGenerator):
+class Flux(DiffusersBackend):
     key = "flux"
     pipeline_class = "FluxPipeline"
     pipeline_classes = ("FluxPipeline",)

@@ -1,6 +1,6 @@
 """The base class of a generator extension: how one model family renders a GenerationMeta.
 
-A family subclasses ``DiffusersGenerator`` and declares, as class attributes, the
+A family subclasses ``DiffusersBackend`` and declares, as class attributes, the
 diffusers pipeline class that loads and runs it, which syntax fields it uses, which extra
 ``params`` it passes to the pipeline call, the schedulers it can run and its well-known
 models. Override ``call_kwargs`` (and rarely ``load`` or ``run``) for anything special.
@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Mapping
 from ...errors import AigifWarning, MissingDependencyError, ModelNotAvailableError, RenderError
 from ..schedulers import FLOW_SCHEDULERS, SCHEDULER_TABLE, make_scheduler, spec_for
 
-__all__ = ["DiffusersGenerator", "ModelSource", "ALL_FIELDS", "dtype_kwarg", "clip_text_model_shim"]
+__all__ = ["DiffusersBackend", "ModelSource", "ALL_FIELDS", "dtype_kwarg", "clip_text_model_shim"]
 
 #: The syntax fields a family may use.
 ALL_FIELDS = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
@@ -54,7 +54,7 @@ def _diffusers():
     return diffusers
 
 
-class DiffusersGenerator:
+class DiffusersBackend:
     """Render a GenerationMeta with one diffusers pipeline class.
 
     Subclass attributes:

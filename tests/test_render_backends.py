@@ -6,8 +6,8 @@ import re
 import pytest
 
 from aigif.registry import generators, lookup_model
-from aigif.render.generators import BUILTIN_BACKENDS, generator_for_pipeline_class, get_backend
-from aigif.render.generators.base import ALL_FIELDS, DiffusersGenerator
+from aigif.render.backends import BUILTIN_BACKENDS, generator_for_pipeline_class, get_backend
+from aigif.render.backends.base import ALL_FIELDS, DiffusersBackend
 from aigif.spec import GENERATORS, MODELS
 
 HUB_FAMILIES = ("sd", "sdxl", "sd3", "flux", "pixart_sigma", "lcm")
@@ -16,7 +16,7 @@ HUB_FAMILIES = ("sd", "sdxl", "sd3", "flux", "pixart_sigma", "lcm")
 @pytest.mark.parametrize("key", HUB_FAMILIES)
 def test_backend_declares_its_family(key):
     b = get_backend(key)
-    assert isinstance(b, DiffusersGenerator) and b.key == key
+    assert isinstance(b, DiffusersBackend) and b.key == key
     assert b.pipeline_class in b.pipeline_classes
     assert generator_for_pipeline_class(b.pipeline_class) == key
     assert b.uses <= ALL_FIELDS and {"prompt", "seed", "steps"} <= b.uses
@@ -38,7 +38,7 @@ def test_every_well_known_model_has_a_backend_that_lists_it():
 def test_backends_import_no_torch():
     import subprocess
     import sys
-    code = ("import sys\nfrom aigif.render.generators import get_backend\n"
+    code = ("import sys\nfrom aigif.render.backends import get_backend\n"
             f"[get_backend(k) for k in {HUB_FAMILIES!r}]\n"
             "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""Generator extensions: one rendering backend per model family.
+"""Rendering backends: one per generator family (model family).
 
 The format layer's ``aigif.registry.generators`` holds each family's ``GeneratorInfo``;
 its ``backend`` (an object, a class, or a ``"module:attr"`` string) says how to render it.
@@ -15,19 +15,19 @@ from typing import Any
 
 from ...errors import RegistryError, RenderError
 from ...registry import generators, load_ref
-from .base import ALL_FIELDS, DiffusersGenerator, ModelSource
+from .base import ALL_FIELDS, DiffusersBackend, ModelSource
 
-__all__ = ["DiffusersGenerator", "ModelSource", "ALL_FIELDS", "BUILTIN_BACKENDS",
+__all__ = ["DiffusersBackend", "ModelSource", "ALL_FIELDS", "BUILTIN_BACKENDS",
            "get_backend", "register_backend", "generator_for_pipeline_class"]
 
 #: Built-in family -> backend reference (loaded on first use).
 BUILTIN_BACKENDS: dict[str, str] = {
-    "sd": "aigif.render.generators.sd:backend",
-    "sdxl": "aigif.render.generators.sdxl:backend",
-    "sd3": "aigif.render.generators.sd3:backend",
-    "flux": "aigif.render.generators.flux:backend",
-    "pixart_sigma": "aigif.render.generators.pixart:backend",
-    "lcm": "aigif.render.generators.lcm:backend",
+    "sd": "aigif.render.backends.sd:backend",
+    "sdxl": "aigif.render.backends.sdxl:backend",
+    "sd3": "aigif.render.backends.sd3:backend",
+    "flux": "aigif.render.backends.flux:backend",
+    "pixart_sigma": "aigif.render.backends.pixart:backend",
+    "lcm": "aigif.render.backends.lcm:backend",
     "aigif_tiny": "aigif.embedded.backend:backend",   # shipped in the package
 }
 
@@ -65,11 +65,11 @@ def _materialize(key: str, ref: Any) -> Any:
         obj = obj()
     if not callable(getattr(obj, "run", None)) or not callable(getattr(obj, "load", None)):
         raise RenderError(f"the backend of generator {key!r} ({obj!r}) has no load()/run(); "
-                          f"subclass aigif.render.DiffusersGenerator")
+                          f"subclass aigif.render.DiffusersBackend")
     return obj
 
 
-def get_backend(key: str) -> DiffusersGenerator:
+def get_backend(key: str) -> DiffusersBackend:
     """The rendering backend of generator ``key``; RenderError if it has none."""
     with _lock:
         if key in _loaded:

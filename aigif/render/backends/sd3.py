@@ -1,10 +1,10 @@
 """Stable Diffusion 3 / 3.5 (``StableDiffusion3Pipeline``), flow matching."""
 from __future__ import annotations
 
-from .base import DiffusersGenerator
+from .base import DiffusersBackend
 
 
-class StableDiffusion3(DiffusersGenerator):
+class StableDiffusion3(DiffusersBackend):
     key = "sd3"
     pipeline_class = "StableDiffusion3Pipeline"
     pipeline_classes = ("StableDiffusion3Pipeline",)

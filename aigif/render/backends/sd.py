@@ -1,10 +1,10 @@
 """Stable Diffusion 1.x / 2.x (``StableDiffusionPipeline``)."""
 from __future__ import annotations
 
-from .base import DiffusersGenerator
+from .base import DiffusersBackend
 
 
-class StableDiffusion(DiffusersGenerator):
+class StableDiffusion(DiffusersBackend):
     """SD 1.4/1.5/2.x. The safety checker is not loaded: it would replace some images
     with black ones, which is no part of the generation syntax."""
 

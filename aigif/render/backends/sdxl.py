@@ -1,10 +1,10 @@
 """Stable Diffusion XL and SDXL-Turbo (``StableDiffusionXLPipeline``)."""
 from __future__ import annotations
 
-from .base import DiffusersGenerator
+from .base import DiffusersBackend
 
 
-class StableDiffusionXL(DiffusersGenerator):
+class StableDiffusionXL(DiffusersBackend):
     """SDXL base 1.0 and SDXL-Turbo. The invisible watermark is off (it depends on an
     optional package, so it would make pixels depend on the install)."""
 
