@@ -31,6 +31,56 @@ _LORA_LOADERS = {"LoraLoader", "LoraLoaderModelOnly", "LoraLoader|pysssss"}
 _TEXT_KEYS = ("text", "text_g", "string", "prompt", "value", "text_positive", "t5xxl",
               "clip_l", "Text", "STRING", "populated_text", "wildcard_text")
 _MAX_DEPTH = 64
+_SCALAR_NAMES = ("value", "seed", "noise_seed", "seed_value", "int", "float", "number",
+                 "integer", "string", "text", "Text", "STRING", "INT", "FLOAT", "sampler_name",
+                 "scheduler", "ckpt_name", "cfg", "steps")
+_SWITCHES = {"Any Switch (rgthree)", "ImpactSwitch", "Switch any [Crystools]",
+             "CR Text Input Switch", "easy anythingIndexSwitch"}
+_CTX = ["base_ctx", "model", "clip", "vae", "positive", "negative", "latent", "images", "seed"]
+_CONTEXT_OUTPUTS = {
+    "Context (rgthree)": _CTX, "Context Switch (rgthree)": _CTX, "Context Merge (rgthree)": _CTX,
+    "Context Big (rgthree)": _CTX + [
+        "steps", "step_refiner", "cfg", "ckpt_name", "sampler", "scheduler", "clip_width",
+        "clip_height", "text_pos_g", "text_pos_l", "text_neg_g", "text_neg_l", "mask",
+        "control_net"]}
+_CONTEXT_OUTPUTS["Context Switch Big (rgthree)"] = _CONTEXT_OUTPUTS["Context Big (rgthree)"]
+_CONTEXT_OUTPUTS["Context Merge Big (rgthree)"] = _CONTEXT_OUTPUTS["Context Big (rgthree)"]
+_TEXT_PAIRS = (("text_positive", "text_negative"), ("positive", "negative"),
+               ("positive_prompt", "negative_prompt"), ("pos", "neg"))
+_LOADER_KEYS = ("ckpt_name", "base_ckpt_name", "unet_name")
+
+
+def _part_order(k: str) -> tuple:
+    """text_a < text_b, text1 < text2 < text10."""
+    digits = "".join(ch for ch in k if ch.isdigit())
+    return (k.rstrip("0123456789"), int(digits) if digits and len(digits) < 6 else 0, k)
+
+
+def parse_size(s: Any) -> tuple[int, int] | None:
+    """``"1024x768"``, ``"3:4 portrait 896x1152"``, ``"896 x 1152"``: the last
+    ``<digits>x<digits>`` in a string (no regex: linear, bounded)."""
+    if not isinstance(s, str) or len(s) > 200:
+        return None
+    t = s.replace("\u00d7", "x").replace(" x ", "x").replace("*", "x")
+    for tok in reversed(t.replace(",", " ").replace("(", " ").replace(")", " ").split()):
+        a, sep, b = tok.lower().partition("x")
+        if sep and a.isdigit() and b.isdigit() and 0 < len(a) < 6 and 0 < len(b) < 6:
+            return int(a), int(b)
+    return None
+
+
+def _node_size(g: "_Graph", ins: dict, depth: int = 0) -> tuple[int, int] | None:
+    """The size a resolution / aspect-ratio node gives (Comfyroll CR (SDXL) Aspect Ratio,
+    SDXL resolution pickers): a preset string wins unless it is "custom"."""
+    for k in ("aspect_ratio", "resolution", "dimensions", "size", "preset"):
+        v = ins.get(k)
+        if isinstance(v, str) and "custom" not in v.lower():
+            wh = parse_size(v)
+            if wh is not None:
+                if str(ins.get("swap_dimensions", "")).lower() in ("on", "true"):
+                    wh = (wh[1], wh[0])
+                return wh
+    return None
 
 
 def load_graph(text: str) -> dict | None:
@@ -59,19 +109,55 @@ class _Graph:
     def __init__(self, nodes: dict[str, dict]) -> None:
         self.nodes = nodes
         self.visits = 0
-        self._texts: dict[str, str | None] = {}   # node id -> its text (memo)
+        self._texts: dict[str, str | None] = {}   # "node id:slot" -> its text (memo)
         self._open: set[str] = set()              # nodes whose text is being built
 
     def node(self, link: Any) -> tuple[str, dict] | None:
-        if not _is_link(link):
-            return None
-        self.visits += 1
-        if self.visits > MAX_GRAPH_VISITS:
-            raise ImportMetadataError(f"ComfyUI graph: tracing it takes over {MAX_GRAPH_VISITS} "
-                                      f"node visits ({len(self.nodes)} nodes); refused")
-        nid = str(link[0])
-        n = self.nodes.get(nid)
-        return (nid, n) if n is not None else None
+        hit = self.deref(link)
+        return (hit[0], hit[1]) if hit is not None else None
+
+    def deref(self, link: Any) -> tuple[str, dict, int] | None:
+        """The node (id, node, output slot) a link reaches, through pass-through nodes:
+        reroutes, any-switches (first connected input) and rgthree contexts (the output
+        slot names the input it passes on, else the base context)."""
+        for _ in range(_MAX_DEPTH):
+            if not _is_link(link):
+                return None
+            self.visits += 1
+            if self.visits > MAX_GRAPH_VISITS:
+                raise ImportMetadataError(f"ComfyUI graph: tracing it takes over "
+                                          f"{MAX_GRAPH_VISITS} node visits "
+                                          f"({len(self.nodes)} nodes); refused")
+            nid, slot = str(link[0]), link[1]
+            n = self.nodes.get(nid)
+            if n is None:
+                return None
+            nxt = self._pass_on(n, slot)
+            if nxt is None:
+                return nid, n, slot
+            link = nxt
+        return None
+
+    def _pass_on(self, n: dict, slot: int) -> list | None:
+        cls = self.cls(n)
+        ins = self.inputs(n)
+        if cls.startswith("Reroute") or cls in _SWITCHES:
+            links = [ins[k] for k in sorted(ins) if _is_link(ins[k])
+                     and str(ins[k][0]) in self.nodes]
+            return links[0] if links else None
+        outs = _CONTEXT_OUTPUTS.get(cls)
+        if outs is not None:
+            if cls == "Context Switch (rgthree)" or cls == "Context Switch Big (rgthree)":
+                links = [ins[k] for k in sorted(ins) if k.startswith("ctx_") and _is_link(ins[k])
+                         and str(ins[k][0]) in self.nodes]
+                return [links[0][0], slot] if links else None
+            if 0 < slot < len(outs) and _is_link(ins.get(outs[slot])):
+                return ins[outs[slot]]
+            if slot > 0 and outs[slot:slot + 1] and outs[slot] in ins:
+                return None            # a value set on the context itself
+            if _is_link(ins.get("base_ctx")):
+                return [ins["base_ctx"][0], slot]
+        return None
 
     def cls(self, n: dict) -> str:
         return str(n.get("class_type", ""))
@@ -86,13 +172,19 @@ class _Graph:
             return v
         if depth > 8:
             return None
-        hit = self.node(v)
+        hit = self.deref(v)
         if hit is None:
             return None
-        _, n = hit
+        _, n, slot = hit
         ins = self.inputs(n)
-        for name in names + ("value", "seed", "noise_seed", "int", "float", "number", "string",
-                             "text", "Text", "STRING", "INT", "FLOAT"):
+        if slot in (0, 1) and names[:1] in (("width",), ("height",)):
+            size = _node_size(self, ins, depth)
+            if size is not None:
+                return size[slot]
+        if slot in (0, 1) and ("width" in ins and "height" in ins and names[:1] in (
+                ("width",), ("height",))):
+            return self.scalar(ins["width" if slot == 0 else "height"], names, depth + 1)
+        for name in names + _SCALAR_NAMES:
             if name in ins:
                 return self.scalar(ins[name], names, depth + 1)
         scal = [x for x in ins.values() if not _is_link(x)]
@@ -111,17 +203,17 @@ class _Graph:
             return v
         if not _is_link(v) or depth > 8:
             return None
-        hit = self.node(v)
+        hit = self.deref(v)
         if hit is None:
             return None
-        nid = hit[0]
+        nid = f"{hit[0]}:{hit[2]}"
         if nid in self._texts:
             return self._texts[nid]
         if nid in self._open:
             return None
         self._open.add(nid)
         try:
-            t = self._node_text(hit[1], depth)
+            t = self._node_text(hit[1], depth, hit[2])
         finally:
             self._open.discard(nid)
         if t is not None and len(t) > MAX_GRAPH_TEXT_CHARS:
@@ -130,17 +222,27 @@ class _Graph:
         self._texts[nid] = t
         return t
 
-    def _node_text(self, n: dict, depth: int) -> str | None:
+    def _node_text(self, n: dict, depth: int, slot: int = 0) -> str | None:
         ins = self.inputs(n)
+        # two-output text nodes (SDXL Prompt Styler, Efficiency loaders, prompt pairs):
+        # the second output is the negative text
+        for pos_key, neg_key in _TEXT_PAIRS:
+            if pos_key in ins and neg_key in ins:
+                key = neg_key if slot == 1 or (slot == 2 and pos_key == "positive") else pos_key
+                return self.text(ins[key], depth + 1)
         for name in ("text", "string", "prompt", "value", "Text", "STRING", "populated_text",
-                     "wildcard_text", "text_g", "t5xxl", "positive"):
+                     "wildcard_text", "text_g", "t5xxl", "positive", "text_positive",
+                     "string_field", "multiline_text"):
             if name in ins:
                 return self.text(ins[name], depth + 1)
-        parts = [k for k in sorted(ins) if k.lower().startswith(("text", "string", "prompt"))]
+        parts = [k for k in sorted(ins, key=_part_order)
+                 if k.lower().startswith(("text", "string", "prompt", "part"))]
         if parts:
             sep = ins.get("delimiter", ins.get("separator", ""))
             sep = {"comma": ", ", "space": " ", "none": "", "newline": "\n"}.get(
                 str(sep).lower(), sep if isinstance(sep, str) else "")
+            if str(ins.get("linebreak_addition", "")).lower() == "true":
+                sep = "\n" + sep
             texts, size = [], 0
             for k in parts:
                 t = self.text(ins[k], depth + 1)
@@ -169,12 +271,17 @@ def _text_of(g: _Graph, link: Any, out: list[str], loras: list, info: dict, dept
     ins = g.inputs(n)
     if cls == "ConditioningZeroOut":
         return
-    if isinstance(ins.get(role), str):  # loaders that encode their own text (Efficiency)
-        out.append(ins[role])
+    if role in ins and any(k in ins for k in _LOADER_KEYS):
+        # loaders that encode their own text (Efficiency): a string or a text link
+        t = g.text(ins[role])
+        if isinstance(t, str):
+            out.append(t)
         return
     if cls in ("FluxGuidance",) and "guidance" in ins:
         info.setdefault("flux_guidance", to_float(g.scalar(ins["guidance"])))
-    if cls.startswith("CLIPTextEncode") or "text" in ins or "text_g" in ins:
+    if cls.startswith("CLIPTextEncode") or "text" in ins or "text_g" in ins or (
+            any(k in ins for k in _TEXT_KEYS)
+            and not any(_is_link(v) and k.startswith("conditioning") for k, v in ins.items())):
         if cls == "CLIPTextEncodeSDXL":
             keys = ("text_g",)
             info["sdxl"] = True
@@ -201,7 +308,11 @@ def _text_of(g: _Graph, link: Any, out: list[str], loras: list, info: dict, dept
         if "clip" in ins:
             _clip_of(g, ins["clip"], loras, info)
         return
-    # pass-through nodes: follow every conditioning-like link
+    # pass-through nodes: follow every conditioning-like link; a node that passes both
+    # (ControlNetApplyAdvanced...) is followed on the side asked for
+    if _is_link(ins.get("positive")) and _is_link(ins.get("negative")):
+        _text_of(g, ins[role], out, loras, info, depth + 1, seen, role)
+        return
     for k, v in ins.items():
         if _is_link(v) and (k.startswith("conditioning") or k in ("positive", "cond", "base_cond")):
             _text_of(g, v, out, loras, info, depth + 1, seen, role)
@@ -288,31 +399,37 @@ def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, own: str,
     ins = g.inputs(n)
     if nid in samplers and nid != own:
         return nid
-    if cls == "VAEEncode" or cls == "VAEEncodeForInpaint":
+    if cls.startswith(("VAEEncode", "InpaintModelConditioning")):
+        # img2img: from a loaded image, or from an earlier pass decoded, upscaled in pixel
+        # space and encoded again (a hires fix in pixels)
+        up = _image_source(g, ins.get("pixels", ins.get("image")), info, samplers, own)
+        if up is not None:
+            return up
         info["img2img"] = True
-        img = g.node(ins.get("pixels"))
-        if img is not None and "image" in g.inputs(img[1]):
-            v = g.inputs(img[1])["image"]
-            if isinstance(v, str):
-                info["init_image"] = v
         return None
     if "empty_latent_width" in ins and "empty_latent_height" in ins:
-        w = to_int(g.scalar(ins["empty_latent_width"]))
-        h = to_int(g.scalar(ins["empty_latent_height"]))
+        w = to_int(g.scalar(ins["empty_latent_width"], ("width",)))
+        h = to_int(g.scalar(ins["empty_latent_height"], ("height",)))
         if w and h:
             info["width"], info["height"] = w, h
         return None
-    if "width" in ins and "height" in ins and cls != "LatentUpscale":
-        w, h = to_int(g.scalar(ins["width"])), to_int(g.scalar(ins["height"]))
-        if w and h:
-            info["width"], info["height"] = w, h
+    has_src = any(_is_link(v) for k, v in ins.items()
+                  if k in ("samples", "latent", "latent_image", "pixels", "image"))
+    size = _node_size(g, ins)
+    if size is None and "width" in ins and "height" in ins:
+        w = to_int(g.scalar(ins["width"], ("width",)))
+        h = to_int(g.scalar(ins["height"], ("height",)))
+        size = (w, h) if w and h else None
+    if size is not None and not has_src:
+        info["width"], info["height"] = size
         bs = to_int(g.scalar(ins.get("batch_size")))
         if bs and bs > 1:
             info["batch_size"] = bs
         if cls == "EmptySD3LatentImage":
             info.setdefault("sd3_or_flow", True)
-        if not any(_is_link(v) for k, v in ins.items() if k in ("samples", "latent")):
-            return None
+        return None
+    if size is not None:                       # a resize of an earlier latent
+        info.setdefault("upscale_size", size)
     if cls == "LatentUpscale":
         w, h = to_int(g.scalar(ins.get("width"))), to_int(g.scalar(ins.get("height")))
         if w and h:
@@ -328,7 +445,30 @@ def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, own: str,
     return _latent_of(g, nxt, info, samplers, own, depth + 1) if nxt is not None else None
 
 
-_COND_KEYS = ("positive", "guider", "text_embeds", "conditioning", "embeds")
+def _image_source(g: _Graph, link: Any, info: dict, samplers: set, own: str,
+                  depth: int = 0) -> str | None:
+    """Walk an image input up to the sampler whose latent was decoded into it (through
+    upscalers, detailers, image scaling), or to the loaded image (``init_image``)."""
+    hit = g.node(link)
+    if hit is None or depth > _MAX_DEPTH:
+        return None
+    nid, n = hit
+    ins = g.inputs(n)
+    if nid in samplers and nid != own:
+        return nid
+    if g.cls(n).startswith("VAEDecode"):
+        return _latent_of(g, ins.get("samples"), info, samplers, own, depth + 1)
+    if isinstance(ins.get("image"), str) and not any(_is_link(v) for v in ins.values()):
+        info["init_image"] = ins["image"]
+        return None
+    for k in ("image", "images", "pixels", "samples", "upscaled_image"):
+        if _is_link(ins.get(k)):
+            return _image_source(g, ins[k], info, samplers, own, depth + 1)
+    nxt = next((v for v in ins.values() if _is_link(v)), None)
+    return _image_source(g, nxt, info, samplers, own, depth + 1) if nxt is not None else None
+
+
+_COND_KEYS = ("positive", "guider", "text_embeds", "conditioning", "embeds", "sdxl_tuple")
 
 
 def _lora_stack(ins: dict) -> list:
@@ -374,6 +514,9 @@ def _sampler_values(g: _Graph, n: dict, info: dict) -> dict:
     v["model"] = ins.get("model")
     v["positive"] = ins.get("positive")
     v["negative"] = ins.get("negative")
+    if v["positive"] is None and _is_link(ins.get("sdxl_tuple")):
+        # KSampler SDXL (Eff.): model and both texts come from Eff. Loader SDXL
+        v["model"] = v["positive"] = v["negative"] = ins["sdxl_tuple"]
     if v["positive"] is None:
         for k in ("text_embeds", "embeds", "conditioning"):
             hit = g.node(ins.get(k))
@@ -429,11 +572,15 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
     (MAX_GRAPH_VISITS node visits, MAX_GRAPH_TEXT_CHARS of joined text)."""
     g = _Graph(nodes)
     d = Draft()
-    samplers = {nid for nid, n in nodes.items() if _is_sampler(g.cls(n), g.inputs(n))}
-    if not samplers:
+    found = {nid for nid, n in nodes.items() if _is_sampler(g.cls(n), g.inputs(n))}
+    if not found:
         d.keep("graph", f"no sampler node among {len(nodes)} nodes")
         _fallback_texts(g, d)
         return d
+    # detailers (Impact FaceDetailer, SEGS detailers, Ultimate SD Upscale...) sample an
+    # image after the generation: never the first pass while a latent sampler exists
+    latent_samplers = {nid for nid in found if not _works_on_image(g.inputs(nodes[nid]))}
+    samplers = latent_samplers or found
     # order samplers: upstream[nid] = sampler feeding its latent
     info_by: dict[str, dict] = {}
     upstream: dict[str, str | None] = {}
@@ -452,8 +599,13 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
             seen.add(out[-1])
         return out[::-1]
 
+    def fresh(nid: str) -> bool:
+        """Does the chain start from an empty latent (text-to-image)?"""
+        i = info_by[chain(nid)[0]]
+        return bool(i.get("width")) and not i.get("img2img")
+
     finals = [nid for nid in samplers if nid not in consumed]
-    finals.sort(key=lambda nid: (len(chain(nid)), _num(nid)))
+    finals.sort(key=lambda nid: (fresh(nid), len(chain(nid)), _num(nid)))
     main = chain(finals[-1]) if finals else sorted(samplers, key=_num)[:1]
     first = main[0]
     info = dict(info_by[first])
@@ -533,7 +685,7 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
             # SDXL base + refiner: the second model finishes the same denoising schedule
             d.param("refiner", lck)
             d.param("refiner_switch", lv["start_at_step"] / lv["steps"])
-            return _others(d, samplers, main)
+            return _others(d, found, main)
         d.param("hires_steps", lv["steps"])
         if lv["denoise"] is not None:
             d.param("hires_denoise", lv["denoise"])
@@ -555,7 +707,12 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
         _text_of(g, lv["positive"], lpos, [], {})
         if lpos and lpos != pos:
             d.param("hires_prompt", "\n".join(lpos))
-    return _others(d, samplers, main)
+    return _others(d, found, main)
+
+
+def _works_on_image(ins: dict) -> bool:
+    return not any(k in ins for k in ("latent_image", "latent", "samples", "sdxl_tuple")) and \
+        any(_is_link(ins.get(k)) for k in ("image", "images", "upscaled_image", "pixels"))
 
 
 def _others(d: Draft, samplers: set, main: list) -> Draft:
@@ -625,35 +782,182 @@ _WIDGETS = {
 }
 
 
+_WIDGETS.update({
+    # comfy-image-saver
+    "Seed Generator": ["seed", None], "Int Literal": ["int"], "Float Literal": ["float"],
+    "String Literal": ["string"], "Cfg Literal": ["float"], "Width/Height Literal": ["int"],
+    "Sampler Selector": ["sampler_name"], "Scheduler Selector": ["scheduler"],
+    "Checkpoint Selector": ["ckpt_name"],
+    # frontend primitives and core primitive nodes
+    "PrimitiveNode": ["value", None], "PrimitiveInt": ["value", None],
+    "PrimitiveFloat": ["value"], "PrimitiveString": ["value"],
+    "PrimitiveStringMultiline": ["value"], "PrimitiveBoolean": ["value"],
+    # rgthree, Comfyroll, WAS, Efficiency, Impact
+    "Seed (rgthree)": ["seed"], "CR Seed": ["seed", None], "CR Prompt Text": ["prompt"],
+    "CR Integer": ["integer"], "CR Float": ["float"], "Text Multiline": ["text"],
+    "Power Prompt (rgthree)": ["prompt"], "Power Prompt - Simple (rgthree)": ["prompt"],
+    "CR SDXL Aspect Ratio": ["width", "height", "aspect_ratio", "swap_dimensions",
+                            "upscale_factor", "batch_size"],
+    "CR Aspect Ratio": ["width", "height", "aspect_ratio", "swap_dimensions",
+                        "upscale_factor", "prescale_factor", "batch_size"],
+    "Efficient Loader": ["ckpt_name", "vae_name", "clip_skip", "lora_name",
+                         "lora_model_strength", "lora_clip_strength", "positive", "negative",
+                         "token_normalization", "weight_interpretation", "empty_latent_width",
+                         "empty_latent_height", "batch_size"],
+    "KSampler (Efficient)": ["seed", None, "steps", "cfg", "sampler_name", "scheduler",
+                             "denoise", "preview_method", "vae_decode"],
+    "KSampler Adv. (Efficient)": ["add_noise", "noise_seed", None, "steps", "cfg",
+                                  "sampler_name", "scheduler", "start_at_step", "end_at_step",
+                                  "return_with_leftover_noise", "preview_method", "vae_decode"],
+    "ImpactWildcardEncode": ["wildcard_text", "populated_text", "mode", None, None, "seed",
+                             None],
+    "ImpactWildcardProcessor": ["wildcard_text", "populated_text", "mode", "seed", None],
+    "SamplerCustom": ["add_noise", "noise_seed", None, "cfg"],
+    "KarrasScheduler": ["steps", "sigma_max", "sigma_min", "rho"],
+    "ModelSamplingFlux": ["max_shift", "base_shift", "width", "height"],
+    "EmptyHunyuanLatentVideo": ["width", "height", "length", "batch_size"],
+    "EmptyFlux2LatentImage": ["width", "height", "batch_size"],
+    "SDXL Prompt Styler": ["text_positive", "text_negative", "style", "log_prompt"],
+})
+_CONTROL = ("fixed", "increment", "decrement", "randomize")
+_MAX_WORKFLOW_NODES = 20_000
+_MAX_SUBGRAPH_DEPTH = 4
+
+
+def _widget_names(n: dict, widgets: list) -> list | None:
+    """Widget names of a node the tables above do not know: the inputs that name a
+    widget (the frontend lists every widget there since 2025), when they account for
+    every value (a seed widget may be followed by its control_after_generate value)."""
+    names = [i["widget"].get("name") for i in n.get("inputs") or []
+             if isinstance(i, dict) and isinstance(i.get("widget"), dict)]
+    out: list = []
+    j = 0
+    for name in names:
+        if j >= len(widgets):
+            return None
+        out.append(name)
+        j += 1
+        if j < len(widgets) and widgets[j] in _CONTROL and isinstance(widgets[j - 1], int):
+            out.append(None)
+            j += 1
+    return out if j == len(widgets) else None
+
+
+class _Level:
+    """One graph level of an editor workflow: the top graph or a subgraph instance
+    (node ids prefixed ``<instance id>:``)."""
+
+    def __init__(self, nodes: list, links: Any, prefix: str, subs: dict, out: dict,
+                 depth: int, io_in: Any) -> None:
+        self.prefix, self.subs, self.out, self.depth, self.io_in = prefix, subs, out, depth, io_in
+        self.links: dict = {}
+        for ln in links if isinstance(links, list) else []:
+            if isinstance(ln, list) and len(ln) >= 5:
+                self.links[ln[0]] = (ln[1], ln[2])
+            elif isinstance(ln, dict) and "id" in ln:
+                self.links[ln["id"]] = (ln.get("origin_id"), ln.get("origin_slot"))
+        self.inst: dict = {}
+        self.sg: dict = {}
+        self.nodes = [n for n in nodes if isinstance(n, dict)]
+
+    def ref(self, origin: Any, slot: Any, hops: int = 0) -> Any:
+        """What a link from (origin, slot) carries: a link into the flat graph, or the
+        value of a subgraph's widget."""
+        if origin == -10 and self.io_in is not None:
+            return self.io_in(slot)
+        inner = self.inst.get(origin)
+        if inner is not None and hops < 8:
+            outs = inner.sg.get("outputs") or []
+            if isinstance(slot, int) and 0 <= slot < len(outs) and isinstance(outs[slot], dict):
+                for lid in outs[slot].get("linkIds") or []:
+                    src = inner.links.get(lid)
+                    if src is not None:
+                        return inner.ref(src[0], src[1], hops + 1)
+            return None
+        return [self.prefix + str(origin), slot if isinstance(slot, int) else 0]
+
+    def build(self) -> None:
+        for n in self.nodes:
+            sg = self.subs.get(n.get("type"))
+            if sg is not None and self.depth < _MAX_SUBGRAPH_DEPTH:
+                self.inst[n.get("id")] = self._instance(n, sg)
+        for n in self.nodes:
+            if len(self.out) >= _MAX_WORKFLOW_NODES:
+                return
+            if n.get("mode") in (2, 4) or n.get("id") in self.inst:  # muted / bypassed
+                continue
+            cls = str(n.get("type", ""))
+            ins: dict[str, Any] = {}
+            widgets = n.get("widgets_values")
+            if isinstance(widgets, dict):             # some custom nodes save a dict
+                ins.update({str(k): v for k, v in widgets.items()})
+            elif isinstance(widgets, list):
+                names = _WIDGETS.get(cls) or _widget_names(n, widgets) or []
+                for name, val in zip(names, widgets):
+                    if name:
+                        ins[name] = val
+            for i in n.get("inputs") or []:
+                if isinstance(i, dict) and i.get("link") in self.links:
+                    v = self.ref(*self.links[i["link"]])
+                    if v is not None:
+                        ins[str(i.get("name"))] = v
+            self.out[self.prefix + str(n.get("id"))] = {"class_type": cls, "inputs": ins}
+        for lvl in self.inst.values():
+            lvl.build()
+
+    def _instance(self, n: dict, sg: dict) -> "_Level":
+        sins = [i for i in sg.get("inputs") or [] if isinstance(i, dict)]
+        linked = {}
+        for i in n.get("inputs") or []:
+            if isinstance(i, dict) and i.get("link") in self.links:
+                linked[i.get("name")] = self.links[i["link"]]
+        # promoted widgets: the instance's widgets_values, in the order of the subgraph
+        # inputs that are widgets (not linked sockets of a connection type)
+        widgets = n.get("widgets_values") if isinstance(n.get("widgets_values"), list) else []
+        values: dict = {}
+        j = 0
+        for i in sins:
+            if str(i.get("type", "")) not in ("INT", "FLOAT", "STRING", "COMBO", "BOOLEAN"):
+                continue
+            if j < len(widgets):
+                values[i.get("name")] = widgets[j]
+                j += 1
+                if j < len(widgets) and widgets[j] in _CONTROL and isinstance(widgets[j - 1], int):
+                    j += 1
+
+        def io_in(slot: Any) -> Any:
+            if not isinstance(slot, int) or not 0 <= slot < len(sins):
+                return None
+            name = sins[slot].get("name")
+            if name in linked:
+                return self.ref(*linked[name])
+            return values.get(name)
+
+        lvl = _Level(sg.get("nodes") or [], sg.get("links"), f"{self.prefix}{n.get('id')}:",
+                     self.subs, self.out, self.depth + 1, io_in)
+        lvl.sg = sg
+        return lvl
+
+
 def workflow_to_graph(text: str) -> dict | None:
-    """An API-style graph rebuilt from an editor ``workflow`` (core nodes only), for
-    files that carry no ``prompt`` graph."""
+    """An API-style graph rebuilt from an editor ``workflow``, for files that carry no
+    ``prompt`` graph: widget values named by the tables above (core and common custom
+    nodes) or by the node's widget inputs; links followed through reroutes and
+    primitive nodes; subgraphs (``definitions.subgraphs``) flattened, their inner
+    nodes named ``<instance id>:<node id>``."""
     try:
         wf = loads_json(text)
     except (ValueError, RecursionError):
         return None
     if not isinstance(wf, dict) or not isinstance(wf.get("nodes"), list):
         return None
-    links = {}
-    for ln in wf.get("links") or []:
-        if isinstance(ln, list) and len(ln) >= 5:
-            links[ln[0]] = (str(ln[1]), ln[2])
+    defs = wf.get("definitions")
+    subs = {}
+    if isinstance(defs, dict) and isinstance(defs.get("subgraphs"), list):
+        subs = {sg["id"]: sg for sg in defs["subgraphs"]
+                if isinstance(sg, dict) and isinstance(sg.get("id"), str)}
     nodes: dict[str, dict] = {}
-    for n in wf["nodes"]:
-        if not isinstance(n, dict) or n.get("mode") in (2, 4):  # muted / bypassed
-            continue
-        cls = str(n.get("type", ""))
-        ins: dict[str, Any] = {}
-        widgets = n.get("widgets_values")
-        names = _WIDGETS.get(cls)
-        if names and isinstance(widgets, list):
-            for name, val in zip(names, widgets):
-                if name:
-                    ins[name] = val
-        for i in n.get("inputs") or []:
-            if isinstance(i, dict) and i.get("link") in links:
-                ins[str(i.get("name"))] = list(links[i["link"]])
-        nodes[str(n.get("id"))] = {"class_type": cls, "inputs": ins}
+    _Level(wf["nodes"], wf.get("links"), "", subs, nodes, 0, None).build()
     return nodes or None
 
 
