@@ -27,12 +27,6 @@ def sample(w=64, h=48):
     return Image.fromarray(a, "RGB")
 
 
-def run_py(code: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=120)
-
-
 @pytest.fixture(autouse=True)
 def _registered():
     pass  # registered when aigif.pillow was imported
@@ -84,7 +78,7 @@ def test_corrupt_files_through_pillow_raise_aigif_errors():
         Image.open(io.BytesIO(b"AX" + data[2:]))
 
 
-def test_import_aigif_registers_the_pillow_plugin_without_numpy():
+def test_import_aigif_registers_the_pillow_plugin_without_numpy(run_py):
     r = run_py(
         "import sys, aigif\n"
         "f = aigif.loads(aigif.dumps(aigif.GenerationMeta(model='sd15', prompt='x'), text_method=0))\n"
@@ -148,7 +142,7 @@ def test_cli_hybrid_reports_the_decision(tmp_path):
     assert apply_residual(Image.open(regen), f.residual).tobytes() == im.tobytes()
 
 
-def test_unknown_codec_codes_in_files_load_nothing():
+def test_unknown_codec_codes_in_files_load_nothing(run_py):
     r = run_py(
         "import sys, aigif\n"
         "from aigif.codecs import codec_key, codec_code\n"

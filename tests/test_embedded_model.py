@@ -100,6 +100,8 @@ def test_loading_a_packaged_model_prints_no_progress_bars(capfd):
 
     from aigif.embedded.backend import backend
     from aigif.render.backends.base import ModelSource
+    dl.enable_progress_bar()      # the CLI's render command (run in-process by earlier tests)
+    tl.enable_progress_bar()      # turns them off for its process; start from "on" here
     capfd.readouterr()
     pipe = backend.load(ModelSource(KEYS[-1], None), dtype=torch.float32, device="cpu")
     assert pipe.unet is not None

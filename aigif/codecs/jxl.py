@@ -137,7 +137,7 @@ class JxlCodec(Codec):
         from PIL import Image
         from pillow_jxl import Decoder
 
-        from ._pillow import _wrap, check_size, safe_decode
+        from ._pillow import _wrap, safe_decode
         size = self.probe(data)
         try:
             jpeg, info, pixels, icc, _boxes = Decoder(num_threads=-1)(data)

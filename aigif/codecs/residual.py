@@ -40,7 +40,7 @@ from ..bitstream.primitives import FieldError
 from ..container import FileData, Payload
 from ..errors import CodecError, MissingDependencyError, PlatformMismatchWarning
 from ..io import dumps
-from . import codec_for_code, encode_payload, get_codec
+from . import codec_for_code, get_codec
 from .pixels import base_digest, psnr, rgb8
 
 __all__ = ["encode_residual", "apply_residual", "residual_info", "choose_encoding", "encode_hybrid",

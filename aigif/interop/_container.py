@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ._limits import MAX_FILE_TEXT_BYTES, MAX_TEXT_BYTES
 
-__all__ = ["TextItem", "Container", "scan", "sniff", "inflate", "latin1_or_utf8",
+__all__ = ["TextItem", "Container", "sniff", "inflate", "latin1_or_utf8",
            "MAX_TEXT_BYTES", "MAX_FILE_TEXT_BYTES", "PNG_SIG"]
 
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
