@@ -234,7 +234,8 @@ def _check_compressed(f, block: bytes | None, src_frames, warn) -> None:
     if src_frames:
         size = sum(len(k) + len(v) for k, v in f.source.items())
         if size <= RECHECK_SOURCE_BYTES:
-            again = element_bodies(type(f)(meta=None, source=f.source))[0][2]
+            bodies = element_bodies(type(f)(meta=None, source=f.source)) if f.source else []
+            again = bodies[0][2] if bodies else None   # an empty source element: never canonical
             if again != bytes(src_frames[0].data):
                 warn(Issue("non-canonical", "re-encoding the source element gives other bytes "
                            "(the brotli version differs, or the writer is not canonical)",

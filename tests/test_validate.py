@@ -35,3 +35,22 @@ def test_unknown_ancillary_is_a_warning():
                         unknown_elements=(aigif.RawElement(4500, False, b"x"),))
     r = aigif.validate(aigif.dumps(f))
     assert r.ok and [i.code for i in r.warnings] == ["unknown-element"]
+
+
+def test_empty_source_element_is_reported_not_raised(monkeypatch):
+    """A SOURCE element with zero entries (no writer makes one) is a warning, never an
+    exception out of validate (it raised IndexError)."""
+    from aigif import spec
+    from aigif.bitstream.elements import Body, SourceBody, TextKeyValues
+    from aigif.io import check_value
+    base = aigif.dumps(aigif.AigifFile(meta=aigif.GenerationMeta(model="sd15", prompt="x",
+                                                                  seed=1), info={"a": "b"}))
+    b = Body.parse(base[3:-2])
+    b.elements.append({"offset": None, "type": int(spec.Element.SOURCE) << 1,
+                       "data": SourceBody.build({"method": 0, "data": TextKeyValues.build([])})})
+    raw = spec.HEADER + Body.build(b)
+    data = raw + check_value(raw, len(raw) + 2).to_bytes(2, "big")
+    for fast in (True, False):              # the fast path and the construct reference
+        monkeypatch.setattr(aigif.io, "FAST", fast)
+        r = aigif.validate(data)
+        assert r.ok and [i.code for i in r.issues] == ["non-canonical"]
