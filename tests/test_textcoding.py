@@ -425,3 +425,28 @@ def test_spec_decoder_agrees_with_reference():
     pairs += [(ln, "") for ln in _corpus_lines()[:40]]
     for p, n in pairs:
         assert _spec_decode(cm.METHOD.encode(p, n), t) == (p, n), (p, n)
+
+
+def test_writer_skips_brotli_only_where_it_cannot_win():
+    """The reference writer's brotli test (spec 4.3) picks the same block as trying every
+    method, on real prompts and on texts where brotli wins (repetition, noise)."""
+    import random
+
+    from aigif.textcoding import _block, candidates
+    rnd = random.Random(3)
+    texts = []
+    for f in sorted(SHARED.glob("t2i-compbench/*_train.txt"))[:2]:
+        texts += f.read_text(encoding="utf-8").splitlines()[:150]
+    texts += ["masterpiece, best quality, " * 30, "a" * 500, "0123456789" * 40,
+              "".join(chr(rnd.randrange(0x4E00, 0x9FFF)) for _ in range(200)),
+              bytes(rnd.randrange(32, 127) for _ in range(300)).decode()]
+    if len(texts) < 10:
+        pytest.skip("needs ../shared/data/prompts")
+    chose_brotli = 0
+    for t in texts:
+        every = min(((_block(m, t, ""), m.code) for m in candidates()),
+                    key=lambda bc: (len(bc[0]), bc[1]))
+        got = encode_text(t, "")
+        assert got == every[0], t[:60]
+        chose_brotli += got[0] == 1
+    assert chose_brotli >= 2      # the repetitive texts: brotli is still found where it wins
