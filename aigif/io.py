@@ -104,7 +104,7 @@ def _codec_code(key: str) -> int:
     code = codec_code(key)
     if code is None:
         raise errors.MetaError(f"unknown pixel codec {key!r}; expected one of "
-                               f"{', '.join(c.name.lower() for c in spec.Codec)} or a "
+                               f"{', '.join(c.name.lower() for c in spec.PixelCodec)} or a "
                                f"registered codec", field="payload")
     return code
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import RegistryError, UnknownModelError
 from .spec import (CODEC_PRIVATE, ELEMENT_PRIVATE, GENERATOR_PRIVATE, GENERATORS, MODELS,
-                   SCHEDULER_PRIVATE, WELL_KNOWN_BASE, Codec, Scheduler)
+                   SCHEDULER_PRIVATE, WELL_KNOWN_BASE, PixelCodec, Scheduler)
 from .spec.models import Defaults
 
 T = TypeVar("T")
@@ -342,7 +342,7 @@ def _check_codec(key: str, entry: Any) -> None:
                                 f"instance, got {type(entry).__name__} (no {attr!r})")
     if entry.key != key:
         raise RegistryError(f"codec key mismatch: registered as {key!r}, declares {entry.key!r}")
-    frozen = {c.name.lower(): int(c) for c in Codec}
+    frozen = {c.name.lower(): int(c) for c in PixelCodec}
     if key in frozen:
         if entry.code != frozen[key]:
             raise RegistryError(f"codec {key!r} has the frozen code {frozen[key]}, "
@@ -353,15 +353,15 @@ def _check_codec(key: str, entry: Any) -> None:
 
 
 #: Pixel codecs: key -> ``aigif.codecs.Codec`` (class, instance or "module:attr"), with the
-#: frozen codes of ``spec.Codec``; entry-point group ``aigif.codecs``. The implementations
+#: frozen codes of ``spec.PixelCodec``; entry-point group ``aigif.codecs``. The implementations
 #: register in ``aigif.codecs``; the format layer only maps keys and codes.
 codecs: Registry[Any] = Registry("codec", "aigif.codecs", _check_codec)
 
 
 def codec_code(key: str) -> int | None:
     """The numeric code of codec ``key`` (built-in or registered), or None."""
-    if isinstance(key, str) and key.upper() in Codec.__members__:
-        return int(Codec[key.upper()])
+    if isinstance(key, str) and key.upper() in PixelCodec.__members__:
+        return int(PixelCodec[key.upper()])
     if key not in codecs:
         return None
     try:
@@ -372,8 +372,8 @@ def codec_code(key: str) -> int | None:
 
 def codec_key(code: int) -> str | None:
     """The key of the codec with numeric ``code`` (built-in or registered), or None."""
-    if code in Codec._value2member_map_:
-        return Codec(code).name.lower()
+    if code in PixelCodec._value2member_map_:
+        return PixelCodec(code).name.lower()
     return codecs.key_for_code(code)
 
 

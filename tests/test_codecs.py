@@ -63,7 +63,7 @@ def direct(key, im, **kw):
 # ----------------------------------------------------------------------------- basics
 def test_builtin_codes_are_the_frozen_ones():
     for k in ALL:
-        assert C.get_codec(k).code == int(aigif.spec.Codec[k.upper()])
+        assert C.get_codec(k).code == int(aigif.spec.PixelCodec[k.upper()])
         assert C.codec_key(C.codec_code(k)) == k
     assert C.codec_key(99) is None
     with pytest.raises(CodecError):

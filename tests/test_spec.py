@@ -80,7 +80,7 @@ def test_model_codes_and_defaults():
 
 
 @pytest.mark.parametrize("table,enum", [("devices", spec.Device), ("dtypes", spec.DType),
-                                        ("text", spec.TextMethod), ("pixel", spec.Codec)])
+                                        ("text", spec.TextMethod), ("pixel", spec.PixelCodec)])
 def test_small_code_tables(table, enum):
     name = next(k for k in CODES if k == table)
     assert {int(c): k for c, k in CODES[name]} == {int(e): e.name.lower() for e in enum}

@@ -1,7 +1,7 @@
 """Pixel payload codecs behind one small interface.
 
 A codec turns a Pillow image into bytes and back. Built-in codecs carry frozen numeric
-codes (``aigif.spec.Codec``: png=1, webp=2, avif=3, jxl=4, jpeg=5); third parties register
+codes (``aigif.spec.PixelCodec``: png=1, webp=2, avif=3, jxl=4, jpeg=5); third parties register
 through the ``aigif.codecs`` entry-point group with a code in the private range 64..127.
 The bytes a codec writes are exactly what the codec library writes (a complete .png,
 .webp, .avif, .jxl or .jpg file), so a pixel payload costs only the element framing over
@@ -27,7 +27,7 @@ from ..container import FileData, Payload
 from ..errors import AigifError, CodecError, MissingDependencyError, RegistryError
 from ..registry import codec_code as _code_of, codec_key as _key_of, codecs
 from ..spec import CODEC_PRIVATE as PRIVATE_CODES
-from ..spec import Codec as CodecCode
+from ..spec import PixelCodec as CodecCode
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image

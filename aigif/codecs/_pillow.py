@@ -14,7 +14,7 @@ from PIL import Image, features
 
 from ..errors import AigifError, CodecError, LimitExceededError
 from ..spec import MAX_DECOMPRESSED_PIXELS, MAX_DIMENSION
-from ..spec import Codec as CodecCode
+from ..spec import PixelCodec as CodecCode
 from . import Codec
 
 __all__ = ["PillowCodec", "PngCodec", "WebpCodec", "AvifCodec", "JpegCodec",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import CodecError
-from ..spec import Codec as CodecCode
+from ..spec import PixelCodec as CodecCode
 from . import Codec
 
 __all__ = ["JxlCodec", "jxl_size"]

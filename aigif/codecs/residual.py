@@ -9,7 +9,7 @@ image reaches a target fidelity. Body of the element (all integers LEB128 varint
     step     varint (method 0 only) quantizer step; 1 = exact reconstruction
     base     4 B    first bytes of SHA-256 over the base image (RGB8), to detect a base
                     that differs from the one the residual was made against
-    codec    varint pixel codec code (aigif.spec.Codec) of the inner image
+    codec    varint pixel codec code (aigif.spec.PixelCodec) of the inner image
     data     ...    the inner image: RGB, same size as the base
 
 Reconstruction, per RGB sample, with ``v`` the inner image's value:

@@ -192,8 +192,8 @@ class FingerprintAlgo(IntEnum):
     SHA256_RGB8 = 1        # SHA-256 over "W H" header + RGB8 rows; digest truncated
 
 
-class Codec(IntEnum):
-    """Pixel payload codec codes."""
+class PixelCodec(IntEnum):
+    """Pixel payload codec codes (the codec classes are ``aigif.codecs.Codec``)."""
 
     PNG = 1
     WEBP = 2
