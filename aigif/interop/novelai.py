@@ -18,11 +18,15 @@ def novelai_to_draft(description: str | None, source: str | None, comment: str) 
     if not isinstance(j, dict):
         return None
     d = Draft()
-    prompt = j.get("prompt") if isinstance(j.get("prompt"), str) else description
-    if isinstance(prompt, str):
+    # the flat "prompt"/"uc" first; V4 files may carry only the base caption of
+    # "v4_prompt"/"v4_negative_prompt" (character captions stay in unmapped); the PNG
+    # Description (the prompt NovelAI shows) last
+    prompt = _first_text(j.get("prompt"), _base_caption(j.get("v4_prompt")), description)
+    if prompt is not None:
         d.set("prompt", prompt)
-    if isinstance(j.get("uc"), str):
-        d.set("negative_prompt", j["uc"])
+    neg = _first_text(j.get("uc"), _base_caption(j.get("v4_negative_prompt")))
+    if neg is not None:
+        d.set("negative_prompt", neg)
     for k, f in (("steps", "steps"), ("seed", "seed"), ("width", "width"), ("height", "height")):
         x = to_int(j.get(k))
         if x is not None and x >= 0:
@@ -63,3 +67,16 @@ def novelai_to_draft(description: str | None, source: str | None, comment: str) 
         if k not in known:
             d.keep(k, v)
     return d
+
+
+def _base_caption(v) -> str | None:
+    """``v4_prompt.caption.base_caption`` (NovelAI V4/V4.5), or None."""
+    cap = v.get("caption") if isinstance(v, dict) else None
+    base = cap.get("base_caption") if isinstance(cap, dict) else None
+    return base if isinstance(base, str) else None
+
+
+def _first_text(*vals) -> str | None:
+    """The first non-empty string (else the first string, else None)."""
+    strs = [v for v in vals if isinstance(v, str)]
+    return next((v for v in strs if v), strs[0] if strs else None)
