@@ -255,6 +255,8 @@ def parse_infotext(text: str) -> tuple[str, str, dict[str, str], list[str]]:
         head, params, extra = text, {}, []
     else:
         head = "\n".join(lines[:idx])
+        if head.endswith("\r"):            # CRLF line ends: the "\r" is the separator's
+            head = head[:-1]
         params = parse_params_line(lines[idx].strip())
         extra = [ln for ln in lines[idx + 1:] if ln.strip()]
     if head.startswith(_NEG):
@@ -265,6 +267,8 @@ def parse_infotext(text: str) -> tuple[str, str, dict[str, str], list[str]]:
             prompt, neg = head, None
         else:
             prompt, neg = head[:pos], head[pos + 1 + len(_NEG):]
+            if prompt.endswith("\r"):
+                prompt = prompt[:-1]
     if neg is not None and neg.startswith(" "):
         neg = neg[1:]
     return prompt, neg or "", params, extra
