@@ -11,7 +11,9 @@ __all__ = ["scan_jpeg", "scan_webp", "scan_exif", "decode_user_comment", "encode
 
 _EXIF_TAGS = {0x9286: "UserComment", 0x010E: "ImageDescription", 0x010F: "Make",
               0x0110: "Model", 0x0131: "Software", 0x927C: "MakerNote", 0x9C9C: "XPComment",
-              0x013B: "Artist"}
+              0x013B: "Artist", 0x9C9B: "XPTitle", 0x9C9E: "XPKeywords", 0x9C9F: "XPSubject"}
+#: Windows "XP" tags: UTF-16 LE text in a BYTE array (prompts written by web services)
+_XP_TAGS = (0x9C9B, 0x9C9C, 0x9C9E, 0x9C9F)
 _TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 9: 4, 10: 8}
 
 
@@ -121,9 +123,9 @@ def scan_exif(tiff: bytes, c: Container, where: str) -> None:
             if tag == 0x9286:
                 text, enc = decode_user_comment(raw, e)
                 c.texts.append(TextItem("UserComment", text, f"{where}:usercomment:{enc}"))
-            elif tag == 0x9C9C:
-                c.texts.append(TextItem(name, raw.decode("utf-16-le", "replace").rstrip("\0"),
-                                        f"{where}:xpcomment"))
+            elif tag in _XP_TAGS:
+                c.texts.append(TextItem(name, raw[:len(raw) & ~1].decode("utf-16-le", "replace")
+                                        .rstrip("\0"), f"{where}:{name.lower()}"))
             elif tag == 0x927C:
                 c.texts.append(TextItem(name, latin1_or_utf8(raw.rstrip(b"\0"))[0],
                                         f"{where}:makernote"))
