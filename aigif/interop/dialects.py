@@ -28,7 +28,7 @@ from ..registry import Registry
 from . import _container as C
 from . import a1111, comfyui, fooocus, generic, invokeai, novelai, swarmui
 from ._common import loads_json
-from ._xmp import xmp_user_comment
+from ._xmp import xmp_property, xmp_user_comment
 
 __all__ = ["Dialect", "dialect_registry", "register_dialect", "ordered", "detect", "detect_stealth"]
 
@@ -40,7 +40,8 @@ class Dialect:
     """One tool's metadata dialect: ``read`` recognises and reads it, ``write`` (optional)
     builds the texts to embed for a GenerationMeta, ``order`` places it in the detection
     order (built-ins: 100 InvokeAI, 200 ComfyUI, 300 NovelAI, 400 A1111 family and JSON
-    parameter texts, 500 XMP, 600 loose key/value texts)."""
+    parameter texts, 500 XMP, 600 loose key/value texts, 700 Midjourney-style
+    descriptions)."""
 
     key: str
     read: Callable[[C.Container], Reading | None]
@@ -166,26 +167,78 @@ def _read_parameters(c: C.Container) -> Reading | None:
     and the other places tools put one parameters text."""
     g = c.get
     for key in ("parameters", "UserComment", "Parameters", "Comment", "Description", "XPComment",
-                "Model", "ImageDescription", "Make"):
+                "Model", "ImageDescription", "Make", "XPSubject"):
         t = g(key)
         if t is None or not t.text.strip():
             continue
         r = _parameters(t, c)
         if r is not None:
-            return r
+            return _fill_prompt(r, c)
     return None
 
 
-def _read_xmp(c: C.Container) -> Reading | None:
-    """XMP exif:UserComment (Draw Things, some web UIs)."""
+#: where web services put the prompt when their parameters text has none
+_PROMPT_TEXTS = ("ImageDescription", "Description", "XPComment", "XPSubject", "XPTitle")
+
+
+def _descriptions(c: C.Container):
+    """(TextItem used, text) of the plain-text descriptions of ``c``: EXIF/PNG
+    description tags, then XMP ``dc:description``."""
+    for key in _PROMPT_TEXTS:
+        t = c.get(key)
+        if t is not None:
+            yield t, t.text
     for t in c.texts:
         if t.key in ("XMP", "XML:com.adobe.xmp") or t.where == "xmp":
-            uc = xmp_user_comment(t.text)
-            if uc:
-                r = _parameters(C.TextItem("UserComment", uc, "xmp:usercomment"), c)
-                if r is not None:
-                    tool, d, _ = r
-                    return tool, d, [t]
+            v = xmp_property(t.text, "dc:description")
+            if v is not None:
+                yield t, v
+
+
+def _fill_prompt(r: Reading, c: C.Container) -> Reading:
+    """An infotext with parameters but no prompt (a web service's EXIF UserComment) takes
+    the prompt from the image's description, when that is a plain text."""
+    tool, d, used = r
+    if d.fields.get("prompt") or not d.fields.get("steps"):
+        return r
+    for t, text in _descriptions(c):
+        if any(t is u for u in used) or not text or text.lstrip().startswith(("{", "[")) \
+                or "Steps:" in text:
+            continue
+        d.set("prompt", text)
+        return tool, d, used + [t]
+    return r
+
+
+def _read_xmp(c: C.Container) -> Reading | None:
+    """XMP exif:UserComment (Draw Things, some web UIs), else an infotext in XMP
+    dc:description (WebP/JPEG exports of web services)."""
+    for t in c.texts:
+        if t.key in ("XMP", "XML:com.adobe.xmp") or t.where == "xmp":
+            for prop, key in (("exif:UserComment", "UserComment"), ("dc:description",
+                                                                     "Description")):
+                v = xmp_property(t.text, prop)
+                if v:
+                    r = _parameters(C.TextItem(key, v, "xmp:" + key.lower()), c)
+                    if r is not None:
+                        tool, d, _ = r
+                        return tool, d, [t]
+    return None
+
+
+def _read_description(c: C.Container) -> Reading | None:
+    """A Midjourney-style description (``<prompt> --ar 3:2 --seed 7 Job ID: ...``) in PNG
+    Description, EXIF ImageDescription / XP tags, a JPEG comment or XMP dc:description."""
+    items = list(_descriptions(c))
+    com = c.get("Comment")
+    if com is not None:
+        items.append((com, com.text))
+    for t, text in items:
+        d = generic.description_to_draft(text)
+        if d is not None:
+            used = [t] + [i for i in (c.get("Author"), c.get("Creation Time"))
+                          if i is not None and i is not t]
+            return "midjourney", d, used
     return None
 
 
@@ -204,7 +257,8 @@ def _text(i):
 
 
 def _looks_novelai(j: Any) -> bool:
-    return isinstance(j, dict) and "uc" in j and ("sampler" in j or "steps" in j)
+    return isinstance(j, dict) and ("uc" in j or "v4_negative_prompt" in j) and (
+        "sampler" in j or "steps" in j)
 
 
 _JSON_OR_STEPS = ("Comment", "Description", "XPComment", "Model", "ImageDescription", "Make")
@@ -284,5 +338,7 @@ for _d in (
     Dialect("xmp", _read_xmp, order=500, description="XMP exif:UserComment"),
     Dialect("keyvalue", _read_keyvalue, order=600,
             description="one text per field (Easy Diffusion, scripts)"),
+    Dialect("description", _read_description, order=700,
+            description="Midjourney-style description: prompt + --flags + Job ID"),
 ):
     register_dialect(_d)

@@ -110,3 +110,64 @@ def fields_to_draft(d: Mapping[str, Any]) -> Draft:
         if k not in used:
             out.keep(str(k), v)
     return out
+
+
+# --------------------------------------------------------------------------- descriptions
+#: Midjourney / niji・journey parameter flags (``--ar 16:9 --seed 1 --v 6.1``)
+_MJ_FLAGS = {"ar", "aspect", "v", "version", "niji", "seed", "sameseed", "no", "s", "stylize",
+             "c", "chaos", "q", "quality", "style", "w", "weird", "tile", "iw", "sref", "cref",
+             "cw", "sw", "sv", "p", "profile", "personalize", "raw", "r", "repeat", "stop",
+             "turbo", "relax", "fast", "draft", "exp", "oref", "ow", "video", "hd", "test",
+             "testp", "creative", "upbeta", "uplight"}
+_JOB_ID = "Job ID:"
+
+
+def description_flags(text: str) -> tuple[str, list[tuple[str, str]], str] | None:
+    """(prompt, [(flag, value)], job id) of a Midjourney-style description
+    (``"<prompt> --ar 3:2 --seed 7 --v 6.1 Job ID: <uuid>"``), or None when the text has
+    neither a known ``--flag`` nor a job id. Linear: one split on ``" --"``."""
+    body, sep, job = text.partition(_JOB_ID)
+    job = job.strip() if sep else ""
+    if sep and body.endswith(" "):
+        body = body[:-1]
+    parts = body.split(" --")
+    flags: list[tuple[str, str]] = []
+    k = len(parts)
+    for i in range(1, len(parts)):
+        name, _, value = parts[i].partition(" ")
+        if name.lower() not in _MJ_FLAGS:
+            continue
+        k = min(k, i)
+    if k == len(parts) and not sep:
+        return None
+    prompt = " --".join(parts[:k])
+    for part in parts[k:]:
+        name, _, value = part.partition(" ")
+        flags.append((name.lower(), value.strip()))
+    return prompt, flags, job
+
+
+def description_to_draft(text: str) -> Draft | None:
+    """A Draft from a Midjourney-style description, or None (see ``description_flags``):
+    the prompt as typed, ``--seed`` -> seed, ``--no`` -> negative prompt, ``--ar`` ->
+    ``params["aspect_ratio"]``; the other flags and the job id stay in ``unmapped``."""
+    got = description_flags(text)
+    if got is None:
+        return None
+    prompt, flags, job = got
+    d = Draft()
+    d.set("prompt", prompt)
+    for name, value in flags:
+        if name in ("seed", "sameseed") and to_int(value) is not None and to_int(value) >= 0 \
+                and "seed" not in d.fields:
+            d.set("seed", to_int(value))
+        elif name == "no" and "negative_prompt" not in d.fields:
+            d.set("negative_prompt", value)
+        elif name in ("ar", "aspect") and value:
+            d.param("aspect_ratio", value)
+        else:
+            d.keep("--" + name, value or "true")
+    if job:
+        d.keep("job_id", job)
+    d.model, d.generator, d.model_revision = resolve_model("midjourney")
+    return d
