@@ -111,3 +111,87 @@ def test_workflow_subgraph_flattened():
     assert (d.fields["seed"], d.fields["steps"], d.fields["width"], d.fields["height"]) == \
         (7, 8, 1024, 576)
     assert d.model == "ckpt:z_image_turbo.safetensors"
+
+
+# ------------------------------------------------------------------ the other writers
+# tests/fixtures/interop/writers/*.json: A1111/Forge/SD.Next/Civitai infotexts (PNG, JPEG
+# and WebP EXIF, JPEG COM, XMP), Fooocus, RuinedFooocus, SwarmUI, InvokeAI 3-5, NovelAI
+# v3/v4, Draw Things, Stability Matrix, Easy Diffusion, Midjourney-style descriptions and
+# web-service JPEGs; rebuilt into image files by writers/build.py (see LICENSES.md).
+def _load_build():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_writers_build", FIX / "writers" / "build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_BUILD = _load_build()
+WRITERS = sorted((FIX / "writers").glob("*.json"))
+
+
+def _writer(name: str) -> dict:
+    return json.loads((FIX / "writers" / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", WRITERS, ids=[p.stem for p in WRITERS])
+def test_writer_fields(path):
+    fx = json.loads(path.read_text(encoding="utf-8"))
+    r = interop.read(_BUILD.build(fx))
+    got = {f: getattr(r.meta, f) if hasattr(r.meta, f) else r.meta.params.get(f)
+           for f in fx["expect"]}
+    assert got == fx["expect"]
+    assert r.tool == fx["tool"]
+
+
+def test_writers_later_passes_stay_out_of_core_fields():
+    m = interop.read(_BUILD.build(_writer("sdnext_second_pass"))).meta
+    assert (m.width, m.height, m.steps) == (512, 768, 30)          # not Size-1/Size-2, Hires steps
+    m = interop.read(_BUILD.build(_writer("a1111_jpeg_hires"))).meta
+    assert (m.width, m.height, m.steps) == (640, 448, 25) and m.params["hires_resize"] == "1280x896"
+    m = interop.read(_BUILD.build(_writer("swarmui_refiner"))).meta
+    assert (m.width, m.height, m.params["hires_denoise"]) == (1024, 1024, 0.2)
+    r = interop.read(_BUILD.build(_writer("invokeai5_hrf_refiner")))
+    assert (r.meta.width, r.meta.steps, r.meta.guidance_scale) == (1024, 32, 6.5)
+    assert "refiner_steps" in r.unmapped and r.meta.params["hires_fix"] is True
+
+
+def test_prompts_are_byte_exact():
+    for name in ("a1111_jpeg_hires", "civitai_jpeg_ja", "fooocus_a1111_scheme", "swarmui_refiner",
+                 "jpeg_com_infotext", "webservice_jpeg_xpcomment"):
+        fx = _writer(name)
+        m = interop.read(_BUILD.build(fx)).meta
+        assert (m.prompt, m.negative_prompt) == (fx["expect"]["prompt"],
+                                                 fx["expect"].get("negative_prompt", "")), name
+
+
+def test_crlf_infotext_keeps_trailing_separators_in_the_text():
+    text = ("a, \r\nb, \r\nNegative prompt: x, \r\ny, \r\n"
+            "Steps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 512x512")
+    m = interop.read(png([("parameters", text)])).meta
+    assert (m.prompt, m.negative_prompt, m.steps) == ("a, \r\nb, ", "x, \r\ny, ", 20)
+
+
+def test_xmp_user_comment_infotext_is_not_stripped():
+    text = "  a cat, \nNegative prompt: dog, "     # an rdf:li text is kept as written
+    xmp = ('<x:xmpmeta><rdf:RDF><rdf:Description><exif:UserComment><rdf:Alt>'
+           f'<rdf:li xml:lang="x-default">{text}</rdf:li></rdf:Alt></exif:UserComment>'
+           '</rdf:Description></rdf:RDF></x:xmpmeta>')
+    fx = {"container": "webp",
+          "xmp": xmp.replace("dog, ", "dog, \nSteps: 9, Sampler: Euler, Seed: 3, Size: 64x64")}
+    m = interop.read(_BUILD.build(fx)).meta
+    assert (m.prompt, m.negative_prompt, m.steps) == ("  a cat, ", "dog, ", 9)
+
+
+def test_description_without_flags_is_no_metadata():
+    for fx in ({"container": "jpeg", "exif": {"ImageDescription": "OLYMPUS DIGITAL CAMERA"}},
+               {"chunks": {"Description": "a photo -- taken at noon --like this"}}):
+        with pytest.raises(interop.ImportMetadataError, match="no generation metadata"):
+            interop.read(_BUILD.build(fx))
+
+
+def test_midjourney_description():
+    r = interop.read(_BUILD.build(_writer("midjourney_description")))
+    assert r.meta.params["aspect_ratio"] == "16:9"
+    assert r.unmapped["--v"] == "6.1" and r.unmapped["job_id"].startswith("0a1b2c3d")
+    assert r.source["Description"].endswith("6789")
