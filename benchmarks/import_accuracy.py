@@ -57,9 +57,21 @@ def png(texts: list[tuple[str, str]], size=(8, 8)) -> bytes:
 
 # ------------------------------------------------------------------ set 1: templates
 def _levels(wf: dict):
-    yield wf.get("nodes") or [], wf.get("links") or []
-    for sg in (wf.get("definitions") or {}).get("subgraphs") or []:
-        yield sg.get("nodes") or [], sg.get("links") or []
+    """(nodes, links, path) of the top graph and of every subgraph that runs: ``path`` is
+    the ids of the instance nodes down to it (the flattened node id is path + own id); a
+    subgraph whose instances are all muted or bypassed runs nothing and is left out."""
+    defs = {sg.get("id"): sg for sg in (wf.get("definitions") or {}).get("subgraphs") or []
+            if isinstance(sg, dict)}
+    todo, done = [(wf.get("nodes") or [], wf.get("links") or [], ())], set()
+    while todo:
+        nodes, links, path = todo.pop(0)
+        yield nodes, links, path
+        for n in sorted((n for n in nodes if isinstance(n, dict)), key=lambda n: str(n.get("id"))):
+            sg = defs.get(n.get("type"))
+            if sg is not None and n.get("mode", 0) not in (2, 4) and sg["id"] not in done \
+                    and len(path) < 4:
+                done.add(sg["id"])
+                todo.append((sg.get("nodes") or [], sg.get("links") or [], path + (n.get("id"),)))
 
 
 def _link_map(links) -> dict:
@@ -95,66 +107,92 @@ def _named(n: dict) -> dict:
     return v
 
 
+def _is_empty(t: str) -> bool:
+    return t in _EMPTY or (t.startswith("Empty") and "Latent" in t)
+
+
+def _src(by_id: dict, lm: dict, n: dict, name: str, hops: int = 0) -> dict | None:
+    """The node linked to input ``name`` of ``n`` (through reroutes)."""
+    for i in n.get("inputs") or []:
+        if isinstance(i, dict) and i.get("name") in (name, "") and i.get("link") in lm:
+            s = by_id.get(lm[i["link"]])
+            if s is not None and s.get("type") == "Reroute" and hops < 8:
+                return _src(by_id, lm, s, "", hops + 1)
+            return s
+    return None
+
+
+def _after_sampler(by_id: dict, lm: dict, lat: dict) -> bool:
+    """Is a latent made from a sampler's output (upstream through LATENT links)?"""
+    todo, seen = [lat], set()
+    while todo and len(seen) < 200:
+        x = todo.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if x.get("type") in _SAMPLERS + ("SamplerCustom",):
+            return True
+        for i in x.get("inputs") or []:
+            if isinstance(i, dict) and i.get("type") in ("LATENT", "*") and \
+                    by_id.get(lm.get(i.get("link"))) is not None:
+                todo.append(by_id[lm[i["link"]]])
+    return False
+
+
 def reference(wf: dict) -> dict | None:
-    for nodes, links in _levels(wf):
+    cands = []
+    for nodes, links, path in _levels(wf):
         by_id = {n.get("id"): n for n in nodes if isinstance(n, dict)}
         lm = _link_map(links)
-
-        def src(n: dict, name: str, hops: int = 0) -> dict | None:
-            for i in n.get("inputs") or []:
-                if isinstance(i, dict) and i.get("name") in (name, "") and i.get("link") in lm:
-                    s = by_id.get(lm[i["link"]])
-                    if s is not None and s.get("type") == "Reroute" and hops < 8:
-                        return src(s, "", hops + 1)
-                    return s
-            return None
-
-        cands = []
         for n in by_id.values():
             if n.get("type") in _SAMPLERS and n.get("mode", 0) == 0:
-                lat = src(n, "latent_image")
+                lat = _src(by_id, lm, n, "latent_image")
                 t = "" if lat is None else str(lat.get("type"))
-                if t in _EMPTY:
-                    cands.append((0, n.get("id"), n, lat))
-                elif lat is not None and t not in _SAMPLERS and "Upscale" not in t:
-                    cands.append((1, n.get("id"), n, None))
-        if not cands:
-            continue
-        _, _, n, lat = min(cands, key=lambda c: c[:2])
-        ref: dict = {}
-        w = _named(n)
-        if n["type"] == "SamplerCustomAdvanced":
-            for inp, keys in (("noise", ("noise_seed",)), ("guider", ("cfg",)),
-                              ("sampler", ("sampler_name",)), ("sigmas", ("steps", "scheduler"))):
-                s = src(n, inp)
-                if s is not None:
-                    for k in keys:
-                        if k in _named(s):
-                            w[k] = _named(s)[k]
-            g = src(n, "guider")
-            pos = src(g, "positive") if g is not None else None
-            neg = src(g, "negative") if g is not None else None
-            if g is not None and g.get("type") == "BasicGuider":
-                pos = src(g, "conditioning")
-        else:
-            pos, neg = src(n, "positive"), src(n, "negative")
-        seed = w.get("seed", w.get("noise_seed"))
-        if isinstance(seed, int):
-            ref["seed"] = seed
-        for k, f in (("steps", "steps"), ("cfg", "guidance_scale")):
-            if isinstance(w.get(k), (int, float)) and not isinstance(w.get(k), bool):
-                ref[f] = w[k]
-        if isinstance(w.get("sampler_name"), str) and isinstance(w.get("scheduler"), str):
-            ref["scheduler"] = (w["sampler_name"], w["scheduler"])
-        lw = _named(lat) if lat is not None else {}
-        if isinstance(lw.get("width"), int) and isinstance(lw.get("height"), int):
-            ref["width"], ref["height"] = lw["width"], lw["height"]
-        for f, enc in (("prompt", pos), ("negative_prompt", neg)):
-            if enc is not None and enc.get("type") == "CLIPTextEncode" and isinstance(
-                    _named(enc).get("text"), str):
-                ref[f] = _named(enc)["text"]
-        return ref
-    return None
+                if lat is None or t in _SAMPLERS or "Upscale" in t or \
+                        _after_sampler(by_id, lm, lat):
+                    continue
+                cands.append((0 if _is_empty(t) else 1, path + (n.get("id"),), n,
+                              lat if _is_empty(t) else None, by_id, lm))
+    if not cands:
+        return None
+    _, _, n, lat, by_id, lm = min(cands, key=lambda c: c[:2])
+
+    def src(x: dict, name: str) -> dict | None:
+        return _src(by_id, lm, x, name)
+
+    ref: dict = {}
+    w = _named(n)
+    if n["type"] == "SamplerCustomAdvanced":
+        for inp, keys in (("noise", ("noise_seed",)), ("guider", ("cfg",)),
+                          ("sampler", ("sampler_name",)), ("sigmas", ("steps", "scheduler"))):
+            s = src(n, inp)
+            if s is not None:
+                for k in keys:
+                    if k in _named(s):
+                        w[k] = _named(s)[k]
+        g = src(n, "guider")
+        pos = src(g, "positive") if g is not None else None
+        neg = src(g, "negative") if g is not None else None
+        if g is not None and g.get("type") == "BasicGuider":
+            pos = src(g, "conditioning")
+    else:
+        pos, neg = src(n, "positive"), src(n, "negative")
+    seed = w.get("seed", w.get("noise_seed"))
+    if isinstance(seed, int):
+        ref["seed"] = seed
+    for k, f in (("steps", "steps"), ("cfg", "guidance_scale")):
+        if isinstance(w.get(k), (int, float)) and not isinstance(w.get(k), bool):
+            ref[f] = w[k]
+    if isinstance(w.get("sampler_name"), str) and isinstance(w.get("scheduler"), str):
+        ref["scheduler"] = (w["sampler_name"], w["scheduler"])
+    lw = _named(lat) if lat is not None else {}
+    if isinstance(lw.get("width"), int) and isinstance(lw.get("height"), int):
+        ref["width"], ref["height"] = lw["width"], lw["height"]
+    for f, enc in (("prompt", pos), ("negative_prompt", neg)):
+        if enc is not None and enc.get("type") == "CLIPTextEncode" and isinstance(
+                _named(enc).get("text"), str):
+            ref[f] = _named(enc)["text"]
+    return ref
 
 
 def _strip_named(x):

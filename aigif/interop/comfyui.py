@@ -141,6 +141,14 @@ class _Graph:
     def _pass_on(self, n: dict, slot: int) -> list | None:
         cls = self.cls(n)
         ins = self.inputs(n)
+        if cls == "ComfySwitchNode":
+            # core switch: a boolean (set here or on a primitive node) picks a branch
+            sw = ins.get("switch")
+            if _is_link(sw):
+                src = self.nodes.get(str(sw[0]))
+                sw = self.inputs(src).get("value") if isinstance(src, dict) else None
+            key = "on_true" if sw is True else "on_false" if sw is False else None
+            return ins[key] if key is not None and _is_link(ins.get(key)) else None
         if cls.startswith("Reroute") or cls in _SWITCHES:
             links = [ins[k] for k in sorted(ins) if _is_link(ins[k])
                      and str(ins[k][0]) in self.nodes]
@@ -404,6 +412,7 @@ def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, own: str,
         # space and encoded again (a hires fix in pixels)
         up = _image_source(g, ins.get("pixels", ins.get("image")), info, samplers, own)
         if up is not None:
+            info["via_pixels"] = True
             return up
         info["img2img"] = True
         return None
@@ -414,12 +423,18 @@ def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, own: str,
             info["width"], info["height"] = w, h
         return None
     has_src = any(_is_link(v) for k, v in ins.items()
-                  if k in ("samples", "latent", "latent_image", "pixels", "image"))
+                  if k in ("pixels", "image") or _latent_key(k))
     size = _node_size(g, ins)
     if size is None and "width" in ins and "height" in ins:
         w = to_int(g.scalar(ins["width"], ("width",)))
         h = to_int(g.scalar(ins["height"], ("height",)))
         size = (w, h) if w and h else None
+    if not has_src and size is None and (
+            ("width" in ins and "height" in ins) or (cls.startswith("Empty") and "Latent" in cls)):
+        # a fresh latent whose size is not written here (it links to an image's size):
+        # text-to-image all the same; its width/height links lead to no earlier pass
+        info["empty"] = True
+        return None
     if size is not None and not has_src:
         info["width"], info["height"] = size
         bs = to_int(g.scalar(ins.get("batch_size")))
@@ -441,8 +456,31 @@ def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, own: str,
     for k in ("samples", "latent", "latent_image", "source", "samples_to"):
         if _is_link(ins.get(k)):
             return _latent_of(g, ins[k], info, samplers, own, depth + 1)
-    nxt = next((v for v in ins.values() if _is_link(v)), None)
-    return _latent_of(g, nxt, info, samplers, own, depth + 1) if nxt is not None else None
+    # other latent nodes: a latent-named input first (video_latent, shape_latent,
+    # samples1), then any link that is no conditioning, model or scalar
+    links = [k for k, v in ins.items() if _is_link(v) and k not in _NOT_LATENT]
+    nxt = next((k for k in links if _latent_key(k)), links[0] if links else None)
+    if nxt is None:
+        return None
+    if "image" in nxt.lower() or "pixels" in nxt.lower():
+        # a latent made from pixels (InstructPixToPixConditioning...)
+        up = _image_source(g, ins[nxt], info, samplers, own, depth + 1)
+        if up is not None:
+            info["via_pixels"] = True
+        return up
+    return _latent_of(g, ins[nxt], info, samplers, own, depth + 1)
+
+
+_NOT_LATENT = frozenset((
+    "positive", "negative", "conditioning", "model", "clip", "vae", "control_net",
+    "clip_vision", "clip_vision_output", "audio_vae", "audio_encoder_output", "upscale_model",
+    "mask", "width", "height", "length", "batch_size", "frames_number", "frame_rate",
+    "seed", "noise_seed", "steps", "cfg", "guider", "sampler", "sigmas", "noise"))
+
+
+def _latent_key(k: str) -> bool:
+    k = k.lower()
+    return "latent" in k or k.startswith("samples")
 
 
 def _image_source(g: _Graph, link: Any, info: dict, samplers: set, own: str,
@@ -590,7 +628,12 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
         link = ins.get("latent_image", ins.get("latent"))
         upstream[nid] = _latent_of(g, link, info, samplers, nid)
         info_by[nid] = info
-    consumed = {u for u in upstream.values() if u}
+    for nid in samplers:
+        if upstream[nid] is None and not info_by[nid].get("img2img"):
+            # a pass conditioned on an earlier pass's latent (PiD / reference-latent
+            # upscalers): it comes after that pass
+            pos = _sampler_values(g, nodes[nid], {})["positive"]
+            upstream[nid] = _cond_pass(g, pos, samplers, nid, 0, set())
 
     def chain(nid: str) -> list[str]:
         out, seen = [nid], {nid}
@@ -602,11 +645,23 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
     def fresh(nid: str) -> bool:
         """Does the chain start from an empty latent (text-to-image)?"""
         i = info_by[chain(nid)[0]]
-        return bool(i.get("width")) and not i.get("img2img")
+        return bool(i.get("width") or i.get("empty")) and not i.get("img2img")
 
+    # a full-denoise pass on the encoded picture of an earlier pass that is no
+    # text-to-image (a depth map or other preprocessing of a loaded image) starts the
+    # image: the earlier pass only made its input
+    cut = [nid for nid in samplers if upstream[nid] and info_by[nid].get("via_pixels")
+           and not fresh(upstream[nid]) and _full_denoise(g, nodes[nid])]
+    fed = {upstream[nid] for nid in cut}
+    for nid in cut:
+        upstream[nid] = None
+    consumed = {u for u in upstream.values() if u} | fed
+
+    # the image: a chain from an empty latent, the longest, then the lowest node id
+    # (parallel generations: the first one made)
     finals = [nid for nid in samplers if nid not in consumed]
-    finals.sort(key=lambda nid: (fresh(nid), len(chain(nid)), _num(nid)))
-    main = chain(finals[-1]) if finals else sorted(samplers, key=_num)[:1]
+    finals.sort(key=lambda nid: (not fresh(nid), -len(chain(nid)), _ids(nid)))
+    main = chain(finals[0]) if finals else sorted(samplers, key=_ids)[:1]
     first = main[0]
     info = dict(info_by[first])
     v = _sampler_values(g, nodes[first], info)
@@ -746,6 +801,48 @@ def _dedupe(loras: list) -> list:
     return out
 
 
+def _cond_pass(g: _Graph, link: Any, samplers: set, own: str, depth: int,
+               seen: set) -> str | None:
+    """The sampler whose latent a conditioning is built on (through its latent inputs)."""
+    hit = g.node(link)
+    if hit is None or depth > 16 or hit[0] in seen:
+        return None
+    nid, n = hit
+    seen.add(nid)
+    ins = g.inputs(n)
+    for k, v in ins.items():
+        if _is_link(v) and _latent_key(k):
+            up = _latent_of(g, v, {}, samplers, own)
+            if up is not None:
+                return up
+    for k, v in ins.items():
+        if _is_link(v) and (k.startswith("conditioning") or k in ("positive", "cond",
+                                                                    "base_cond")):
+            up = _cond_pass(g, v, samplers, own, depth + 1, seen)
+            if up is not None:
+                return up
+    return None
+
+
+def _full_denoise(g: _Graph, n: dict) -> bool:
+    """Does the sampler noise its latent fully (its content then only gives the size)?"""
+    ins = g.inputs(n)
+    v = _sampler_values(g, n, {})
+    noise = g.node(ins.get("noise"))
+    if v.get("add_noise") is False or v.get("start_at_step") or (
+            noise is not None and g.cls(noise[1]) == "DisableNoise"):
+        return False
+    return v["denoise"] is None or v["denoise"] >= 1.0
+
+
+def _ids(nid: str) -> tuple:
+    """``"89:73:66"`` -> ((0, 89), (0, 73), (0, 66)): subgraph node ids in order."""
+    out = []
+    for part in nid.split(":")[:8]:
+        out.append((0, int(part)) if part.isdigit() and len(part) < 12 else (1, part))
+    return tuple(out)
+
+
 def _num(nid: str) -> tuple:
     try:
         return (0, float(nid.split(":")[-1]))
@@ -818,6 +915,24 @@ _WIDGETS.update({
     "EmptyHunyuanLatentVideo": ["width", "height", "length", "batch_size"],
     "EmptyFlux2LatentImage": ["width", "height", "batch_size"],
     "SDXL Prompt Styler": ["text_positive", "text_negative", "style", "log_prompt"],
+    # core schedulers and latent nodes that older frontends saved without widget inputs
+    "LTXVScheduler": ["steps", "max_shift", "base_shift", "stretch", "terminal"],
+    "Flux2Scheduler": ["steps", "width", "height"],
+    "BetaSamplingScheduler": ["steps", "alpha", "beta"],
+    "SDTurboScheduler": ["steps", "denoise"],
+    "ManualSigmas": ["sigmas"], "SplitSigmas": ["step"],
+    "ModelSamplingSD3": ["shift"], "ModelSamplingAuraFlow": ["shift"],
+    "EmptyChromaRadianceLatentImage": ["width", "height", "batch_size"],
+    "EmptyHiDreamO1LatentImage": ["width", "height", "batch_size"],
+    "EmptyQwenImageLayeredLatentImage": ["width", "height", "layers", "batch_size"],
+    "LTXVImgToVideo": ["width", "height", "length", "batch_size", "strength"],
+    "WanVaceToVideo": ["width", "height", "length", "batch_size", "strength"],
+    **{k: ["width", "height", "length", "batch_size"] for k in (
+        "EmptyLTXVLatentVideo", "EmptyHunyuanVideo15Latent", "HunyuanVideo15ImageToVideo",
+        "WanImageToVideo", "WanFirstLastFrameToVideo", "WanSoundImageToVideo",
+        "WanFunControlToVideo", "WanFunInpaintToVideo", "WanHuMoImageToVideo",
+        "WanCameraImageToVideo", "Wan22FunControlToVideo", "Wan22ImageToVideoLatent",
+        "Kandinsky5ImageToVideo")},
 })
 _CONTROL = ("fixed", "increment", "decrement", "randomize")
 _MAX_WORKFLOW_NODES = 20_000
@@ -865,6 +980,8 @@ class _Level:
         value of a subgraph's widget."""
         if origin == -10 and self.io_in is not None:
             return self.io_in(slot)
+        if origin in self.inst and self.inst[origin] is None:
+            return None
         inner = self.inst.get(origin)
         if inner is not None and hops < 8:
             outs = inner.sg.get("outputs") or []
@@ -879,7 +996,9 @@ class _Level:
     def build(self) -> None:
         for n in self.nodes:
             sg = self.subs.get(n.get("type"))
-            if sg is not None and self.depth < _MAX_SUBGRAPH_DEPTH:
+            if sg is not None and n.get("mode") in (2, 4):
+                self.inst[n.get("id")] = None     # a muted subgraph: none of it runs
+            elif sg is not None and self.depth < _MAX_SUBGRAPH_DEPTH:
                 self.inst[n.get("id")] = self._instance(n, sg)
         for n in self.nodes:
             if len(self.out) >= _MAX_WORKFLOW_NODES:
@@ -903,7 +1022,8 @@ class _Level:
                         ins[str(i.get("name"))] = v
             self.out[self.prefix + str(n.get("id"))] = {"class_type": cls, "inputs": ins}
         for lvl in self.inst.values():
-            lvl.build()
+            if lvl is not None:
+                lvl.build()
 
     def _instance(self, n: dict, sg: dict) -> "_Level":
         sins = [i for i in sg.get("inputs") or [] if isinstance(i, dict)]
