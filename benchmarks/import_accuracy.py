@@ -16,6 +16,11 @@ reference (its saved value may be stale) and is not counted.
 Set 2, ``fixtures``: tests/fixtures/interop/*.json (each a file's text chunks and the
 values its writer records), read back from rebuilt PNGs.
 
+Set 3, ``writers``: tests/fixtures/interop/writers/*.json, one table row per tool (the
+A1111 family, Fooocus, SwarmUI, InvokeAI, NovelAI, Draw Things, Easy Diffusion,
+Midjourney-style descriptions, web-service JPEG/WebP), rebuilt as the PNG, JPEG or WebP
+file each writer makes.
+
     python benchmarks/import_accuracy.py [--verbose]
 """
 from __future__ import annotations
@@ -275,6 +280,47 @@ def fixtures(verbose: bool) -> dict:
     return stats
 
 
+# ------------------------------------------------------------------ set 3: other writers
+def _load_build():
+    """tests/fixtures/interop/writers/build.py (rebuilds PNG/JPEG/WebP files; no Pillow)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("_writers_build", FIXTURES / "writers" / "build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def writers(verbose: bool) -> dict:
+    """Per tool: tests/fixtures/interop/writers/*.json (A1111 family, Fooocus, SwarmUI,
+    InvokeAI, NovelAI, Draw Things, Easy Diffusion, Midjourney-style, web services) in the
+    container each writer uses, read back; the tool detected counts as one more field."""
+    build = _load_build().build
+    stats: dict = defaultdict(lambda: [0, 0, 0])
+    for p in sorted((FIXTURES / "writers").glob("*.json")):
+        fx = json.loads(p.read_text(encoding="utf-8"))
+        try:
+            r = interop.read(build(fx))
+        except ImportMetadataError as e:
+            r = None
+            if verbose:
+                print(f"{p.name}: {e}")
+        st = stats[p.stem.split("_")[0]]
+        st[0] += 1
+        for f, want in list(fx["expect"].items()) + [("tool", fx["tool"])]:
+            st[2] += 1
+            if r is None:
+                got = None
+            elif f == "tool":
+                got = r.tool
+            else:
+                got = getattr(r.meta, f) if f in FIELDS or f in ("clip_skip", "model") else \
+                    r.meta.params.get(f)
+            st[1] += got == want
+            if got != want and verbose:
+                print(f"{p.name}: {f}: want {want!r} got {got!r}")
+    return stats
+
+
 def _table(title: str, stats: dict) -> tuple[int, int]:
     print(f"\n{title}\n{'class':<24}{'files':>7}{'fields':>8}{'right':>8}{'accuracy':>10}")
     ok = tot = 0
@@ -291,6 +337,7 @@ def main() -> None:
     verbose = "--verbose" in sys.argv
     _table("templates (comfyui-workflow-templates-json, UI workflow only)", templates(verbose))
     _table("fixtures (tests/fixtures/interop)", fixtures(verbose))
+    _table("other writers (tests/fixtures/interop/writers, per tool)", writers(verbose))
 
 
 if __name__ == "__main__":
