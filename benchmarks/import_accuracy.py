@@ -11,7 +11,17 @@ of the importer: the first-pass sampler is the ``KSampler`` / ``KSamplerAdvanced
 those of its ``RandomNoise`` / ``CFGGuider`` / ``KSamplerSelect`` / ``BasicScheduler``),
 the empty latent's width / height, and the text of a ``CLIPTextEncode`` linked straight
 to its positive / negative input. A widget that is itself fed by a link is not a
-reference (its saved value may be stale) and is not counted.
+reference (its saved value may be stale) and is not counted. Candidates are the samplers
+of the top graph and of every subgraph that runs; a sampler whose latent comes from
+another sampler's output (through LATENT links) is a later pass; among the rest, one fed
+by an empty latent first, then the lowest flattened id (``<instance id>:<node id>``).
+
+The same workflows are also converted into API graphs (the ``prompt`` chunk real files
+carry) the way the frontend's graphToPrompt does: widget names from the package's own
+``widgets_values_named`` (or the names its other nodes of that type were saved with),
+reroutes and frontend primitives resolved, muted nodes dropped, bypassed nodes passed
+through, subgraphs flattened; read with the reference above, and the typed fields of the
+two readings compared ("files whose workflow and prompt readings differ").
 
 Set 2, ``fixtures``: tests/fixtures/interop/*.json (each a file's text chunks and the
 values its writer records), read back from rebuilt PNGs.
@@ -222,42 +232,244 @@ def _matches(f: str, want, r) -> bool:
     return getattr(m, f) == want
 
 
-def templates(verbose: bool) -> dict:
+# --- the same workflows as API graphs (the ``prompt`` chunk real files carry): converted
+# the way the frontend's graphToPrompt does, with widget names from the package's own
+# ``widgets_values_named`` (for a node saved without it: the names another node of its
+# type was saved with, same widget count), not from the importer's tables
+_VIRTUAL = {"Reroute", "PrimitiveNode", "Note", "MarkdownNote"}
+
+
+def _all_nodes(wf: dict):
+    yield from wf.get("nodes") or []
+    for sg in (wf.get("definitions") or {}).get("subgraphs") or []:
+        yield from sg.get("nodes") or []
+
+
+def learn_widget_names(wfs) -> dict:
+    """(node type, widget count) -> the widget names most often saved with it."""
+    seen: dict = defaultdict(lambda: defaultdict(int))
+    for wf in wfs:
+        for n in _all_nodes(wf):
+            nm, wv = n.get("widgets_values_named"), n.get("widgets_values")
+            if isinstance(nm, dict) and nm and isinstance(wv, list) and len(nm) == len(wv):
+                seen[(n.get("type"), len(wv))][tuple(nm)] += 1
+    return {k: max(v, key=v.get) for k, v in seen.items()}
+
+
+# core nodes the package never saved with names (ComfyUI's node definitions, widget order)
+_CORE_WIDGETS = {
+    "FluxGuidance": ["guidance"], "CLIPTextEncodeFlux": ["clip_l", "t5xxl", "guidance"],
+    "Flux2Scheduler": ["steps", "width", "height"],
+    "BetaSamplingScheduler": ["steps", "alpha", "beta"],
+    **{k: ["width", "height", "length", "batch_size"] for k in (
+        "EmptyHunyuanVideo15Latent", "HunyuanVideo15ImageToVideo", "WanImageToVideo",
+        "WanSoundImageToVideo", "WanFunControlToVideo", "WanFunInpaintToVideo",
+        "WanHuMoImageToVideo", "WanCameraImageToVideo", "Wan22FunControlToVideo",
+        "Wan22ImageToVideoLatent", "Kandinsky5ImageToVideo", "WanVaceToVideo")},
+    "EmptyChromaRadianceLatentImage": ["width", "height", "batch_size"],
+    "EmptyHiDreamO1LatentImage": ["width", "height", "batch_size"],
+}
+
+
+def _widget_keys(n: dict, names: dict) -> list | None:
+    """Names of a node's widget values: learned from the package, else the reference
+    table above, else the widget inputs the frontend lists (a seed's control value after
+    it)."""
+    t, wv = n.get("type"), n.get("widgets_values")
+    if (t, len(wv)) in names:
+        return list(names[(t, len(wv))])
+    if t in _ORDER:
+        return _ORDER[t]
+    if t in _CORE_WIDGETS:
+        return _CORE_WIDGETS[t]
+    keys: list = []
+    for i in n.get("inputs") or []:
+        if isinstance(i, dict) and isinstance(i.get("widget"), dict):
+            keys.append(i["widget"].get("name"))
+            if len(keys) < len(wv) and wv[len(keys)] in ("fixed", "increment", "decrement",
+                                                           "randomize"):
+                keys.append(None)
+    return keys if len(keys) == len(wv) else None
+
+
+def api_graph(wf: dict, names: dict) -> dict:
+    """The API prompt the frontend would queue for ``wf``: virtual nodes (reroutes,
+    frontend primitives, notes) resolved away, muted nodes left out, bypassed nodes passed
+    through by type, subgraphs flattened to ``<instance id>:<node id>``."""
+    defs = {sg.get("id"): sg for sg in (wf.get("definitions") or {}).get("subgraphs") or []
+            if isinstance(sg, dict)}
+    out: dict = {}
+
+    def level(nodes: list, links: list, prefix: str, io_in, depth: int):
+        by_id = {n.get("id"): n for n in nodes if isinstance(n, dict)}
+        lm = {}
+        for ln in links:
+            if isinstance(ln, list) and len(ln) >= 5:
+                lm[ln[0]] = (ln[1], ln[2])
+            elif isinstance(ln, dict):
+                lm[ln.get("id")] = (ln.get("origin_id"), ln.get("origin_slot"))
+        inst: dict = {}
+        emits: list = []
+
+        def ref(origin, slot, hops=0):
+            if hops > 32:
+                return None
+            if origin == -10:
+                return io_in(slot)
+            n = by_id.get(origin)
+            if n is None or n.get("mode") == 2:
+                return None
+            if origin in inst:
+                return inst[origin](slot, hops + 1)
+            t = n.get("type")
+            if t == "PrimitiveNode":
+                wv = n.get("widgets_values")
+                return wv[0] if isinstance(wv, list) and wv else None
+            if t == "Reroute" or n.get("mode") == 4:
+                outs = n.get("outputs") or []
+                want = outs[slot].get("type") if isinstance(slot, int) and slot < len(outs) \
+                    else None
+                for i in n.get("inputs") or []:
+                    if i.get("link") in lm and (t == "Reroute" or i.get("type") == want):
+                        return ref(*lm[i["link"]], hops + 1)
+                return None
+            return [prefix + str(origin), slot]
+
+        for n in by_id.values():
+            sg = defs.get(n.get("type"))
+            if sg is None or n.get("mode") in (2, 4) or depth >= 4:
+                continue
+            sins = sg.get("inputs") or []
+            named = n.get("widgets_values_named") or {}
+            wv = n.get("widgets_values")
+            if not named and isinstance(wv, list):
+                # promoted widgets: the values of the widget-typed subgraph inputs in order
+                vals = [v for j, v in enumerate(wv) if not (
+                    j and v in ("fixed", "increment", "decrement", "randomize")
+                    and isinstance(wv[j - 1], int))]
+                named = dict(zip((i.get("name") for i in sins if i.get("type") in (
+                    "INT", "FLOAT", "STRING", "COMBO", "BOOLEAN")), vals))
+            linked = {i.get("name"): lm[i["link"]] for i in n.get("inputs") or []
+                      if i.get("link") in lm}
+
+            def io(slot, sins=sins, named=named, linked=linked):
+                if not isinstance(slot, int) or not 0 <= slot < len(sins):
+                    return None
+                name = sins[slot].get("name")
+                return ref(*linked[name]) if name in linked else named.get(name)
+
+            inner, emit_inner = level(sg.get("nodes") or [], sg.get("links") or [],
+                                      f"{prefix}{n.get('id')}:", io, depth + 1)
+            emits.append(emit_inner)
+
+            def outs(slot, hops, sg=sg, inner=inner):
+                o = sg.get("outputs") or []
+                if isinstance(slot, int) and 0 <= slot < len(o):
+                    for lid in o[slot].get("linkIds") or []:
+                        r = inner(lid, hops)
+                        if r is not None:
+                            return r
+                return None
+            inst[n.get("id")] = outs
+
+        def emit():
+            for n in by_id.values():
+                node(n)
+            for e in emits:
+                e()
+
+        def node(n: dict) -> None:
+            t = n.get("type")
+            if t in _VIRTUAL or n.get("mode") in (2, 4) or n.get("id") in inst:
+                return
+            wv = n.get("widgets_values")
+            nm = n.get("widgets_values_named")
+            if isinstance(wv, dict):
+                ins = dict(wv)
+            elif isinstance(nm, dict) and nm:
+                ins = dict(nm)
+            else:
+                keys = _widget_keys(n, names) if isinstance(wv, list) else None
+                ins = {k: v for k, v in zip(keys, wv) if k} if keys else {}
+            ins = {k: v for k, v in ins.items() if not k.startswith("control_after_generate")}
+            for i in n.get("inputs") or []:
+                if i.get("link") in lm:
+                    name = (i.get("widget") or {}).get("name") or i.get("name")
+                    v = ref(*lm[i["link"]])
+                    if v is not None:
+                        ins[str(name)] = v
+            out[prefix + str(n.get("id"))] = {"class_type": t, "inputs": ins}
+
+        def inner_ref(lid, hops):
+            return ref(*lm[lid], hops) if lid in lm else None
+        return inner_ref, emit
+
+    level(wf.get("nodes") or [], wf.get("links") or [], "", lambda slot: None, 0)[1]()
+    return out
+
+
+def _fields(r) -> dict:
+    if r is None:
+        return {}
+    m = r.meta
+    return {f: getattr(m, f) for f in FIELDS + ("model",)} | {
+        k: m.params.get(k) for k in ("sampler", "schedule_type", "cfg")}
+
+
+def templates(verbose: bool) -> tuple[dict, dict, list]:
+    """(UI-workflow stats, API-graph stats, [files whose two readings differ])."""
     try:
         import comfyui_workflow_templates_json as t
     except ImportError:
         print("comfyui-workflow-templates-json is not installed: set 1 skipped")
-        return {}
+        return {}, {}, []
     root = Path(t.__file__).parent / "templates"
-    stats: dict = defaultdict(lambda: [0, 0, 0])   # class -> [files, fields ok, fields]
+    wfs = {}
     for p in sorted(root.glob("*.json")):
         wf = json.loads(p.read_text(encoding="utf-8"))
-        if not isinstance(wf, dict):
-            continue
+        if isinstance(wf, dict):
+            wfs[p.name] = wf
+    names = learn_widget_names(wfs.values())
+    ui: dict = defaultdict(lambda: [0, 0, 0])   # class -> [files, fields ok, fields]
+    api: dict = defaultdict(lambda: [0, 0, 0])
+    differ = []
+    for name, wf in wfs.items():
         ref = reference(wf)
         if not ref:
             continue
-        cls = p.name.split("_", 1)[0].lower()
+        cls = name.split("_", 1)[0].lower()
         cls = cls if cls in ("image", "video", "api", "3d", "audio", "flux", "sdxl",
                              "sd3.5", "hidream", "default") else "other"
         cls += "/subgraph" if (wf.get("definitions") or {}).get("subgraphs") else "/flat"
         text = json.dumps(_strip_named(wf), ensure_ascii=False)
-        try:
-            r = interop.read(png([("workflow", text)]))
-        except ImportMetadataError as e:
-            r = None
+        prompt = json.dumps(api_graph(wf, names), ensure_ascii=False)
+        got = []
+        for stats, texts in ((ui, [("workflow", text)]),
+                             (api, [("prompt", prompt), ("workflow", text)])):
+            try:
+                r = interop.read(png(texts))
+            except ImportMetadataError as e:
+                r = None
+                if verbose:
+                    print(f"{name} [{texts[0][0]}]: {e}")
+            got.append(_fields(r))
+            st = stats[cls]
+            st[0] += 1
+            for f, want in ref.items():
+                st[2] += 1
+                ok = r is not None and _matches(f, want, r)
+                st[1] += ok
+                if not ok and verbose:
+                    g = None if r is None else (getattr(r.meta, f), r.meta.params.get("sampler"))
+                    print(f"{name} [{texts[0][0]}]: {f}: want {str(want)[:60]!r} "
+                          f"got {str(g)[:60]!r}")
+        if got[0] != got[1]:
+            differ.append(name)
             if verbose:
-                print(f"{p.name}: {e}")
-        st = stats[cls]
-        st[0] += 1
-        for f, want in ref.items():
-            st[2] += 1
-            ok = r is not None and _matches(f, want, r)
-            st[1] += ok
-            if not ok and verbose:
-                got = None if r is None else (getattr(r.meta, f), r.meta.params.get("sampler"))
-                print(f"{p.name}: {f}: want {str(want)[:60]!r} got {str(got)[:60]!r}")
-    return stats
+                print(f"{name}: workflow and prompt differ: " + ", ".join(
+                    f"{k} {str(got[0].get(k))[:30]!r} / {str(got[1].get(k))[:30]!r}"
+                    for k in got[0] if got[0].get(k) != got[1].get(k)))
+    return ui, api, differ
 
 
 # ------------------------------------------------------------------ set 2: fixtures
@@ -335,7 +547,10 @@ def _table(title: str, stats: dict) -> tuple[int, int]:
 
 def main() -> None:
     verbose = "--verbose" in sys.argv
-    _table("templates (comfyui-workflow-templates-json, UI workflow only)", templates(verbose))
+    ui, api, differ = templates(verbose)
+    _table("templates (comfyui-workflow-templates-json, UI workflow only)", ui)
+    _table("templates as API graphs (prompt chunk, converted like the frontend)", api)
+    print(f"files whose workflow and prompt readings differ: {len(differ)}")
     _table("fixtures (tests/fixtures/interop)", fixtures(verbose))
     _table("other writers (tests/fixtures/interop/writers, per tool)", writers(verbose))
 

@@ -111,6 +111,7 @@ class _Graph:
         self.visits = 0
         self._texts: dict[str, str | None] = {}   # "node id:slot" -> its text (memo)
         self._open: set[str] = set()              # nodes whose text is being built
+        self._switches = 0                        # ComfySwitchNode switches being resolved
 
     def node(self, link: Any) -> tuple[str, dict] | None:
         hit = self.deref(link)
@@ -145,8 +146,14 @@ class _Graph:
             # core switch: a boolean (set here or on a primitive node) picks a branch
             sw = ins.get("switch")
             if _is_link(sw):
-                src = self.nodes.get(str(sw[0]))
-                sw = self.inputs(src).get("value") if isinstance(src, dict) else None
+                hit = None
+                if self._switches < 4:          # switches fed by switches: bounded
+                    self._switches += 1
+                    try:
+                        hit = self.deref(sw)
+                    finally:
+                        self._switches -= 1
+                sw = self.inputs(hit[1]).get("value") if hit is not None else None
             key = "on_true" if sw is True else "on_false" if sw is False else None
             return ins[key] if key is not None and _is_link(ins.get(key)) else None
         if cls.startswith("Reroute") or cls in _SWITCHES:
@@ -232,6 +239,8 @@ class _Graph:
 
     def _node_text(self, n: dict, depth: int, slot: int = 0) -> str | None:
         ins = self.inputs(n)
+        if any(_is_link(ins.get(k)) for k in ("clip", "model", "llm", "llm_model")):
+            return None       # a language model writes this text when the graph runs
         # two-output text nodes (SDXL Prompt Styler, Efficiency loaders, prompt pairs):
         # the second output is the negative text
         for pos_key, neg_key in _TEXT_PAIRS:
@@ -262,8 +271,10 @@ class _Graph:
                             f"{MAX_GRAPH_TEXT_CHARS} characters; refused")
                     texts.append(t)
             return sep.join(texts)
+        # a node with one string and nothing linked holds that text (a node that also
+        # takes an image or other links computes its text: unknown here)
         scal = [x for x in ins.values() if isinstance(x, str)]
-        return scal[0] if len(scal) == 1 else None
+        return scal[0] if len(scal) == 1 and not any(map(_is_link, ins.values())) else None
 
 
 def _text_of(g: _Graph, link: Any, out: list[str], loras: list, info: dict, depth: int = 0,
@@ -921,6 +932,11 @@ _WIDGETS.update({
     "BetaSamplingScheduler": ["steps", "alpha", "beta"],
     "SDTurboScheduler": ["steps", "denoise"],
     "ManualSigmas": ["sigmas"], "SplitSigmas": ["step"],
+    "StringConcatenate": ["string_a", "string_b", "delimiter"],
+    "StringReplace": ["string", "find", "replace"],
+    "TextEncodeQwenImageEdit": ["prompt"], "TextEncodeQwenImageEditPlus": ["prompt"],
+    "TextEncodeMOSSImageEdit": ["prompt", "edit_format", "image_strength"],
+    "CLIPTextEncodeFlux": ["clip_l", "t5xxl", "guidance"],
     "ModelSamplingSD3": ["shift"], "ModelSamplingAuraFlow": ["shift"],
     "EmptyChromaRadianceLatentImage": ["width", "height", "batch_size"],
     "EmptyHiDreamO1LatentImage": ["width", "height", "batch_size"],
@@ -974,12 +990,24 @@ class _Level:
         self.inst: dict = {}
         self.sg: dict = {}
         self.nodes = [n for n in nodes if isinstance(n, dict)]
+        self.by_id = {n.get("id"): n for n in self.nodes if isinstance(n.get("id"), (int, str))}
 
     def ref(self, origin: Any, slot: Any, hops: int = 0) -> Any:
         """What a link from (origin, slot) carries: a link into the flat graph, or the
         value of a subgraph's widget."""
         if origin == -10 and self.io_in is not None:
             return self.io_in(slot)
+        n = self.by_id.get(origin)
+        if n is not None and n.get("mode") == 4 and hops < 8:
+            # bypassed: the input of the output's type passes through
+            outs = n.get("outputs") or []
+            want = outs[slot].get("type") if isinstance(slot, int) and 0 <= slot < len(outs) \
+                and isinstance(outs[slot], dict) else None
+            for i in n.get("inputs") or []:
+                if isinstance(i, dict) and want is not None and i.get("type") == want \
+                        and i.get("link") in self.links:
+                    return self.ref(*self.links[i["link"]], hops + 1)
+            return None
         if origin in self.inst and self.inst[origin] is None:
             return None
         inner = self.inst.get(origin)
