@@ -10,14 +10,14 @@ import math
 import re
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 from . import spec
 from .errors import MetaError
 from .registry import (generators, lookup_model, model_defaults, model_for_hash, models,
                        schedulers)
 
-__all__ = ["GenerationMeta", "Platform", "Lora", "SCHEDULERS", "scheduler_code",
+__all__ = ["GenerationMeta", "Platform", "Lora", "Stage", "SCHEDULERS", "scheduler_code",
            "scheduler_key"]
 
 #: The spec's scheduler keys (``"dpmpp_2m_karras"``) -> frozen code. Third-party keys are
@@ -204,6 +204,63 @@ _EMPTY_PARAMS: Mapping[str, Any] = MappingProxyType({})
 _INT = int
 
 
+# --------------------------------------------------------------------------- stages
+class Stage:
+    """Base of the stages that follow the text-to-image pass (``GenerationMeta.stages``).
+
+    The stage classes (``Hires``, ``Upscale``, ``Img2Img``, ``Refiner``, ``ControlNet``,
+    ``Detailer``, ``UnknownStages``) live in ``aigif.stages``, which imports this module and
+    registers each class by its ``name`` (the ``"kind"`` key of ``to_dict``)."""
+
+    #: frozen stage kind code (spec "Codes: stage kinds"; UnknownStages: its own)
+    kind: ClassVar[int] = 0
+    #: lowercase name of the kind ("hires", ...)
+    name: ClassVar[str] = ""
+
+    def to_dict(self) -> dict:  # pragma: no cover - every stage class overrides it
+        raise NotImplementedError
+
+    def _resolve(self, meta: "GenerationMeta", index: int) -> "Stage":
+        """This stage with values equal to the first pass's set to None (canonical)."""
+        return self
+
+
+#: name -> stage class, filled by ``aigif.stages`` at import
+STAGE_CLASSES: dict[str, type] = {}
+
+
+def stage_from_dict(d: Any, index: int = 0) -> Stage:
+    """A stage from its ``to_dict`` form; MetaError naming the field for a bad one."""
+    where = f"stages[{index}]"
+    if not isinstance(d, Mapping) or not isinstance(d.get("kind"), str):
+        raise MetaError("a stage is a JSON object with a 'kind' string", field=where)
+    cls = STAGE_CLASSES.get(d["kind"])
+    if cls is None:
+        raise MetaError(f"unknown stage kind {d['kind']!r}; expected one of "
+                        f"{', '.join(STAGE_CLASSES)}", field=f"{where}.kind")
+    return cls.from_dict(d, where)
+
+
+def _check_stages(meta: "GenerationMeta") -> tuple:
+    stages = meta.stages
+    if isinstance(stages, (str, bytes, Mapping)) or not hasattr(stages, "__iter__"):
+        raise MetaError("stages must be a sequence of aigif stages (aigif.Hires...)",
+                        field="stages")
+    stages = tuple(stages)
+    if len(stages) > spec.MAX_STAGES:
+        raise MetaError(f"{len(stages)} stages, the limit is {spec.MAX_STAGES}", field="stages")
+    out = []
+    for i, s in enumerate(stages):
+        if not isinstance(s, Stage):
+            raise MetaError(f"expected an aigif stage (aigif.Hires, aigif.Refiner...), found "
+                            f"{type(s).__name__}", field=f"stages[{i}]")
+        if s.name == "unknown" and i != len(stages) - 1:
+            raise MetaError("UnknownStages holds the rest of the list: it must be last",
+                            field=f"stages[{i}]")
+        out.append(s._resolve(meta, i))
+    return tuple(out)
+
+
 # --------------------------------------------------------------------------- meta
 def _model_info_of(m: str):
     """ModelInfo of a model string (None for hub ids, checkpoints, unregistered local
@@ -257,6 +314,7 @@ class GenerationMeta:
     params: Mapping[str, Any] = field(default_factory=dict)
     extensions: Mapping[str, Any] = field(default_factory=dict)
     platform: Platform | None = None
+    stages: tuple = ()
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -307,6 +365,7 @@ class GenerationMeta:
         set_(self, "extensions", MappingProxyType(dict(self.extensions)))
         if self.platform is not None and not isinstance(self.platform, Platform):
             raise MetaError("platform must be an aigif.Platform", field="platform")
+        set_(self, "stages", _check_stages(self) if self.stages != () else ())
 
     @classmethod
     def _from_reader(cls, kw: dict) -> "GenerationMeta | None":
@@ -378,13 +437,16 @@ class GenerationMeta:
                 isinstance(lo, Lora) for lo in loras))) or (
                 platform is not None and not isinstance(platform, Platform)):
             return None
+        stages = kw.get("stages", ())
+        if stages:
+            return None   # the full constructor resolves the stages against the first pass
         self = object.__new__(cls)
         self.__dict__.update(
             model=model, prompt=prompt, negative_prompt=negative, seed=seed, steps=steps,
             guidance_scale=guidance, scheduler=scheduler, width=width, height=height,
             clip_skip=clip_skip, generator=generator, model_revision=revision, loras=loras,
             params=params, extensions=MappingProxyType(dict(kw["extensions"])),
-            platform=platform)
+            platform=platform, stages=())
         return self
 
     def _model_info(self):
@@ -414,6 +476,8 @@ class GenerationMeta:
                 v = {k: {"bytes": x.hex()} if isinstance(x, bytes) else x for k, x in v.items()}
             elif f.name == "extensions":
                 v = {k: x.hex() if isinstance(x, bytes) else x for k, x in v.items()}
+            elif f.name == "stages":
+                v = [s.to_dict() for s in v]
             out[f.name] = v
         return out
 
@@ -444,6 +508,11 @@ class GenerationMeta:
         if "params" in kw:
             kw["params"] = {k: (bytes.fromhex(v["bytes"]) if isinstance(v, dict) and
                                 set(v) == {"bytes"} else v) for k, v in dict(kw["params"]).items()}
+        if "stages" in kw:
+            st = kw["stages"]
+            if not isinstance(st, (list, tuple)):
+                raise MetaError("stages must be a JSON list", field="stages")
+            kw["stages"] = tuple(stage_from_dict(x, i) for i, x in enumerate(st))
         try:
             return cls(**kw)
         except TypeError as e:

@@ -17,5 +17,6 @@ MAX_THREADS = 65_536
 MAX_SEED = 2**64 - 1
 MAX_DECOMPRESSED_PIXELS = 16_384 * 16_384  # pixel payload decode limit
 MAX_VARINT_BYTES = 10
+MAX_STAGES = 16                          # stages after the text-to-image pass
 
 __all__ = [n for n in dir() if n.isupper()]
