@@ -19,7 +19,8 @@ from ._common import (Draft, loads_json, make_lora, model_name, resolve_model, t
                       to_int)
 from ._limits import MAX_GRAPH_TEXT_CHARS, MAX_GRAPH_VISITS
 
-__all__ = ["graph_to_draft", "meta_to_graph", "load_graph", "workflow_to_graph"]
+__all__ = ["graph_to_draft", "meta_to_graph", "load_graph", "workflow_to_graph",
+           "merge_saver_infotext"]
 
 _SAMPLERS = {"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"}
 _CKPT_LOADERS = {"CheckpointLoaderSimple": "ckpt_name", "CheckpointLoader": "ckpt_name",
@@ -859,6 +860,40 @@ def _num(nid: str) -> tuple:
         return (0, float(nid.split(":")[-1]))
     except ValueError:
         return (1, nid)
+
+
+def merge_saver_infotext(d: Draft, info: Draft) -> Draft:
+    """Add to a graph's Draft what a saver node's A1111 infotext has and the graph lacks.
+
+    Saver nodes (comfy-image-saver's Image Saver and its forks) write the infotext from
+    their own inputs: prompts rewritten for Civitai (whitespace flattened, ``<lora:>``
+    tags and embedding paths stripped), Civitai sampler names, and widget defaults
+    (seed 0, 512x512, "unknown" prompts) for what is not wired to the graph. The
+    executed graph keeps its fields; the infotext fills a field the trace could not
+    resolve, the model hash (when it names the graph's checkpoint), LoRAs and its other
+    parameters (``hashes``, Civitai resources); a value that differs from the graph's is
+    kept in ``unmapped`` as ``infotext <field>``. Returns ``d``."""
+    for k, v in info.fields.items():
+        if k not in d.fields:
+            d.fields[k] = v
+        elif d.fields[k] != v:
+            d.keep(f"infotext {k}", v)
+    for k, v in info.params.items():
+        d.params.setdefault(k, v)
+    if not d.loras:
+        d.loras = list(info.loras)
+    mine = (d.model or "ckpt:unknown")
+    theirs = info.model or ""
+    stem = mine[5:].replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if mine == "ckpt:unknown" and theirs:
+        d.model, d.generator, d.model_revision = info.model, info.generator, info.model_revision
+    elif mine.startswith("ckpt:") and theirs[5:] == stem and info.model_revision:
+        d.model, gen, d.model_revision = resolve_model(mine[5:], info.model_revision,
+                                                       hint=d.generator)
+        d.generator = d.generator or gen
+    elif theirs and theirs != mine and theirs.startswith("ckpt:") and theirs[5:] != stem:
+        d.keep("infotext model", theirs[5:])
+    return d
 
 
 # --------------------------------------------------------------------------- workflow

@@ -22,7 +22,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import RegistryError
+from ..errors import ImportMetadataError, RegistryError
 from ..meta import GenerationMeta
 from ..registry import Registry
 from . import _container as C
@@ -139,11 +139,17 @@ def _read_comfyui(c: C.Container) -> Reading | None:
         params = g("parameters")
         if params is not None and "Steps:" in params.text and \
                 not params.text.lstrip().startswith("{"):
-            # saver nodes (Image Saver...) also write an A1111 infotext: it names the
-            # checkpoint, hashes and LoRAs explicitly, so it wins over graph tracing
+            # saver nodes (Image Saver...) also write an A1111 infotext, built from their
+            # own inputs and rewritten for Civitai: the executed graph keeps its fields,
+            # the infotext adds the model hash, resource hashes and what the graph lacks
+            # (and stands alone when the graph is over the work limits)
             r = _parameters(params, c)
             if r is not None:
-                return "comfyui", r[1], [params] + used
+                try:
+                    d = comfyui.merge_saver_infotext(comfyui.graph_to_draft(nodes), r[1])
+                except ImportMetadataError:
+                    d = r[1]
+                return "comfyui", d, [params] + used
         return "comfyui", comfyui.graph_to_draft(nodes), used
     return None
 
