@@ -195,3 +195,178 @@ def test_midjourney_description():
     assert r.meta.params["aspect_ratio"] == "16:9"
     assert r.unmapped["--v"] == "6.1" and r.unmapped["job_id"].startswith("0a1b2c3d")
     assert r.source["Description"].endswith("6789")
+
+
+# ------------------------------------------------------------------ ComfyUI: first pass, formats
+def _draft_fields(g) -> dict:
+    d = graph_to_draft(g)
+    return {**d.fields, **{k: d.params.get(k) for k in ("sampler", "schedule_type")}}
+
+
+def test_saver_infotext_does_not_override_the_executed_graph():
+    """comfy-image-saver's infotext is built from the saver's own widgets and rewritten
+    for Civitai (flattened prompt, LoRA tags stripped, Civitai sampler names, defaults
+    such as seed 0 / 512x512 when unwired): the graph's first pass keeps the fields; the
+    infotext adds the model hash; its differing values stay visible in unmapped."""
+    fx = json.loads((FIX / "comfyui_image_saver_infotext.json").read_text(encoding="utf-8"))
+    texts = [(k, v if isinstance(v, str) else json.dumps(v)) for k, v in fx["chunks"].items()]
+    r = interop.read(png(texts))
+    assert r.tool == "comfyui"
+    m = r.meta
+    assert (m.seed, m.width, m.height) == (918273645, 640, 896)
+    assert m.prompt == "a quiet lake at dawn,\nmist over the water <lora:softlight:0.6>"
+    assert m.model_revision == "0a1b2c3d4e" and [lo.name for lo in m.loras] == ["softlight.safetensors"]
+    assert r.unmapped["infotext seed"] == "0" and r.unmapped["infotext width"] == "512"
+    assert "parameters" in r.source and "prompt" in r.source
+
+
+def test_saver_infotext_fills_what_the_graph_cannot_resolve():
+    t = ("a fox\nNegative prompt: blur\nSteps: 30, Sampler: Euler a, CFG scale: 7, Seed: 5, "
+         "Size: 768x512, Model hash: 1234abcd56, Model: foxmix")
+    g = {"1": {"class_type": "MysterySampler", "inputs": {"image": ["2", 0]}},
+         "2": {"class_type": "LoadImage", "inputs": {"image": "x.png"}}}
+    m = interop.read(png([("parameters", t), ("prompt", json.dumps(g))])).meta
+    assert (m.prompt, m.seed, m.steps, m.width, m.scheduler) == ("a fox", 5, 30, 768, "euler_a")
+    assert m.model == "ckpt:foxmix" and m.model_revision == "1234abcd56"
+
+
+def test_refiner_and_latent_hires_keep_the_first_pass():
+    for name, first in (("comfyui_api_sdxl_refiner", (721897303308196, 25, 1024)),
+                        ("comfyui_api_hires_latent", (1111, 28, 512))):
+        fx = json.loads((FIX / f"{name}.json").read_text(encoding="utf-8"))
+        d = graph_to_draft(fx["chunks"]["prompt"])
+        assert (d.fields["seed"], d.fields["steps"], d.fields["width"]) == first, name
+    d = graph_to_draft(json.loads((FIX / "comfyui_api_sdxl_refiner.json").read_text(
+        encoding="utf-8"))["chunks"]["prompt"])
+    assert d.params["refiner"] == "sd_xl_refiner_1.0.safetensors"
+    assert "hires_steps" not in d.params
+
+
+def _encode(nid, text, clip="1"):
+    return {nid: {"class_type": "CLIPTextEncode", "inputs": {"text": text, "clip": [clip, 1]}}}
+
+
+def test_depth_map_pass_is_not_the_first_pass():
+    """A Lotus-style depth pass (no noise, from a loaded image) makes the picture that a
+    full-denoise sampler is started from: the prompted sampler is the first pass."""
+    g = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "m.safetensors"}},
+         "2": {"class_type": "LoadImage", "inputs": {"image": "room.png"}},
+         "3": {"class_type": "VAEEncode", "inputs": {"pixels": ["2", 0], "vae": ["1", 2]}},
+         "4": {"class_type": "DisableNoise", "inputs": {}},
+         "5": {"class_type": "BasicGuider", "inputs": {"model": ["1", 0], "conditioning": ["6", 0]}},
+         "6": {"class_type": "LotusConditioning", "inputs": {}},
+         "7": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
+         "8": {"class_type": "BasicScheduler", "inputs": {"scheduler": "normal", "steps": 1,
+                                                          "denoise": 1.0, "model": ["1", 0]}},
+         "9": {"class_type": "SamplerCustomAdvanced", "inputs": {
+             "noise": ["4", 0], "guider": ["5", 0], "sampler": ["7", 0], "sigmas": ["8", 0],
+             "latent_image": ["3", 0]}},
+         "10": {"class_type": "VAEDecode", "inputs": {"samples": ["9", 0], "vae": ["1", 2]}},
+         "11": {"class_type": "VAEEncode", "inputs": {"pixels": ["10", 0], "vae": ["1", 2]}},
+         **_encode("12", "a cosy reading room"), **_encode("13", ""),
+         "14": {"class_type": "KSampler", "inputs": {
+             "seed": 42, "steps": 20, "cfg": 8.0, "sampler_name": "euler", "scheduler": "normal",
+             "denoise": 1.0, "model": ["1", 0], "positive": ["12", 0], "negative": ["13", 0],
+             "latent_image": ["11", 0]}}}
+    f = _draft_fields(g)
+    assert (f["prompt"], f["seed"], f["steps"]) == ("a cosy reading room", 42, 20)
+    # the same shape after a text-to-image pass (image -> video): that pass stays first
+    g["3"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 640, "height": 384,
+                                                           "batch_size": 1}}
+    g["4"] = {"class_type": "RandomNoise", "inputs": {"noise_seed": 7}}
+    g["6"] = {"class_type": "CLIPTextEncode", "inputs": {"text": "a lake", "clip": ["1", 1]}}
+    f = _draft_fields(g)
+    assert (f["prompt"], f["seed"], f["width"]) == ("a lake", 7, 640)
+
+
+def test_parallel_generations_take_the_lowest_node_id():
+    g = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "m.safetensors"}},
+         **_encode("2", "first"), **_encode("3", "second"), **_encode("4", ""),
+         "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 512, "height": 512,
+                                                            "batch_size": 1}}}
+    for nid, seed, pos in (("9:30", 2, "3"), ("9:12", 1, "2")):
+        g[nid] = {"class_type": "KSampler", "inputs": {
+            "seed": seed, "steps": 10, "cfg": 5, "sampler_name": "euler", "scheduler": "normal",
+            "denoise": 1, "model": ["1", 0], "positive": [pos, 0], "negative": ["4", 0],
+            "latent_image": ["5", 0]}}
+    assert _draft_fields(g)["prompt"] == "first"   # 9:12 before 9:30, not "30" > "12"
+
+
+def _link(lid, src, slot, dst, dslot, typ):
+    return [lid, src, slot, dst, dslot, typ]
+
+
+def test_workflow_and_prompt_give_the_same_fields():
+    """A Flux SamplerCustomAdvanced graph (RandomNoise, CFGGuider, KSamplerSelect,
+    BasicScheduler, FluxGuidance), a bypassed LoRA loader and a reroute: the editor
+    workflow and the API prompt ComfyUI queues for it read the same."""
+    def n(nid, typ, widgets, inputs=(), mode=0, outputs=()):
+        return {"id": nid, "type": typ, "mode": mode, "widgets_values": widgets,
+                "inputs": [{"name": a, "type": t, "link": lk} for a, t, lk in inputs],
+                "outputs": [{"name": t, "type": t, "links": []} for t in outputs]}
+    nodes = [
+        n(1, "UNETLoader", ["flux1-dev.safetensors", "default"], outputs=["MODEL"]),
+        n(2, "DualCLIPLoader", ["clip_l.safetensors", "t5xxl.safetensors", "flux"],
+          outputs=["CLIP"]),
+        n(3, "LoraLoaderModelOnly", ["style.safetensors", 0.7], [("model", "MODEL", 1)], mode=4,
+          outputs=["MODEL"]),
+        n(4, "CLIPTextEncode", ["ein Leuchtturm im Nebel"], [("clip", "CLIP", 2)]),
+        n(5, "FluxGuidance", [3.5], [("conditioning", "CONDITIONING", 3)]),
+        n(6, "Reroute", [], [("", "*", 4)]),
+        n(7, "CFGGuider", [1.0], [("model", "MODEL", 5), ("positive", "CONDITIONING", 6),
+                                  ("negative", "CONDITIONING", 7)]),
+        n(8, "RandomNoise", [90210, "fixed"]),
+        n(9, "KSamplerSelect", ["euler"]),
+        n(10, "BasicScheduler", ["simple", 28, 1.0], [("model", "MODEL", 8)]),
+        n(11, "EmptySD3LatentImage", [1152, 896, 1]),
+        n(12, "SamplerCustomAdvanced", [], [("noise", "NOISE", 9), ("guider", "GUIDER", 10),
+                                            ("sampler", "SAMPLER", 11), ("sigmas", "SIGMAS", 12),
+                                            ("latent_image", "LATENT", 13)]),
+        n(13, "CLIPTextEncode", [""], [("clip", "CLIP", 14)]),
+    ]
+    links = [_link(1, 1, 0, 3, 0, "MODEL"), _link(2, 2, 0, 4, 0, "CLIP"),
+             _link(3, 4, 0, 5, 0, "CONDITIONING"), _link(4, 5, 0, 6, 0, "CONDITIONING"),
+             _link(5, 3, 0, 7, 0, "MODEL"), _link(6, 6, 0, 7, 1, "CONDITIONING"),
+             _link(7, 13, 0, 7, 2, "CONDITIONING"), _link(8, 3, 0, 10, 0, "MODEL"),
+             _link(9, 8, 0, 12, 0, "NOISE"), _link(10, 7, 0, 12, 1, "GUIDER"),
+             _link(11, 9, 0, 12, 2, "SAMPLER"), _link(12, 10, 0, 12, 3, "SIGMAS"),
+             _link(13, 11, 0, 12, 4, "LATENT"), _link(14, 2, 0, 13, 0, "CLIP")]
+    api = {"1": {"class_type": "UNETLoader", "inputs": {"unet_name": "flux1-dev.safetensors",
+                                                         "weight_dtype": "default"}},
+           "2": {"class_type": "DualCLIPLoader", "inputs": {"clip_name1": "clip_l.safetensors",
+                                                             "clip_name2": "t5xxl.safetensors",
+                                                             "type": "flux"}},
+           "4": {"class_type": "CLIPTextEncode", "inputs": {"text": "ein Leuchtturm im Nebel",
+                                                             "clip": ["2", 0]}},
+           "5": {"class_type": "FluxGuidance", "inputs": {"guidance": 3.5,
+                                                           "conditioning": ["4", 0]}},
+           "7": {"class_type": "CFGGuider", "inputs": {"cfg": 1.0, "model": ["1", 0],
+                                                        "positive": ["5", 0],
+                                                        "negative": ["13", 0]}},
+           "8": {"class_type": "RandomNoise", "inputs": {"noise_seed": 90210}},
+           "9": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
+           "10": {"class_type": "BasicScheduler", "inputs": {"scheduler": "simple", "steps": 28,
+                                                             "denoise": 1.0, "model": ["1", 0]}},
+           "11": {"class_type": "EmptySD3LatentImage", "inputs": {"width": 1152, "height": 896,
+                                                                  "batch_size": 1}},
+           "12": {"class_type": "SamplerCustomAdvanced", "inputs": {
+               "noise": ["8", 0], "guider": ["7", 0], "sampler": ["9", 0], "sigmas": ["10", 0],
+               "latent_image": ["11", 0]}},
+           "13": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["2", 0]}}}
+    wf = _wf(nodes, links)
+    a = interop.read(png([("prompt", json.dumps(api)), ("workflow", wf)])).meta
+    w = interop.read(png([("workflow", wf)])).meta
+    assert a == w
+    assert (a.prompt, a.seed, a.steps, a.guidance_scale, a.width, a.height) == (
+        "ein Leuchtturm im Nebel", 90210, 28, 3.5, 1152, 896)
+    assert a.model == w.model and not a.loras            # the bypassed LoRA did not run
+
+
+def test_muted_subgraph_runs_nothing():
+    inner = {"id": "sg-1", "inputs": [], "outputs": [], "links": [],
+             "nodes": [{"id": 1, "type": "KSampler", "widgets_values": [9, "fixed", 4, 1, "euler",
+                                                                        "simple", 1],
+                        "inputs": []}]}
+    top = [{"id": 5, "type": "sg-1", "mode": 4, "inputs": [], "widgets_values": []}]
+    g = workflow_to_graph(_wf(top, [], definitions={"subgraphs": [inner]}))
+    assert g is None or not any(k.startswith("5:") for k in g)
