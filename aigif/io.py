@@ -16,21 +16,24 @@ import io as _io
 import os
 import struct
 from binascii import crc_hqx
-from dataclasses import dataclass
+from dataclasses import dataclass, fields as _fields
 from typing import IO, Any, Callable, Union
 
 from construct import ConstructError, StreamError
 
 from . import errors, spec
 from .bitstream.elements import (Body, ELEMENT_SCHEMAS, KeyValues, LorasBody, PlatformBody,
-                                  SourceBody, TextKeyValues)
+                                  SourceBody, StageItem, StagesBody, TextKeyValues)
 from .bitstream.fastbody import build_body as _fast_build, parse_body as _fast_parse
 from .bitstream.primitives import FieldError, uvarint
 from .container import FileData, Fingerprint, Payload, RawElement
-from .meta import GenerationMeta, Lora, Platform, _CKPT, _LOCAL, scheduler_code, scheduler_key
+from .meta import (GenerationMeta, Lora, Platform, _CKPT, _LOCAL, _model_info_of, scheduler_code,
+                   scheduler_key)
 from .registry import (codec_code, codec_key, extensions, generators, model_defaults,
                        model_for_hash, models)
-from .spec import Element, Presence
+from .spec import Element, Presence, StageField
+from .stages import (_HUB_AT, STAGE_KINDS, UPSCALER_KEYS, UPSCALERS, ControlImage, ControlNet,
+                     Detailer, Refiner, UnknownStages)
 from .textcoding import decode_text, encode_text
 
 __all__ = ["dumps", "loads", "element_bodies", "check_value", "HEADER_SIZE", "CHECK_SIZE",
@@ -166,6 +169,7 @@ class _Rule:
     on_meta: bool                              # True: the value is GenerationMeta.<attr>
     write: Callable[[Any], bytes]              # value -> body bytes
     read: Callable[[bytes, int, bool], Any]    # body, offset of the body, strict -> value
+    whole: bool = False                        # write gets the holder (meta), not the value
 
 
 def _parse_all(schema, data: bytes, base: int, field: str):
@@ -248,22 +252,271 @@ def _read_params(data: bytes, off: int, strict: bool) -> dict:
                     typed=True)
 
 
-def _write_loras(loras) -> bytes:
+def _lora_items(loras) -> list:
     if any(len(lo.sha256) % 2 for lo in loras):
         raise errors.MetaError("LoRA sha256 must have an even number of hex digits",
                                field="loras.sha256")
-    return LorasBody.build([{"name": lo.name, "weight": lo.weight,
-                             "has_clip_weight": int(lo.clip_weight is not None),
-                             "clip_weight": lo.clip_weight,
-                             "sha256": bytes.fromhex(lo.sha256)[:32]} for lo in loras])
+    return [{"name": lo.name, "weight": lo.weight,
+             "has_clip_weight": int(lo.clip_weight is not None),
+             "clip_weight": lo.clip_weight,
+             "sha256": bytes.fromhex(lo.sha256)[:32]} for lo in loras]
 
 
-def _read_loras(data: bytes, off: int, strict: bool) -> tuple:
-    o = _parse_all(LorasBody, data, off, "loras")
+def _write_loras(loras) -> bytes:
+    return LorasBody.build(_lora_items(loras))
+
+
+def _loras_of(o, off: int, field: str) -> tuple:
     try:
         return tuple(Lora(i.name, i.weight, i.clip_weight, bytes(i.sha256).hex()) for i in o)
     except errors.MetaError as e:
-        raise errors.MalformedError(e.message, offset=off, field="loras") from None
+        raise errors.MalformedError(e.message, offset=off, field=field) from None
+
+
+def _read_loras(data: bytes, off: int, strict: bool) -> tuple:
+    return _loras_of(_parse_all(LorasBody, data, off, "loras"), off, "loras")
+
+
+# ------------------------------------------------------------------ stages
+_SF = {b.name: int(b) for b in StageField}
+_STAGE_DEFAULTS = {cls: {f.name: f.default for f in _fields(cls)} for cls in STAGE_KINDS.values()}
+_STAGE_NULL = {n: None for n in ("scale", "size", "upscaler", "strength", "steps", "guidance",
+                                  "scheduler", "seed", "text", "model", "loras", "clip_skip",
+                                  "params", "switch", "aesthetic", "negative_aesthetic",
+                                  "cn_model", "cn_scale", "cn_range", "cn_pass", "cn_image",
+                                  "detector", "confidence", "mask_blur")}
+
+
+def _stage_model(model: str, generator: str) -> dict:
+    """The model (4.1) fields of a stage's model string; unregistered hub, checkpoint and
+    local models carry the file's generator code."""
+    gen = generators.get(generator).code
+    out = {"kind": 0, "generator": None, "hub_id": None, "content_hash": None,
+           "ckpt_name": None, "revision": None}
+    m = _HUB_AT.match(model)
+    if m:
+        return {**out, "kind": spec.ModelKind.HUB, "generator": gen, "hub_id": m.group(1),
+                "revision": m.group(2)}
+    info = _model_info_of(model)
+    if info is not None and info.code is not None:
+        return {**out, "kind": info.code}
+    if info is not None and info.content_hash is not None:
+        return {**out, "kind": spec.ModelKind.LOCAL,
+                "generator": generators.get(info.generator).code,
+                "content_hash": info.content_hash}
+    m = _LOCAL.match(model)
+    if m:
+        return {**out, "kind": spec.ModelKind.LOCAL, "generator": gen,
+                "content_hash": bytes.fromhex(m.group(1))}
+    m = _CKPT.match(model)
+    if m:
+        return {**out, "kind": spec.ModelKind.CKPT, "generator": gen, "ckpt_name": m.group(1),
+                "revision": ""}
+    return {**out, "kind": spec.ModelKind.HUB, "generator": gen, "hub_id": model,
+            "revision": ""}
+
+
+def _stage_dict(st, meta: GenerationMeta, text_block: bytes | None = None) -> dict:
+    """``StageItem.build`` input of one stage: only the fields that differ from their
+    defaults (the first pass's values are None in a resolved stage)."""
+    if isinstance(st, UnknownStages):
+        return {"kind": st.kind, "raw": st.data}
+    d: dict[str, Any] = dict(_STAGE_NULL, kind=st.kind)
+    dflt = _STAGE_DEFAULTS[type(st)]
+    names = dflt.keys()
+    pr = 0
+    gen = meta.generator
+
+    def put(bit: str, key: str, value: Any) -> None:
+        nonlocal pr
+        pr |= _SF[bit]
+        d[key] = value
+
+    if "upscaler" in names:
+        if st.size is not None:
+            put("SIZE", "size", {"width": st.size[0], "height": st.size[1]})
+        elif st.scale != 2.0:
+            put("SCALE", "scale", st.scale)
+        if st.upscaler != "latent":
+            put("UPSCALER", "upscaler", {
+                "code": UPSCALERS[st.upscaler],
+                "model": None if st.upscaler_model is None else _stage_model(st.upscaler_model, gen)})
+    if "strength" in names and st.strength != dflt["strength"]:
+        put("STRENGTH", "strength", st.strength)
+    if "steps" in names:
+        if st.steps:
+            put("STEPS", "steps", st.steps)
+        if st.guidance_scale is not None:
+            put("GUIDANCE", "guidance", st.guidance_scale)
+        if st.scheduler is not None:
+            put("SCHEDULER", "scheduler", scheduler_code(st.scheduler))
+        if st.seed is not None:
+            put("SEED", "seed", st.seed)
+        if st.prompt is not None or st.negative_prompt is not None:
+            put("TEXT", "text", text_block if text_block is not None else
+                encode_text(st.prompt or "", st.negative_prompt or ""))
+    if "model" in names and not isinstance(st, ControlNet) and st.model is not None:
+        put("MODEL", "model", _stage_model(st.model, gen))
+    if "loras" in names and st.loras is not None:
+        put("LORAS", "loras", _lora_items(st.loras))
+    if "clip_skip" in names and st.clip_skip is not None:
+        put("CLIP_SKIP", "clip_skip", st.clip_skip)
+    if st.params:
+        put("PARAMS", "params", [{"key": k, "value": _typed(v)}
+                                 for k, v in sorted(st.params.items())])
+    if isinstance(st, Refiner):
+        if st.switch != dflt["switch"]:
+            put("SWITCH", "switch", st.switch)
+        if st.aesthetic_score != dflt["aesthetic_score"]:
+            put("AESTHETIC", "aesthetic", st.aesthetic_score)
+        if st.negative_aesthetic_score != dflt["negative_aesthetic_score"]:
+            put("NEGATIVE_AESTHETIC", "negative_aesthetic", st.negative_aesthetic_score)
+    elif isinstance(st, ControlNet):
+        put("CN_MODEL", "cn_model", _stage_model(st.model, gen))
+        if st.scale != dflt["scale"]:
+            put("CN_SCALE", "cn_scale", st.scale)
+        if (st.start, st.end) != (dflt["start"], dflt["end"]):
+            put("CN_RANGE", "cn_range", {"start": st.start, "end": st.end})
+        if st.pass_index:
+            put("CN_PASS", "cn_pass", st.pass_index)
+        if st.image is not None:
+            c = st.image.codec
+            put("CN_IMAGE", "cn_image", {"codec": int(c[6:]) if c.startswith("codec-") else
+                                         _codec_code(c), "data": st.image.data})
+    elif isinstance(st, Detailer):
+        put("DETECTOR", "detector", st.detector)
+        if st.confidence != dflt["confidence"]:
+            put("CONFIDENCE", "confidence", st.confidence)
+        if st.mask_blur != dflt["mask_blur"]:
+            put("MASK_BLUR", "mask_blur", st.mask_blur)
+    d["presence"] = pr
+    return d
+
+
+def _write_stages(meta: GenerationMeta) -> bytes:
+    try:
+        return StagesBody.build([_stage_dict(st, meta) for st in meta.stages])
+    except FieldError as e:
+        raise _KIND.get(e.kind, errors.MalformedError)(e.message, field="stages") from None
+
+
+@dataclass(frozen=True)
+class _ParsedStages:
+    """The STAGES element parsed by its schema; ``aigif.io._meta`` turns it into stages
+    (it needs the first pass)."""
+
+    items: list
+    data: bytes
+    offset: int
+
+
+def _read_stages(data: bytes, off: int, strict: bool) -> _ParsedStages:
+    if not data:
+        raise errors.TruncatedError("empty stages element", offset=off, field="stages")
+    return _ParsedStages(_parse_all(StagesBody, data, off, "stages"), data, off)
+
+
+def _model_string(m, off: int, where: str) -> str:
+    if m.kind >= spec.WELL_KNOWN_BASE:
+        key = models.key_for_code(m.kind)
+        if key is None:
+            raise errors.UnsupportedVersionError(
+                f"model code {m.kind} is not known to this reader; upgrade aigif",
+                offset=off, field=where)
+        return key
+    if generators.key_for_code(m.generator) is None:
+        raise errors.UnknownCriticalElementError(
+            f"generator code {m.generator} is not registered here", offset=off, field=where)
+    if m.kind == spec.ModelKind.LOCAL:
+        info = model_for_hash(bytes(m.content_hash))
+        return info.key if info else "local:" + bytes(m.content_hash).hex()
+    if m.kind == spec.ModelKind.CKPT:
+        return "ckpt:" + m.ckpt_name
+    return m.hub_id + ("@" + m.revision if m.revision else "")
+
+
+def _stage_from(it, i: int, off: int, strict: bool):
+    """One parsed stage item -> its stage object (MalformedError naming the field)."""
+    where = f"stages[{i}]"
+    if it.presence is None:
+        return UnknownStages(it.kind, bytes(it.raw))
+    cls = STAGE_KINDS[it.kind]
+    kw: dict[str, Any] = {}
+    if it.scale is not None:
+        kw["scale"] = it.scale
+    if it.size is not None:
+        kw["size"] = (it.size.width, it.size.height)
+    if it.upscaler is not None:
+        kw["upscaler"] = UPSCALER_KEYS[it.upscaler.code]
+        if it.upscaler.model is not None:
+            kw["upscaler_model"] = _model_string(it.upscaler.model, off, f"{where}.upscaler")
+    for name, key in (("strength", "strength"), ("steps", "steps"), ("seed", "seed"),
+                      ("guidance", "guidance_scale"), ("clip_skip", "clip_skip"),
+                      ("switch", "switch"), ("aesthetic", "aesthetic_score"),
+                      ("negative_aesthetic", "negative_aesthetic_score"),
+                      ("cn_scale", "scale"), ("cn_pass", "pass_index"),
+                      ("detector", "detector"), ("confidence", "confidence"),
+                      ("mask_blur", "mask_blur")):
+        v = getattr(it, name)
+        if v is not None:
+            kw[key] = v
+    if it.scheduler is not None:
+        key = scheduler_key(it.scheduler)
+        if key is None:
+            raise errors.MalformedError(f"unknown scheduler code {it.scheduler}", offset=off,
+                                        field=f"{where}.scheduler")
+        kw["scheduler"] = key
+    if it.text is not None:
+        try:
+            kw["prompt"], kw["negative_prompt"], _ = decode_text(bytes(it.text))
+        except errors.AigifError as e:
+            e.offset, e.field = off, f"{where}.text"
+            raise
+        except Exception as e:  # a text method must never leak another exception type
+            raise errors.MalformedError(f"text block: {e}", offset=off,
+                                        field=f"{where}.text") from None
+    if it.model is not None:
+        kw["model"] = _model_string(it.model, off, f"{where}.model")
+    if it.cn_model is not None:
+        kw["model"] = _model_string(it.cn_model, off, f"{where}.cn_model")
+    if it.loras is not None:
+        kw["loras"] = _loras_of(it.loras, off, f"{where}.loras")
+    if it.params is not None:
+        kw["params"] = _kv_dict(it.params, off, f"{where}.params", strict, typed=True)
+    if it.cn_range is not None:
+        kw["start"], kw["end"] = it.cn_range.start, it.cn_range.end
+    if it.cn_image is not None:
+        kw["image"] = ControlImage(_codec_key(it.cn_image.codec), bytes(it.cn_image.data))
+    try:
+        return cls(**kw)
+    except errors.MetaError as e:
+        field = (e.field or "").partition(".")[2]
+        raise errors.MalformedError(f"invalid value: {e.message}", offset=off,
+                                    field=f"{where}.{field}" if field else where) from None
+
+
+def _stages_of(ps: _ParsedStages) -> tuple:
+    return tuple(_stage_from(it, i, ps.offset + it.offset, False)
+                 for i, it in enumerate(ps.items))
+
+
+def _check_stages_canonical(ps: _ParsedStages, meta: GenerationMeta) -> None:
+    """Each stage of a strict read re-encodes to its own bytes (its text block kept)."""
+    ends = [it.offset for it in ps.items[1:]] + [len(ps.data)]
+    for i, (it, st, end) in enumerate(zip(ps.items, meta.stages, ends)):
+        if it.presence is None:
+            return
+        mine = ps.data[it.offset:end]
+        want = StageItem.build(_stage_dict(st, meta, it.text))
+        if want == mine:
+            continue
+        pr = _stage_dict(st, meta)["presence"]
+        extra = it.presence & ~pr
+        names = [b.name.lower() for b in StageField if extra & b]
+        what = (f"{', '.join(names)} stored but equal to the default (or the first "
+                f"pass's value)" if names else "fields not in their canonical form")
+        raise errors.CanonicalFormError(f"stage {i} ({st.name}): {what}",
+                                        offset=ps.offset + it.offset, field=f"stages[{i}]")
 
 
 def _residual(data: bytes, off: int = 0, strict: bool = True) -> bytes:
@@ -280,6 +533,7 @@ _RULES: dict[int, _Rule] = {int(r.element): r for r in (
     _Rule(Element.PARAMS, "params", True, _write_params, _read_params),
     _Rule(Element.LORAS, "loras", True, _write_loras, _read_loras),
     _Rule(Element.RESIDUAL, "residual", False, _residual, _residual),
+    _Rule(Element.STAGES, "stages", True, _write_stages, _read_stages, whole=True),
 )}
 _EMPTY = (None, (), {})
 _SOURCE_ID = int(Element.SOURCE)
@@ -295,7 +549,8 @@ def element_bodies(f: FileData, *, source_body: bytes | None = None
     meta = f.meta
     if (source_body is None and f.payload is None and f.fingerprint is None
             and f.residual is None and not f.info and not f.source and not f.unknown_elements
-            and (meta is None or not (meta.params or meta.loras or meta.extensions))):
+            and (meta is None or not (meta.params or meta.loras or meta.extensions
+                                      or meta.stages))):
         return out   # the common case: no element at all
     for eid, rule in _RULES.items():
         if source_body is not None and eid == _SOURCE_ID:
@@ -305,7 +560,8 @@ def element_bodies(f: FileData, *, source_body: bytes | None = None
         value = None if holder is None else getattr(holder, rule.attr)
         if value is None or (not isinstance(value, bytes) and value in _EMPTY):
             continue
-        out.append((eid, spec.ELEMENT_CRITICAL[rule.element], rule.write(value)))
+        out.append((eid, spec.ELEMENT_CRITICAL[rule.element],
+                    rule.write(holder if rule.whole else value)))
     if meta is not None:
         for key, value in meta.extensions.items():
             if key not in extensions:
@@ -542,11 +798,12 @@ def _parse_body(data: bytes, strict: bool, cls: type[FileData]) -> FileData:
         _read_elements(body.elements, strict, values, exts, unknown)
     text_method = None
     params, loras = values.pop("params", {}), values.pop("loras", ())
+    stages = values.pop("stages", None)
     if not pr & _P.NO_MODEL:
-        meta, text_method = _meta(body, data, params, loras, exts, strict)
+        meta, text_method = _meta(body, data, params, loras, exts, strict, stages)
     elif body.elements is None:
         raise errors.MalformedError("file without model has no elements", offset=HEADER_SIZE)
-    if meta is None and (params or loras or exts):
+    if meta is None and (params or loras or exts or stages):
         raise errors.MalformedError("generation elements in a file without generation syntax",
                                     offset=HEADER_SIZE, field="elements")
     if FAST:
@@ -610,7 +867,7 @@ _STORED_FIELDS = (("steps", _P.STEPS), ("guidance_scale", _P.GUIDANCE),
 _STORED = _P.STEPS | _P.GUIDANCE | _P.SCHEDULER | _P.CLIP_SKIP | _P.SIZE
 
 
-def _meta(body, data: bytes, params, loras, exts, strict: bool):
+def _meta(body, data: bytes, params, loras, exts, strict: bool, stages=None):
     pr = body.presence
     m = body.model
     model_kw: dict[str, Any] = {}
@@ -684,6 +941,8 @@ def _meta(body, data: bytes, params, loras, exts, strict: bool):
                       ("clip_skip", body.clip_skip)):
         if val is not None:
             kw[name] = val
+    if stages is not None:
+        kw["stages"] = _stages_of(stages)
     meta = GenerationMeta._from_reader(kw) if FAST else None
     if meta is None:
         try:
@@ -700,4 +959,6 @@ def _meta(body, data: bytes, params, loras, exts, strict: bool):
         if pr & _P.SIZE and (meta.width, meta.height) == (d.width, d.height):
             raise errors.CanonicalFormError("size is stored but equals the default",
                                             offset=HEADER_SIZE, field="width")
+    if strict and stages is not None:
+        _check_stages_canonical(stages, meta)
     return meta, text_method

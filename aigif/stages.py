@@ -35,17 +35,14 @@ __all__ = ["Stage", "Hires", "Upscale", "Img2Img", "Refiner", "ControlNet", "Det
            "FRACTION_UNIT", "fraction"]
 
 #: Upscaler keys -> frozen codes (spec "Syntax: stage fields", upscaler codes).
-UPSCALERS: Mapping[str, int] = MappingProxyType({
-    "latent": 0, "latent-antialiased": 1, "latent-bicubic": 2,
-    "latent-bicubic-antialiased": 3, "latent-nearest": 4, "latent-nearest-exact": 5,
-    "latent-area": 6, "lanczos": 16, "bicubic": 17, "bilinear": 18, "nearest": 19,
-    "model": 32,
-})
+UPSCALERS: Mapping[str, int] = MappingProxyType(
+    {u.name.lower().replace("_", "-"): int(u) for u in spec.Upscaler})
 UPSCALER_KEYS: Mapping[int, str] = MappingProxyType({v: k for k, v in UPSCALERS.items()})
 
 #: Fractions are multiples of 1 / FRACTION_UNIT.
 FRACTION_UNIT = 10_000
 _MAX_MASK_BLUR = 256
+_CODEC_N = re.compile(r"codec-(0|[1-9][0-9]{0,18})")   # a codec code this reader does not know
 _HUB_AT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.\-]{0,95})"
                      r"@([^@\s]+)$")
 
@@ -103,7 +100,8 @@ class ControlImage:
     data: bytes
 
     def __post_init__(self) -> None:
-        if not isinstance(self.codec, str) or codec_code(self.codec) is None:
+        if not isinstance(self.codec, str) or (codec_code(self.codec) is None and
+                                               not _CODEC_N.fullmatch(self.codec)):
             raise MetaError(f"unknown pixel codec {self.codec!r}", field="controlnet.image")
         if not isinstance(self.data, (bytes, bytearray, memoryview)) or not self.data:
             raise MetaError("the control image needs its encoded bytes",
@@ -310,7 +308,7 @@ class Hires(_Resize, _StageBase):
         Hires(scale=2.0, upscaler="latent", strength=0.45, steps=20)
     """
 
-    kind: ClassVar[int] = 1
+    kind: ClassVar[int] = int(spec.StageKind.HIRES)
     name: ClassVar[str] = "hires"
     _FIELDS: ClassVar[tuple] = ("scale", "size", "upscaler", "strength", "steps",
                                 "guidance_scale", "scheduler", "seed", "prompt", "model",
@@ -349,7 +347,7 @@ class Upscale(_Resize, _StageBase):
         Upscale(scale=4.0, upscaler="model", upscaler_model="ckpt:4x-UltraSharp")
     """
 
-    kind: ClassVar[int] = 2
+    kind: ClassVar[int] = int(spec.StageKind.UPSCALE)
     name: ClassVar[str] = "upscale"
     _FIELDS: ClassVar[tuple] = ("scale", "size", "upscaler", "params")
 
@@ -377,7 +375,7 @@ class Img2Img(_StageBase):
         Img2Img(strength=0.3, prompt="a castle at night")
     """
 
-    kind: ClassVar[int] = 3
+    kind: ClassVar[int] = int(spec.StageKind.IMG2IMG)
     name: ClassVar[str] = "img2img"
     _FIELDS: ClassVar[tuple] = ("strength", "steps", "guidance_scale", "scheduler", "seed",
                                 "prompt", "model", "loras", "clip_skip", "params")
@@ -412,7 +410,7 @@ class Refiner(_StageBase):
         Refiner(model="stabilityai/stable-diffusion-xl-refiner-1.0", switch=0.8)
     """
 
-    kind: ClassVar[int] = 4
+    kind: ClassVar[int] = int(spec.StageKind.REFINER)
     name: ClassVar[str] = "refiner"
     _FIELDS: ClassVar[tuple] = ("steps", "guidance_scale", "scheduler", "seed", "prompt",
                                 "model", "params", "switch", "aesthetic_score",
@@ -461,7 +459,7 @@ class ControlNet(_StageBase):
                    image=aigif.Payload("png", png_bytes))
     """
 
-    kind: ClassVar[int] = 5
+    kind: ClassVar[int] = int(spec.StageKind.CONTROLNET)
     name: ClassVar[str] = "controlnet"
     _FIELDS: ClassVar[tuple] = ("params", "model", "scale", "start", "pass_index", "image")
 
@@ -509,7 +507,7 @@ class Detailer(_StageBase):
         Detailer(detector="face_yolov8n.pt", strength=0.4)
     """
 
-    kind: ClassVar[int] = 6
+    kind: ClassVar[int] = int(spec.StageKind.DETAILER)
     name: ClassVar[str] = "detailer"
     _FIELDS: ClassVar[tuple] = ("strength", "steps", "guidance_scale", "scheduler", "seed",
                                 "prompt", "model", "params", "detector", "confidence",

@@ -97,6 +97,8 @@ def validate(src: Any, *, strict: bool = True) -> ValidationReport:
         if meta.model.startswith("ckpt:"):
             warn(Issue("unresolved-model", f"checkpoint {meta.model[5:]!r} is known only by name; "
                        "it cannot be loaded automatically", "model", severity="warning"))
+    if meta is not None and meta.stages:
+        _check_stages(meta.stages, warn)
     if f.fingerprint is not None and f.fingerprint.algo not in set(spec.FingerprintAlgo):
         warn(Issue("unknown-fingerprint", f"fingerprint algorithm {f.fingerprint.algo} is not "
                    "known: exactness cannot be checked", "fingerprint", severity="warning"))
@@ -109,6 +111,42 @@ def validate(src: Any, *, strict: bool = True) -> ValidationReport:
                    severity="warning"))
     _check_canonical(f, data, warn)
     return report
+
+
+_DENOISING = ("hires", "img2img", "refiner", "detailer")
+
+
+def _check_stages(stages, warn) -> None:
+    """Semantics of the stage list (spec "Syntax: stages"): ControlNet passes, order,
+    unknown kinds."""
+    for i, st in enumerate(stages):
+        where = f"stages[{i}]"
+        if st.name == "unknown":
+            warn(Issue("unknown-stage", f"stage kind {st.kind} is unknown to this reader "
+                       f"({len(st.data)} bytes kept as is): the image cannot be rendered "
+                       "exactly", where, severity="warning"))
+            continue
+        if st.name == "controlnet":
+            p = st.pass_index
+            if p and (p > len(stages) or stages[p - 1].name not in _DENOISING):
+                what = "does not exist" if p > len(stages) else \
+                    f"is a {stages[p - 1].name} stage, not a denoising pass"
+                warn(Issue("bad-stage-pass", f"controlnet conditions pass {p}, which {what}",
+                           f"{where}.pass_index"))
+                continue
+            between = [s.name for s in stages[p:i]]
+            if p > i or any(n != "controlnet" for n in between):
+                warn(Issue("stage-order", f"controlnet for pass {p} is not placed right after "
+                           "that pass (canonical order)", f"{where}.pass_index",
+                           severity="warning"))
+            if st.image is None and "preprocessor" not in st.params:
+                warn(Issue("no-control-image", "controlnet has no control image and no "
+                           "'preprocessor' param: a renderer cannot make its input",
+                           f"{where}.image", severity="warning"))
+        if st.name == "detailer":
+            warn(Issue("approximate-stage", "detailer stages are recorded; renderers apply "
+                       "them approximately (detection models differ)", where,
+                       severity="warning"))
 
 
 #: Work bounds of the canonical-form check (spec/aigif-v1.md, section 7 rationale). The

@@ -9,15 +9,16 @@ from aigif import spec
 from aigif.bitstream import elements
 from aigif.meta import SCHEDULERS
 from aigif.spec import limits
+from aigif.stages import UPSCALERS
 
 DOC = (Path(__file__).resolve().parents[1] / "spec" / "aigif-v1.md").read_text(encoding="utf-8")
 
 
 def tables(kind: str) -> dict[str, list[list[str]]]:
     out = {}
-    for m in re.finditer(rf"^### {kind}: (\S+)\n(.*?)(?=^#|\Z)", DOC, re.M | re.S):
+    for m in re.finditer(rf"^### {kind}: (\S+(?: \S+)*)\n(.*?)(?=^#|\Z)", DOC, re.M | re.S):
         rows = [ln for ln in m.group(2).splitlines() if ln.startswith("|")]
-        out[m.group(1)] = [[c.strip() for c in r.strip("|").split("|")] for r in rows[2:]]
+        out[m.group(1).replace(" ", "_")] = [[c.strip() for c in r.strip("|").split("|")] for r in rows[2:]]
     return out
 
 
@@ -31,7 +32,8 @@ def test_every_schema_structure_has_a_table():
 
 @pytest.mark.parametrize("name", sorted(elements.SYNTAX))
 def test_syntax_table_matches_schema(name):
-    assert [r[0] for r in SYNTAX[name]] == elements.SYNTAX[name]
+    col = 1 if name == "stage_fields" else 0    # that table starts with the bit
+    assert [r[col] for r in SYNTAX[name]] == elements.SYNTAX[name]
 
 
 def _subcon_names(struct):
@@ -49,6 +51,34 @@ def test_schema_field_order_matches_syntax_constant():
     assert _subcon_names(elements.SourceBody) == elements.SYNTAX["source"]
     assert _subcon_names(elements.LoraItem) == elements.SYNTAX["lora"]
     assert _subcon_names(elements.ResidualBody) == elements.SYNTAX["residual"]
+    stage = _subcon_names(elements.StageItem)
+    assert stage[:2] == elements.SYNTAX["stages"][:2]
+    assert stage[2:] == elements.SYNTAX["stage_fields"]
+
+
+def test_stage_fields_table():
+    """bit, name and field order of "Syntax: stage fields" vs spec.StageField and the schema."""
+    rows = SYNTAX["stage_fields"]
+    assert [r[1] for r in rows] == elements.SYNTAX["stage_fields"]
+    assert {int(r[0]): r[1].upper() for r in rows} == {
+        b.bit_length() - 1: b.name for b in spec.StageField}
+
+
+def _bits(text: str) -> int:
+    out = 0
+    for part in text.split(","):
+        lo, _, hi = part.strip().partition("-")
+        out |= sum(1 << b for b in range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def test_stage_kinds_table():
+    doc = {int(r[0]): (r[1], _bits(r[2])) for r in CODES["stage_kinds"]}
+    assert doc == {int(k): (k.name.lower(), spec.STAGE_FIELDS[k]) for k in spec.StageKind}
+
+
+def test_upscaler_codes():
+    assert {int(r[0]): r[1] for r in CODES["upscalers"]} == {v: k for k, v in UPSCALERS.items()}
 
 
 def test_presence_bits():

@@ -6,17 +6,18 @@ against ``SYNTAX`` below.
 """
 from __future__ import annotations
 
-from construct import (Bytes, Check, GreedyBytes, If, Int8ub, Struct, Switch, Tell,
-                       this)
+from construct import (Bytes, Check, Construct, Container, GreedyBytes, If, Int8ub, Struct,
+                       Switch, Tell, stream_read_entire, stream_seek, stream_tell, this)
 
 from .. import spec
 from ..spec import Presence
-from .primitives import (Dimension, FieldError, Gated, Guidance, LimitedArray, Real, Seed32,
-                         Utf8, UVarint, Validate, VarBytes)
+from .primitives import (Dimension, FieldError, Fraction, Gated, Guidance, LimitedArray, Real,
+                         Seed32, Utf8, UVarint, Validate, VarBytes)
 
 __all__ = ["Body", "ModelRef", "PlatformBody", "ElementFrame", "ELEMENT_SCHEMAS", "SYNTAX",
            "TypedValue", "KeyValues", "TextKeyValues", "FingerprintBody", "PixelsBody",
-           "SourceBody", "LoraItem", "LorasBody", "ResidualHeader", "ResidualBody"]
+           "SourceBody", "LoraItem", "LorasBody", "ResidualHeader", "ResidualBody",
+           "StageItem", "StagesBody", "UpscalerField", "ControlImageField"]
 
 
 def _check_presence(ctx) -> bool:
@@ -177,6 +178,130 @@ ResidualBody = Struct(
     "data" / GreedyBytes,
 )
 
+# ----------------------------------------------------------------- stages
+F = {b.name: int(b) for b in spec.StageField}
+_REQUIRED = {spec.StageKind.REFINER: ("MODEL", "model"),
+             spec.StageKind.CONTROLNET: ("CN_MODEL", "cn_model"),
+             spec.StageKind.DETAILER: ("DETECTOR", "detector")}
+_KNOWN_UPSCALERS = frozenset(int(u) for u in spec.Upscaler)
+
+
+def _check_stage(ctx) -> bool:
+    allowed = spec.STAGE_FIELDS[ctx.kind]
+    bad = ctx.presence & ~allowed
+    if bad:
+        raise FieldError("malformed", f"presence bits 0x{bad:x} are not fields of stage kind "
+                                      f"{ctx.kind} ({spec.StageKind(ctx.kind).name.lower()})")
+    if ctx.presence & F["SCALE"] and ctx.presence & F["SIZE"]:
+        raise FieldError("malformed", "a stage has scale and size: they are exclusive")
+    req = _REQUIRED.get(ctx.kind)
+    if req and not ctx.presence & F[req[0]]:
+        raise FieldError("malformed", f"a {spec.StageKind(ctx.kind).name.lower()} stage "
+                                      f"without its {req[1]}")
+    return True
+
+
+def _check_upscaler(ctx) -> bool:
+    if ctx.code not in _KNOWN_UPSCALERS:
+        raise FieldError("version", f"upscaler code {ctx.code} is not known to this reader")
+    return True
+
+
+# upscaler: a code; the pixel upscaler model (code 32) is followed by its model
+UpscalerField = Gated(
+    None,
+    ("code", None, UVarint),
+    ("_check_upscaler", None, Validate(_check_upscaler)),
+    ("model", lambda c: c.code == spec.Upscaler.MODEL, ModelRef),
+)
+
+ControlImageField = Struct(
+    "codec" / UVarint,
+    "data" / VarBytes(spec.MAX_ELEMENT_BYTES),
+)
+
+# One stage: its kind, a presence varint, then each present field in bit order.
+StageItem = Gated(
+    "presence",
+    ("kind", None, UVarint),
+    ("presence", None, UVarint),
+    ("_check_stage", None, Validate(_check_stage)),
+    ("scale", F["SCALE"], Guidance),
+    ("size", F["SIZE"], Struct("width" / Dimension, "height" / Dimension)),
+    ("upscaler", F["UPSCALER"], UpscalerField),
+    ("strength", F["STRENGTH"], Fraction),
+    ("steps", F["STEPS"], UVarint),
+    ("guidance", F["GUIDANCE"], Guidance),
+    ("scheduler", F["SCHEDULER"], UVarint),
+    ("seed", F["SEED"], UVarint),
+    ("text", F["TEXT"], VarBytes(spec.MAX_TEXT_BLOCK_BYTES)),
+    ("model", F["MODEL"], ModelRef),
+    ("loras", F["LORAS"], LorasBody),
+    ("clip_skip", F["CLIP_SKIP"], UVarint),
+    ("params", F["PARAMS"], KeyValues),
+    ("switch", F["SWITCH"], Fraction),
+    ("aesthetic", F["AESTHETIC"], Real),
+    ("negative_aesthetic", F["NEGATIVE_AESTHETIC"], Real),
+    ("cn_model", F["CN_MODEL"], ModelRef),
+    ("cn_scale", F["CN_SCALE"], Real),
+    ("cn_range", F["CN_RANGE"], Struct("start" / Fraction, "end" / Fraction)),
+    ("cn_pass", F["CN_PASS"], UVarint),
+    ("cn_image", F["CN_IMAGE"], ControlImageField),
+    ("detector", F["DETECTOR"], Utf8()),
+    ("confidence", F["CONFIDENCE"], Fraction),
+    ("mask_blur", F["MASK_BLUR"], UVarint),
+)
+
+
+class _Stages(Construct):
+    """Stages to the end of the element (no count). A kind this reader does not know ends
+    the list: the rest of the element, from that kind's code on, is kept raw as an item
+    ``{"kind": k, "presence": None, "raw": bytes after the code}``. More than
+    ``spec.MAX_STAGES`` stages is over the limit."""
+
+    def __init__(self, item):
+        super().__init__()
+        self.item = item
+
+    def _parse(self, stream, context, path):
+        out = []
+        pos = stream_tell(stream, path)
+        end = stream_seek(stream, 0, 2, path)
+        stream_seek(stream, pos, 0, path)
+        while pos < end:
+            if len(out) == spec.MAX_STAGES:
+                raise FieldError("limit", f"more than {spec.MAX_STAGES} stages", pos)
+            kind = UVarint._parse(stream, context, path)
+            if kind not in spec.STAGE_FIELDS:
+                out.append(Container(kind=kind, presence=None, offset=pos,
+                                     raw=stream_read_entire(stream, path)))
+                break
+            stream_seek(stream, pos, 0, path)
+            try:
+                item = self.item._parsereport(stream, context, path)
+            except FieldError as e:
+                if e.offset is None:
+                    e.offset = pos     # a check of the whole stage: its first byte
+                raise
+            item.offset = pos
+            out.append(item)
+            pos = stream_tell(stream, path)
+        return out
+
+    def _build(self, obj, stream, context, path):
+        if len(obj) > spec.MAX_STAGES:
+            raise FieldError("limit", f"{len(obj)} stages, the limit is {spec.MAX_STAGES}")
+        for item in obj:
+            if item.get("raw") is not None:
+                UVarint._build(item["kind"], stream, context, path)
+                stream.write(bytes(item["raw"]))
+            else:
+                self.item._build(item, stream, context, path)
+        return obj
+
+
+StagesBody = _Stages(StageItem)
+
 ELEMENT_SCHEMAS = {
     spec.Element.FINGERPRINT: FingerprintBody,
     spec.Element.PIXELS: PixelsBody,
@@ -185,6 +310,7 @@ ELEMENT_SCHEMAS = {
     spec.Element.PARAMS: KeyValues,
     spec.Element.LORAS: LorasBody,
     spec.Element.RESIDUAL: ResidualBody,
+    spec.Element.STAGES: StagesBody,
 }
 
 #: Field names of each syntax structure, in order (checked against spec/aigif-v1.md).
@@ -200,4 +326,9 @@ SYNTAX = {
     "source": ["method", "data"],
     "lora": ["name", "weight", "has_clip_weight", "clip_weight", "sha256"],
     "residual": ["method", "step", "base", "codec", "data"],
+    "stages": ["kind", "presence", "fields"],
+    "stage_fields": ["scale", "size", "upscaler", "strength", "steps", "guidance",
+                     "scheduler", "seed", "text", "model", "loras", "clip_skip", "params",
+                     "switch", "aesthetic", "negative_aesthetic", "cn_model", "cn_scale",
+                     "cn_range", "cn_pass", "cn_image", "detector", "confidence", "mask_blur"],
 }

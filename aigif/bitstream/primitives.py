@@ -432,3 +432,46 @@ class LimitedArray(Construct):
 
 
 __all__ += ["LimitedArray"]
+
+
+class _Fraction(Construct):
+    """A value in 0..1: varint v; v even: (v >> 1) / 100, v odd: (v >> 1) / 10000. The even
+    form is canonical whenever it is exact; values above 1 are malformed."""
+
+    def _parse(self, stream, context, path):
+        start = _tell(stream)
+        v = UVarint._parse(stream, context, path)
+        q = v >> 1
+        if v & 1:
+            if q % 100 == 0:
+                raise FieldError("noncanonical", "fraction in 1/10000 form is a multiple of "
+                                                 "0.01", start)
+            if q > FRACTION_UNIT:
+                raise FieldError("malformed", f"fraction {q}/10000 is above 1", start)
+            return q / FRACTION_UNIT
+        if q > 100:
+            raise FieldError("malformed", f"fraction {q}/100 is above 1", start)
+        return q / 100
+
+    def _build(self, obj, stream, context, path):
+        UVarint._build(fraction_code(obj), stream, context, path)
+        return obj
+
+
+FRACTION_UNIT = 10_000
+
+
+def fraction_code(x: float) -> int:
+    """The canonical varint value of fraction ``x`` (0..1, a multiple of 1/10000)."""
+    x = float(x)
+    if not 0.0 <= x <= 1.0:
+        raise FieldError("malformed", f"fraction must be in 0..1, found {x!r}")
+    k = round(x * FRACTION_UNIT)
+    if k / FRACTION_UNIT != x:
+        raise FieldError("malformed", f"fraction {x!r} is not a multiple of 1/10000")
+    return (k // 100) << 1 if k % 100 == 0 else k << 1 | 1
+
+
+Fraction = _Fraction()
+
+__all__ += ["Fraction", "fraction_code", "FRACTION_UNIT"]

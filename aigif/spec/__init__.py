@@ -170,6 +170,7 @@ class Element(IntEnum):
     LORAS = 6              # critical: LoRA / adapter list
     RESIDUAL = 7           # ancillary: refinement layer over the regenerated pixels
     SCHEDULER_OPTIONS = 8  # critical: scheduler options beyond the scheduler code
+    STAGES = 9             # critical: stages after the text-to-image pass (hires, refiner...)
     # 9..4095 reserved for the spec; 4096..8191 private (third parties)
 
 
@@ -185,7 +186,84 @@ ELEMENT_CRITICAL = {
     Element.LORAS: True,
     Element.RESIDUAL: False,
     Element.SCHEDULER_OPTIONS: True,
+    Element.STAGES: True,
 }
+
+
+class StageKind(IntEnum):
+    """Kinds of the stages in the STAGES element (spec "Codes: stage kinds")."""
+
+    HIRES = 1              # upscale, then img2img at the new size
+    UPSCALE = 2            # upscale only
+    IMG2IMG = 3            # a new denoising pass at the same size
+    REFINER = 4            # SDXL-style hand-over of the previous pass's latents
+    CONTROLNET = 5         # conditions a pass with a ControlNet
+    DETAILER = 6           # detect regions and re-denoise each
+    # 7..1023 reserved for the spec; 1024..2047 private (third parties)
+
+
+STAGE_PRIVATE = range(1024, 2048)
+
+
+class StageField(IntFlag):
+    """Bits of a stage's presence varint (spec "Syntax: stage fields")."""
+
+    SCALE = 1 << 0
+    SIZE = 1 << 1
+    UPSCALER = 1 << 2
+    STRENGTH = 1 << 3
+    STEPS = 1 << 4
+    GUIDANCE = 1 << 5
+    SCHEDULER = 1 << 6
+    SEED = 1 << 7
+    TEXT = 1 << 8
+    MODEL = 1 << 9
+    LORAS = 1 << 10
+    CLIP_SKIP = 1 << 11
+    PARAMS = 1 << 12
+    SWITCH = 1 << 13
+    AESTHETIC = 1 << 14
+    NEGATIVE_AESTHETIC = 1 << 15
+    CN_MODEL = 1 << 16
+    CN_SCALE = 1 << 17
+    CN_RANGE = 1 << 18
+    CN_PASS = 1 << 19
+    CN_IMAGE = 1 << 20
+    DETECTOR = 1 << 21
+    CONFIDENCE = 1 << 22
+    MASK_BLUR = 1 << 23
+
+
+def _bits(*ranges: tuple[int, int]) -> int:
+    return sum(1 << b for lo, hi in ranges for b in range(lo, hi + 1))
+
+
+#: Frozen presence bits each stage kind allows (any other bit is malformed).
+STAGE_FIELDS = {
+    StageKind.HIRES: _bits((0, 12)),
+    StageKind.UPSCALE: _bits((0, 2), (12, 12)),
+    StageKind.IMG2IMG: _bits((3, 12)),
+    StageKind.REFINER: _bits((4, 9), (12, 15)),
+    StageKind.CONTROLNET: _bits((12, 12), (16, 20)),
+    StageKind.DETAILER: _bits((3, 9), (12, 12), (21, 23)),
+}
+
+
+class Upscaler(IntEnum):
+    """How a hires / upscale stage resizes (key: the name lowercased, '_' -> '-')."""
+
+    LATENT = 0                       # latents, bilinear (A1111 "Latent")
+    LATENT_ANTIALIASED = 1           # latents, bilinear, antialias
+    LATENT_BICUBIC = 2
+    LATENT_BICUBIC_ANTIALIASED = 3
+    LATENT_NEAREST = 4
+    LATENT_NEAREST_EXACT = 5         # ComfyUI's default
+    LATENT_AREA = 6
+    LANCZOS = 16                     # decoded pixels
+    BICUBIC = 17
+    BILINEAR = 18
+    NEAREST = 19
+    MODEL = 32                       # a pixel upscaler network (followed by its model)
 
 
 class FingerprintAlgo(IntEnum):

@@ -16,12 +16,17 @@ from binascii import crc_hqx
 from pathlib import Path
 
 import aigif
-from aigif import AigifFile, Fingerprint, GenerationMeta, Lora, Payload, Platform, RawElement
+from aigif import (AigifFile, ControlNet, Detailer, Fingerprint, GenerationMeta, Hires, Img2Img,
+                   Lora, Payload, Platform, RawElement, Refiner, UnknownStages)
 
 HERE = Path(__file__).resolve().parent
 
 KNIGHT = ("portrait of a knight, highly detailed, digital painting, artstation, concept art, "
           "sharp focus, illustration, art by greg rutkowski")
+#: a 1x1 gray PNG (a control image), built by hand so the vectors need no Pillow
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b55"
+    "0000000a4944415478da6368000000820081da45083b0000000049454e44ae426082")
 NEG = "blurry, lowres, bad anatomy, bad hands, text, error, missing fingers, worst quality"
 
 
@@ -73,6 +78,25 @@ def valid_cases() -> dict[str, AigifFile]:
     files["29-residual"] = AigifFile(meta=M(model="sd15", prompt="res", seed=1), residual=b"\x01\x02\x03")
     files["30-aigif-tiny-2"] = AigifFile(meta=M(
         model="aigif-tiny-2", prompt="a large blue square in the top left corner on a gray background", seed=2))
+    typical = c["03-typical-sd15"]
+    files["31-hires-a1111"] = AigifFile(meta=typical.replace(
+        stages=(Hires(scale=2.0, upscaler="latent", strength=0.45, steps=20),)))
+    files["32-hires-model-upscaler"] = AigifFile(meta=typical.replace(stages=(Hires(
+        scale=1.5, upscaler="model", upscaler_model="ckpt:4x-UltraSharp", strength=0.3,
+        steps=15),)))
+    files["33-img2img-prompt"] = AigifFile(meta=M(model="sd15", prompt=KNIGHT, seed=14, stages=(
+        Img2Img(strength=0.35, prompt="portrait of a knight at night, moonlight"),)))
+    files["34-refiner"] = AigifFile(meta=M(model="sdxl", prompt="a lighthouse at dusk", seed=15,
+                                           steps=40, stages=(Refiner(
+        model="stabilityai/stable-diffusion-xl-refiner-1.0", switch=0.8),)))
+    files["35-controlnet"] = AigifFile(meta=M(model="sd15", prompt="a house", seed=16, stages=(
+        ControlNet(model="lllyasviel/control_v11p_sd15_canny", scale=0.8,
+                   image=Payload("png", TINY_PNG)),)))
+    files["36-detailer"] = AigifFile(meta=M(model="sd15", prompt=KNIGHT, seed=17, stages=(
+        Hires(strength=0.45, steps=20),
+        Detailer(detector="face_yolov8n.pt", strength=0.35, prompt="detailed face"))))
+    files["37-unknown-stage"] = AigifFile(meta=M(model="sd15", prompt="x", seed=18, stages=(
+        Hires(strength=0.5), UnknownStages(7, bytes([0x03, 0x2a, 0x01, 0x02])))))
     return files
 
 
@@ -157,6 +181,25 @@ def invalid_cases() -> dict[str, tuple[bytes, str, int | None]]:
         "36-too-short": (b"AI\xf1\x00\x00", "truncated", 5),
         "37-ascii-after-signature": (b"AIGIF is a format", "not-aigif", 0),
     }
+    # STAGES (element 9, critical): body at offset 3 + 1 (SD15) + 1 (count) + 1 (type) + 1
+    # (length) = 8 after the 2-byte presence word; each case below is one stage element.
+    def stages(body: bytes) -> bytes:
+        return wrap(v(EL) + SD15 + v(1) + v(2 * 9 + 1) + v(len(body)) + body)
+    S = 9   # offset of the stage body in these files
+    hires = v(1)
+    cases.update({
+        # upscale (2) allows bits 0-2 and 12: strength (bit 3) is not one of its fields
+        "38-stage-bad-presence-bit": (stages(v(2) + v(1 << 3) + v(90)), "malformed", S),
+        "39-stage-scale-and-size": (stages(hires + v(0b11) + v(6) + v(32) + v(32)), "malformed", S),
+        # strength 0.45 in 1/10000 form (4500 << 1 | 1): the 1/100 form is canonical
+        "40-stage-fraction-noncanonical": (stages(hires + v(1 << 3) + v(4500 << 1 | 1)), "non-canonical", S + 2),
+        "41-stage-fraction-over-one": (stages(hires + v(1 << 3) + v(101 << 1)), "malformed", S + 2),
+        "42-stage-count-over-limit": (stages((hires + v(0)) * 17), "limit-exceeded", S + 32),
+        "43-stage-truncated": (stages(hires + v(1 << 4)), "truncated", None),
+        "44-stage-default-stored": (stages(hires + v(1 << 4) + v(0)), "non-canonical", S),
+        "45-refiner-without-model": (stages(v(4) + v(0)), "malformed", S),
+    })
+    return cases
     return cases
 
 
