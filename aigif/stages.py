@@ -199,6 +199,27 @@ class _StageBase(Stage):
             seed=get("seed"), prompt=get("prompt"), negative_prompt=get("negative_prompt"),
             model=get("model"), loras=get("loras"), clip_skip=get("clip_skip"))
 
+    def summary(self) -> str:
+        """One line: the kind and the values that differ from their defaults, e.g.
+        ``"hires: strength=0.45, steps=20"`` (what ``aigif info`` shows)."""
+        parts = []
+        for f in fields(self):
+            v = getattr(self, f.name)
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            if v == default or (f.name == "scale" and v is None):
+                continue
+            if f.name == "image":
+                v = f"{v.codec}, {len(v.data)} bytes"
+            elif f.name == "loras":
+                v = "[" + ", ".join(f"{lo.name}:{lo.weight:g}" for lo in v) + "]"
+            elif f.name == "params":
+                v = dict(v)
+            elif f.name == "data":
+                v = f"{len(v)} bytes"
+            parts.append(f"{f.name}={v!r}" if isinstance(v, str) and f.name in (
+                "prompt", "negative_prompt") else f"{f.name}={v}")
+        return f"{self.name}: {', '.join(parts)}" if parts else self.name
+
     # ----------------------------------------------------------------- dict form
     def to_dict(self) -> dict:
         """JSON-ready dict: ``{"kind": "hires", <field>: value...}``."""

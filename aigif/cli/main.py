@@ -108,10 +108,12 @@ def info(
         t.add_column("value", overflow="fold")
         if f.meta is not None:
             for k, v in f.meta.to_dict().items():
-                if v in (None, {}, []) and k not in ("seed",):
+                if (v in (None, {}, []) and k not in ("seed",)) or k == "stages":
                     continue
                 t.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
                           else str(v))
+            for i, st in enumerate(f.meta.stages):
+                t.add_row(f"stages[{i}]", st.summary())
         else:
             t.add_row("meta", "none (pixels-only file)")
         if f.payload is not None:
