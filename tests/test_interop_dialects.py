@@ -568,6 +568,7 @@ def test_a1111_infotext_round_trip(prompt, neg, seed, steps, cfg, w, h, sched, c
     for t in (prompt, neg):
         assume("\nNegative prompt:" not in "\n" + t and not any(
             ln.strip().startswith("Steps:") for ln in t.split("\n")))
+        assume(not t.endswith("\r"))   # "...\r\n" is also how CRLF infotexts break lines
     assume(not prompt.startswith("Negative prompt:"))
     meta = aigif.GenerationMeta(model="ckpt:" + name, generator="sd", prompt=prompt,
                                 negative_prompt=neg, seed=seed, steps=steps, guidance_scale=cfg,
@@ -578,13 +579,18 @@ def test_a1111_infotext_round_trip(prompt, neg, seed, steps, cfg, w, h, sched, c
 
 
 def test_comfyui_saver_node_with_a1111_parameters():
-    """Image Saver-style files carry both; the explicit infotext wins, both are kept."""
+    """Image Saver-style files carry both. The saver builds its infotext from its own inputs
+    (unwired ones keep defaults such as seed 0), so the executed graph wins; the infotext's
+    disagreeing values are kept in unmapped, and both texts are kept verbatim."""
     t = ("a bridge\nNegative prompt: fog\nSteps: 25, Sampler: DPM++ 2M Karras, CFG scale: 6, "
          "Seed: 77, Size: 832x1216, Model hash: 31e35c80fc, Model: sd_xl_base_1.0")
     r = interop.read(png([("parameters", t), ("prompt", json.dumps(SDXL_GRAPH)),
                           ("workflow", '{"nodes": []}')]))
     assert r.tool == "comfyui"
-    assert (r.meta.model, r.meta.seed, r.meta.scheduler) == ("sdxl", 77, "dpmpp_2m_karras")
+    assert (r.meta.model, r.meta.seed, r.meta.scheduler) == ("sdxl", 123456789012,
+                                                             "dpmpp_2m_sde_karras")
+    assert (r.meta.prompt, r.meta.steps) == ("a castle, oil painting", 30)
+    assert r.unmapped["infotext seed"] == "77"
     a = interop.read(interop.export(r.to_aigif(), "a1111", image=png()))
     assert a.source["parameters"] == t
     c = interop.read(interop.export(r.to_aigif(), "comfyui", image=png()))

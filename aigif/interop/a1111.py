@@ -243,6 +243,10 @@ def parse_infotext(text: str) -> tuple[str, str, dict[str, str], list[str]]:
     line; this one does not, so regeneration sees what was typed).
     """
     lines = text.split("\n")
+    # CRLF line ends (Windows tools): only when every line break is one; then the "\r"
+    # before "Negative prompt:" and before the parameter line is the separator's. A text
+    # with plain "\n" breaks keeps a prompt's own trailing "\r" (prompts are byte-exact).
+    crlf = len(lines) > 1 and all(ln.endswith("\r") for ln in lines[:-1])
     idx = None
     for i in range(len(lines) - 1, -1, -1):
         ln = lines[i].strip()
@@ -255,7 +259,7 @@ def parse_infotext(text: str) -> tuple[str, str, dict[str, str], list[str]]:
         head, params, extra = text, {}, []
     else:
         head = "\n".join(lines[:idx])
-        if head.endswith("\r"):            # CRLF line ends: the "\r" is the separator's
+        if crlf and head.endswith("\r"):
             head = head[:-1]
         params = parse_params_line(lines[idx].strip())
         extra = [ln for ln in lines[idx + 1:] if ln.strip()]
@@ -267,7 +271,7 @@ def parse_infotext(text: str) -> tuple[str, str, dict[str, str], list[str]]:
             prompt, neg = head, None
         else:
             prompt, neg = head[:pos], head[pos + 1 + len(_NEG):]
-            if prompt.endswith("\r"):
+            if crlf and prompt.endswith("\r"):
                 prompt = prompt[:-1]
     if neg is not None and neg.startswith(" "):
         neg = neg[1:]
