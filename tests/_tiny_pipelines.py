@@ -218,3 +218,86 @@ def _save(pipe, path) -> Path:
 
 def build(family: str, path) -> Path:
     return BUILDERS[family](path)
+
+
+# --------------------------------------------------------------------------- stages
+# Tiny pieces for the generation stages (tests/test_render_stages.py): an SDXL refiner
+# (StableDiffusionXLImg2ImgPipeline: second text encoder only, aesthetic-score time ids),
+# a ControlNet matching the tiny SD UNet, and a LoRA for the tiny SD pipeline saved in
+# diffusers' own LoRA format (``save_lora_weights``, safetensors).
+
+def build_sdxl_refiner(path):
+    import torch
+    from diffusers import (EulerDiscreteScheduler, StableDiffusionXLImg2ImgPipeline,
+                           UNet2DConditionModel)
+    torch.manual_seed(1)
+    unet = UNet2DConditionModel(
+        block_out_channels=(4, 8), layers_per_block=1, sample_size=8, in_channels=4,
+        out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+        use_linear_projection=True, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 1),
+        projection_class_embeddings_input_dim=5 * 8 + 32, cross_attention_dim=32,
+        norm_num_groups=2)
+    sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012,
+                                   beta_schedule="scaled_linear", steps_offset=1,
+                                   timestep_spacing="leading")
+    pipe = StableDiffusionXLImg2ImgPipeline(
+        vae=_vae(), text_encoder=None, tokenizer=None, text_encoder_2=_clip(32, 32),
+        tokenizer_2=clip_tokenizer(), unet=unet, scheduler=sched,
+        requires_aesthetics_score=True, force_zeros_for_empty_prompt=True,
+        add_watermarker=False)
+    return _save(pipe, path)
+
+
+def build_controlnet(path, seed: int = 2):
+    """A ControlNet for the tiny SD UNet, with its zero convolutions given random weights
+    (a freshly initialised ControlNet changes nothing, so a test of it could not fail)."""
+    import torch
+    from diffusers import ControlNetModel
+    torch.manual_seed(seed)
+    cn = ControlNetModel(
+        block_out_channels=(4, 8), layers_per_block=1, in_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), cross_attention_dim=32,
+        conditioning_embedding_out_channels=(8, 16), norm_num_groups=2)
+    with torch.no_grad():
+        for name, p in cn.named_parameters():
+            if name.startswith(("controlnet_down_blocks", "controlnet_mid_block",
+                                "controlnet_cond_embedding.conv_out")):
+                p.normal_(0.0, 0.3)
+    path = Path(path)
+    cn.save_pretrained(path, safe_serialization=True)
+    return path
+
+
+def build_sd_lora(path, *, rank: int = 4, text_encoder: bool = False, seed: int = 3,
+                  weight_name: str = "lora.safetensors"):
+    """A LoRA for the tiny SD pipeline (UNet attention; with ``text_encoder=True`` the text
+    encoder's too, which transformers 5 loads only with peft >= 0.22), random non-zero
+    weights, saved with ``save_lora_weights`` as safetensors. Needs peft. Returns the
+    file's path."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from peft import LoraConfig, get_peft_model_state_dict
+    from diffusers.utils import convert_state_dict_to_diffusers
+    unet, te = _sd_unet(), _clip()
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
+                                target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    layers = {"unet_lora_layers": None, "text_encoder_lora_layers": None}
+    if text_encoder:
+        te.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
+                                  target_modules=["q_proj", "k_proj", "v_proj", "out_proj"]))
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for m in (unet, te):
+            for name, p in m.named_parameters():
+                if "lora_" in name:
+                    p.normal_(0.0, 0.5)
+    layers["unet_lora_layers"] = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet))
+    if text_encoder:
+        layers["text_encoder_lora_layers"] = convert_state_dict_to_diffusers(
+            get_peft_model_state_dict(te))
+    path = Path(path)
+    StableDiffusionPipeline.save_lora_weights(path, weight_name=weight_name,
+                                              safe_serialization=True, **layers)
+    return path / weight_name
