@@ -14,7 +14,7 @@ from importlib import import_module
 from typing import Any
 
 __all__ = ["render_file", "render_meta", "generate", "RenderResult", "resolve_model",
-           "register_model", "content_hash", "pipeline_cache", "PipelineCache",
+           "register_model", "register_lora", "content_hash", "pipeline_cache", "PipelineCache",
            "current_platform", "image_fingerprint", "psnr", "DiffusersBackend", "ModelSource",
            "register_backend", "get_backend",
            "scheduler_class", "scheduler_key_for", "make_scheduler"]
@@ -22,7 +22,7 @@ __all__ = ["render_file", "render_meta", "generate", "RenderResult", "resolve_mo
 _WHERE = {
     "render_file": "engine", "render_meta": "engine", "generate": "engine",
     "RenderResult": "engine", "resolve_model": "engine",
-    "register_model": "local", "content_hash": "local",
+    "register_model": "local", "content_hash": "local", "register_lora": "loras",
     "pipeline_cache": "cache", "PipelineCache": "cache",
     "current_platform": "platform",
     "image_fingerprint": "..codecs.pixels:fingerprint", "psnr": "..codecs.pixels",
