@@ -5,7 +5,9 @@ content hash -> registered directory, hub id + revision), loads the pipeline onc
 (model, revision, dtype, device) through the LRU ``pipeline_cache``, applies the file's
 recorded platform where it can (dtype, RNG device, CPU threads, determinism flags), draws
 the initial noise from a seeded ``torch.Generator`` (CPU by default), runs the family's
-backend and checks the result against the file's fingerprint.
+backend and checks the result against the file's fingerprint. A file with generation
+stages (``meta.stages``) or LoRAs renders through ``aigif.render.stages`` (every pass on the
+loaded pipeline's shared components; the stages' other models held with it).
 """
 from __future__ import annotations
 
@@ -26,14 +28,17 @@ from ..meta import GenerationMeta, Platform
 from ..registry import lookup_model, models
 from .cache import PipelineCache, pipeline_cache
 from .backends import get_backend
-from .backends.base import ModelSource
+from .backends.base import ModelSource, _diffusers, _is_missing, dtype_kwarg
 from .local import content_hash, find_local_model
 from .platform import (RenderSettings, applied, differences, effective_platform,
                        resolve_settings, torch_dtype)
+from . import stages as _stages
 
 __all__ = ["RenderResult", "render_file", "render_meta", "generate", "resolve_model"]
 
 _LOCAL = re.compile(r"^local:([0-9a-f]{32})$")
+_HUB_AT = re.compile(r"^([^@\s]+/[^@\s]+)@([^@\s]+)$")
+_STAGE_MODELS = 4      # other models (refiner, hires checkpoint, ControlNets) held per pipeline
 _FALLBACKS = ("error", "payload")
 
 
@@ -47,7 +52,10 @@ class RenderResult:
     file's recorded platform and this render's; ``platform``: this render's platform;
     ``source``: ``"render"``, or ``"payload"`` when the pixels came from the file's
     payload; ``cache_hit``: the pipeline was already loaded; ``timings``: seconds
-    (``load``, ``generate``, ``total``).
+    (``load``, ``generate``, ``total``); ``stages``: ``(step, seconds)`` for each step of
+    a file with generation stages (``"txt2img"``, ``"stages[0] (hires) upscale"``,
+    ``"stages[0] (hires)"``...); ``approximate``: some stage was skipped or approximated
+    (only with ``render_file(..., approximate=True)``), ``skipped`` says which and why.
     """
 
     image: Any
@@ -59,32 +67,42 @@ class RenderResult:
     cache_hit: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     meta: GenerationMeta | None = None
+    stages: list[tuple[str, float]] = field(default_factory=list)
+    approximate: bool = False
+    skipped: list[str] = field(default_factory=list)
 
 
 def resolve_model(meta: GenerationMeta) -> ModelSource:
     """Where ``meta``'s model weights come from; ModelNotAvailableError if nowhere here."""
-    m = meta.model
+    return _resolve(meta.model, meta.model_revision, meta.generator)
+
+
+def _resolve(m: str, revision: str | None, generator: str | None,
+             field_: str = "model") -> ModelSource:
     mo = _LOCAL.match(m)
+    hub = _HUB_AT.match(m)
+    if hub:                   # a stage's "owner/name@revision"
+        m, revision = hub.group(1), hub.group(2)
     if mo:
         info = find_local_model(bytes.fromhex(mo.group(1)))
         if info is None:
             raise ModelNotAvailableError(
-                f"local model {m} (generator {meta.generator!r}) is not on this machine; "
-                f"{ModelSource(m, None, local=True).how_to_get()}", field="model")
+                f"local model {m} (generator {generator!r}) is not on this machine; "
+                f"{ModelSource(m, None, local=True).how_to_get()}", field=field_)
     elif m.startswith("ckpt:"):
         raise ModelNotAvailableError(
             f"model {m!r} is a checkpoint known only by name"
-            f"{' and hash ' + meta.model_revision if meta.model_revision else ''}; convert it to "
+            f"{' and hash ' + revision if revision else ''}; convert it to "
             f"a diffusers directory and register it with aigif.register_model(name, path)",
-            field="model")
+            field=field_)
     elif m in models:
         info = lookup_model(m)
     else:  # hub id
-        return ModelSource(m, m, meta.model_revision)
+        return ModelSource(m, m, revision)
     if info.path is not None:
         return ModelSource(m if not mo else info.key, info.path,
                            f"local:{info.content_hash.hex()}", local=True)
-    return ModelSource(info.key, info.hub_id, meta.model_revision or info.revision)
+    return ModelSource(info.key, info.hub_id, revision or info.revision)
 
 
 def _cache_key(backend, source: ModelSource, settings: RenderSettings) -> tuple:
@@ -93,22 +111,88 @@ def _cache_key(backend, source: ModelSource, settings: RenderSettings) -> tuple:
             settings.device)
 
 
+def _check_local(source: ModelSource) -> None:
+    if source.local and source.location is not None:
+        # the directory must still hold the weights the file names
+        here = f"local:{content_hash(source.location).hex()}"
+        if here != source.revision:
+            raise ModelNotAvailableError(
+                f"{source.location} now holds weights {here}, not {source.revision}; "
+                f"register the right directory with aigif.register_model(name, path, "
+                f"override=True)")
+
+
 def _load(backend, source: ModelSource, settings: RenderSettings, cache: PipelineCache,
           download: bool):
     dt = torch_dtype(settings.dtype)
 
     def load():
-        if source.local and source.location is not None:
-            # the directory must still hold the weights the file names
-            here = f"local:{content_hash(source.location).hex()}"
-            if here != source.revision:
-                raise ModelNotAvailableError(
-                    f"{source.location} now holds weights {here}, not {source.revision}; "
-                    f"register the right directory with aigif.register_model(name, path, "
-                    f"override=True)")
+        _check_local(source)
         return backend.load(source, dtype=dt, device=settings.device, download=download)
 
     return cache.get(_cache_key(backend, source, settings), load)
+
+
+def _held(root, key: tuple, load):
+    """A stage's other model, held by the loaded pipeline ``root`` (so the pipeline cache
+    frees them together; at most ``_STAGE_MODELS`` of them, least recently used first
+    out)."""
+    memo = root.__dict__.setdefault("_aigif_stage_models", {})
+    if key in memo:
+        memo[key] = memo.pop(key)
+        return memo[key]
+    obj = load()
+    memo[key] = obj
+    while len(memo) > _STAGE_MODELS:
+        memo.pop(next(iter(memo)))
+    return obj
+
+
+def _stage_loader(root, backend, meta: GenerationMeta, settings: RenderSettings,
+                  download: bool) -> _stages.Loader:
+    dt = torch_dtype(settings.dtype)
+
+    def where(model: str):
+        info = models.get(model) if model in models else None
+        source = _resolve(model, None, info.generator if info else None, "stages")
+        return source, (info.generator if info else backend.key)
+
+    def pipeline(model: str, pipeline_class: str):
+        if model == meta.model:     # the first pass's weights, in another pipeline class
+            return _stages._sub(root, pipeline_class), backend
+        source, gen = where(model)
+        be = get_backend(gen)
+
+        def load():
+            _check_local(source)
+            return be.load(source, dtype=dt, device=settings.device, download=download,
+                           pipeline_class=pipeline_class)
+        return _held(root, ("pipeline", source.key, source.revision, pipeline_class),
+                     load), be
+
+    def controlnet(model: str):
+        source, _ = where(model)
+
+        def load():
+            _check_local(source)
+            cls = _diffusers().ControlNetModel
+            kw = dict(dtype_kwarg(dt), use_safetensors=True)
+            if not source.local:
+                kw.update(revision=source.revision, local_files_only=not download)
+            try:
+                cn = cls.from_pretrained(source.location, **kw)
+            except (OSError, ValueError) as e:
+                if _is_missing(e):
+                    raise ModelNotAvailableError(
+                        f"ControlNet {source.key!r} ({source.location}) is not available on "
+                        f"this machine; {source.how_to_get()}", field="stages") from e
+                raise RenderError(f"could not load ControlNet {source.key!r} from "
+                                  f"{source.location}: {e}") from e
+            return cn.to(settings.device)
+        return _held(root, ("controlnet", source.key, source.revision), load)
+
+    return _stages.Loader(pipeline=pipeline, controlnet=controlnet,
+                          rng=lambda seed: _rng(settings, seed))
 
 
 def _rng(settings: RenderSettings, seed: int):
@@ -122,7 +206,7 @@ def _payload_image(f: FileData):
 
 
 def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCache,
-            download: bool, strict: bool):
+            download: bool, strict: bool, approximate: bool = False):
     if meta.seed is None:
         raise RenderError("the file records no seed, so its image cannot be regenerated",
                           field="seed")
@@ -138,16 +222,25 @@ def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCa
     t0 = time.perf_counter()
     pipe, hit = _load(backend, source, settings, cache, download)
     t1 = time.perf_counter()
+    run = None
     with applied(settings):
-        image = backend.run(pipe, meta, _rng(settings, meta.seed))
+        if meta.stages or meta.loras:
+            run = _stages.run(backend, pipe, meta,
+                              _stage_loader(pipe, backend, meta, settings, download),
+                              strict=strict, approximate=approximate)
+            image = run.image
+            if strict and run.skipped:
+                raise RenderError("stages were skipped: " + "; ".join(run.skipped))
+        else:
+            image = backend.run(pipe, meta, _rng(settings, meta.seed))
     t2 = time.perf_counter()
-    return image, hit, {"load": t1 - t0, "generate": t2 - t1}
+    return image, hit, {"load": t1 - t0, "generate": t2 - t1}, run
 
 
 def render_file(f: FileData, device: str | None = None, dtype: str | None = None,
                 reference: Any = None, strict: bool = False, *, rng_device: str | None = None,
                 fallback: str = "error", cache: PipelineCache | None = None,
-                download: bool = True) -> RenderResult:
+                download: bool = True, approximate: bool = False) -> RenderResult:
     """Regenerate the image of ``f``; return a RenderResult.
 
     ``device``/``dtype``/``rng_device`` default to what the file records where this
@@ -156,6 +249,12 @@ def render_file(f: FileData, device: str | None = None, dtype: str | None = None
     a fingerprint mismatch, ignored fields or params raise RenderError instead.
     ``fallback="payload"`` returns the file's pixel payload when the model (or torch /
     diffusers) is not available. ``download=False`` never touches the network.
+
+    Generation stages (``meta.stages``) run in order after the first pass; a stage aigif
+    cannot render (a detailer, an unknown stage kind, a ControlNet without its control
+    image) raises RenderError naming it, unless ``approximate=True``: then it is skipped
+    and the result says ``approximate=True`` and ``skipped`` (never the first pass passed
+    off as the file's image).
 
     Raises RenderError, ModelNotAvailableError (says which model/revision and how to get
     it), MissingDependencyError (names the pip extra).
@@ -186,8 +285,8 @@ def render_file(f: FileData, device: str | None = None, dtype: str | None = None
             if strict:
                 raise RenderError(msg, field="platform")
             warnings.warn(msg, PlatformMismatchWarning, stacklevel=2)
-        image, hit, timings = _render(meta, settings, cache=cache, download=download,
-                                      strict=strict)
+        image, hit, timings, run = _render(meta, settings, cache=cache, download=download,
+                                           strict=strict, approximate=approximate)
     except (ModelNotAvailableError, MissingDependencyError):
         if fallback == "payload" and f.payload is not None:
             return _from_payload(f, reference, t0)
@@ -199,7 +298,10 @@ def render_file(f: FileData, device: str | None = None, dtype: str | None = None
     return RenderResult(image=image, exact=exact,
                         psnr=None if reference is None else _psnr(image, reference),
                         platform_differences=diffs, platform=here, cache_hit=hit,
-                        timings=timings, meta=meta)
+                        timings=timings, meta=meta,
+                        stages=run.timings if run else [],
+                        approximate=bool(run and run.skipped),
+                        skipped=run.skipped if run else [])
 
 
 def _from_payload(f: FileData, reference: Any, t0: float) -> RenderResult:
@@ -237,7 +339,7 @@ def generate(meta: GenerationMeta, device: str | None = None, dtype: str | None 
         meta = meta.replace(seed=secrets.randbits(32))
     settings = resolve_settings(None, device, dtype, rng_device)
     meta = meta.replace(platform=effective_platform(settings))
-    image, _, _ = _render(meta, settings, cache=pipeline_cache if cache is None else cache,
+    image, _, _, _ = _render(meta, settings, cache=pipeline_cache if cache is None else cache,
                           download=download, strict=False)
     f = FileData(meta=meta, info=info or {},
                   fingerprint=_fingerprint(image) if fingerprint else None)

@@ -70,6 +70,12 @@ class DiffusersBackend:
     - ``schedulers``: keys it can run (None: every non-flow key, or every flow key)
     - ``load_kwargs``: extra ``from_pretrained`` arguments
     - ``well_known``: well-known model keys of the family
+    - ``img2img_class`` / ``controlnet_class`` / ``controlnet_img2img_class`` /
+      ``refiner_class``: the diffusers pipelines that run the family's generation stages
+      (``aigif.render.stages``; None: those stages cannot be rendered), built from the
+      loaded pipeline with ``from_pipe`` (the refiner's loads its own model);
+      ``refiner_handover``: the family's passes can stop at ``denoising_end`` and hand
+      their latents to a refiner
     """
 
     key: ClassVar[str] = ""
@@ -81,16 +87,24 @@ class DiffusersBackend:
     schedulers: ClassVar[frozenset | None] = None
     load_kwargs: ClassVar[Mapping[str, Any]] = {}
     well_known: ClassVar[tuple[str, ...]] = ()
+    img2img_class: ClassVar[str | None] = None
+    controlnet_class: ClassVar[str | None] = None
+    controlnet_img2img_class: ClassVar[str | None] = None
+    refiner_class: ClassVar[str | None] = None
+    refiner_handover: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ loading
-    def load(self, source: ModelSource, *, dtype: Any, device: str, download: bool = True):
+    def load(self, source: ModelSource, *, dtype: Any, device: str, download: bool = True,
+             pipeline_class: str | None = None):
         """Load the pipeline (safetensors only) onto ``device``; raise
-        ModelNotAvailableError when the weights are not here."""
+        ModelNotAvailableError when the weights are not here. ``pipeline_class``: another
+        diffusers class than ``self.pipeline_class`` (a refiner's img2img pipeline)."""
         diffusers = _diffusers()
-        cls = getattr(diffusers, self.pipeline_class, None)
+        name = pipeline_class or self.pipeline_class
+        cls = getattr(diffusers, name, None)
         if cls is None:
             raise MissingDependencyError(
-                f"diffusers {diffusers.__version__} has no {self.pipeline_class}: "
+                f"diffusers {diffusers.__version__} has no {name}: "
                 f"pip install -U 'aigif[render]'")
         if source.location is None:
             raise ModelNotAvailableError(f"model {source.key!r} has no location to load from")
@@ -107,7 +121,7 @@ class DiffusersBackend:
                     f"model {source.key!r} ({source.location}{rev}) is not available on this "
                     f"machine; {source.how_to_get()}") from e
             raise RenderError(f"could not load {source.key!r} from {source.location} with "
-                              f"{self.pipeline_class}: {e}") from e
+                              f"{name}: {e}") from e
         pipe = pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
         clip_text_model_shim(pipe)
@@ -118,9 +132,6 @@ class DiffusersBackend:
     # ------------------------------------------------------------------ rendering
     def check(self, meta, *, strict: bool = False) -> None:
         """Refuse what this family cannot render faithfully; warn about ignored fields."""
-        if meta.loras:
-            raise RenderError("this renderer does not apply LoRAs yet; the image would differ",
-                              field="loras")
         spec = spec_for(meta.scheduler)
         ok = self.schedulers if self.schedulers is not None else (
             FLOW_SCHEDULERS if self.flow else

@@ -14,6 +14,9 @@ class StableDiffusion(DiffusersBackend):
     call_params = {"eta": (float, int), "guidance_rescale": (float, int)}
     load_kwargs = {"safety_checker": None, "requires_safety_checker": False}
     well_known = ("sd15", "sd14", "sd21", "sd21-base")
+    img2img_class = "StableDiffusionImg2ImgPipeline"
+    controlnet_class = "StableDiffusionControlNetPipeline"
+    controlnet_img2img_class = "StableDiffusionControlNetImg2ImgPipeline"
 
 
 backend = StableDiffusion()

@@ -10,11 +10,17 @@ class StableDiffusionXL(DiffusersBackend):
 
     key = "sdxl"
     pipeline_class = "StableDiffusionXLPipeline"
-    pipeline_classes = ("StableDiffusionXLPipeline",)
+    # a refiner directory (model_index: StableDiffusionXLImg2ImgPipeline) registers as sdxl
+    pipeline_classes = ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline")
     call_params = {"eta": (float, int), "guidance_rescale": (float, int),
                    "denoising_end": (float, int)}
     load_kwargs = {"add_watermarker": False}
     well_known = ("sdxl", "sdxl-turbo")
+    img2img_class = "StableDiffusionXLImg2ImgPipeline"
+    controlnet_class = "StableDiffusionXLControlNetPipeline"
+    controlnet_img2img_class = "StableDiffusionXLControlNetImg2ImgPipeline"
+    refiner_class = "StableDiffusionXLImg2ImgPipeline"
+    refiner_handover = True
 
 
 backend = StableDiffusionXL()
