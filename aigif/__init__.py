@@ -35,6 +35,7 @@ _LAZY = {
     "pipeline_cache": "aigif.render:pipeline_cache",
     "generate": "aigif.render:generate",
     "register_model": "aigif.render:register_model",
+    "register_lora": "aigif.render:register_lora",
     "interop": "aigif.interop:",
     "codecs": "aigif.codecs:",
     "encode_image": "aigif.codecs:encode_image",
