@@ -13,6 +13,12 @@ time inside the pipeline call (measured by wrapping it): the overhead without th
 a shared machine. Cold: loading from disk (``from_pretrained``) plus one
 render, on a fresh cache. ``--sd-size`` builds SD 1.5-sized components with random weights
 (no download) for GPU timings.
+
+Stages: the same render with one hires stage (latent upscale x1.5, strength 0.5, the
+first pass's steps) against the hand-written diffusers calls (first pass to latents,
+``interpolate``, ``StableDiffusionImg2ImgPipeline.from_pipe`` made once); "own work per
+extra stage" is the growth of aigif's own work (wall time minus the time inside both
+pipeline calls) that the stage brings, against the stage's pipeline time (goal <= 3 %).
 """
 from __future__ import annotations
 
@@ -154,6 +160,59 @@ def main() -> None:
             own_t.append(aigif_t[-1] - inner[-1])
         assert cache.misses == 1
 
+        # one extra stage: hires fix (latent upscale + img2img pass)
+        from aigif.stages import Hires
+        meta_h = meta.replace(stages=(Hires(scale=1.5, strength=0.5),))
+        i2i = diffusers.StableDiffusionImg2ImgPipeline.from_pipe(pipe)
+        i2i.set_progress_bar_config(disable=True)
+        side = a.size * 3 // 2 // pipe.vae_scale_factor
+
+        def bare_hires(seed):
+            g = torch.Generator("cpu").manual_seed
+            lat = pipe(meta.prompt, negative_prompt=meta.negative_prompt,
+                       num_inference_steps=a.steps, guidance_scale=7.0, width=a.size,
+                       height=a.size, generator=g(seed), output_type="latent").images
+            up = torch.nn.functional.interpolate(lat, size=(side, side), mode="bilinear")
+            return i2i(meta.prompt, negative_prompt=meta.negative_prompt, image=up,
+                       strength=0.5, num_inference_steps=a.steps, guidance_scale=7.0,
+                       generator=g(seed)).images[0]
+
+        same_h = bare_hires(1).tobytes() == render_meta(
+            meta_h.replace(seed=1), device=a.device, dtype=a.dtype, cache=cache).image.tobytes()
+        i2i_cls = type(i2i)
+        orig_i2i = i2i_cls.__call__
+        stage_inner: list[float] = []
+
+        def timed_i2i(self, *args, **kw):
+            t0 = time.perf_counter()
+            try:
+                return orig_i2i(self, *args, **kw)
+            finally:
+                sync()
+                stage_inner.append(time.perf_counter() - t0)
+
+        bare_h, aigif_h, own_h, own_p, stage_t = [], [], [], [], []
+        for i in range(a.runs):
+            t = time.perf_counter()
+            bare_hires(i)
+            sync()
+            bare_h.append(time.perf_counter() - t)
+            cls.__call__, i2i_cls.__call__ = timed_call, timed_i2i
+            try:
+                t = time.perf_counter()
+                render_meta(meta.replace(seed=i), device=a.device, dtype=a.dtype, cache=cache)
+                sync()
+                own_p.append(time.perf_counter() - t - inner[-1])
+                t = time.perf_counter()
+                render_meta(meta_h.replace(seed=i), device=a.device, dtype=a.dtype, cache=cache)
+                sync()
+                aigif_h.append(time.perf_counter() - t)
+            finally:
+                cls.__call__, i2i_cls.__call__ = orig_call, orig_i2i
+            own_h.append(aigif_h[-1] - inner[-1] - stage_inner[-1])
+            stage_t.append(stage_inner[-1])
+        assert cache.misses == 1
+
     mb, ma = statistics.median(bare_t), statistics.median(aigif_t)
     paired = statistics.median(x / y - 1 for x, y in zip(aigif_t, bare_t))
     print(f"render overhead, {'SD 1.5-sized random' if a.sd_size else 'tiny SD'} pipeline, "
@@ -174,6 +233,20 @@ def main() -> None:
     print(f"| {'cold (load+render) ms':22} | {bare_cold * 1e3:14.1f} | {aigif_cold * 1e3:12.1f} | "
           f"{(aigif_cold / bare_cold - 1) * 100:8.1f}% |")
     print(f"| {'aigif warm vs cold':22} | {'':14} | {ma / aigif_cold * 100:11.1f}% | {'':9} |")
+    mbh, mah = statistics.median(bare_h), statistics.median(aigif_h)
+    per_stage = statistics.median(own_h) - statistics.median(own_p)
+    st = statistics.median(stage_t)
+    print()
+    print(f"one hires stage (latent x1.5, strength 0.5); identical pixels: {same_h}")
+    print()
+    print(f"| {'':27} | {'bare diffusers':>14} | {'aigif render':>12} | {'overhead':>9} |")
+    print(f"|{'-' * 29}|{'-' * 16}|{'-' * 14}|{'-' * 11}|")
+    print(f"| {'hires warm (median) ms':27} | {mbh * 1e3:14.1f} | {mah * 1e3:12.1f} | "
+          f"{(mah / mbh - 1) * 100:8.1f}% |")
+    print(f"| {'aigif own work, hires ms':27} | {'':14} | "
+          f"{statistics.median(own_h) * 1e3:12.2f} | {statistics.median(own_h) / mbh * 100:8.1f}% |")
+    print(f"| {'own work per extra stage ms':27} | {'(stage ' + format(st * 1e3, '.1f') + ')':>14} | "
+          f"{per_stage * 1e3:12.2f} | {per_stage / st * 100:8.1f}% |")
 
 
 if __name__ == "__main__":
