@@ -18,7 +18,7 @@ from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
 from .io import dumps
 from .meta import GenerationMeta, Lora, Platform
-from .stages import (ControlImage, ControlNet, Detailer, Hires, Img2Img, Refiner, Stage,
+from .stages import (ControlNet, Detailer, Hires, Img2Img, Refiner, Stage,
                      UnknownStages, Upscale)
 from .registry import (register_extension, register_generator, register_scheduler,
                        unregister_extension)
@@ -43,7 +43,7 @@ _LAZY = {
 
 __all__ = [
     "GenerationMeta", "Platform", "Lora", "Stage", "Hires", "Upscale", "Img2Img", "Refiner",
-    "ControlNet", "Detailer", "UnknownStages", "ControlImage", "AigifFile", "Payload", "Fingerprint", "RawElement",
+    "ControlNet", "Detailer", "UnknownStages", "AigifFile", "Payload", "Fingerprint", "RawElement",
     "save", "open", "dumps", "loads", "validate", "ValidationReport", "register_extension",
     "unregister_extension", "register_generator", "register_scheduler", "__version__",
     *_LAZY, *_errors_all,

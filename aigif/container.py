@@ -15,16 +15,9 @@ from types import MappingProxyType
 from typing import Mapping
 
 from .meta import GenerationMeta
+from .stages import Payload
 
 __all__ = ["Payload", "Fingerprint", "RawElement", "FileData"]
-
-
-@dataclass(frozen=True)
-class Payload:
-    """Pixel payload: codec key (``"png"``, ``"webp"``, ``"avif"``, ``"jxl"``...) and bytes."""
-
-    codec: str
-    data: bytes
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from .meta import (GenerationMeta, Lora, Platform, _CKPT, _LOCAL, _model_info_of
 from .registry import (codec_code, codec_key, extensions, generators, model_defaults,
                        model_for_hash, models)
 from .spec import Element, Presence, StageField
-from .stages import (_HUB_AT, STAGE_KINDS, UPSCALER_KEYS, UPSCALERS, ControlImage, ControlNet,
+from .stages import (_HUB_AT, STAGE_KINDS, UPSCALER_KEYS, UPSCALERS, ControlNet,
                      Detailer, Refiner, UnknownStages)
 from .textcoding import decode_text, encode_text
 
@@ -486,7 +486,7 @@ def _stage_from(it, i: int, off: int, strict: bool):
     if it.cn_range is not None:
         kw["start"], kw["end"] = it.cn_range.start, it.cn_range.end
     if it.cn_image is not None:
-        kw["image"] = ControlImage(_codec_key(it.cn_image.codec), bytes(it.cn_image.data))
+        kw["image"] = Payload(_codec_key(it.cn_image.codec), bytes(it.cn_image.data))
     try:
         return cls(**kw)
     except errors.MetaError as e:

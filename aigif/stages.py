@@ -31,7 +31,7 @@ from .meta import (STAGE_CLASSES, Lora, Stage, _check_int, _check_real, _check_t
 from .registry import codec_code
 
 __all__ = ["Stage", "Hires", "Upscale", "Img2Img", "Refiner", "ControlNet", "Detailer",
-           "UnknownStages", "ControlImage", "PassSettings", "UPSCALERS", "STAGE_KINDS",
+           "UnknownStages", "Payload", "PassSettings", "UPSCALERS", "STAGE_KINDS",
            "FRACTION_UNIT", "fraction"]
 
 #: Upscaler keys -> frozen codes (spec "Syntax: stage fields", upscaler codes).
@@ -91,22 +91,13 @@ def _loras(v: Any, name: str) -> tuple | None:
 
 
 @dataclass(frozen=True)
-class ControlImage:
-    """A control image stored in a ControlNet stage: codec key (``"png"``...) and bytes.
-    Any object with ``codec`` and ``data`` (an ``aigif.Payload``) is accepted in its place
-    and converted."""
+class Payload:
+    """Pixel payload: codec key (``"png"``, ``"webp"``, ``"avif"``, ``"jxl"``...) and the
+    codec's own bytes. The file's pixel payload (``AigifFile.payload``) and a ControlNet
+    stage's control image are both Payloads."""
 
     codec: str
     data: bytes
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.codec, str) or (codec_code(self.codec) is None and
-                                               not _CODEC_N.fullmatch(self.codec)):
-            raise MetaError(f"unknown pixel codec {self.codec!r}", field="controlnet.image")
-        if not isinstance(self.data, (bytes, bytearray, memoryview)) or not self.data:
-            raise MetaError("the control image needs its encoded bytes",
-                            field="controlnet.image")
-        object.__setattr__(self, "data", bytes(self.data))
 
 
 @dataclass(frozen=True)
@@ -256,7 +247,7 @@ class _StageBase(Stage):
             if kw.get("size") is not None:
                 kw["size"] = tuple(kw["size"])
             if kw.get("image") is not None:
-                kw["image"] = ControlImage(kw["image"]["codec"],
+                kw["image"] = Payload(kw["image"]["codec"],
                                            bytes.fromhex(kw["image"]["data"]))
             if "data" in kw and isinstance(kw["data"], str):
                 kw["data"] = bytes.fromhex(kw["data"])
@@ -471,7 +462,7 @@ class Refiner(_StageBase):
 class ControlNet(_StageBase):
     """A ControlNet conditioning pass ``pass_index`` (0: the text-to-image pass, n: the
     n-th stage of the list, counting every stage from 1). ``image``: the control image
-    (``aigif.Payload`` or ControlImage); None when ``params["preprocessor"]`` names how a
+    (``aigif.Payload`` or Payload); None when ``params["preprocessor"]`` names how a
     renderer makes it.
 
     Example::
@@ -507,11 +498,18 @@ class ControlNet(_StageBase):
         object.__setattr__(self, "end", end)
         _check_int(self.pass_index, "controlnet.pass_index", 0, spec.MAX_STAGES)
         img = self.image
-        if img is not None and not isinstance(img, ControlImage):
+        if img is not None:
             if not hasattr(img, "codec") or not hasattr(img, "data"):
                 raise MetaError("image must be an aigif.Payload (codec, data) or None",
                                 field="controlnet.image")
-            object.__setattr__(self, "image", ControlImage(img.codec, img.data))
+            if not isinstance(img.codec, str) or (codec_code(img.codec) is None and
+                                                  not _CODEC_N.fullmatch(img.codec)):
+                raise MetaError(f"unknown pixel codec {img.codec!r}", field="controlnet.image")
+            if not isinstance(img.data, (bytes, bytearray, memoryview)) or not img.data:
+                raise MetaError("the control image needs its encoded bytes",
+                                field="controlnet.image")
+            if not isinstance(img, Payload) or not isinstance(img.data, bytes):
+                object.__setattr__(self, "image", Payload(img.codec, bytes(img.data)))
         self._check_params()
 
     def effective(self, meta: Any) -> PassSettings:  # conditions another pass
