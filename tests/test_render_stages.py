@@ -198,6 +198,15 @@ def test_controlnet_on_first_and_hires_pass(models, cache):
     assert _same(res.image, want)
     plain = _render(_meta(stages=(Hires(scale=1.5, strength=0.5),)), cache)
     assert not _same(plain.image, res.image)
+    # two ControlNets on one pass: a MultiControlNet
+    two = (ControlNet(model="stg-cn", scale=0.8, image=Payload("png", _png(ctrl))),
+           ControlNet(model="stg-cn", scale=0.5, end=0.5, image=Payload("png", _png(ctrl2))))
+    res = _render(_meta(stages=two), cache)
+    p3 = diffusers.StableDiffusionControlNetPipeline.from_pipe(pipe, controlnet=[cn, cn])
+    p3.set_progress_bar_config(disable=True)
+    want = _first(p3, image=[ctrl, ctrl2], controlnet_conditioning_scale=[0.8, 0.5],
+                  control_guidance_start=[0.0, 0.0], control_guidance_end=[1.0, 0.5])[0]
+    assert _same(res.image, want)
 
 
 @pytest.fixture(scope="module")
@@ -228,6 +237,10 @@ def test_lora_applied_and_unloaded(models, cache, lora):
     found = _render(_meta(loras=(Lora("Detail Tweaker", 0.7, sha256=sha[:10]),),
                           stages=(Hires(scale=1.5, strength=0.5),)), cache)
     assert _same(found.image, res.image)
+    # clip_weight goes to the text encoders only: this LoRA has no text-encoder layers
+    clip = _render(_meta(loras=(Lora("stg-detail", 0.7, clip_weight=0.2),),
+                         stages=(Hires(scale=1.5, strength=0.5),)), cache)
+    assert _same(clip.image, res.image)
 
 
 def test_missing_and_unsafe_loras_are_refused(models, cache, tmp_path):
@@ -262,6 +275,13 @@ def test_unknown_stage_and_detailer_are_refused_or_skipped(models, cache):
     assert res.image.size == (48, 48)       # the stages before it ran
     with pytest.raises(RenderError, match="skipped"):
         _render(det, cache, approximate=True, strict=True)
+    net = _meta(stages=(Upscale(upscaler="model", upscaler_model="ckpt:4x-UltraSharp"),))
+    with pytest.raises(RenderError, match="4x-UltraSharp"):
+        _render(net, cache)
+    res = _render(net, cache, approximate=True)
+    assert res.approximate and "lanczos" in res.skipped[0]
+    from PIL import Image
+    assert _same(res.image, plain.resize((64, 64), Image.LANCZOS))
 
 
 def test_stages_the_family_cannot_run_are_refused(models, cache):
