@@ -26,15 +26,26 @@ def png(texts) -> bytes:
     return out + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
+def _got(meta, expect: dict) -> dict:
+    """The fields ``expect`` names: attributes of the meta, else params; ``"stages"`` is a
+    list of partial ``to_dict`` forms (only the keys each expected stage names)."""
+    got = {}
+    for f, want in expect.items():
+        if f == "stages":
+            got[f] = [{k: s.to_dict().get(k) for k in w} for s, w in
+                      zip(meta.stages, want)] + [s.to_dict() for s in meta.stages[len(want):]]
+        else:
+            got[f] = getattr(meta, f) if hasattr(meta, f) else meta.params.get(f)
+    return got
+
+
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_fixture_fields(path):
     fx = json.loads(path.read_text(encoding="utf-8"))
     texts = [(k, v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
              for k, v in fx["chunks"].items()]
     r = interop.read(png(texts))
-    got = {f: getattr(r.meta, f) if hasattr(r.meta, f) else r.meta.params.get(f)
-           for f in fx["expect"]}
-    assert got == fx["expect"]
+    assert _got(r.meta, fx["expect"]) == fx["expect"]
 
 
 def test_later_passes_never_fill_core_fields():
@@ -138,22 +149,26 @@ def _writer(name: str) -> dict:
 def test_writer_fields(path):
     fx = json.loads(path.read_text(encoding="utf-8"))
     r = interop.read(_BUILD.build(fx))
-    got = {f: getattr(r.meta, f) if hasattr(r.meta, f) else r.meta.params.get(f)
-           for f in fx["expect"]}
-    assert got == fx["expect"]
+    assert _got(r.meta, fx["expect"]) == fx["expect"]
     assert r.tool == fx["tool"]
 
 
 def test_writers_later_passes_stay_out_of_core_fields():
+    # (the later passes are typed stages since issue 15; they were params/unmapped before)
     m = interop.read(_BUILD.build(_writer("sdnext_second_pass"))).meta
     assert (m.width, m.height, m.steps) == (512, 768, 30)          # not Size-1/Size-2, Hires steps
+    assert (m.stages[0].scale, m.stages[0].steps, m.stages[0].strength) == (2.0, 15, 0.3)
     m = interop.read(_BUILD.build(_writer("a1111_jpeg_hires"))).meta
-    assert (m.width, m.height, m.steps) == (640, 448, 25) and m.params["hires_resize"] == "1280x896"
+    assert (m.width, m.height, m.steps) == (640, 448, 25) and m.stages[0].size == (1280, 896)
     m = interop.read(_BUILD.build(_writer("swarmui_refiner"))).meta
-    assert (m.width, m.height, m.params["hires_denoise"]) == (1024, 1024, 0.2)
+    assert (m.width, m.height) == (1024, 1024)
+    assert (m.stages[0].name, m.stages[0].strength, m.stages[0].scale) == ("hires", 0.2, 1.5)
     r = interop.read(_BUILD.build(_writer("invokeai5_hrf_refiner")))
     assert (r.meta.width, r.meta.steps, r.meta.guidance_scale) == (1024, 32, 6.5)
-    assert "refiner_steps" in r.unmapped and r.meta.params["hires_fix"] is True
+    assert "refiner_steps" not in r.unmapped and r.meta.params["hires_fix"] is True
+    (ref,) = r.meta.stages
+    assert (ref.model, ref.switch, ref.steps, ref.guidance_scale) == (
+        "ckpt:sd_xl_refiner_1.0", 0.8, 20, 7.5)
 
 
 def test_prompts_are_byte_exact():

@@ -117,13 +117,17 @@ def test_a1111_png_full():
     assert (m.seed, m.steps, m.guidance_scale) == (4242424242, 28, 6.5)
     assert m.scheduler == "dpmpp_2m_karras"
     assert (m.width, m.height, m.clip_skip) == (512, 768, 1)
-    assert "<lora:detail_tweaker:0.5>" in m.prompt and m.loras == ()   # tags stay in prompt
+    assert "<lora:detail_tweaker:0.5>" in m.prompt             # tags stay in the prompt
+    assert m.loras == (aigif.Lora("detail_tweaker", 0.5, sha256="e4b0c3d2a1f0"),)  # and map
     p = m.params
-    assert p["denoise"] == 0.45 and p["hires_scale"] == 2.0 and p["hires_steps"] == 12
-    assert p["hires_upscaler"] == "R-ESRGAN 4x+ Anime6B"
+    hires, detailer = m.stages   # the hires keys and ADetailer are typed stages (issue 15)
+    assert (hires.strength, hires.scale, hires.steps) == (0.45, 2.0, 12)
+    assert (hires.upscaler, hires.upscaler_model) == ("model", "ckpt:R-ESRGAN 4x+ Anime6B")
+    assert detailer.detector == "face_yolov8n.pt"
+    assert not any(k.startswith("hires") for k in p) and "denoise" not in p
     assert p["vae"] == "vae-ft-mse-840000-ema-pruned.safetensors" and p["vae_hash"] == "735e4c3a44"
     assert p["lora_hashes"] == "detail_tweaker: e4b0c3d2a1f0" and p["ensd"] == 31337
-    assert r.unmapped == {"ADetailer model": "face_yolov8n.pt"}
+    assert r.unmapped == {}
     assert r.source["parameters"] == INFOTEXT
 
 
@@ -539,8 +543,8 @@ def test_a1111_export_from_meta_round_trip():
         prompt='a "quoted", prompt: with colon\nand a line', negative_prompt="bad, worse",
         seed=2**40 + 3, steps=33, guidance_scale=6.25, scheduler="dpmpp_2m", width=1024,
         height=1536, clip_skip=1,
-        params={"denoise": 0.8700000000000001, "hires_steps": 10, "vae": "x.safetensors",
-                "tiling": True, "custom_thing": "a, b"})
+        params={"vae": "x.safetensors", "tiling": True, "custom_thing": "a, b"},
+        stages=(aigif.Hires(strength=0.87, steps=10),))   # was params denoise + hires_steps
     text = meta_to_infotext(meta)
     assert "Schedule type: Uniform" in text          # DPM++ 2M + Automatic would be Karras
     assert "Clip skip: 2" in text

@@ -201,6 +201,8 @@ class Draft:
         self.model: str | None = None
         self.generator: str | None = None
         self.model_revision: str | None = None
+        #: later passes (aigif.stages), in execution order
+        self.stages: list = []
 
     def set(self, name: str, value: Any) -> None:
         if value is not None:
@@ -234,10 +236,12 @@ class Draft:
         if model.startswith("ckpt:") or "/" in model:
             generator = generator or "sd"
         revision = self.model_revision
+        stages = tuple(self.stages)
         for _ in range(len(fields_) + len(params) + 8):
             try:
                 meta = GenerationMeta(model=model, generator=generator, model_revision=revision,
-                                      loras=tuple(loras), params=params, **fields_)
+                                      loras=tuple(loras), params=params, stages=stages,
+                                      **fields_)
                 return meta, sum(1 for k in fields_ if k in _CORE and k not in
                                  ("prompt", "negative_prompt"))
             except MetaError as e:
@@ -253,6 +257,10 @@ class Draft:
                     self.unmapped[f[1]] = str(params.pop(f[1]))
                 elif head == "params":
                     params = {}
+                elif head.startswith("stages"):
+                    self.unmapped["stages"] = f"({e.message}) " + ", ".join(
+                        st.name for st in stages)
+                    stages = ()
                 elif head == "loras":
                     self.unmapped["loras"] = ", ".join(lo.name for lo in loras)
                     loras = []

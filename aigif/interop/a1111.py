@@ -20,8 +20,9 @@ from typing import Any
 from . import samplers as sampler_names
 from ..meta import GenerationMeta
 from ..registry import generators
-from ._common import (Draft, loads_json, model_hash, model_name, resolve_model, to_float,
-                      to_int)
+from ._common import (Draft, loads_json, make_lora, model_hash, model_name, resolve_model,
+                      to_float, to_int)
+from .a1111_stages import draft_stages, stage_params
 
 __all__ = ["parse_infotext", "infotext_to_draft", "meta_to_infotext", "detect_tool", "quote"]
 
@@ -404,7 +405,37 @@ def infotext_to_draft(text: str) -> tuple[Draft, str, dict[str, str]]:
             d.param(pk, x)
     for i, line in enumerate(extra):
         d.keep(f"line {i + 1}", line)
+    draft_stages(d, params, parse_params_line)
+    d.loras = prompt_loras(prompt, params.get("Lora hashes"))
     return d, tool, params
+
+
+# <lora:name:weight> / <lyco:name:weight[:...]> prompt tags (the tags stay in the prompt)
+_LORA_TAG = re.compile(r"<(?:lora|lyco):([^:<>\n]{1,255}):([^:<>\n]{0,32})(?::[^<>\n]{0,64})?>")
+_MAX_TAGS = 64
+
+
+def prompt_loras(prompt: str, hashes: str | None = None) -> list:
+    """LoRAs of the ``<lora:name:weight>`` tags of a prompt (first tag of a name wins),
+    with the short hashes of ``Lora hashes: "name: hash, ..."``."""
+    sha: dict[str, str] = {}
+    for item in (hashes or "").split(",")[:_MAX_TAGS * 2]:
+        name, sep, h = item.rpartition(":")
+        if sep and name.strip():
+            sha.setdefault(name.strip(), h.strip())
+    out, seen = [], set()
+    for m in _LORA_TAG.finditer(prompt):
+        name = m.group(1).strip()
+        w = to_float(m.group(2)) if m.group(2).strip() else 1.0
+        if name in seen or w is None:
+            continue
+        lo = make_lora(name, w, None, sha.get(name, ""))
+        if lo is not None:
+            seen.add(name)
+            out.append(lo)
+            if len(out) >= _MAX_TAGS:
+                break
+    return out
 
 
 def _pipeline_hint(params: dict[str, str]) -> str | None:
@@ -425,9 +456,10 @@ def meta_to_infotext(meta: GenerationMeta, *, version: str | None = None) -> str
     """An A1111 1.9+ infotext for a GenerationMeta (typed params written back under their
     A1111 names; LoRAs of ``meta.loras`` become ``<lora:name:weight>`` prompt tags)."""
     prompt = meta.prompt
+    tagged = {m.group(1).strip() for m in _LORA_TAG.finditer(prompt)}
     for lo in meta.loras:
         tag = f"<lora:{lo.name}:{lo.weight:g}>"
-        if tag not in prompt:
+        if lo.name not in tagged and tag not in prompt:
             prompt = f"{prompt}, {tag}" if prompt else tag
     out = [prompt]
     if meta.negative_prompt:
@@ -449,8 +481,12 @@ def meta_to_infotext(meta: GenerationMeta, *, version: str | None = None) -> str
         p.append(("Clip skip", meta.clip_skip + 1))
     if meta.model.startswith("ckpt:") or "/" in meta.model:
         p.append(("Generator", meta.generator))   # A1111 does not say; keeps the family
+    p += stage_params(meta)
+    written = {k for k, _ in p}
     for k, v in params.items():
         name = _PARAM_TO_KEY.get(k, k)
+        if name in written:
+            continue
         if isinstance(v, bool):
             v = "True" if v else "False"
         elif isinstance(v, float):

@@ -5,6 +5,8 @@ import re
 import shlex
 
 from . import samplers as sampler_names
+from ..errors import MetaError
+from ..stages import Refiner
 from ._common import Draft, make_lora, resolve_model, to_float, to_int, loads_json
 
 __all__ = ["sd_metadata_to_draft", "dream_to_draft", "invokeai_metadata_to_draft"]
@@ -244,4 +246,43 @@ def invokeai_metadata_to_draft(text: str) -> Draft | None:
     for k, v in j.items():
         if k not in known:
             d.keep(k, v)
+    _refiner_stage(d, j)
     return d
+
+
+_REFINER = ("refiner_model", "refiner_start", "refiner_steps", "refiner_cfg_scale",
+            "refiner_scheduler", "refiner_positive_aesthetic_score",
+            "refiner_negative_aesthetic_score")
+
+
+def _refiner_stage(d: Draft, j: dict) -> None:
+    """InvokeAI's SDXL refiner (``refiner_model`` + ``refiner_start``...) as a Refiner
+    stage. Its hires fix (``hrf_*``) stays in params: the metadata records the final size,
+    and InvokeAI computes the first pass's size itself."""
+    rm = j.get("refiner_model")
+    start = to_float(j.get("refiner_start"))
+    name = (rm.get("model_name") or rm.get("name")) if isinstance(rm, dict) else None
+    if not isinstance(name, str) or not name or start is None:
+        return
+    kw: dict = {"model": resolve_model(name)[0], "switch": start}
+    steps = to_int(j.get("refiner_steps"))
+    if steps is not None and steps >= 0:
+        kw["steps"] = steps
+    if to_float(j.get("refiner_cfg_scale")) is not None:
+        kw["guidance_scale"] = to_float(j["refiner_cfg_scale"])
+    key = sampler_names.from_invokeai(j.get("refiner_scheduler"))
+    if key:
+        kw["scheduler"] = key
+    for k, a in (("refiner_positive_aesthetic_score", "aesthetic_score"),
+                 ("refiner_negative_aesthetic_score", "negative_aesthetic_score")):
+        if to_float(j.get(k)) is not None:
+            kw[a] = to_float(j[k])
+    try:
+        st = Refiner(**kw)
+    except MetaError as e:
+        d.keep("refiner stage", f"not typed: {e.message}")
+        return
+    d.stages.append(st)
+    for k in _REFINER:
+        if k != "refiner_scheduler" or key:
+            d.unmapped.pop(k, None)

@@ -3,7 +3,10 @@ in the PNG ``parameters`` text (or the JPEG/WebP EXIF UserComment)."""
 from __future__ import annotations
 
 from . import samplers as sampler_names
+from ..errors import MetaError
+from ..stages import Hires, Img2Img, Refiner
 from ._common import Draft, make_lora, resolve_model, to_float, to_int
+from ._upscalers import method_upscaler
 
 __all__ = ["swarm_to_draft"]
 
@@ -88,4 +91,62 @@ def swarm_to_draft(j: dict) -> Draft:
             d.keep(k, v)
     if "sui_extra_data" in j:
         d.keep("sui_extra_data", j["sui_extra_data"])
+    _refiner_stage(d, p, flow=hint == "flux")
     return d
+
+
+_REFINER_KEYS = ("refinercontrolpercentage", "refinermethod", "refinerupscale",
+                 "refinerupscalemethod", "refinersteps", "refinercfgscale", "refinermodel",
+                 "refinersampler", "refinerscheduler")
+
+
+def _refiner_stage(d: Draft, p: dict, flow: bool) -> None:
+    """SwarmUI's "Refine / Upscale" group: ``StepSwap`` hands the same schedule over to
+    the refiner model (Refiner); ``PostApply`` (the default) re-noises the result by the
+    control percentage, upscaled by ``refinerupscale`` (Hires) or not (Img2Img)."""
+    pct = to_float(p.get("refinercontrolpercentage"))
+    if pct is None or not 0 <= pct <= 1:
+        return
+    kw: dict = {}
+    model = p.get("refinermodel")
+    if isinstance(model, str) and model and model.lower() != "(none)":
+        kw["model"] = resolve_model(model)[0]
+    steps = to_int(p.get("refinersteps"))
+    if steps is not None and steps >= 0:
+        kw["steps"] = steps
+    cfg = to_float(p.get("refinercfgscale"))
+    if cfg is not None:
+        kw["guidance_scale"] = cfg
+    smp, sch = p.get("refinersampler"), p.get("refinerscheduler")
+    if smp or sch:
+        key = sampler_names.from_comfyui(smp or p.get("sampler") or "euler",
+                                         sch or p.get("scheduler") or "normal", flow=flow)
+        if key:
+            kw["scheduler"] = key
+    method = str(p.get("refinermethod") or "PostApply")
+    up = to_float(p.get("refinerupscale"))
+    try:
+        if method.startswith("StepSwap"):
+            kw.setdefault("model", d.model or "ckpt:unknown")
+            st = Refiner(switch=1.0 - pct, params={"refinermethod": method} if method != "StepSwap"
+                         else {}, **kw)
+        elif up is not None and up != 1.0:
+            um = str(p.get("refinerupscalemethod") or "pixel-lanczos")
+            if um.startswith("model-"):
+                kw["upscaler"], kw["upscaler_model"] = "model", "ckpt:" + um[6:]
+            else:
+                kind, _, m = um.partition("-")
+                kw["upscaler"], extra = method_upscaler(m, kind == "latent")
+                if extra:
+                    kw["params"] = {"refinerupscalemethod": um}
+            st = Hires(scale=up, strength=pct, **kw)
+        else:
+            st = Img2Img(strength=pct, **kw)
+    except MetaError as e:
+        d.keep("refiner stage", f"not typed: {e.message}")
+        return
+    d.stages.append(st)
+    for k in _REFINER_KEYS:
+        d.unmapped.pop(k, None)
+    for k in ("hires_scale", "hires_steps", "hires_denoise", "hires_checkpoint"):
+        d.params.pop(k, None)

@@ -96,6 +96,14 @@ PROBES = [
     ("xmp-unclosed", _xmp_user_comment, lambda n: "<exif:UserComment>" * (n // 18), 40_000, []),
     ("xmp-unclosed-li", _xmp_user_comment,
      lambda n: "<exif:UserComment>" + "<rdf:li>" * (n // 8) + "</exif:UserComment>", 40_000, []),
+    ("lora-tags-unclosed", a1111.prompt_loras, lambda n: "<lora:" + "a" * 250 + ":" * 40
+     + "<lora:a:" * (n // 8), 40_000,
+     [r"<(?:lora|lyco):([^:<>\n]{1,255}):([^:<>\n]{0,32})(?::[^<>\n]{0,64})?>"]),
+    ("lora-tags-long-names", a1111.prompt_loras, lambda n: ("<lora:" + "a" * 300) * (n // 306),
+     40_000, []),
+    ("adetailer-and-hires-keys", lambda t: a1111.infotext_to_draft(t)[0].build(),
+     lambda n: "p\nSteps: 1, Hires upscale: 2, ADetailer model: x, " + "ADetailer a b: 1, "
+     * (n // 18), 40_000, [r"^\s*(\d{1,6})\s*[xX×]\s*(\d{1,6})\s*$"]),
     ("xmp-attribute", _xmp_user_comment, lambda n: 'exif:UserComment="' * (n // 18), 40_000, []),
 ]
 
