@@ -284,7 +284,12 @@ def test_unknown_stage_and_detailer_are_refused_or_skipped(models, cache):
     assert _same(res.image, plain.resize((64, 64), Image.LANCZOS))
 
 
-def test_stages_the_family_cannot_run_are_refused(models, cache):
+def test_stages_the_family_cannot_run_are_refused(models, cache, monkeypatch):
+    from aigif.render import get_backend
+    with monkeypatch.context() as m:
+        m.setattr(type(get_backend("sd")), "img2img_class", None)
+        with pytest.raises(RenderError, match="does not render generation stages"):
+            _render(_meta(stages=(Upscale(upscaler="lanczos"),)), cache)
     with pytest.raises(RenderError, match="refiner"):
         _render(_meta(stages=(Refiner(model="stg-refiner"),)), cache)   # SD: no hand-over
     with pytest.raises(RenderError, match="pass_index 3"):

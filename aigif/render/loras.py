@@ -157,6 +157,10 @@ class LoraSession:
         for lo, f in zip(loras, files):
             if f.sha256 in adapters:
                 continue
+            if _file_sha256(Path(f.path)) != f.sha256:
+                raise ModelNotAvailableError(
+                    f"LoRA {lo.name!r}: {f.path} changed since it was registered (sha256 "
+                    f"{f.sha256[:10]}); register it again", field="loras")
             name = f"aigif_{f.sha256[:16]}"
             try:
                 pipe.load_lora_weights(_load_state_dict(f.path), adapter_name=name)

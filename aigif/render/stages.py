@@ -100,6 +100,10 @@ def _plan(meta, backend, approximate: bool) -> tuple[list[_Step], list[str]]:
                               "then marked approximate)", field=field_)
         skipped.append(msg)
 
+    if meta.stages and not backend.img2img_class:
+        raise RenderError(f"generator {backend.key!r} does not render generation stages here "
+                          f"(it has no img2img pipeline); the file's image needs its "
+                          f"{len(meta.stages)} stage(s)", field="stages")
     steps = [_Step("txt2img", "txt2img")]
     by_index: dict[int, _Step] = {0: steps[0]}
     pending_cn = []
@@ -158,10 +162,6 @@ def _plan(meta, backend, approximate: bool) -> tuple[list[_Step], list[str]]:
                    f"aigif does not have)", f"stages[{i}]")
             continue
         target.controls.append(st)
-    need = {s.op for s in steps} - {"txt2img", "upscale"}
-    if "img2img" in need and not backend.img2img_class:
-        raise RenderError(f"generator {backend.key!r} has no img2img pipeline here, so its "
-                          f"hires/img2img stages cannot be rendered", field="stages")
     if any(s.controls for s in steps):
         cls = [backend.controlnet_class if s.op == "txt2img" else backend.controlnet_img2img_class
                for s in steps if s.controls]
