@@ -143,7 +143,8 @@ class LoraSession:
     at the end (unloads every LoRA it loaded, leaving the pipelines clean)."""
 
     def __init__(self) -> None:
-        self._loaded: dict[int, tuple[Any, dict[str, str]]] = {}   # id(pipe) -> (pipe, {sha: adapter})
+        # id(pipe) -> (pipe, {sha256: adapter name})
+        self._loaded: dict[int, tuple[Any, dict[str, str]]] = {}
 
     def activate(self, pipe: Any, loras: tuple) -> None:
         """Make ``loras`` (a tuple of ``aigif.Lora``) the active adapters of ``pipe``."""
