@@ -91,12 +91,12 @@ def test_comfyui_two_pass_area_composition():
     assert "(best quality) (night:1.3)" in m.prompt and "morning sky" in m.prompt
     assert m.negative_prompt.startswith("(hands), text, error")
     # second pass: node 24 after LatentUpscale to 1088x1920
-    p = m.params
-    assert p["passes"] == 2
-    assert (p["hires_steps"], p["hires_denoise"], p["hires_cfg"]) == (14, 0.5, 7.0)
-    assert p["hires_resize"] == "1088x1920"
-    assert p["hires_checkpoint"] == "AbyssOrangeMix2_hard.safetensors"
-    assert p["hires_seed"] == 1122440447966177
+    # (a typed Hires stage since issue 15; params passes/hires_* before)
+    (h,) = m.stages
+    assert (h.steps, h.strength, h.guidance_scale) == (28, 0.5, 7.0)   # 14 of a 28-step schedule
+    assert (h.size, h.upscaler) == ((1088, 1920), "latent-nearest-exact")
+    assert h.model == "ckpt:AbyssOrangeMix2_hard.safetensors"
+    assert h.seed == 1122440447966177
 
 
 def test_comfyui_several_samplers():
@@ -106,8 +106,9 @@ def test_comfyui_several_samplers():
     assert (m.seed, m.steps, m.guidance_scale) == (512136241112371, 16, 7.0)
     assert (m.width, m.height) == (1280, 704)
     assert m.prompt.startswith("sky clouds nature national park")
-    assert m.params["passes"] == 3
-    assert m.params["end_at_step"] == 4
+    assert [st.name for st in m.stages] == ["img2img", "hires"]   # params["passes"] == 3 before
+    assert m.params["end_at_step"] == 4 and m.stages[0].strength == 0.75
+    assert m.stages[1].size == (1920, 1088)
     assert r.unmapped["other samplers"] == "57, 64, 73"
 
 
@@ -117,7 +118,8 @@ def test_comfyui_unclip():
     assert m.model == "ckpt:wd-1-5-beta2-aesthetic-unclip-h-fp32.safetensors"
     assert (m.seed, m.steps, m.guidance_scale, m.scheduler) == (1106257833005336, 26, 8.0, "unipc")
     assert (m.width, m.height) == (1280, 704)
-    assert m.params["hires_steps"] == 8 and m.params["hires_sampler"] == "dpmpp_sde"
+    (h,) = m.stages                    # params hires_steps 8 / hires_sampler before issue 15
+    assert (h.steps, h.scheduler, h.strength) == (15, "dpmpp_sde", 0.52)   # 8 of 15 steps
 
 
 @pytest.mark.parametrize("name", ["img2img_cropped.png", "night_evening_day_morning_cropped.png",

@@ -253,8 +253,8 @@ def test_refiner_and_latent_hires_keep_the_first_pass():
         assert (d.fields["seed"], d.fields["steps"], d.fields["width"]) == first, name
     d = graph_to_draft(json.loads((FIX / "comfyui_api_sdxl_refiner.json").read_text(
         encoding="utf-8"))["chunks"]["prompt"])
-    assert d.params["refiner"] == "sd_xl_refiner_1.0.safetensors"
-    assert "hires_steps" not in d.params
+    assert [st.model for st in d.stages] == ["ckpt:sd_xl_refiner_1.0.safetensors"]  # was a param
+    assert "hires_steps" not in d.params and "refiner" not in d.params
 
 
 def _encode(nid, text, clip="1"):

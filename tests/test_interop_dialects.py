@@ -641,6 +641,7 @@ def test_comfyui_sdxl_refiner_pass():
     g["8"] = {"class_type": "VAEDecode", "inputs": {"samples": ["31", 0], "vae": ["4", 2]}}
     m = interop.read(png([("prompt", json.dumps(g))])).meta
     assert (m.model, m.seed, m.steps, m.scheduler) == ("sdxl", 5, 25, "euler")
-    assert m.params["refiner"] == "sd_xl_refiner_1.0.safetensors"
-    assert m.params["refiner_switch"] == 0.8 and m.params["end_at_step"] == 20
-    assert "hires_steps" not in m.params
+    (ref,) = m.stages                  # params refiner/refiner_switch before issue 15
+    assert (ref.name, ref.model, ref.switch) == ("refiner", "ckpt:sd_xl_refiner_1.0.safetensors",
+                                                 0.8)
+    assert m.params["end_at_step"] == 20 and "hires_steps" not in m.params

@@ -5,8 +5,8 @@ The ``prompt`` text is the API graph ComfyUI executed: ``{node id: {"class_type"
 (KSampler, KSamplerAdvanced, SamplerCustom, SamplerCustomAdvanced, and custom nodes that
 look like one) is traced upstream to its model (+ LoRAs, clip skip), positive and
 negative text, latent size and seed. Chained samplers (hires fix / refiner passes) are
-ordered; the first pass fills the core fields and later passes go to ``hires_*``
-params. The ``workflow`` text (the editor's layout) is only kept verbatim.
+ordered; the first pass fills the core fields and later passes become typed stages
+(``aigif.stages``: Hires, Img2Img, Refiner, Upscale; ControlNet and Detailer nodes too). The ``workflow`` text (the editor's layout) is only kept verbatim.
 """
 from __future__ import annotations
 
@@ -15,8 +15,11 @@ from typing import Any
 from . import samplers as sampler_names
 from ..errors import ImportMetadataError
 from ..meta import GenerationMeta
+from ..errors import MetaError
+from ..stages import ControlNet, Detailer, Hires, Img2Img, Refiner, Upscale
 from ._common import (Draft, loads_json, make_lora, model_name, resolve_model, to_float,
                       to_int)
+from ._upscalers import method_upscaler
 from ._limits import MAX_GRAPH_TEXT_CHARS, MAX_GRAPH_VISITS
 
 __all__ = ["graph_to_draft", "meta_to_graph", "load_graph", "workflow_to_graph",
@@ -455,16 +458,23 @@ def _latent_of(g: _Graph, link: Any, info: dict, samplers: set, own: str,
         if cls == "EmptySD3LatentImage":
             info.setdefault("sd3_or_flow", True)
         return None
+    ops = info.setdefault("ops", [])           # what the walk passed, last op first
     if size is not None:                       # a resize of an earlier latent
         info.setdefault("upscale_size", size)
+        if cls != "LatentUpscale":
+            ops.append(("latent_size", g.scalar(ins.get("upscale_method")), size))
     if cls == "LatentUpscale":
         w, h = to_int(g.scalar(ins.get("width"))), to_int(g.scalar(ins.get("height")))
         if w and h:
             info.setdefault("upscale_size", (w, h))
-    if cls == "LatentUpscaleBy":
+        ops.append(("latent_size", g.scalar(ins.get("upscale_method")), (w, h)))
+    elif cls == "LatentUpscaleBy":
         s = to_float(g.scalar(ins.get("scale_by")))
         if s:
             info.setdefault("upscale_by", s)
+        ops.append(("latent_scale", g.scalar(ins.get("upscale_method")), s))
+    elif size is None:
+        ops.append(("other", cls, None))
     for k in ("samples", "latent", "latent_image", "source", "samples_to"):
         if _is_link(ins.get(k)):
             return _latent_of(g, ins[k], info, samplers, own, depth + 1)
@@ -506,8 +516,21 @@ def _image_source(g: _Graph, link: Any, info: dict, samplers: set, own: str,
     ins = g.inputs(n)
     if nid in samplers and nid != own:
         return nid
-    if g.cls(n).startswith("VAEDecode"):
+    cls = g.cls(n)
+    if cls.startswith("VAEDecode"):
         return _latent_of(g, ins.get("samples"), info, samplers, own, depth + 1)
+    ops = info.setdefault("ops", [])
+    if cls == "ImageScale":
+        ops.append(("pixel_size", g.scalar(ins.get("upscale_method")),
+                    (to_int(g.scalar(ins.get("width"))), to_int(g.scalar(ins.get("height"))))))
+    elif cls == "ImageScaleBy":
+        ops.append(("pixel_scale", g.scalar(ins.get("upscale_method")),
+                    to_float(g.scalar(ins.get("scale_by")))))
+    elif cls == "ImageUpscaleWithModel":
+        um = g.node(ins.get("upscale_model"))
+        ops.append(("model", None, g.inputs(um[1]).get("model_name") if um else None))
+    elif any(_is_link(v) for v in ins.values()):
+        ops.append(("other", cls, None))
     if isinstance(ins.get("image"), str) and not any(_is_link(v) for v in ins.values()):
         info["init_image"] = ins["image"]
         return None
@@ -738,43 +761,265 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
     if info.get("text_l"):
         d.param("prompt_2", info["text_l"])
     d.loras = _dedupe(loras)
-    # later passes (hires fix, refiner)
-    if len(main) > 1:
-        d.param("passes", len(main))
-        last = main[-1]
-        li = info_by[last]
-        lv = _sampler_values(g, nodes[last], li)
-        lloras: list = []
-        lck = _model_of(g, lv["model"], lloras, {})
-        upscaled = li.get("upscale_size") or li.get("upscale_by")
-        if (len(main) == 2 and not upscaled and lv.get("start_at_step") and lck and lck != ckpt
-                and lv["steps"]):
-            # SDXL base + refiner: the second model finishes the same denoising schedule
-            d.param("refiner", lck)
-            d.param("refiner_switch", lv["start_at_step"] / lv["steps"])
-            return _others(d, found, main)
-        d.param("hires_steps", lv["steps"])
-        if lv["denoise"] is not None:
-            d.param("hires_denoise", lv["denoise"])
-        if lv["cfg"] is not None and lv["cfg"] != v["cfg"]:
-            d.param("hires_cfg", lv["cfg"])
-        if lv["seed"] is not None and lv["seed"] != v["seed"]:
-            d.param("hires_seed", lv["seed"])
-        if (lv["sampler_name"], lv["scheduler"]) != (v["sampler_name"], v["scheduler"]):
-            hk = sampler_names.from_comfyui(lv["sampler_name"], lv["scheduler"], flow=flow)
-            d.param("hires_sampler", hk or f"{lv['sampler_name']}+{lv['scheduler']}")
-        up = li.get("upscale_size")
-        if up:
-            d.param("hires_resize", f"{up[0]}x{up[1]}")
-        elif li.get("upscale_by"):
-            d.param("hires_scale", li["upscale_by"])
-        if lck and lck != ckpt:
-            d.param("hires_checkpoint", lck)
-        lpos: list[str] = []
-        _text_of(g, lv["positive"], lpos, [], {})
-        if lpos and lpos != pos:
-            d.param("hires_prompt", "\n".join(lpos))
+    # later passes (hires fix, refiner, img2img), ControlNets, detailers: typed stages
+    first_pass = {"v": v, "ckpt": ckpt, "pos": pos, "neg": neg, "loras": d.loras,
+                  "flow": flow}
+    d.stages.extend(_stages(g, nodes, main, info_by, first_pass, found - samplers, d))
     return _others(d, found, main)
+
+
+# --------------------------------------------------------------------------- stages
+_MAX_CN = 8          # ControlNets followed per pass
+
+
+def _stages(g: _Graph, nodes: dict, main: list, info_by: dict, fp: dict, image_samplers: set,
+            d: Draft) -> list:
+    """The stages of the chain ``main`` after its first pass: each later sampler is a
+    Hires (a resize before it), a Refiner (another model finishing the same schedule), or
+    an Img2Img; ControlNets of each pass follow it; detailers of the final image last."""
+    out: list = []
+
+    def add(make, what: str) -> Any:
+        try:
+            st = make()
+        except (MetaError, TypeError, ValueError) as e:
+            d.keep(f"{what} stage", f"not typed: {getattr(e, 'message', e)}")
+            return None
+        out.append(st)
+        return st
+
+    out.extend(_controlnets(g, fp["v"]["positive"], 0, d))
+    for nid in main[1:]:
+        for st in _pass_stages(g, nodes[nid], info_by[nid], fp, d):
+            add(lambda: st, st.name)
+        if out:
+            out.extend(_controlnets(g, _sampler_values(g, nodes[nid], {})["positive"],
+                                    len(out), d))
+    for nid in sorted(image_samplers, key=_ids):
+        n = nodes[nid]
+        if "Detailer" not in g.cls(n):
+            continue
+        if _image_source(g, g.inputs(n).get("image"), {}, set(main), nid) != main[-1]:
+            continue
+        kw = _detailer_kw(g, n, fp)
+        if kw is not None:
+            add(lambda: Detailer(**kw), "detailer")
+    return out[:16]
+
+
+def _pass_stages(g: _Graph, n: dict, info: dict, fp: dict, d: Draft) -> list:
+    v0 = fp["v"]
+    lv = _sampler_values(g, n, {})
+    lloras: list = []
+    lck = _model_of(g, lv["model"], lloras, {})
+    kw: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if lck and lck != fp["ckpt"]:
+        kw["model"] = resolve_model(lck)[0]
+    key = sampler_names.from_comfyui(lv["sampler_name"], lv["scheduler"], flow=fp["flow"])
+    if key is not None:
+        kw["scheduler"] = key
+    elif lv["sampler_name"] is not None:
+        extra["sampler"] = str(lv["sampler_name"])
+        if lv["scheduler"] is not None:
+            extra["schedule_type"] = str(lv["scheduler"])
+    if lv["cfg"] is not None:
+        kw["guidance_scale"] = lv["cfg"]
+    lpos: list[str] = []
+    lneg: list[str] = []
+    _text_of(g, lv["positive"], lpos, [], {})
+    _text_of(g, lv["negative"], lneg, [], {}, role="negative")
+    p0, n0 = _joined(fp["pos"]), _joined(fp["neg"])
+    p1, n1 = (_joined(lpos) if lpos else p0), (_joined(lneg) if lneg else n0)
+    if (p1, n1) != (p0, n0):
+        kw["prompt"], kw["negative_prompt"] = p1, n1
+    ops = list(reversed(info.get("ops", [])))
+    resize = [o for o in ops if o[0] != "other"]
+    others = [o[1] for o in ops if o[0] == "other"]
+    steps = lv["steps"] or 0
+    total = v0["steps"]
+    if not resize and lv.get("start_at_step") and "model" in kw and steps:
+        # SDXL base + refiner: the second model finishes the same schedule
+        kw.pop("guidance_scale", None) if lv["cfg"] == v0["cfg"] else None
+        return [Refiner(switch=min(lv["start_at_step"] / steps, 1.0),
+                        steps=0 if steps == total else steps,
+                        params=extra, **kw)]
+    if lv.get("add_noise") is not False and lv["seed"] is not None and lv["seed"] >= 0:
+        kw["seed"] = lv["seed"]
+    dn = lv["denoise"] if lv["denoise"] is not None else 1.0
+    dn = min(max(dn, 0.0), 1.0)
+    if lv.get("start_at_step") and steps:
+        dn = max(0.0, 1.0 - lv["start_at_step"] / steps)
+        extra["start_at_step"] = lv["start_at_step"]
+    # ComfyUI runs `steps` steps of a steps/denoise schedule; a stage's steps are the
+    # schedule's (diffusers/A1111 run steps x strength of them)
+    if 0 < dn < 1 and not lv.get("start_at_step"):
+        steps = int(steps / dn)
+    kw["steps"] = 0 if steps == total else min(steps, 10_000)
+    if lloras and [lo.name for lo in lloras] != [lo.name for lo in fp["loras"]]:
+        kw["loras"] = tuple(_dedupe(lloras))
+    resize_kw = _resize_kw(resize, extra)
+    if resize_kw is None:
+        if extra:
+            kw["params"] = extra
+        return [Img2Img(strength=dn, **kw)]
+    if others:        # other nodes between the resize and the pass: two stages
+        rk = {k: v for k, v in resize_kw.items() if k != "params"}
+        extra["between"] = ", ".join(str(o) for o in others[:8])[:200]
+        kw["params"] = extra
+        return [Upscale(**rk), Img2Img(strength=dn, **kw)]
+    extra.update(resize_kw.pop("params", {}))
+    if extra:
+        kw["params"] = extra
+    return [Hires(strength=dn, **resize_kw, **kw)]
+
+
+def _joined(texts: list) -> str:
+    """Texts of several encodes as the first pass joins them (duplicates once)."""
+    return "\n".join(dict.fromkeys(texts)) if len(texts) > 1 else (texts[0] if texts else "")
+
+
+def _resize_kw(resize: list, extra: dict) -> dict | None:
+    """scale/size/upscaler of the resize ops met between two passes (execution order)."""
+    if not resize:
+        return None
+    kw: dict[str, Any] = {"params": {}}
+    scale, size = 1.0, None
+    model = next((o[2] for o in resize if o[0] == "model"), None)
+    for kind, method, val in resize:
+        if kind == "model":
+            m = _MODEL_SCALE(val)
+            scale *= m
+            if size is not None:
+                size = (size[0] * m, size[1] * m)
+            continue
+        if kind.endswith("_scale"):
+            if not val:
+                return None
+            scale *= val
+            if size is not None:
+                size = (int(size[0] * val), int(size[1] * val))
+        elif isinstance(val, tuple) and val[0] and val[1]:
+            size = val
+        else:
+            return None
+        if model is None:
+            kw["upscaler"], more = method_upscaler(method, kind.startswith("latent"))
+            kw["params"].update(more)
+    if model is not None:
+        kw["upscaler"], kw["upscaler_model"] = "model", "ckpt:" + str(model)
+    if size is not None:
+        kw["size"] = size
+    else:
+        kw["scale"] = round(scale, 6)
+    if not kw["params"]:
+        kw.pop("params")
+    return kw
+
+
+def _MODEL_SCALE(name: Any) -> float:
+    """The factor of an upscale model, from its name (``4x-UltraSharp``, ``RealESRGAN_x2``);
+    4 when the name does not say (most ESRGAN-family networks)."""
+    s = str(name or "").lower()
+    for f in (8, 4, 3, 2, 1):
+        if f"{f}x" in s or f"x{f}" in s:
+            return float(f)
+    return 4.0
+
+
+def _controlnets(g: _Graph, link: Any, pass_index: int, d: Draft) -> list:
+    """ControlNet stages applied to a positive conditioning (ControlNetApply,
+    ControlNetApplyAdvanced, ControlNetApplySD3...), in the order they apply. The control
+    image comes from a LoadImage the file does not carry: params name it."""
+    found: list = []
+    seen: set = set()
+    for _ in range(_MAX_DEPTH):
+        hit = g.node(link)
+        if hit is None or hit[0] in seen:
+            break
+        nid, n = hit
+        seen.add(nid)
+        ins = g.inputs(n)
+        if "control_net" in ins and len(found) < _MAX_CN:
+            st = _controlnet(g, ins, pass_index, d)
+            if st is not None:
+                found.append(st)
+        link = next((ins[k] for k in ("conditioning", "positive", "conditioning_to",
+                                      "conditioning_1") if _is_link(ins.get(k))), None)
+        if link is None:
+            break
+    return found[::-1]
+
+
+def _controlnet(g: _Graph, ins: dict, pass_index: int, d: Draft) -> Any:
+    params: dict[str, Any] = {}
+    name = None
+    cn = g.node(ins.get("control_net"))
+    for _ in range(8):
+        if cn is None:
+            break
+        ci = g.inputs(cn[1])
+        name = ci.get("control_net_name", name)
+        if isinstance(ci.get("type"), str):
+            params["union_type"] = ci["type"]
+        cn = g.node(ci.get("control_net")) if _is_link(ci.get("control_net")) else None
+    if not isinstance(name, str) or not name:
+        return None
+    img = g.node(ins.get("image"))
+    for _ in range(8):
+        if img is None:
+            break
+        ii = g.inputs(img[1])
+        if isinstance(ii.get("image"), str) and not _is_link(ii.get("image")):
+            params["image"] = ii["image"]
+            break
+        pre = ii.get("preprocessor")
+        params.setdefault("preprocessor", pre if isinstance(pre, str) else g.cls(img[1]))
+        img = g.node(next((ii[k] for k in ("image", "images", "pixels") if _is_link(ii.get(k))),
+                          None))
+    kw: dict[str, Any] = {"model": "ckpt:" + name, "pass_index": min(pass_index, 16),
+                          "params": params}
+    for k, a in (("strength", "scale"), ("start_percent", "start"), ("end_percent", "end")):
+        x = to_float(g.scalar(ins.get(k)))
+        if x is not None:
+            kw[a] = x
+    try:
+        return ControlNet(**kw)
+    except MetaError as e:
+        d.keep("controlnet stage", f"not typed: {e.message}")
+        return None
+
+
+def _detailer_kw(g: _Graph, n: dict, fp: dict) -> dict | None:
+    """Impact FaceDetailer-like nodes: detector (bbox model), threshold, feather, and the
+    sampler widgets."""
+    ins = g.inputs(n)
+    det = g.node(ins.get("bbox_detector"))
+    name = g.inputs(det[1]).get("model_name") if det is not None else None
+    if not isinstance(name, str) or not name:
+        return None
+    v = _sampler_values(g, n, {})
+    kw: dict[str, Any] = {"detector": name[:200]}
+    for k, a, conv in (("bbox_threshold", "confidence", to_float),
+                       ("feather", "mask_blur", to_int), ("denoise", "strength", to_float)):
+        x = conv(g.scalar(ins.get(k)))
+        if x is not None:
+            kw[a] = x
+    if v["steps"]:
+        kw["steps"] = 0 if v["steps"] == fp["v"]["steps"] else v["steps"]
+    if v["cfg"] is not None:
+        kw["guidance_scale"] = v["cfg"]
+    if v["seed"] is not None and v["seed"] >= 0:
+        kw["seed"] = v["seed"]
+    key = sampler_names.from_comfyui(v["sampler_name"], v["scheduler"], flow=fp["flow"])
+    if key is not None:
+        kw["scheduler"] = key
+    extra = {k: ins[k] for k in ("guide_size", "bbox_dilation", "bbox_crop_factor",
+                                 "noise_mask", "force_inpaint") if isinstance(
+        ins.get(k), (bool, int, float, str))}
+    if extra:
+        kw["params"] = extra
+    return kw
 
 
 def _works_on_image(ins: dict) -> bool:
