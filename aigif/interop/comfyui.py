@@ -17,7 +17,7 @@ from ..errors import ImportMetadataError
 from ..meta import GenerationMeta
 from ..errors import MetaError
 from ..stages import ControlNet, Detailer, Hires, Img2Img, Refiner, Upscale
-from ._common import (Draft, loads_json, make_lora, model_name, resolve_model, to_float,
+from ._common import (_MODEL_FILE, Draft, loads_json, make_lora, model_name, resolve_model, to_float,
                       to_int)
 from ._upscalers import method_upscaler
 from ._limits import MAX_GRAPH_TEXT_CHARS, MAX_GRAPH_VISITS
@@ -1420,7 +1420,117 @@ def meta_to_graph(meta: GenerationMeta) -> dict:
         "denoise": float(meta.params.get("denoise", 1.0)) if isinstance(
             meta.params.get("denoise", 1.0), (int, float)) else 1.0,
         "model": model, "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}}
-    g["8"] = {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}}
+    last = _export_stages(meta, g, model, ("6", "7"), clip)
+    g["8"] = {"class_type": "VAEDecode", "inputs": {"samples": last, "vae": ["4", 2]}}
     g["9"] = {"class_type": "SaveImage", "inputs": {"filename_prefix": "aigif",
                                                     "images": ["8", 0]}}
     return dict(sorted(g.items(), key=lambda kv: int(kv[0])))
+
+
+_TO_LATENT_METHOD = {"latent": "bilinear", "latent-antialiased": "bilinear",
+                     "latent-bicubic": "bicubic", "latent-bicubic-antialiased": "bicubic",
+                     "latent-nearest": "nearest-exact", "latent-nearest-exact": "nearest-exact",
+                     "latent-area": "area"}
+_TO_PIXEL_METHOD = {"lanczos": "lanczos", "bicubic": "bicubic", "bilinear": "bilinear",
+                    "nearest": "nearest-exact"}
+
+
+def _ckpt_name(model: str) -> str:
+    return model[5:] if model.startswith("ckpt:") else _MODEL_FILE.get(model, model)
+
+
+def _comfy_steps(schedule: int, strength: float) -> int:
+    """KSampler steps that run the last ``strength`` of a ``schedule``-step schedule
+    (ComfyUI makes int(steps / denoise) steps and runs the last ``steps``)."""
+    if not 0 < strength < 1:
+        return max(schedule, 1)
+    r = round(schedule * strength)
+    for n in (r, r - 1, r + 1):
+        if n >= 1 and int(n / strength) == schedule:
+            return n
+    return max(r, 1)
+
+
+def _export_stages(meta: GenerationMeta, g: dict, model: list, texts: tuple,
+                   clip: list) -> list:
+    """Append the nodes of meta's Hires, Img2Img and Refiner stages after the first
+    sampler (node 3); the latent link of the last pass. ControlNet (no control image in
+    the graph), Upscale-only and Detailer stages are not written."""
+    latent = ["3", 0]
+    nid = [40]
+
+    def add(cls: str, inputs: dict) -> str:
+        k = str(nid[0])
+        nid[0] += 1
+        g[k] = {"class_type": cls, "inputs": inputs}
+        return k
+
+    denoising = [st for st in meta.stages if st.name != "controlnet"]
+    for i, st in enumerate(denoising):
+        if st.name not in ("hires", "img2img", "refiner"):
+            continue
+        e = st.effective(meta)
+        sk = sampler_names.to_comfyui(e.scheduler) or (g["3"]["inputs"]["sampler_name"],
+                                                       g["3"]["inputs"]["scheduler"])
+        smodel, sclip, pos, neg = model, clip, [texts[0], 0], [texts[1], 0]
+        if e.model != meta.model or st.name == "refiner":
+            ck = add("CheckpointLoaderSimple", {"ckpt_name": _ckpt_name(e.model)})
+            smodel, sclip = [ck, 0], [ck, 1]
+        if sclip is not clip or (e.prompt, e.negative_prompt) != (meta.prompt,
+                                                                  meta.negative_prompt):
+            pos = [add("CLIPTextEncode", {"text": e.prompt, "clip": sclip}), 0]
+            neg = [add("CLIPTextEncode", {"text": e.negative_prompt, "clip": sclip}), 0]
+        if st.name == "refiner":
+            if i != 0 or g["3"]["class_type"] != "KSampler":
+                continue       # only a hand-over from the first pass is written
+            base = g["3"]["inputs"]
+            end = round(st.switch * base["steps"])
+            g["3"] = {"class_type": "KSamplerAdvanced", "inputs": {
+                "add_noise": "enable", "noise_seed": base["seed"], "steps": base["steps"],
+                "cfg": base["cfg"], "sampler_name": base["sampler_name"],
+                "scheduler": base["scheduler"], "start_at_step": 0, "end_at_step": end,
+                "return_with_leftover_noise": "enable", "model": base["model"],
+                "positive": base["positive"], "negative": base["negative"],
+                "latent_image": base["latent_image"]}}
+            latent = [add("KSamplerAdvanced", {
+                "add_noise": "disable", "noise_seed": base["seed"], "steps": e.steps,
+                "cfg": e.guidance_scale, "sampler_name": sk[0], "scheduler": sk[1],
+                "start_at_step": end, "end_at_step": 10000,
+                "return_with_leftover_noise": "disable", "model": smodel, "positive": pos,
+                "negative": neg, "latent_image": latent}), 0]
+            continue
+        if st.name == "hires":
+            latent = _export_resize(st, latent, add)
+        latent = [add("KSampler", {
+            "seed": e.seed if e.seed is not None else 0,
+            "steps": _comfy_steps(e.steps, e.strength), "cfg": e.guidance_scale,
+            "sampler_name": sk[0], "scheduler": sk[1], "denoise": e.strength,
+            "model": smodel, "positive": pos, "negative": neg, "latent_image": latent}), 0]
+    return latent
+
+
+def _export_resize(st: Any, latent: list, add: Any) -> list:
+    method = st.params.get("upscale_method")
+    if st.upscaler in _TO_LATENT_METHOD:
+        m = method if isinstance(method, str) else _TO_LATENT_METHOD[st.upscaler]
+        if st.size is not None:
+            return [add("LatentUpscale", {"upscale_method": m, "width": st.size[0],
+                                          "height": st.size[1], "crop": "disabled",
+                                          "samples": latent}), 0]
+        return [add("LatentUpscaleBy", {"upscale_method": m, "scale_by": st.scale,
+                                        "samples": latent}), 0]
+    img = [add("VAEDecode", {"samples": latent, "vae": ["4", 2]}), 0]
+    scale = st.scale
+    m = method if isinstance(method, str) else _TO_PIXEL_METHOD.get(st.upscaler, "lanczos")
+    if st.upscaler == "model":
+        um = add("UpscaleModelLoader", {"model_name": _ckpt_name(st.upscaler_model)})
+        img = [add("ImageUpscaleWithModel", {"upscale_model": [um, 0], "image": img}), 0]
+        m = "lanczos"
+        if scale is not None:
+            scale = scale / _MODEL_SCALE(st.upscaler_model)
+    if st.size is not None:
+        img = [add("ImageScale", {"upscale_method": m, "width": st.size[0],
+                                  "height": st.size[1], "crop": "disabled", "image": img}), 0]
+    elif scale != 1.0:
+        img = [add("ImageScaleBy", {"upscale_method": m, "scale_by": scale, "image": img}), 0]
+    return [add("VAEEncode", {"pixels": img, "vae": ["4", 2]}), 0]
