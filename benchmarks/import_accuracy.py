@@ -412,8 +412,55 @@ def _fields(r) -> dict:
     if r is None:
         return {}
     m = r.meta
-    return {f: getattr(m, f) for f in FIELDS + ("model",)} | {
+    return {f: getattr(m, f) for f in FIELDS + ("model", "stages")} | {
         k: m.params.get(k) for k in ("sampler", "schedule_type", "cfg")}
+
+
+def _expect_field(m, f: str, want):
+    """A fixture's expected field: a core field, ``stages`` (partial ``to_dict`` forms: the
+    keys each expected stage names), else a param."""
+    if f == "stages":
+        return [{k: st.to_dict().get(k) for k in w} for st, w in zip(m.stages, want)] + [
+            st.to_dict() for st in m.stages[len(want):]]
+    return getattr(m, f) if f in FIELDS or f in ("clip_skip", "model") else m.params.get(f)
+
+
+# node classes that make a later pass (or a ControlNet / detailer) in a graph
+_MULTI_PASS = ("LatentUpscale", "LatentUpscaleBy", "ImageUpscaleWithModel", "ImageScale",
+               "ImageScaleBy", "KSamplerAdvanced", "ControlNetApply", "ControlNetApplyAdvanced",
+               "ControlNetApplySD3", "FaceDetailer")
+
+
+def stages_on_templates(verbose: bool) -> None:
+    """Typed stages recovered from the templates read as API graphs: how many graphs hold
+    a node that makes a later pass, and how many of them give at least one stage."""
+    try:
+        import comfyui_workflow_templates_json as t
+    except ImportError:
+        return
+    root = Path(t.__file__).parent / "templates"
+    wfs = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(root.glob("*.json"))}
+    wfs = {k: v for k, v in wfs.items() if isinstance(v, dict)}
+    names = learn_widget_names(wfs.values())
+    kinds: dict = defaultdict(int)
+    candidates = recovered = 0
+    for name, wf in wfs.items():
+        g = api_graph(wf, names)
+        cand = any(isinstance(n, dict) and n.get("class_type") in _MULTI_PASS
+                   for n in g.values())
+        try:
+            m = interop.read(png([("prompt", json.dumps(g, ensure_ascii=False))])).meta
+        except ImportMetadataError:
+            continue
+        candidates += cand
+        recovered += cand and bool(m.stages)
+        for st in m.stages:
+            kinds[st.name] += 1
+        if verbose and cand and not m.stages:
+            print(f"{name}: multi-pass nodes, no stage recovered")
+    print(f"\nstages on the templates (API graphs): {candidates} graphs hold a later-pass "
+          f"node ({', '.join(_MULTI_PASS[:3])}...), {recovered} give stages; stages by kind: "
+          + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"))
 
 
 def templates(verbose: bool) -> tuple[dict, dict, list]:
@@ -484,8 +531,7 @@ def fixtures(verbose: bool) -> dict:
         st[0] += 1
         for f, want in fx["expect"].items():
             st[2] += 1
-            got = getattr(r.meta, f) if f in FIELDS or f in ("clip_skip", "model") else \
-                r.meta.params.get(f)
+            got = _expect_field(r.meta, f, want)
             st[1] += got == want
             if got != want and verbose:
                 print(f"{p.name}: {f}: want {want!r} got {got!r}")
@@ -525,8 +571,7 @@ def writers(verbose: bool) -> dict:
             elif f == "tool":
                 got = r.tool
             else:
-                got = getattr(r.meta, f) if f in FIELDS or f in ("clip_skip", "model") else \
-                    r.meta.params.get(f)
+                got = _expect_field(r.meta, f, want)
             st[1] += got == want
             if got != want and verbose:
                 print(f"{p.name}: {f}: want {want!r} got {got!r}")
@@ -553,6 +598,7 @@ def main() -> None:
     print(f"files whose workflow and prompt readings differ: {len(differ)}")
     _table("fixtures (tests/fixtures/interop)", fixtures(verbose))
     _table("other writers (tests/fixtures/interop/writers, per tool)", writers(verbose))
+    stages_on_templates(verbose)
 
 
 if __name__ == "__main__":
