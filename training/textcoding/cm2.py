@@ -1,0 +1,443 @@
+"""Candidate text method ``cm2``: a backoff n-gram model over CLIP BPE pieces + range coder.
+
+Work in progress for issue 21, kept in training/ (not in the wheel, no method code): it
+does not yet beat cm1 on held-out sources. Model version 2. A text is split into *words* (maximal runs of
+ASCII letters and digits) and *gaps* (everything else). Each word is lowercased and cut
+into CLIP BPE pieces (the tokenizer vocabulary of Stable Diffusion); its case is coded
+in a side channel (lower, Capitalized, UPPER, or a flag per letter). Gaps are coded as
+gap tokens (", ", " (", ":", ...) or, for a character outside the gap lexicon, an escaped
+code point. The units (pieces, gaps, END) are coded with a static backoff model of orders
+3, 2, 1 (contexts of the last 1..3 units, a single space gap not counted) and 0 (one
+table per position class), whose integer tables were baked from an interpolated
+absolute-discounting n-gram fitted by ``training/textcoding/train_cm2.py``. Every
+probability is an integer count; the coder is the exact range coder of ``rangecoder``.
+``spec/text-coding.md`` (method 3) is the normative description.
+
+Tables: ``python -m training.textcoding.train_cm2 --wheels DIR`` writes
+``build/cm2/cm2.bin.gz``; ``Model(gzip.decompress(blob))`` loads one.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import struct
+import sys
+import threading
+from array import array
+from bisect import bisect_left, bisect_right
+from aigif.errors import LimitExceededError, MalformedError, MetaError
+from aigif.spec import MAX_TEXT_CHARS
+from aigif.textcoding.cm import uni_bucket_counts
+from aigif.textcoding.rangecoder import BOTTOM, Decoder, Encoder
+
+__all__ = ["MODEL_VERSION", "Model", "load_model", "split_text"]
+
+MODEL_VERSION = 2
+TABLE_FILE = "cm2.bin.gz"
+MAGIC = b"AIGIFCM2"
+
+# fixed unit ids
+END, UNI, BOS0, BOS1 = 0, 1, 2, 3
+ESC = 0xFFFF
+# position classes: after BOS / a gap / an escaped code point; after a word's last piece;
+# inside a word (after a piece that is not its last)
+P_GAP, P_FIN, P_MID = 0, 1, 2
+# case modes
+C_LOWER, C_FIRST, C_UPPER, C_FLAGS = range(4)
+UNI_SAME = 4352
+MAX_ORDER = 3
+
+_SPLIT = re.compile(r"[0-9A-Za-z]+|[^0-9A-Za-z]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SENTENCE = frozenset(".!?\n")
+
+
+def split_text(text: str) -> list[str]:
+    """Words (runs of ASCII letters and digits) and gaps (runs of anything else)."""
+    return _SPLIT.findall(text)
+
+
+def case_mode(word: str) -> int:
+    """Case mode of a word (spec section 3.4): from its ASCII letters only."""
+    letters = [c for c in word if c.isalpha()]
+    if not letters:
+        return -1
+    low = "".join(letters).lower()
+    s = "".join(letters)
+    if s == low:
+        return C_LOWER
+    if s[0].isupper() and s[1:] == low[1:]:
+        return C_FIRST
+    if len(s) >= 2 and s == s.upper():
+        return C_UPPER
+    return C_FLAGS
+
+
+class _SliceDecoder(Decoder):
+    """The range decoder with a table lookup on a slice of one long cumulative array."""
+    __slots__ = ()
+
+    def decode_index_range(self, cum, a: int, b: int) -> int:
+        """Decode an index ``a <= i < b`` of the table ``cum[a..b]`` (``cum[a] == 0``,
+        total ``cum[b]``) without copying the slice."""
+        total = cum[b]
+        r = self.rng // total
+        x = self.x
+        t = x // r
+        if t >= total:
+            raise MalformedError("text stream is corrupt (code value past the range)",
+                                 field="text")
+        i = bisect_right(cum, t, a, b) - 1
+        c = cum[i]
+        x -= r * c
+        rng = r * (cum[i + 1] - c)
+        data, pos, n = self.data, self.pos, len(self.data)
+        while rng < BOTTOM:
+            if pos >= self._limit:
+                raise MalformedError("text stream ends before its last symbol", field="text")
+            rng <<= 8
+            x = (x << 8) | (data[pos] if pos < n else 0)
+            pos += 1
+        self.pos, self.x, self.rng = pos, x, rng
+        return i
+
+
+class _Dense:
+    """Cumulative counts of a dense table (symbols 0..n-1)."""
+    __slots__ = ("cum", "total")
+
+    def __init__(self, counts):
+        cum = [0]
+        for c in counts:
+            cum.append(cum[-1] + c)
+        self.cum = cum
+        self.total = cum[-1]
+
+
+class Model:
+    """The loaded tables of model version 2 (see spec/text-coding.md, method 3)."""
+
+    def __init__(self, blob: bytes):
+        try:
+            self._load(blob)
+        except (ValueError, KeyError, TypeError, struct.error, IndexError) as e:
+            raise MetaError(f"cm2 table file is corrupt: {e}") from e
+
+    def _load(self, blob: bytes) -> None:
+        if blob[:8] != MAGIC:
+            raise ValueError("bad magic")
+        hlen, = struct.unpack_from("<I", blob, 8)
+        head = json.loads(blob[12:12 + hlen].decode("ascii"))
+        if head["version"] != MODEL_VERSION:
+            raise ValueError(f"version {head['version']}")
+        pos = 12 + hlen
+
+        def arr(code: str, n: int) -> array:
+            nonlocal pos
+            a = array(code)
+            a.frombytes(blob[pos:pos + n * a.itemsize])
+            if len(a) != n:
+                raise ValueError("truncated")
+            if sys.byteorder != "little":  # pragma: no cover
+                a.byteswap()
+            pos += n * a.itemsize
+            return a
+        self.units: list[str] = head["units"]
+        self.kinds: str = head["kinds"]          # per unit: e E u b g n f
+        self.space = head["space"]                # unit id of the single-space gap
+        nctx, nent = head["nctx"], head["nent"]
+        self.keys = arr("Q", nctx)
+        self.start = arr("I", nctx + 1)
+        self.syms = arr("H", nent)
+        self.cum = arr("I", nent)
+        self.case = [_Dense(c) for c in head["case"]]
+        self.flag = [_Dense(c) for c in head["flag"]]
+        self.uni = _Dense(uni_bucket_counts())
+        self.merges_raw = head["merges"]
+        self._enc = None
+
+    # ------------------------------------------------------------------ contexts
+    def _table(self, key: int) -> int:
+        i = bisect_left(self.keys, key)
+        return i if i < len(self.keys) and self.keys[i] == key else -1
+
+    def chain(self, pos: int, hist: list[int]) -> list[int]:
+        """Context table indexes to try, highest order first (order 0 always exists)."""
+        out = []
+        n = len(hist)
+        for k in range(min(MAX_ORDER, n), 0, -1):
+            key = k | pos << 2
+            for j in range(k):
+                key |= hist[n - 1 - j] << (4 + 16 * j)
+            t = self._table(key)
+            if t >= 0:
+                out.append(t)
+        t = self._table(pos << 2)
+        if t < 0:
+            raise MetaError("cm2 table file lacks an order-0 table")
+        out.append(t)
+        return out
+
+    # ------------------------------------------------------------------ decoding
+    def decode(self, data: bytes) -> tuple[str, str]:
+        dec = _SliceDecoder(data)
+        prev_block = [-1]
+        return self._decode_text(dec, BOS0, prev_block), self._decode_text(dec, BOS1, prev_block)
+
+    def _decode_text(self, dec: Decoder, bos: int, prev_block: list[int]) -> str:
+        out: list[str] = []
+        nchars = 0
+        hist = [bos]
+        pos = P_GAP
+        word: list[str] = []
+        prev_mode = 4
+        gapcls = 0
+        syms, cum, start, kinds, units = self.syms, self.cum, self.start, self.kinds, self.units
+        while True:
+            for t in self.chain(pos, hist):
+                a, b = start[t], start[t + 1] - 1
+                i = dec.decode_index_range(cum, a, b)
+                s = syms[i]
+                if s != ESC:
+                    break
+            else:
+                raise MalformedError("text stream is corrupt (escape from order 0)",
+                                     field="text")
+            k = kinds[s]
+            if s == END:
+                if pos == P_MID:
+                    raise MalformedError("text stream ends inside a word", field="text")
+                return "".join(out)
+            if k in "nf":
+                if pos == P_FIN:
+                    raise MalformedError("word piece right after a word", field="text")
+                word.append(units[s])
+                if k == "f":
+                    w = "".join(word)
+                    word = []
+                    mode = -1 if w.isdigit() else dec.decode_index(
+                        self.case[prev_mode * 3 + gapcls].cum, self.case[prev_mode * 3 + gapcls].total)
+                    if mode >= 0:
+                        w = self._apply_case(dec, w, mode)
+                        prev_mode = mode
+                    out.append(w)
+                    nchars += len(w)
+                    pos = P_FIN
+                    gapcls = 2
+                else:
+                    pos = P_MID
+                hist.append(s)
+            else:   # gap or UNI
+                if pos == P_MID:
+                    raise MalformedError("gap inside a word", field="text")
+                if s == UNI:
+                    ch = self._decode_uni(dec, prev_block)
+                else:
+                    ch = units[s]
+                if any(c in _SENTENCE for c in ch):
+                    gapcls = 1
+                out.append(ch)
+                nchars += len(ch)
+                pos = P_GAP
+                if s != self.space:
+                    hist.append(s)
+            if nchars > MAX_TEXT_CHARS:
+                raise LimitExceededError(f"text over {MAX_TEXT_CHARS} characters",
+                                         field="text")
+
+    def _apply_case(self, dec: Decoder, w: str, mode: int) -> str:
+        if mode == C_LOWER:
+            return w
+        if mode == C_UPPER:
+            return w.upper()
+        if mode == C_FIRST:
+            for j, c in enumerate(w):
+                if c.isalpha():
+                    return w[:j] + c.upper() + w[j + 1:]
+        out = []
+        up = 0
+        for c in w:
+            if c.isalpha():
+                f = self.flag[up]
+                up = dec.decode_index(f.cum, f.total)
+                out.append(c.upper() if up else c)
+            else:
+                out.append(c)
+        return "".join(out)
+
+    def _decode_uni(self, dec: Decoder, prev_block: list[int]) -> str:
+        b = dec.decode_index(self.uni.cum, self.uni.total)
+        if b == UNI_SAME:
+            if prev_block[0] < 0:
+                raise MalformedError("'same block' escape with no block before", field="text")
+            b = prev_block[0]
+        lo = dec.decode_uniform(256)
+        cp = b * 256 + lo
+        if 0xD800 <= cp <= 0xDFFF:
+            raise MalformedError(f"escaped surrogate U+{cp:04X}", field="text")
+        prev_block[0] = b
+        return chr(cp)
+
+    # ------------------------------------------------------------------ encoding
+    def _prepare_encoder(self) -> None:
+        if self._enc is not None:
+            return
+        units = self.units
+        index = {}
+        for i, (u, k) in enumerate(zip(units, self.kinds)):
+            if k in "nfg":
+                index[(k, u)] = i
+        ranks = {}
+        for r, (a, b) in enumerate(self.merges_raw):
+            ranks[(a, b)] = r
+        gaps = {u: i for (k, u), i in index.items() if k == "g"}
+        maxgap = max(len(u) for u in gaps)
+        self._enc = (index, ranks, gaps, maxgap, {})
+
+    def bpe(self, w: str) -> list[int]:
+        """CLIP BPE of a lowercase word: unit ids of its pieces (last one final)."""
+        index, ranks, _, _, cache = self._enc
+        got = cache.get(w)
+        if got is not None:
+            return got
+        parts = list(w[:-1]) + [w[-1] + "</w>"]
+        while len(parts) > 1:
+            best = None
+            for j in range(len(parts) - 1):
+                r = ranks.get((parts[j], parts[j + 1]))
+                if r is not None and (best is None or r < best[0]):
+                    best = (r, j)
+            if best is None:
+                break
+            j = best[1]
+            parts[j:j + 2] = [parts[j] + parts[j + 1]]
+        ids = [index[("n", p)] for p in parts[:-1]] + [index[("f", parts[-1][:-4])]]
+        if len(cache) < 100_000:
+            cache[w] = ids
+        return ids
+
+    def encode(self, prompt: str, negative: str) -> bytes:
+        for t in (prompt, negative):
+            if len(t) > MAX_TEXT_CHARS:
+                raise LimitExceededError(f"text over {MAX_TEXT_CHARS} characters",
+                                         field="text")
+            if _SURROGATE.search(t):
+                raise MetaError("text holds a lone surrogate; it cannot be coded")
+        self._prepare_encoder()
+        enc = Encoder()
+        prev_block = [-1]
+        self._encode_text(enc, prompt, BOS0, prev_block)
+        self._encode_text(enc, negative, BOS1, prev_block)
+        return enc.finish()
+
+    def _code(self, enc: Encoder, pos: int, hist: list[int], s: int) -> None:
+        syms, cum, start = self.syms, self.cum, self.start
+        for t in self.chain(pos, hist):
+            a, b = start[t], start[t + 1] - 1
+            i = bisect_left(syms, s, a, b)
+            if i < b and syms[i] == s:
+                enc.encode(cum[i], cum[i + 1] - cum[i], cum[b])
+                return
+            i = b - 1          # ESC is the last entry
+            if syms[i] != ESC:
+                raise MetaError(f"cm2 model cannot code unit {s}")
+            enc.encode(cum[i], cum[b] - cum[i], cum[b])
+        raise MetaError(f"cm2 model cannot code unit {s}")  # pragma: no cover
+
+    def _encode_text(self, enc: Encoder, text: str, bos: int, prev_block: list[int]) -> None:
+        u = self.uni
+        for ev in self.events(text, bos):
+            kind = ev[0]
+            if kind == "u":
+                self._code(enc, ev[1], ev[2], ev[3])
+            elif kind == "c":
+                c = self.case[ev[1]]
+                m = ev[2]
+                enc.encode(c.cum[m], c.cum[m + 1] - c.cum[m], c.total)
+            elif kind == "f":
+                f = self.flag[ev[1]]
+                m = ev[2]
+                enc.encode(f.cum[m], f.cum[m + 1] - f.cum[m], f.total)
+            else:
+                cp = ev[1]
+                b = cp >> 8
+                sym = UNI_SAME if b == prev_block[0] else b
+                enc.encode(u.cum[sym], u.cum[sym + 1] - u.cum[sym], u.total)
+                enc.encode(cp & 255, 1, 256)
+                prev_block[0] = b
+
+    def events(self, text: str, bos: int):
+        """What the encoder codes for one text, in order: ``("u", pos, hist, unit)`` (hist
+        is the live history list: read it before the next event), ``("c", case_ctx,
+        mode)``, ``("f", prev_flag, flag)``, ``("x", code_point)`` (after a UNI unit)."""
+        self._prepare_encoder()
+        _, _, gaps, maxgap, _ = self._enc
+        space = self.space
+        hist = [bos]
+        pos = P_GAP
+        prev_mode = 4
+        gapcls = 0
+        for part in split_text(text):
+            if part[0].isascii() and part[0].isalnum():
+                for s in self.bpe(part.lower()):
+                    yield ("u", pos, hist, s)
+                    hist.append(s)
+                    pos = P_MID
+                pos = P_FIN
+                mode = case_mode(part)
+                if mode >= 0:
+                    yield ("c", prev_mode * 3 + gapcls, mode)
+                    if mode == C_FLAGS:
+                        up = 0
+                        for ch in part:
+                            if ch.isalpha():
+                                bit = 1 if ch.isupper() else 0
+                                yield ("f", up, bit)
+                                up = bit
+                    prev_mode = mode
+                gapcls = 2
+                continue
+            j = 0
+            while j < len(part):
+                for L in range(min(maxgap, len(part) - j), 0, -1):
+                    s = gaps.get(part[j:j + L])
+                    if s is not None:
+                        break
+                else:
+                    s, L = UNI, 1
+                yield ("u", pos, hist, s)
+                ch = part[j:j + L]
+                if s == UNI:
+                    yield ("x", ord(ch))
+                if any(c in _SENTENCE for c in ch):
+                    gapcls = 1
+                if s != space:
+                    hist.append(s)
+                pos = P_GAP
+                j += L
+        yield ("u", pos, hist, END)
+
+    @classmethod
+    def lexicon_only(cls, units: list[str], kinds: str, space: int, merges: list) -> "Model":
+        """A model without count tables: enough for ``events`` (training)."""
+        m = cls.__new__(cls)
+        m.units, m.kinds, m.space, m.merges_raw, m._enc = units, kinds, space, merges, None
+        return m
+
+
+DEFAULT_TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build",
+                             "cm2", TABLE_FILE)
+_models: dict[str, Model] = {}
+_lock = threading.Lock()
+
+
+def load_model(path: str = DEFAULT_TABLE) -> Model:
+    """A table file (gzip), loaded once per path."""
+    with _lock:
+        m = _models.get(path)
+        if m is None:
+            with open(path, "rb") as f:
+                m = _models[path] = Model(gzip.decompress(f.read()))
+    return m
