@@ -93,7 +93,7 @@ def test_comfyui_two_pass_area_composition():
     # second pass: node 24 after LatentUpscale to 1088x1920
     # (a typed Hires stage since issue 15; params passes/hires_* before)
     (h,) = m.stages
-    assert (h.steps, h.strength, h.guidance_scale) == (28, 0.5, 7.0)   # 14 of a 28-step schedule
+    assert (h.steps, h.strength, h.guidance_scale) == (14, 0.5, 7.0)   # runs 14 of 28
     assert (h.size, h.upscaler) == ((1088, 1920), "latent-nearest-exact")
     assert h.model == "ckpt:AbyssOrangeMix2_hard.safetensors"
     assert h.seed == 1122440447966177
@@ -119,7 +119,7 @@ def test_comfyui_unclip():
     assert (m.seed, m.steps, m.guidance_scale, m.scheduler) == (1106257833005336, 26, 8.0, "unipc")
     assert (m.width, m.height) == (1280, 704)
     (h,) = m.stages                    # params hires_steps 8 / hires_sampler before issue 15
-    assert (h.steps, h.scheduler, h.strength) == (15, "dpmpp_sde", 0.52)   # 8 of 15 steps
+    assert (h.steps, h.scheduler, h.strength) == (8, "dpmpp_sde", 0.52)   # runs 8 (of 15)
 
 
 @pytest.mark.parametrize("name", ["img2img_cropped.png", "night_evening_day_morning_cropped.png",

@@ -248,14 +248,14 @@ def test_comfyui_latent_hires():
     assert (m.width, m.height, m.steps, m.seed) == (512, 768, 28, 1111)
     (h,) = m.stages
     assert (h.scale, h.upscaler, h.strength, h.seed) == (1.5, "latent-nearest-exact", 0.5, 2222)
-    assert h.steps == 0 and h.scheduler == "dpmpp_2m_karras"   # 14 of a 28-step schedule
+    assert h.steps == 14 and h.scheduler == "dpmpp_2m_karras"  # runs 14 (of a 28-step schedule)
     assert "passes" not in m.params
 
 
 def test_comfyui_pixel_hires_with_upscale_model():
     (h,) = _meta(comfy_pixel_hires()).stages
     assert (h.upscaler, h.upscaler_model, h.scale) == ("model", "ckpt:4x-UltraSharp.pth", 2.0)
-    assert (h.strength, h.steps) == (0.4, 30)
+    assert (h.strength, h.steps) == (0.4, 12)          # the steps the pass runs
 
 
 def test_comfyui_sdxl_refiner():

@@ -851,10 +851,9 @@ def _pass_stages(g: _Graph, n: dict, info: dict, fp: dict, d: Draft) -> list:
     if lv.get("start_at_step") and steps:
         dn = max(0.0, 1.0 - lv["start_at_step"] / steps)
         extra["start_at_step"] = lv["start_at_step"]
-    # ComfyUI runs `steps` steps of a steps/denoise schedule; a stage's steps are the
-    # schedule's (diffusers/A1111 run steps x strength of them)
-    if 0 < dn < 1 and not lv.get("start_at_step"):
-        steps = int(steps / dn)
+    # a stage's steps are the steps the pass runs (spec: stage fields): ComfyUI's KSampler
+    # `steps` with `denoise` (it builds an int(steps / denoise)-step schedule and runs the
+    # last `steps`), as A1111's "Hires steps"
     kw["steps"] = 0 if steps == total else min(steps, 10_000)
     if lloras and [lo.name for lo in lloras] != [lo.name for lo in fp["loras"]]:
         kw["loras"] = tuple(_dedupe(lloras))
@@ -1439,18 +1438,6 @@ def _ckpt_name(model: str) -> str:
     return model[5:] if model.startswith("ckpt:") else _MODEL_FILE.get(model, model)
 
 
-def _comfy_steps(schedule: int, strength: float) -> int:
-    """KSampler steps that run the last ``strength`` of a ``schedule``-step schedule
-    (ComfyUI makes int(steps / denoise) steps and runs the last ``steps``)."""
-    if not 0 < strength < 1:
-        return max(schedule, 1)
-    r = round(schedule * strength)
-    for n in (r, r - 1, r + 1):
-        if n >= 1 and int(n / strength) == schedule:
-            return n
-    return max(r, 1)
-
-
 def _export_stages(meta: GenerationMeta, g: dict, model: list, texts: tuple,
                    clip: list) -> list:
     """Append the nodes of meta's Hires, Img2Img and Refiner stages after the first
@@ -1503,7 +1490,7 @@ def _export_stages(meta: GenerationMeta, g: dict, model: list, texts: tuple,
             latent = _export_resize(st, latent, add)
         latent = [add("KSampler", {
             "seed": e.seed if e.seed is not None else 0,
-            "steps": _comfy_steps(e.steps, e.strength), "cfg": e.guidance_scale,
+            "steps": e.steps, "cfg": e.guidance_scale,
             "sampler_name": sk[0], "scheduler": sk[1], "denoise": e.strength,
             "model": smodel, "positive": pos, "negative": neg, "latent_image": latent}), 0]
     return latent
