@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import math
 import os
 import random
 import struct
@@ -31,8 +30,8 @@ from array import array
 from collections import Counter, defaultdict
 
 from training.textcoding import cm2
-from training.textcoding.cm2 import (BOS0, BOS1, END, ESC, MAGIC, MODEL_VERSION, P_FIN, P_GAP,
-                                  P_MID, UNI, Model)
+from training.textcoding.cm2 import (BOS0, BOS1, ESC, MAGIC, MODEL_VERSION, P_FIN, P_GAP, P_MID,
+                                  Model)
 from training.textcoding import train as T
 
 HERE = os.path.dirname(os.path.abspath(__file__))
