@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 import brotli  # noqa: E402
 import zstandard  # noqa: E402
 
-from aigif.textcoding import cm, train  # noqa: E402
+from aigif.textcoding import cm  # noqa: E402
+from training.textcoding import cm2, train  # noqa: E402
 
 
 def pair_bytes(p: str, n: str) -> bytes:
@@ -68,6 +69,9 @@ def main() -> int:
                                                      "data", "prompts"))
     ap.add_argument("--wheels", default=os.environ.get("AIGIF_TRAIN_WHEELS"))
     ap.add_argument("--limit", type=int, default=1500, help="max held-out texts per corpus")
+    ap.add_argument("--cm2", action="append", default=[], metavar="NAME=TABLE",
+                    help="also measure a cm2 candidate table (training/textcoding/train_cm2.py; "
+                         "issue 21), e.g. cm2=build/cm2/cm2.bin.gz trigram=build/cm2/tri.bin.gz")
     a = ap.parse_args()
 
     sets: dict[str, list[tuple[str, str]]] = {}
@@ -108,11 +112,16 @@ def main() -> int:
     zc = zstandard.ZstdCompressor(level=19, dict_data=zdict, write_content_size=False,
                                   write_checksum=False, write_dict_id=False)
 
+    extra = {}
+    for spec_ in a.cm2:
+        name_, path_ = spec_.split("=", 1)
+        extra[name_] = cm2.load_model(path_)
     rows = []
     times = []
     per_set_cm: dict[str, list[int]] = {}
     for name, pairs in sets.items():
         raw, zl, br, zs, c = [], [], [], [], []
+        ex: dict[str, list[int]] = {k: [] for k in extra}
         for p, n in pairs:
             b = pair_bytes(p, n)
             raw.append(len(b))
@@ -125,6 +134,10 @@ def main() -> int:
             times.append(time.perf_counter() - t0)
             assert back == (p, n), (p, n)
             c.append(len(data))
+            for k, m2 in extra.items():
+                d2 = m2.encode(p, n)
+                assert m2.decode(d2) == (p, n), (k, p, n)
+                ex[k].append(len(d2))
         per_set_cm[name] = c
         chars = sum(len(p) + len(n) for p, n in pairs)
 
@@ -132,11 +145,11 @@ def main() -> int:
             mean, med = statistics.mean(xs), statistics.median(xs)
             return f"{mean:.1f} / {med:g} / {8 * sum(xs) / chars:.2f}"
         rows.append([f"{name} n={len(pairs)}", f"{chars / len(pairs):.0f}", cell(raw), cell(zl),
-                     cell(br), cell(zs), cell(c)])
+                     cell(br), cell(zs), cell(c)] + [cell(v) for v in ex.values()])
     print("Coded prompt text: mean bytes / median bytes / bits per character "
           "(cm1 = text method 2 payload, without its 1-byte method code)\n")
     print(table(rows, ["corpus", "chars", "raw UTF-8", "zlib-9", "brotli-11",
-                       "zstd-19+dict", "cm1"]))
+                       "zstd-19+dict", "cm1"] + list(extra)))
 
     # whole files
     import aigif
