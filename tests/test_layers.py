@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("aigif.codecs",),
     ("aigif.render",),
     ("aigif.embedded", "aigif.document"),
-    ("aigif.interop", "aigif.pillow"),
+    ("aigif.interop", "aigif.pillow", "aigif.scale"),
     ("aigif",),
     ("aigif.cli", "aigif.__main__"),
 ]
