@@ -11,8 +11,10 @@ between passes (``DiffusionPipeline.from_pipe``: no reload):
   mode, antialias)`` with A1111's / ComfyUI's modes (``f``: the VAE's scale factor);
 - pixel upscale: decoded image, ``PIL.Image.resize`` (Lanczos, bicubic, bilinear,
   nearest);
-- img2img (and the second pass of a hires fix): the family's img2img pipeline with
-  ``strength`` (diffusers: ``int(steps * strength)`` of ``steps`` steps run);
+- img2img (and the second pass of a hires fix): the family's img2img pipeline running the
+  pass's ``steps`` as the last steps of an ``int(steps / strength)``-step schedule (A1111's
+  hires fix, ComfyUI's ``denoise``; ``aigif.render.strength``); strength 0 leaves the
+  previous result as it is;
 - refiner: the previous pass stops at ``denoising_end=switch``, the refiner's
   ``StableDiffusionXLImg2ImgPipeline`` goes on from ``denoising_start=switch``;
 - ControlNet stages condition the pass they name (the family's ControlNet pipelines);
@@ -29,8 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..codecs import decode_payload
-from ..errors import RenderError
+from ..errors import AigifError, RenderError
 from .loras import LoraSession
+from .schedulers import make_scheduler
+from .strength import pass_schedule
 
 __all__ = ["LATENT_MODES", "PIXEL_MODES", "StageRun", "Loader", "run", "decode_latents"]
 
@@ -83,6 +87,7 @@ class _Step:
     controls: list = field(default_factory=list)
     denoising_end: float | None = None
     upscaler: str | None = None  # upscale steps
+    noted: bool = False          # its schedule note is already in StageRun.skipped
 
 
 def _label(i: int, stage: Any) -> str:
@@ -265,9 +270,8 @@ def _wants_latents(step: _Step | None) -> bool:
     return step.op in ("img2img", "refiner")
 
 
-def _pass_meta(meta, stage, strict: bool, backend):
-    """A GenerationMeta for a stage's denoising pass (its effective values), checked by
-    the backend like a first pass."""
+def _pass_settings(meta, stage):
+    """A GenerationMeta for a stage's denoising pass (its effective values), and them."""
     eff = stage.effective(meta)
     params = dict(stage.params)
     if not any(k.startswith("scheduler.") for k in params) and eff.scheduler == meta.scheduler:
@@ -276,8 +280,44 @@ def _pass_meta(meta, stage, strict: bool, backend):
                      steps=eff.steps, guidance_scale=eff.guidance_scale,
                      scheduler=eff.scheduler, clip_skip=eff.clip_skip or None, params=params,
                      loras=eff.loras, stages=())
+    return m, eff
+
+
+def _pass_meta(meta, stage, strict: bool, backend):
+    """``_pass_settings``, checked by the backend like a first pass."""
+    m, eff = _pass_settings(meta, stage)
     backend.check(m, strict=strict)
     return m, eff
+
+
+def _schedule_notes(steps: list[_Step], pipe, meta, approximate: bool) -> list[str]:
+    """Up front, before any pass runs: the img2img passes whose steps/strength diffusers
+    cannot lay out as the file's schedule (``aigif.render.strength``); RenderError unless
+    ``approximate``. Probed with the first pass's scheduler config (a pass on another
+    checkpoint is probed again with its own when it runs)."""
+    notes = []
+    base = getattr(pipe, "_aigif_scheduler_config", None) or dict(pipe.scheduler.config)
+    for step in steps:
+        if step.op != "img2img" or not step.stage.strength:
+            continue
+        pm, _ = _pass_settings(meta, step.stage)
+        try:
+            sched = make_scheduler(pm.scheduler, base, {
+                k[len("scheduler."):]: v for k, v in pm.params.items()
+                if k.startswith("scheduler.")})
+        except AigifError:      # the pass's own check says what is wrong when it runs
+            continue
+        note = pass_schedule(sched, pm.steps, step.stage.strength).note
+        if note is None:
+            continue
+        msg = f"{step.label}: {note}"
+        if not approximate:
+            raise RenderError(msg + "; pass approximate=True to render it so (the result "
+                              "is then marked approximate)",
+                              field=f"stages[{step.index - 1}].strength")
+        step.noted = True
+        notes.append(msg)
+    return notes
 
 
 def _controlnet_kwargs(controls: list, loader: Loader) -> tuple[Any, dict]:
@@ -299,6 +339,7 @@ def run(backend, pipe, meta, loader: Loader, *, strict: bool = False,
     of ``backend``; return a StageRun. ``loras``: a LoraSession (None: a fresh one, closed
     at the end)."""
     steps, skipped = _plan(meta, backend, approximate)
+    skipped += _schedule_notes(steps, pipe, meta, approximate)
     session = LoraSession() if loras is None else loras
     res = StageRun(None, skipped=skipped)
     try:
@@ -313,7 +354,7 @@ def run(backend, pipe, meta, loader: Loader, *, strict: bool = False,
                 state = _txt2img(backend, pipe, meta, step, out_type, loader, session)
             elif step.op == "img2img":
                 state, size = _img2img(backend, pipe, meta, step, state, out_type, loader,
-                                       session, strict)
+                                       session, strict, approximate, res.skipped)
             else:
                 state = _refiner(backend, meta, step, state, out_type, loader, session,
                                  strict)
@@ -349,8 +390,12 @@ def _txt2img(backend, pipe, meta, step, out_type, loader, session):
     return _images(p(**kw), out_type)
 
 
-def _img2img(backend, pipe, meta, step, state, out_type, loader, session, strict):
+def _img2img(backend, pipe, meta, step, state, out_type, loader, session, strict,
+             approximate=False, skipped=None):
     pm, eff = _pass_meta(meta, step.stage, strict, backend)
+    strength = step.stage.strength
+    if not strength:          # strength 0: nothing is denoised (A1111, ComfyUI)
+        return state, _size_of(pipe, state)
     root, be = pipe, backend
     if eff.model != meta.model:
         root, be = loader.pipeline(eff.model, backend.pipeline_class)
@@ -358,10 +403,19 @@ def _img2img(backend, pipe, meta, step, state, out_type, loader, session, strict
             raise RenderError(f"{step.label}: model {eff.model!r} is of generator "
                               f"{be.key!r}, the first pass's of {backend.key!r}",
                               field=f"stages[{step.index - 1}].model")
+    scheduler = be.scheduler(root, pm)
+    ps = pass_schedule(scheduler, pm.steps, strength)
+    if ps.note is not None and not step.noted:     # probed otherwise up front
+        if not approximate:
+            raise RenderError(f"{step.label}: {ps.note}",
+                              field=f"stages[{step.index - 1}].strength")
+        if skipped is not None:
+            skipped.append(f"{step.label}: {ps.note}")
     kw = be.call_kwargs(pm, loader.rng(pm.seed))
     kw.pop("width", None)
     kw.pop("height", None)
-    kw.update(output_type=out_type, strength=step.stage.strength)
+    kw.update(output_type=out_type, num_inference_steps=ps.num_inference_steps,
+              strength=ps.strength)
     if step.controls:
         cn, ckw = _controlnet_kwargs(step.controls, loader)
         kw["control_image"] = ckw.pop("_images")
@@ -373,12 +427,16 @@ def _img2img(backend, pipe, meta, step, state, out_type, loader, session, strict
     if step.denoising_end is not None:
         kw["denoising_end"] = step.denoising_end
     session.activate(root, pm.loras)
-    p.scheduler = be.scheduler(root, pm)
+    p.scheduler = scheduler
     out = _images(p(**kw), out_type)
-    if _is_image(out):
-        return out, out.size
-    f = root.vae_scale_factor
-    return out, (out.shape[-1] * f, out.shape[-2] * f)
+    return out, _size_of(root, out)
+
+
+def _size_of(pipe, state) -> tuple[int, int]:
+    if _is_image(state):
+        return state.size
+    f = pipe.vae_scale_factor
+    return state.shape[-1] * f, state.shape[-2] * f
 
 
 def _refiner(backend, meta, step, state, out_type, loader, session, strict):
