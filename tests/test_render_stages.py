@@ -70,13 +70,23 @@ def _first(pipe, **kw):
     return pipe(**base).images
 
 
-def _i2i(pipe, image, strength, **kw):
+def _tail(scheduler, steps, strength):
+    """The file's rule by hand (A1111 hires fix, ComfyUI denoise): the last ``steps``
+    timesteps of a schedule of int(steps / strength) steps."""
+    full = type(scheduler).from_config(scheduler.config)
+    full.set_timesteps(int(steps / strength))
+    return [int(t) for t in full.timesteps[::full.order][-steps:]]
+
+
+def _i2i(pipe, image, strength, steps=4, **kw):
+    """diffusers' img2img pipeline given the pass's timesteps explicitly (strength 1.0 of
+    them: it starts at the first)."""
     i2i = diffusers.StableDiffusionImg2ImgPipeline.from_pipe(pipe)
     i2i.set_progress_bar_config(disable=True)
-    base = dict(prompt=PROMPT, negative_prompt=NEG, num_inference_steps=4, guidance_scale=5.0,
-                generator=_g())
+    base = dict(prompt=PROMPT, negative_prompt=NEG, guidance_scale=5.0, generator=_g())
     base.update(kw)
-    return i2i(image=image, strength=strength, **base).images[0]
+    return i2i(image=image, strength=1.0, timesteps=_tail(pipe.scheduler, steps, strength),
+               **base).images[0]
 
 
 def _same(a, b) -> bool:
@@ -121,7 +131,7 @@ def test_hires_pixel_upscale_with_its_own_pass_settings(models, cache):
     res = _render(_meta(stages=(st,)), cache)
     pipe = _sd(models["sd"])
     first = _first(pipe)[0]
-    want = _i2i(pipe, first.resize((40, 48), Image.LANCZOS), 0.6, num_inference_steps=3,
+    want = _i2i(pipe, first.resize((40, 48), Image.LANCZOS), 0.6, steps=3,
                 generator=_g(7), guidance_scale=3.0, prompt="a fox at night")
     assert res.image.size == (40, 48) and _same(res.image, want)
     # the plain render is the first pass alone: the stage changed the image
@@ -145,6 +155,77 @@ def test_img2img_stage_continues_from_latents(models, cache):
     lat = _first(pipe, output_type="latent")
     want = _i2i(pipe, lat, 0.75, prompt="a grey wolf", negative_prompt=None, generator=_g(5))
     assert _same(res.image, want)
+
+
+@pytest.mark.parametrize("key,cls", [("euler", "EulerDiscreteScheduler"),
+                                     ("heun", "HeunDiscreteScheduler"),
+                                     ("dpmpp_2m", "DPMSolverMultistepScheduler")])
+def test_pass_runs_its_steps_at_the_end_of_a_longer_schedule(models, cache, key, cls):
+    """steps=3 at strength 0.45: the last 3 steps of a 6-step schedule (A1111 "Hires
+    steps: 3", ComfyUI steps 3 / denoise 0.45), not diffusers' int(3 * 0.45) = 1 step."""
+    from aigif.render.schedulers import scheduler_class
+    st = Hires(scale=1.5, strength=0.45, steps=3)
+    res = _render(_meta(scheduler=key, stages=(st,)), cache)
+    pipe = _sd(models["sd"])
+    c, opts = scheduler_class(key)
+    assert c.__name__ == cls
+    pipe.scheduler = c.from_config(pipe.scheduler.config, **opts)
+    lat = _first(pipe, output_type="latent")
+    up = F.interpolate(lat, size=(24, 24), mode="bilinear")
+    tail = _tail(pipe.scheduler, 3, 0.45)
+    assert len(tail) == 3 and tail[0] < int(pipe.scheduler.timesteps[0])
+    assert _same(res.image, _i2i(pipe, up, 0.45, steps=3))
+    assert not res.approximate
+
+
+@pytest.mark.parametrize("key", ["unipc", "dpm2", "ddim", "dpmpp_2m_karras"])
+def test_schedulers_without_custom_timesteps_run_the_same_tail(models, cache, key,
+                                                               monkeypatch):
+    """These schedulers take no ``timesteps=`` argument: the timesteps the pass executes
+    are the tail of the full schedule (DPM2: its interpolated half steps too)."""
+    from aigif.render.schedulers import scheduler_class
+    c, opts = scheduler_class(key)
+    seen, step = [], c.step
+
+    def spy(self, model_output, timestep, *a, **kw):
+        seen.append(float(timestep))
+        return step(self, model_output, timestep, *a, **kw)
+
+    _render(_meta(scheduler=key), cache)                       # first pass alone: warm
+    monkeypatch.setattr(c, "step", spy)
+    _render(_meta(scheduler=key, stages=(Img2Img(strength=0.45, steps=3),)), cache)
+    full = c.from_config(_sd(models["sd"]).scheduler.config, **opts)
+    full.set_timesteps(4)
+    first = [float(t) for t in full.timesteps]
+    full.set_timesteps(int(3 / 0.45))
+    n = 3 * full.order - (full.order - 1)
+    assert seen == first + [float(t) for t in full.timesteps[-n:]]
+
+
+def test_strength_zero_steps_zero_and_schedules_diffusers_cannot_lay_out(models, cache):
+    from PIL import Image
+    pipe = _sd(models["sd"])
+    first = _first(pipe)[0]
+    # strength 0: nothing is denoised, the upscaled image is the result
+    res = _render(_meta(stages=(Hires(scale=1.25, upscaler="lanczos", strength=0.0),)), cache)
+    assert _same(res.image, first.resize((40, 40), Image.LANCZOS))
+    # steps 0: the first pass's 4 steps, the last 4 of int(4 / 0.5) = 8
+    res = _render(_meta(stages=(Hires(scale=1.5, strength=0.5, steps=0),)), cache)
+    lat = _first(pipe, output_type="latent")
+    assert _same(res.image, _i2i(pipe, F.interpolate(lat, size=(24, 24), mode="bilinear"),
+                                 0.5, steps=4))
+    # int(4 / 0.001) = 4000 steps: more than the model's 1000 training timesteps
+    long = _meta(stages=(Img2Img(strength=0.001),))
+    with pytest.raises(RenderError, match=r"stages\[0\] \(img2img\).*4000-step.*1000"):
+        _render(long, cache)
+    res = _render(long, cache, approximate=True)
+    assert res.approximate and "last 4 steps of a 1000-step schedule" in res.skipped[0]
+    # PNDM lays out its warm-up steps too: no tail of the schedule to run
+    pndm = _meta(scheduler="pndm", stages=(Img2Img(strength=0.5),))
+    with pytest.raises(RenderError, match="PNDMScheduler lays out"):
+        _render(pndm, cache)
+    res = _render(pndm, cache, approximate=True)
+    assert res.approximate and len(res.skipped) == 1 and "PNDMScheduler" in res.skipped[0]
 
 
 def test_refiner_hand_over_equals_diffusers(models, cache):
@@ -192,7 +273,8 @@ def test_controlnet_on_first_and_hires_pass(models, cache):
     up = F.interpolate(lat, size=(24, 24), mode="bilinear")
     p2 = diffusers.StableDiffusionControlNetImg2ImgPipeline.from_pipe(pipe, controlnet=cn)
     p2.set_progress_bar_config(disable=True)
-    want = p2(prompt=PROMPT, negative_prompt=NEG, num_inference_steps=4, guidance_scale=5.0,
+    # no timesteps argument here: 4 steps run of int(4 / 0.5) = 8 are int(8 * 0.5)
+    want = p2(prompt=PROMPT, negative_prompt=NEG, num_inference_steps=8, guidance_scale=5.0,
               image=up, control_image=ctrl2, strength=0.5, controlnet_conditioning_scale=1.2,
               control_guidance_start=0.25, control_guidance_end=1.0, generator=_g()).images[0]
     assert _same(res.image, want)
