@@ -85,3 +85,30 @@ def test_render_errors_are_one_line(render_app, tmp_path):
 def test_main_app_lists_render_commands():
     from aigif.cli.main import COMMAND_MODULES
     assert "render" in COMMAND_MODULES
+
+
+def test_render_approximate_skips_what_cannot_be_rendered(render_app, render_cli_model,
+                                                          tmp_path):
+    from aigif.stages import Detailer, Upscale
+    meta = aigif.GenerationMeta(model="local:" + render_cli_model[1].hex(), generator="sd",
+                                prompt="a lighthouse", seed=5, steps=2, width=16, height=16,
+                                scheduler="euler",
+                                stages=(Upscale(upscaler="lanczos"),
+                                        Detailer(detector="face_yolov8n.pt")))
+    aigif.save(meta, tmp_path / "d.aigif")
+    r = render_app("render", tmp_path / "d.aigif", "-o", tmp_path / "d.png", "--device", "cpu")
+    assert r.exit_code == 2 and not (tmp_path / "d.png").exists()
+    assert "face_yolov8n" in r.output and "--approximate" in r.output
+    assert "approximate=True" not in r.output
+    r = render_app("render", tmp_path / "d.aigif", "-o", tmp_path / "d.png", "--device", "cpu",
+                   "--approximate")
+    assert r.exit_code == 0, r.output
+    assert "APPROXIMATE (1 stage skipped or approximated)" in r.output
+    assert "aigif: approximate:" in r.output and "stages[1] (detailer)" in r.output
+    from PIL import Image
+    assert Image.open(tmp_path / "d.png").size == (32, 32)     # the upscale still ran
+    # a file every stage of which renders is not marked
+    aigif.save(meta.replace(stages=meta.stages[:1]), tmp_path / "u.aigif")
+    r = render_app("render", tmp_path / "u.aigif", "-o", tmp_path / "u.png", "--device", "cpu",
+                   "--approximate")
+    assert r.exit_code == 0 and "APPROXIMATE" not in r.output, r.output

@@ -52,6 +52,14 @@ def _exactness(res) -> str:
             None: "no fingerprint to check"}[res.exact]
 
 
+def _approximate(res) -> str:
+    """``"APPROXIMATE (...); "`` when stages were skipped or approximated, else ``""``."""
+    if not getattr(res, "approximate", False):
+        return ""
+    n = len(res.skipped)
+    return f"APPROXIMATE ({n} stage{'s' if n != 1 else ''} skipped or approximated); "
+
+
 def _save(image, path: Path, *, force: bool, within: Optional[Path] = None) -> None:
     """Write a rendered image atomically (never through a link; inside ``within``)."""
     try:
@@ -90,6 +98,10 @@ def render(
                                   "when the model is not available"),
     offline: bool = typer.Option(False, help="never download weights"),
     force: bool = typer.Option(False, help="overwrite existing outputs"),
+    approximate: bool = typer.Option(False, help="render what can be rendered: skip (or "
+                                     "approximate) the generation stages aigif cannot run "
+                                     "exactly, say which and why, and mark the image "
+                                     "approximate"),
 ) -> None:
     """Regenerate the images of .aigif files."""
     def go() -> None:
@@ -116,15 +128,20 @@ def render(
                         warnings.simplefilter("always", errors.AigifWarning)
                         res = aigif_open(src).render(device=device, dtype=dtype, strict=strict,
                                                      fallback="payload" if fallback else "error",
-                                                     download=not offline)
+                                                     download=not offline,
+                                                     approximate=approximate)
                     _warn_lines(caught)
                     _save(res.image, dst, force=force, within=None if single else output)
                     t = res.timings.get("total", 0.0)
-                    console.print(f"{src} -> {dst}: {_exactness(res)}, {t:.2f} s"
-                                  f"{' (cached pipeline)' if res.cache_hit else ''}")
+                    console.print(f"{src} -> {dst}: {_approximate(res)}{_exactness(res)}, "
+                                  f"{t:.2f} s{' (cached pipeline)' if res.cache_hit else ''}",
+                                  markup=False)
+                    for line in getattr(res, "skipped", None) or ():
+                        err_console.print(f"aigif: approximate: {src}: {line}", markup=False)
                 except errors.AigifError as e:
                     failed += 1
-                    err_console.print(f"aigif: error: {src}: {e}", markup=False)
+                    msg = str(e).replace("pass approximate=True", "render with --approximate")
+                    err_console.print(f"aigif: error: {src}: {msg}", markup=False)
                 except OSError as e:
                     failed += 1
                     err_console.print(f"aigif: error: {src}: {e.strerror or e}", markup=False)
