@@ -192,3 +192,22 @@ def test_batching_is_opt_in_and_marked_unless_exact(make_files, tmp_path):
     for f in files:
         img = _pixels(tmp_path / "b" / (f.stem + ".png"))
         assert img
+
+
+def test_cli_render_batch_run_resumes(make_files, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+    from aigif.cli import render as render_cli
+    files = make_files(2)
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# inputs\n{files[1].name}\n")
+    (tmp_path / "in" / "list.txt").write_text(listing.read_text())
+    app = typer.Typer()
+    render_cli.register(app)
+    args = ["render", str(files[0]), "--list", str(tmp_path / "in" / "list.txt"), "-o",
+            str(tmp_path / "out"), "--resume", "--device", "cpu"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "2 rendered, 0 already done, 0 failed of 2" in r.output and "exact" in r.output
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0 and "0 rendered, 2 already done" in r.output, r.output

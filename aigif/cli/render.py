@@ -17,6 +17,7 @@ from .. import GenerationMeta, errors
 from .. import open as aigif_open
 from ..errors import AigifWarning
 from .. import render as _render
+from .. import scale as _scale
 
 from ._common import (check_output, console, err_console, fail, image_format, image_writer,
                       run_guarded, write_output)
@@ -85,7 +86,7 @@ def _targets(files: List[Path], output: Path, single: bool) -> list:
 
 
 def render(
-    files: List[Path] = typer.Argument(..., help=".aigif files to regenerate"),
+    files: List[Path] = typer.Argument(..., help=".aigif files to regenerate ('-' with --list: none)"),
     output: Path = typer.Option(..., "-o", "--output", help="image file (one input) or "
                                 "folder (one <name>.png per input)"),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1, mps (default: the "
@@ -102,8 +103,29 @@ def render(
                                      "approximate) the generation stages aigif cannot run "
                                      "exactly, say which and why, and mark the image "
                                      "approximate"),
+    workers: int = typer.Option(1, "--workers", min=1, help="worker processes (CPU); "
+                                "several make a resumable batch run into the OUT folder"),
+    devices: Optional[str] = typer.Option(None, "--devices", help="'all' (one process per "
+                                          "visible GPU; --workers CPU processes without "
+                                          "one) or a list: cuda:0,cuda:1"),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS",
+                                      help="render on Ray actors: 'local' (a Ray on this "
+                                      "machine), 'auto' or ray://head:10001 "
+                                      "(pip install 'aigif[cluster]')"),
+    batch_size: int = typer.Option(1, "--batch-size", min=1, help="files per pipeline call "
+                                   "(opt-in: pixels may differ, marked approximate)"),
+    from_list: Optional[Path] = typer.Option(None, "--list", help="a file listing inputs "
+                                             "(one path or URL a line, or JSONL src/dst)"),
+    resume: bool = typer.Option(False, "--resume", help="batch run with a manifest in OUT: "
+                                "a rerun renders only what is missing"),
 ) -> None:
     """Regenerate the images of .aigif files."""
+    if workers > 1 or devices or ray or batch_size > 1 or from_list or resume:
+        return _render_many(files, output, device=device, dtype=dtype, strict=strict,
+                            fallback=fallback, offline=offline, force=force, workers=workers,
+                            devices=devices, ray=ray, batch_size=batch_size,
+                            from_list=from_list)
+
     def go() -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
         single = len(files) == 1 and output.suffix.lower() in _IMAGE_SUFFIXES
@@ -147,6 +169,48 @@ def render(
                     err_console.print(f"aigif: error: {src}: {e.strerror or e}", markup=False)
                 bar.advance(task)
         if failed:
+            raise typer.Exit(2)
+    run_guarded(go)
+
+
+def _render_many(files, output: Path, *, device, dtype, strict, fallback, offline, force,
+                 workers, devices, ray, batch_size, from_list) -> None:
+    """The batch path (``aigif.scale.render_many``): a folder of outputs, a manifest in
+    it, a single progress display and a single report, whatever the workers."""
+    def go() -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        if output.suffix.lower() in _IMAGE_SUFFIXES:
+            fail(f"a batch run writes into a folder, not {output}")
+        inputs = [str(f) for f in files if str(f) != "-"]
+        if from_list is not None:
+            inputs += _scale.read_list(from_list)
+        if not inputs:
+            fail("no inputs")
+        _quiet()
+        run = _scale.render_many(inputs, output, workers=workers, devices=devices,
+                          ray=(True if ray == "local" else ray) if ray else None,
+                          overwrite=force, batch_size=batch_size, device=device, dtype=dtype,
+                          strict=strict, fallback="payload" if fallback else "error",
+                          download=not offline)
+        with Progress(TextColumn("{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                      console=err_console, transient=True) as bar:
+            task = bar.add_task("rendering", total=run.report.total or None)
+            for item in run:
+                bar.update(task, total=run.report.total)
+                if item.status == "failed":
+                    err_console.print(f"aigif: error: {item.src}: {item.error}", markup=False)
+                elif item.status == "done":
+                    what = ("from the pixel payload (model not available)"
+                            if item.source == "payload" else
+                            "approximate" if item.approximate else
+                            {True: "exact", False: "approximate (fingerprint differs)",
+                             None: "no fingerprint to check"}[item.exact])
+                    console.print(f"{item.src} -> {item.dst}: {what}, {item.seconds:.2f} s "
+                                  f"[{item.worker}]")
+                bar.advance(task)
+        console.print(str(run.report))
+        if run.report.failed:
             raise typer.Exit(2)
     run_guarded(go)
 
