@@ -211,3 +211,40 @@ def test_cli_render_batch_run_resumes(make_files, tmp_path):
     assert "2 rendered, 0 already done, 0 failed of 2" in r.output and "exact" in r.output
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0 and "0 rendered, 2 already done" in r.output, r.output
+
+
+def test_convert_verify_keeps_syntax_residual_or_pixels(make_files, tmp_path):
+    import typer
+    from PIL import Image
+    from typer.testing import CliRunner
+    from aigif import interop
+    from aigif.cli import interop as interop_cli
+    f = aigif.open(make_files(1)[0])
+    src = tmp_path / "src"
+    src.mkdir()
+    img = f.render(device="cpu").image
+    (src / "exact.png").write_bytes(interop.export(f, "a1111", image=img, format="png"))
+    noisy = img.copy()
+    for i in range(0, 32, 3):
+        noisy.putpixel((i, i), (0, 0, 0))
+    (src / "noisy.png").write_bytes(interop.export(f, "a1111", image=noisy, format="png"))
+    other = f.meta.replace(model="ckpt:someone-elses-model", model_revision=None)
+    (src / "elsewhere.png").write_bytes(interop.export(aigif.AigifFile(meta=other), "a1111",
+                                                       image=img, format="png"))
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    app = typer.Typer()
+    interop_cli.register(app)
+    r = CliRunner().invoke(app, ["convert", str(src), "-o", str(tmp_path / "out"),
+                                 "--verify", "--target", "exact", "--offline"])
+    assert r.exit_code == 0, r.output
+    assert "verified: syntax 1, residual 1, pixels 1" in r.output, r.output
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before   # originals untouched
+    out = tmp_path / "out"
+    e, n, o = (aigif.open(out / f"{k}.aigif") for k in ("exact", "noisy", "elsewhere"))
+    assert e.payload is None and e.residual is None
+    assert n.residual is not None and n.payload is None
+    assert o.payload is not None
+    for name, g in (("exact", e), ("noisy", n), ("elsewhere", o)):   # exact pixels back
+        with Image.open(src / f"{name}.png") as im:
+            want = im.convert("RGB").tobytes()
+        assert g.image(policy="auto", device="cpu").image.convert("RGB").tobytes() == want

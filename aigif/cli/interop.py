@@ -12,6 +12,7 @@ from .. import dumps, interop
 from .. import open as aopen
 from .._atomic import ensure_dir_within
 from ..codecs import available_codecs, encode_payload
+from ..scale import verify as _scale_verify
 from ._common import check_output, console, err_console, fail, run_guarded, write_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -61,6 +62,17 @@ def convert(
     lossless: bool = typer.Option(False, help="lossless pixel payload"),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="descend into subfolders"),
     force: bool = typer.Option(False, help="overwrite existing outputs"),
+    verify: bool = typer.Option(False, "--verify", help="regenerate each image where its "
+                                "model is here and keep syntax only (exact), syntax + "
+                                "residual, or pixels, whichever is smallest at --target"),
+    target: str = typer.Option("exact", "--target", help="with --verify: 'exact' or a PSNR "
+                               "in dB (e.g. 40)"),
+    trust_syntax: bool = typer.Option(False, "--trust-syntax", help="with --verify: keep "
+                                      "syntax only when the model is not available"),
+    model_map: List[str] = typer.Option([], "--model", metavar="CKPT=MODEL",
+                                        help="with --verify: render checkpoint CKPT with "
+                                        "registered model MODEL"),
+    offline: bool = typer.Option(False, help="with --verify: never download weights"),
 ) -> None:
     """Convert images made by A1111, ComfyUI, InvokeAI, NovelAI, Fooocus, SwarmUI, SD.Next
     (their embedded generation metadata) into .aigif files."""
@@ -73,6 +85,18 @@ def convert(
         if keep_pixels not in have:
             fail(f"--keep-pixels {keep_pixels}: codec not available here; available: "
                  f"{', '.join(have) or 'none (pip install aigif[images])'}")
+    tgt, mapping, ways = None, {}, {}
+    if verify:
+        import math
+        try:
+            tgt = math.inf if target.lower() == "exact" else float(target)
+        except ValueError:
+            fail(f"--target {target!r}: expected 'exact' or a number of dB")
+        for m in model_map:
+            k, sep, v = m.partition("=")
+            if not sep or not k or not v:
+                fail(f"--model {m!r}: expected CKPT=MODEL")
+            mapping[k] = v
     files, skipped = _gather(inputs, recursive)
     if not files and skipped:
         for name, why in skipped:
@@ -96,13 +120,19 @@ def convert(
                     raise errors.AigifError(f"{out} exists (use --force to overwrite)")
                 size = path.stat().st_size
                 r = interop.read(path)
-                payload = None
-                if keep_pixels:
-                    payload = _payload(path, keep_pixels, quality, lossless)
-                f = r.to_aigif(payload)
+                if verify:
+                    item = _scale_verify.verify_one(path, target=tgt, trust_syntax=trust_syntax,
+                                                    models=mapping, download=not offline)
+                    data = item.data
+                    ways[item.way] = ways.get(item.way, 0) + 1
+                else:
+                    payload = None
+                    if keep_pixels:
+                        payload = _payload(path, keep_pixels, quality, lossless)
+                    data = dumps(r.to_aigif(payload))
                 # every output stays inside OUT, whatever links its sub-folders hold
                 ensure_dir_within(out.parent, outdir)
-                n = write_output(out, dumps(f), force=force, within=outdir)
+                n = write_output(out, data, force=force, within=outdir)
                 totals["before"] += size
                 totals["after"] += n
                 rows.append((str(path), r.tool, size, n, r.mapped_count, len(r.unmapped),
@@ -131,6 +161,10 @@ def convert(
         for row in rows:
             by_tool[row[1]] = by_tool.get(row[1], 0) + 1
         console.print(Text("tools: " + ", ".join(f"{k} {v}" for k, v in sorted(by_tool.items()))))
+        if verify:
+            console.print(Text("verified: " + ", ".join(f"{k} {ways[k]}" for k in
+                                                        _scale_verify.WAYS if ways.get(k)) +
+                               f"; bytes {totals['before']} -> {totals['after']}"))
     for row in rows:
         if row[6]:
             err_console.print(Text(f"aigif: warning: {row[0]}: {row[6]}"))
