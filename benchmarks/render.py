@@ -173,8 +173,9 @@ def main() -> None:
                        num_inference_steps=a.steps, guidance_scale=7.0, width=a.size,
                        height=a.size, generator=g(seed), output_type="latent").images
             up = torch.nn.functional.interpolate(lat, size=(side, side), mode="bilinear")
+            # the hires pass runs `steps` steps: the last half of a 2*steps schedule
             return i2i(meta.prompt, negative_prompt=meta.negative_prompt, image=up,
-                       strength=0.5, num_inference_steps=a.steps, guidance_scale=7.0,
+                       strength=0.5, num_inference_steps=2 * a.steps, guidance_scale=7.0,
                        generator=g(seed)).images[0]
 
         same_h = bare_hires(1).tobytes() == render_meta(

@@ -26,6 +26,8 @@ the render's RNG device. Nothing here imports torch at import time.
 """
 from __future__ import annotations
 
+import json
+
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -290,6 +292,9 @@ def _pass_meta(meta, stage, strict: bool, backend):
     return m, eff
 
 
+_NOTES: dict[tuple, str | None] = {}
+
+
 def _schedule_notes(steps: list[_Step], pipe, meta, approximate: bool) -> list[str]:
     """Up front, before any pass runs: the img2img passes whose steps/strength diffusers
     cannot lay out as the file's schedule (``aigif.render.strength``); RenderError unless
@@ -301,13 +306,21 @@ def _schedule_notes(steps: list[_Step], pipe, meta, approximate: bool) -> list[s
         if step.op != "img2img" or not step.stage.strength:
             continue
         pm, _ = _pass_settings(meta, step.stage)
-        try:
-            sched = make_scheduler(pm.scheduler, base, {
-                k[len("scheduler."):]: v for k, v in pm.params.items()
-                if k.startswith("scheduler.")})
-        except AigifError:      # the pass's own check says what is wrong when it runs
-            continue
-        note = pass_schedule(sched, pm.steps, step.stage.strength).note
+        options = {k[len("scheduler."):]: v for k, v in pm.params.items()
+                   if k.startswith("scheduler.")}
+        key = (pm.scheduler, json.dumps(base, sort_keys=True, default=repr),
+               json.dumps(options, sort_keys=True, default=repr), pm.steps, step.stage.strength)
+        if key in _NOTES:       # building a scheduler costs milliseconds: probe once
+            note = _NOTES[key]
+        else:
+            try:
+                sched = make_scheduler(pm.scheduler, base, options)
+            except AigifError:  # the pass's own check says what is wrong when it runs
+                continue
+            note = pass_schedule(sched, pm.steps, step.stage.strength).note
+            if len(_NOTES) > 256:
+                _NOTES.clear()
+            _NOTES[key] = note
         if note is None:
             continue
         msg = f"{step.label}: {note}"

@@ -16,6 +16,8 @@ reported as approximate. Pure Python: the scheduler is probed, never imported he
 """
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,13 +65,30 @@ def pass_schedule(scheduler: Any, steps: int, strength: float) -> PassSchedule:
                 f"{min(steps, limit)} steps of a {limit}-step schedule")
         total, steps = limit, min(steps, limit)
     else:
-        probe = type(scheduler).from_config(scheduler.config)
-        probe.set_timesteps(total)
-        order = int(getattr(probe, "order", 1) or 1)
-        have = len(probe.timesteps)
+        order, have = _layout(scheduler, total)
         if have not in (total * order, total * order - (order - 1)):
             note = (f"{type(scheduler).__name__} lays out {have} timesteps for {total} "
                     f"steps, so diffusers' img2img start (timesteps[t_start * order:]) is "
                     f"not the last {steps} steps of the schedule")
     run = 1.0 if steps >= total else (steps + 0.5) / total   # int(total * run) == steps
     return PassSchedule(total, run, steps, note)
+
+
+_LAYOUTS: dict[tuple, tuple[int, int]] = {}
+
+
+def _layout(scheduler: Any, total: int) -> tuple[int, int]:
+    """(order, timesteps laid out for ``total`` steps) of a scheduler, probed on a fresh
+    copy once per (class, config, total): building a scheduler from its config costs
+    milliseconds, more than the rest of a stage's own work."""
+    key = (type(scheduler), json.dumps(dict(scheduler.config), sort_keys=True, default=repr),
+           total)
+    hit = _LAYOUTS.get(key)
+    if hit is None:
+        probe = type(scheduler).from_config(scheduler.config)
+        probe.set_timesteps(total)
+        hit = (int(getattr(probe, "order", 1) or 1), len(probe.timesteps))
+        if len(_LAYOUTS) > 256:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = hit
+    return hit
