@@ -124,7 +124,7 @@ def render(
         return _render_many(files, output, device=device, dtype=dtype, strict=strict,
                             fallback=fallback, offline=offline, force=force, workers=workers,
                             devices=devices, ray=ray, batch_size=batch_size,
-                            from_list=from_list)
+                            from_list=from_list, approximate=approximate)
 
     def go() -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -174,7 +174,7 @@ def render(
 
 
 def _render_many(files, output: Path, *, device, dtype, strict, fallback, offline, force,
-                 workers, devices, ray, batch_size, from_list) -> None:
+                 workers, devices, ray, batch_size, from_list, approximate=False) -> None:
     """The batch path (``aigif.scale.render_many``): a folder of outputs, a manifest in
     it, a single progress display and a single report, whatever the workers."""
     def go() -> None:
@@ -191,7 +191,7 @@ def _render_many(files, output: Path, *, device, dtype, strict, fallback, offlin
                           ray=(True if ray == "local" else ray) if ray else None,
                           overwrite=force, batch_size=batch_size, device=device, dtype=dtype,
                           strict=strict, fallback="payload" if fallback else "error",
-                          download=not offline)
+                          download=not offline, approximate=approximate)
         with Progress(TextColumn("{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                       console=err_console, transient=True) as bar:
