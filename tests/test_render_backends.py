@@ -43,3 +43,21 @@ def test_backends_import_no_torch():
             "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_lora_tags_of_applied_loras_leave_the_prompt():
+    """A1111 takes <lora:NAME:w> tags out of the prompt before encoding it and applies the
+    LoRA; the file keeps the tags (byte-exact prompt) and the LoRA in meta.loras, so the
+    renderer encodes the prompt without the tags of the LoRAs it applies."""
+    from aigif import GenerationMeta, Lora
+    from aigif.render.backends.base import network_text
+    loras = (Lora("add_detail", 0.8),)
+    assert network_text("a cat <lora:add_detail:0.8>, <lora:other:1> <x>", loras) == \
+        "a cat , <lora:other:1> <x>"
+    assert network_text("a cat <lora:add_detail:0.8>", ()) == "a cat <lora:add_detail:0.8>"
+    assert network_text("<lora:unclosed" * 3, loras) == "<lora:unclosed" * 3
+    from aigif.render.backends import get_backend
+    m = GenerationMeta(model="sd15", prompt="fox <lora:add_detail:0.8>", seed=1,
+                       negative_prompt="<lyco:add_detail:1>blurry", loras=loras)
+    kw = get_backend("sd").call_kwargs(m, None)
+    assert (kw["prompt"], kw["negative_prompt"]) == ("fox ", "blurry")

@@ -22,6 +22,37 @@ ALL_FIELDS = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_
                         "scheduler", "width", "height", "clip_skip"})
 
 
+def network_text(text: str, loras) -> str:
+    """``text`` without the A1111 extra-network tags (``<lora:NAME:w>``, ``<lyco:NAME:w>``)
+    of the LoRAs in ``loras``: those LoRAs are applied as adapters, and A1111 takes such
+    tags out of the prompt before encoding it, so leaving them in would condition on their
+    characters too. Tags of LoRAs not in ``loras``, and everything else, stay byte for byte.
+    Linear: one scan for "<"."""
+    if not loras or "<" not in text:
+        return text
+    names = {lo.name for lo in loras}
+    out, i = [], 0
+    while True:
+        j = text.find("<", i)
+        if j < 0:
+            out.append(text[i:])
+            return "".join(out)
+        if not text.startswith(("<lora:", "<lyco:"), j):
+            out.append(text[i:j + 1])
+            i = j + 1
+            continue
+        k = text.find(">", j)
+        if k < 0:                       # no ">" after here: nothing more to take out
+            out.append(text[i:])
+            return "".join(out)
+        if text[j + 6:k].split(":")[0] in names:
+            out.append(text[i:j])
+            i = k + 1
+        else:
+            out.append(text[i:j + 1])
+            i = j + 1
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """Where a model's weights come from.
@@ -189,13 +220,14 @@ class DiffusersBackend:
 
     def call_kwargs(self, meta, generator) -> dict:
         """Keyword arguments of the pipeline call for ``meta``."""
-        kw: dict[str, Any] = {"prompt": meta.prompt, "num_inference_steps": meta.steps,
+        kw: dict[str, Any] = {"prompt": network_text(meta.prompt, meta.loras),
+                              "num_inference_steps": meta.steps,
                               "width": meta.width, "height": meta.height,
                               "generator": generator, "output_type": "pil"}
         if "guidance_scale" in self.uses:
             kw["guidance_scale"] = meta.guidance_scale
         if "negative_prompt" in self.uses:
-            kw["negative_prompt"] = meta.negative_prompt or None
+            kw["negative_prompt"] = network_text(meta.negative_prompt, meta.loras) or None
         if "clip_skip" in self.uses and meta.clip_skip:
             kw["clip_skip"] = meta.clip_skip
         for k, v in meta.params.items():
