@@ -193,19 +193,9 @@ def _check_canonical(f, data: bytes, warn) -> None:
         src_frames = [fr for fr in (orig.elements or []) if fr.type >> 1 == src_id]
         text = None if orig.text is None else bytes(orig.text)
         same = rewrite(f, text, bytes(src_frames[0].data) if src_frames else None) == data
-    except errors.AigifError as e:
-        warn(Issue("rewrite-failed", f"the file cannot be re-encoded: {e.message}",
-                   e.field, severity="warning"))
-        return
-    except Exception as e:  # a third-party extension schema: report, never raise
-        warn(Issue("rewrite-failed", f"the file cannot be re-encoded: {type(e).__name__}: {e}",
-                   severity="warning"))
-        return
-    if not same:
-        warn(Issue("non-canonical", "re-encoding gives other bytes (the writer is not "
-                   "canonical)", severity="warning"))
-        return
-    _check_compressed(f, None if orig.text is None else bytes(orig.text), src_frames, warn)
+    except Exception as e:  # noqa: BLE001 - reported, never raised
+        return _rewrite_failed(e, warn)
+    _compare(same, f, orig, src_frames, warn)
 
 
 def _check_canonical_reference(f, data: bytes, warn) -> None:
@@ -235,14 +225,21 @@ def _check_canonical_reference(f, data: bytes, warn) -> None:
             canon.elements = sorted(list(canon.elements or []) + src_frames,
                                     key=lambda fr: fr.type >> 1)
         same = Body.build(canon) == orig_raw
-    except errors.AigifError as e:
-        warn(Issue("rewrite-failed", f"the file cannot be re-encoded: {e.message}",
-                   e.field, severity="warning"))
-        return
-    except Exception as e:  # a third-party extension schema: report, never raise
-        warn(Issue("rewrite-failed", f"the file cannot be re-encoded: {type(e).__name__}: {e}",
+    except Exception as e:  # noqa: BLE001 - reported, never raised
+        return _rewrite_failed(e, warn)
+    _compare(same, f, orig, src_frames, warn)
+
+
+def _rewrite_failed(e: Exception, warn) -> None:
+    if isinstance(e, errors.AigifError):
+        warn(Issue("rewrite-failed", f"the file cannot be re-encoded: {e.message}", e.field,
                    severity="warning"))
-        return
+    else:   # a third-party extension schema: report, never raise
+        warn(Issue("rewrite-failed", f"the file cannot be re-encoded: {type(e).__name__}: "
+                   f"{e}", severity="warning"))
+
+
+def _compare(same: bool, f, orig, src_frames, warn) -> None:
     if not same:
         warn(Issue("non-canonical", "re-encoding gives other bytes (the writer is not "
                    "canonical)", severity="warning"))
