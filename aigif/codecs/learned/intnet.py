@@ -1,0 +1,71 @@
+"""Integer-only networks (numpy int64, no torch): exact on every machine and thread count.
+
+A network is a list of layers ``("conv", W, b, shift)``, ``("relu",)``, ``("shuffle", r)``.
+Activations are fixed-point integers with ``FRAC`` fractional bits. A conv holds integer
+weights ``W`` [O, C, k, k] with ``shift`` fractional bits and integer bias ``b`` [O] with
+``FRAC + shift`` fractional bits; it computes sum(W * x) + b exactly in int64, then shifts
+right by ``shift`` rounding half up (arithmetic shift: floor), then clamps to +-``CLAMP``.
+Integer addition is associative, so the result does not depend on summation order,
+BLAS, thread count or CPU: an entropy model driven by it cannot desynchronize.
+
+``quantize_conv(weight, bias, shift)`` turns float conv parameters into such a layer;
+``run(net, x)`` runs it on an int64 array [C, H, W].
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["FRAC", "CLAMP", "quantize_conv", "run", "to_fixed"]
+
+FRAC = 12
+CLAMP = 1 << 40
+
+
+def to_fixed(x: np.ndarray, frac: int = FRAC) -> np.ndarray:
+    return np.round(np.asarray(x, dtype=np.float64) * (1 << frac)).astype(np.int64)
+
+
+def quantize_conv(weight: np.ndarray, bias: np.ndarray, shift: int = 16
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Float conv parameters -> (int32 W with ``shift`` fractional bits, int64 bias)."""
+    w = np.round(np.asarray(weight, np.float64) * (1 << shift)).astype(np.int32)
+    b = np.round(np.asarray(bias, np.float64) * (1 << (FRAC + shift))).astype(np.int64)
+    return w, b
+
+
+def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, shift: int) -> np.ndarray:
+    o, c, k, _ = w.shape
+    if x.shape[0] != c:
+        raise ValueError(f"integer conv expects {c} channels, got {x.shape[0]}")
+    p = k // 2
+    _, h, wd = x.shape
+    xp = np.pad(x, ((0, 0), (p, p), (p, p)))
+    acc = np.zeros((o, h * wd), dtype=np.int64)
+    w = w.astype(np.int64)
+    for i in range(k):
+        for j in range(k):
+            acc += w[:, :, i, j] @ xp[:, i:i + h, j:j + wd].reshape(c, -1)
+    acc += b.astype(np.int64)[:, None]
+    out = (acc + (1 << (shift - 1))) >> shift
+    return np.clip(out, -CLAMP, CLAMP).reshape(o, h, wd)
+
+
+def _shuffle(x: np.ndarray, r: int) -> np.ndarray:
+    c, h, w = x.shape
+    return x.reshape(c // (r * r), r, r, h, w).transpose(0, 3, 1, 4, 2).reshape(
+        c // (r * r), h * r, w * r)
+
+
+def run(net: list, x: np.ndarray) -> np.ndarray:
+    """Run an integer network on int64 activations [C, H, W] (FRAC fractional bits)."""
+    x = np.asarray(x, dtype=np.int64)
+    for layer in net:
+        if layer[0] == "conv":
+            x = _conv(x, layer[1], layer[2], layer[3])
+        elif layer[0] == "relu":
+            x = np.maximum(x, 0)
+        elif layer[0] == "shuffle":
+            x = _shuffle(x, layer[1])
+        else:
+            raise ValueError(f"unknown integer layer {layer[0]!r}")
+    return x
