@@ -782,7 +782,10 @@ def _parse_body(data: bytes, strict: bool, cls: type[FileData]) -> FileData:
     raw = data[HEADER_SIZE:-CHECK_SIZE]
     body = _fast_parse(raw) if FAST else None
     if body is None:
-        body, _ = _parse(Body, raw, HEADER_SIZE, "body")
+        body, n = _parse(Body, raw, HEADER_SIZE, "body")
+        if n != len(raw):       # only without TEXT (the text block runs to the end)
+            raise errors.MalformedError(f"{len(raw) - n} unexpected bytes after the body's "
+                                        f"last field", offset=HEADER_SIZE + n, field="body")
     pr = body.presence
     meta = None
     exts: dict[str, Any] = {}

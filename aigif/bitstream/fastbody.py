@@ -225,6 +225,9 @@ def _parse(raw: bytes) -> FastBody:
         b.elements = None
     b.text_offset = pos
     # the schema reads the text to the end when TEXT is set, and stops here otherwise
+    # (bytes left over then are malformed: the reference parser says so)
+    if not pr & _TEXT and pos != len(raw):
+        raise _Unusual
     b.text = raw[pos:] if pr & _TEXT else None
     return b
 

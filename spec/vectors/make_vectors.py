@@ -198,6 +198,8 @@ def invalid_cases() -> dict[str, tuple[bytes, str, int | None]]:
         "43-stage-truncated": (stages(hires + v(1 << 4)), "truncated", None),
         "44-stage-default-stored": (stages(hires + v(1 << 4) + v(0)), "non-canonical", S),
         "45-refiner-without-model": (stages(v(4) + v(0)), "malformed", S),
+        "46-bytes-after-body": (wrap(v(SEED) + SD15 + struct.pack(">I", 1) + b"\x00"),
+                                "malformed", 9),
     })
     return cases
     return cases
