@@ -87,7 +87,8 @@ for _key, _ref in (("png", "aigif.codecs._pillow:PngCodec"),
                    ("webp", "aigif.codecs._pillow:WebpCodec"),
                    ("avif", "aigif.codecs._pillow:AvifCodec"),
                    ("jxl", "aigif.codecs.jxl:JxlCodec"),
-                   ("jpeg", "aigif.codecs._pillow:JpegCodec")):
+                   ("jpeg", "aigif.codecs._pillow:JpegCodec"),
+                   ("nvtc", "aigif.codecs.learned.nvtc:NvtcCodec")):
     codecs.register(_key, _ref, code=int(CodecCode[_key.upper()]))
 
 _instances: dict[str, Codec] = {}

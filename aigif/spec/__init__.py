@@ -278,6 +278,7 @@ class PixelCodec(IntEnum):
     AVIF = 3
     JXL = 4
     JPEG = 5
+    NVTC = 7      # learned: Nonlinear Vector Transform Coding (aigif.codecs.learned.nvtc)
     # 64..127 private
 
 
