@@ -189,5 +189,84 @@ def plot(rows: list[dict], path: str, n: int) -> None:
     print(f"wrote {path}")
 
 
+# ----------------------------------------------------------------------------- nvtc (issue 17)
+NVTC_Q = (20, 40, 60, 75, 90, 100)
+NVTC_ANCHOR_Q = {"jpeg": (5, 10, 15, 20, 30, 40, 50, 60, 75, 90),
+                 "webp": (0, 5, 10, 20, 30, 40, 50, 60, 75, 90)}
+
+
+def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> float | None:
+    """Bjontegaard delta rate (%) of ``test`` vs ``anchor``, points (bpp, PSNR): cubic fits
+    of log-rate over PSNR integrated over the common PSNR range (negative: test needs fewer
+    bits). None when the PSNR ranges do not overlap."""
+    a = sorted(anchor, key=lambda p: p[1])
+    t = sorted(test, key=lambda p: p[1])
+    lo, hi = max(a[0][1], t[0][1]), min(a[-1][1], t[-1][1])
+    if hi <= lo or len(a) < 4 or len(t) < 4:
+        return None
+    out = []
+    for pts in (a, t):
+        ps = np.array([p[1] for p in pts])
+        lr = np.log(np.array([p[0] for p in pts]))
+        c = np.polyint(np.polyfit(ps, lr, 3))
+        out.append((np.polyval(c, hi) - np.polyval(c, lo)) / (hi - lo))
+    return float((math.exp(out[1] - out[0]) - 1) * 100)
+
+
+def nvtc_main(argv: list[str]) -> None:
+    """Kodak RD rows of the learned nvtc codec and its BD-rate vs JPEG and WebP.
+
+        python benchmarks/codecs.py nvtc [--images N] [--json out.json]
+
+    bpp = 8 x payload bytes / pixels (the codec's own bytes, as for JPEG / WebP);
+    PSNR = mean over images of the RGB PSNR. nvtc's quality moves its ECVQ rate weight
+    (one trained model, lambda x 2^((q - 75) / 12.5)).
+    """
+    ap = argparse.ArgumentParser(prog="codecs.py nvtc", description=nvtc_main.__doc__)
+    ap.add_argument("--kodak", default=str(KODAK))
+    ap.add_argument("--images", type=int, default=24)
+    ap.add_argument("--json", default="")
+    args = ap.parse_args(argv)
+    import torch
+    torch.set_num_threads(1)
+    files = sorted(Path(args.kodak).glob("*.png"))[: args.images]
+    imgs = [Image.open(f).convert("RGB") for f in files]
+    arrs = [np.asarray(im) for im in imgs]
+    curves: dict[str, list[dict]] = {}
+    print(f"{len(imgs)} Kodak images; torch threads 1\n")
+    hdr = f"{'codec':<5} {'q':>4} {'bpp':>7} {'PSNR dB':>8} {'enc s':>6} {'dec s':>6}"
+    print(hdr)
+    print("-" * len(hdr))
+    for key, qs in (("nvtc", NVTC_Q), *NVTC_ANCHOR_Q.items()):
+        for q in qs:
+            bits, ps, te, td = [], [], 0.0, 0.0
+            for im, ref in zip(imgs, arrs):
+                t0 = time.perf_counter()
+                p = C.encode_payload(im, key, quality=q)
+                t1 = time.perf_counter()
+                dec = np.asarray(C.decode_payload(p).convert("RGB"))
+                td += time.perf_counter() - t1
+                te += t1 - t0
+                bits.append(8 * len(p.data) / (im.width * im.height))
+                ps.append(psnr(ref, dec))
+            row = dict(codec=key, quality=q, bpp=float(np.mean(bits)), psnr=float(np.mean(ps)),
+                       enc_s=te / len(imgs), dec_s=td / len(imgs))
+            curves.setdefault(key, []).append(row)
+            print(f"{key:<5} {q:>4} {row['bpp']:>7.3f} {row['psnr']:>8.2f} {row['enc_s']:>6.2f} "
+                  f"{row['dec_s']:>6.2f}", flush=True)
+    test = [(r["bpp"], r["psnr"]) for r in curves["nvtc"]]
+    print()
+    bd = {}
+    for anchor in NVTC_ANCHOR_Q:
+        a = [(r["bpp"], r["psnr"]) for r in curves[anchor]]
+        bd[anchor] = v = bd_rate(a, test)
+        print(f"BD-rate nvtc vs {anchor}: " + ("no PSNR overlap" if v is None else f"{v:+.1f} %"))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": curves, "bd_rate": bd}, indent=1))
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["nvtc"]:
+        nvtc_main(sys.argv[2:])
+    else:
+        main()
