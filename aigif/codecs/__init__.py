@@ -88,6 +88,7 @@ for _key, _ref in (("png", "aigif.codecs._pillow:PngCodec"),
                    ("avif", "aigif.codecs._pillow:AvifCodec"),
                    ("jxl", "aigif.codecs.jxl:JxlCodec"),
                    ("jpeg", "aigif.codecs._pillow:JpegCodec"),
+                   ("sth", "aigif.codecs.learned.sth:SthCodec"),
                    ("nvtc", "aigif.codecs.learned.nvtc:NvtcCodec")):
     codecs.register(_key, _ref, code=int(CodecCode[_key.upper()]))
 

@@ -278,6 +278,7 @@ class PixelCodec(IntEnum):
     AVIF = 3
     JXL = 4
     JPEG = 5
+    STH = 6       # learned: mean-scale hyperprior, soft-then-hard (aigif.codecs.learned.sth)
     NVTC = 7      # learned: Nonlinear Vector Transform Coding (aigif.codecs.learned.nvtc)
     # 64..127 private
 

@@ -147,7 +147,7 @@ class MshpCoder:
         import numpy as np
         h, w, _ = rgb.shape
         ph, pw = -h % 64, -w % 64
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(self.dtype)
+        x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].to(self.dtype)
         x = torch.nn.functional.pad(x / 255.0, (0, pw, 0, ph), mode="replicate")
         with torch.no_grad():
             y = self.net.g_a(x)

@@ -1,0 +1,143 @@
+"""The ``sth`` pixel codec (frozen code 6): a learned mean-scale hyperprior trained
+soft-then-hard (training/codecs/train_sth.py, docs/model-card-sth.md).
+
+Payload syntax (spec/aigif-v1.md, "Syntax: sth payload"; integers big-endian)::
+
+    magic "STHC" | version u8 = 1 | model u8 (1 = sth-mshp-1) | weights: 8 bytes (SHA-256
+    prefix of the weights file) | width u16 | height u16 | M u16 | hy u16 | wy u16 |
+    H u16 | hz u16 | wz u16 | z_len u32 | y_len u32 | z stream | y stream
+
+Everything is checked (size against the pixel budget, shapes against the model and the
+size, lengths against the payload) before any tensor is built. The decoder derives the
+scale indices and means of the latents from the hyper-latent symbols with an integer
+network (:mod:`.intnet`), so the symbols decode identically on every machine; only the
+final synthesis runs in float (pixels MAY differ by rounding between machines).
+
+One model, one rate point: ``quality`` is accepted and ignored (see the model card).
+Torch, numpy and constriction are imported only when a payload is encoded or decoded.
+"""
+from __future__ import annotations
+
+import importlib.util
+import struct
+from typing import Any, ClassVar
+
+from ...errors import CodecError
+from .. import Codec
+from . import zoo
+
+__all__ = ["SthCodec", "MODEL_IDS", "MAGIC", "VERSION", "HEADER"]
+
+MAGIC = b"STHC"
+VERSION = 1
+#: payload model id -> zoo key
+MODEL_IDS: dict[int, str] = {1: "sth-mshp-1"}
+HEADER = struct.Struct(">4sBB8sHHHHHHHHII")
+STRIDE = 64
+
+
+def _layout(width: int, height: int) -> tuple[int, int, int, int]:
+    hz, wz = -(-height // STRIDE), -(-width // STRIDE)
+    return hz * 4, wz * 4, hz, wz
+
+
+class SthCodec(Codec):
+    key: ClassVar[str] = "sth"
+    code: ClassVar[int] = 6
+    mime: ClassVar[str] = "application/x-aigif-sth"
+    extension: ClassVar[str] = "sth"
+    lossy: ClassVar[bool] = True
+    lossless: ClassVar[bool] = False
+    extra: ClassVar[str] = "learned"
+    #: the model id new payloads use (tests may point it at in-memory weights)
+    default_model: ClassVar[int] = 1
+
+    def available(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None
+                   for m in ("torch", "numpy", "constriction", "safetensors"))
+
+    def _coder(self, model_id: int, dtype=None):
+        key = MODEL_IDS.get(model_id)
+        if key is None:
+            raise CodecError(f"sth payload names unknown model {model_id}")
+        if not zoo.available(key):
+            raise CodecError(f"sth model {key!r}: weights not installed ({zoo.path(key)})")
+        return zoo.load(key, dtype)
+
+    def encode(self, image, quality: int | None = None, lossless: bool = False,
+               effort: int | None = None, model: int | None = None, **opts: Any) -> bytes:
+        import numpy as np
+
+        from .._pillow import check_size
+        if lossless:
+            raise CodecError("sth has no lossless mode")
+        model_id = self.default_model if model is None else model
+        coder, h8 = self._coder(model_id)
+        if image.mode != "RGB":
+            image = image.convert("RGBA").convert("RGB") if "A" in image.mode or \
+                image.mode == "P" else image.convert("RGB")
+        w, h = image.size
+        check_size((w, h), "sth image")
+        if not (1 <= w <= 0xFFFF and 1 <= h <= 0xFFFF):
+            raise CodecError(f"sth codes 1..65535 pixels per side, not {w}x{h}")
+        z_sym, y_sym = coder.analyse(np.asarray(image))
+        zb, yb = coder.streams(z_sym, y_sym)
+        hy, wy, hz, wz = _layout(w, h)
+        head = HEADER.pack(MAGIC, VERSION, model_id, h8, w, h, coder.M, hy, wy, coder.H, hz,
+                           wz, len(zb), len(yb))
+        return head + zb + yb
+
+    def _parse(self, data: bytes) -> tuple:
+        from .._pillow import check_size
+        if len(data) < HEADER.size:
+            raise CodecError(f"sth payload truncated: {len(data)} bytes, header is "
+                             f"{HEADER.size}")
+        (magic, version, model_id, h8, w, h, m, hy, wy, hh, hz, wz, zl,
+         yl) = HEADER.unpack_from(data)
+        if magic != MAGIC:
+            raise CodecError("not an sth payload (bad magic)")
+        if version != VERSION:
+            raise CodecError(f"sth payload version {version} is not supported (expected 1)")
+        if w < 1 or h < 1:
+            raise CodecError(f"sth payload declares an empty image {w}x{h}")
+        check_size((w, h), "sth payload")
+        if (hy, wy, hz, wz) != _layout(w, h):
+            raise CodecError(f"sth payload latent shapes {hy}x{wy}/{hz}x{wz} do not match "
+                             f"a {w}x{h} image")
+        if zl % 4 or yl % 4 or HEADER.size + zl + yl != len(data):
+            raise CodecError(f"sth payload sub-stream lengths {zl} + {yl} do not match its "
+                             f"{len(data) - HEADER.size} bytes (truncated or forged)")
+        if model_id not in MODEL_IDS:
+            raise CodecError(f"sth payload names unknown model {model_id}")
+        return model_id, h8, w, h, m, hy, wy, hh, hz, wz, zl, yl
+
+    def probe(self, data: bytes) -> tuple[int, int]:
+        _, _, w, h, *_ = self._parse(bytes(data))
+        return w, h
+
+    def decode_symbols(self, data: bytes, dtype=None):
+        """(coder, z_sym, y_sym, width, height): everything up to the float synthesis."""
+        from .coding import CodingError
+        data = bytes(data)
+        model_id, h8, w, h, m, hy, wy, hh, hz, wz, zl, yl = self._parse(data)
+        coder, mine = self._coder(model_id, dtype)
+        if h8 != mine:
+            raise CodecError(f"sth payload was made with other weights (hash {h8.hex()}, "
+                             f"installed {mine.hex()})")
+        if m != coder.M or hh != coder.H:
+            raise CodecError(f"sth payload channel counts {m}/{hh} do not match the model "
+                             f"({coder.M}/{coder.H})")
+        zb = data[HEADER.size:HEADER.size + zl]
+        yb = data[HEADER.size + zl:]
+        try:
+            z_sym, y_sym = coder.parse(zb, yb, hz, wz)
+        except CodingError as e:
+            raise CodecError(f"sth payload: {e}") from e
+        return coder, z_sym, y_sym, w, h
+
+    def decode(self, data: bytes, dtype=None):
+        from PIL import Image
+        coder, z_sym, y_sym, w, h = self.decode_symbols(data, dtype)
+        rgb = coder.synthesize(z_sym, y_sym, h, w)
+        return Image.fromarray(rgb, "RGB")
+
