@@ -93,6 +93,9 @@ def test_round_trip_and_probe(tiny):
     assert out.size == im.size and out.mode == "RGB"
     assert c.decode(data).tobytes() == out.tobytes()   # same process: identical pixels
     assert c.encode(im) == data                        # deterministic encoder
+    sizes = [len(c.encode(im, quality=q)) for q in (10, 50, 75, 100)]
+    assert sizes == sorted(sizes) and sizes[2] == len(data)   # quality = the latent step
+    assert c.decode(c.encode(im, quality=30)).size == im.size
 
 
 def test_integration_save_decode_payload_pillow_cli(tiny, tmp_path, capsys):
@@ -131,16 +134,16 @@ def test_bad_payloads_raise_codec_error_fast(tiny):
     with pytest.raises(CodecError):
         c.decode(data + b"\0\0\0\0")
     h = _header(data)
-    for i, v in ((0, b"XXXX"), (1, 2), (2, 99), (3, b"\0" * 8), (4, 200), (6, 17), (7, 9),
-                 (9, 9), (10, 2), (12, h[12] + 4), (13, h[13] - 4)):
+    for i, v in ((0, b"XXXX"), (1, 2), (2, 99), (3, b"\0" * 8), (4, 200), (6, 0), (7, 17),
+                 (8, 9), (10, 9), (11, 2), (13, h[13] + 4), (14, h[14] - 4)):
         g = list(h)
         g[i] = v
         with pytest.raises(CodecError, match="sth"):
             c.decode(sth.HEADER.pack(*g) + data[sth.HEADER.size:])
     # forged huge size: refused from the header, before any tensor is built
     g = list(h)
-    g[4:7] = [65535, 65535, 16]
-    g[7:9], g[10:12] = [4096, 4096], [1024, 1024]
+    g[4:6] = [65535, 65535]
+    g[8:10], g[11:13] = [4096, 4096], [1024, 1024]
     with pytest.raises((LimitExceededError, CodecError)):
         c.decode(sth.HEADER.pack(*g) + data[sth.HEADER.size:])
     # garbage streams of the right length decode to (garbage) symbols, never hang
@@ -164,8 +167,8 @@ if weights != "-":
     zoo.register("sth-test-tiny", load_file(weights))
 data = open(payload, "rb").read()
 c = sth.SthCodec()
-coder, z, y, w, h = c.decode_symbols(data, getattr(torch, dtype))
-rgb = coder.synthesize(z, y, h, w)
+coder, z, y, w, h, step = c.decode_symbols(data, getattr(torch, dtype))
+rgb = coder.synthesize(z, y, h, w, step)
 np.savez(out, z=z, y=y, rgb=rgb)
 """
 
@@ -196,7 +199,7 @@ def test_symbols_identical_across_processes_threads_and_precision(tiny, tmp_path
     data = c.encode(picture(130, 90, seed=3))
     payload = tmp_path / "p.sth"
     payload.write_bytes(data)
-    coder, z, y, _, _ = c.decode_symbols(data)
+    coder, z, y, _, _, _ = c.decode_symbols(data)
     drift = _cross_process(run_py, tmp_path, weights, payload, z, y)
     print("pixel drift (PSNR vs 1 thread float32):", json.dumps(drift))
 
@@ -216,7 +219,7 @@ def test_shipped_weights_round_trip_quality_and_determinism(tmp_path, run_py):
     assert _psnr(np.asarray(im), out) > 28
     payload = tmp_path / "p.sth"
     payload.write_bytes(data)
-    _, z, yy, _, _ = c.decode_symbols(data)
+    _, z, yy, _, _, _ = c.decode_symbols(data)
     drift = _cross_process(run_py, tmp_path, "-", payload, z, yy)
     print("shipped weights, pixel drift:", json.dumps(drift))
     assert min(drift.values()) > 40

@@ -74,6 +74,8 @@ class MeanScaleHyperprior(nn.Module):
 Z_RADIUS = 31
 Y_RADIUS = 127
 _FLOAT_PARTS = ("g_a.", "h_a.", "g_s.")
+#: quantization steps are coded in 1/STEP_ONE units (STEP_ONE = the trained step, 1.0)
+STEP_ONE = 256
 
 
 def export_mshp(model: MeanScaleHyperprior, float_dtype=torch.float16) -> dict:
@@ -132,18 +134,21 @@ class MshpCoder:
         self.thresholds = tensors["gaussian.thresholds"].numpy().astype(np.int64)
 
     # -- the integer hyper path: identical on every machine --------------------------------
-    def hyper(self, z_sym):
-        """Hyper-latent symbols -> (fixed-point means int64 [M,hy,wy], scale indices)."""
+    def hyper(self, z_sym, step: int = STEP_ONE):
+        """Hyper-latent symbols -> (fixed-point means int64 [M,hy,wy], scale indices).
+
+        ``step`` is the quantization step in 1/STEP_ONE units: the index compares
+        scale / step with the thresholds as ``S * STEP_ONE >= T * step`` (exact integers)."""
         import numpy as np
 
         from .intnet import run
         z = (np.asarray(z_sym, np.int64) - self.z_radius) << self.frac
         out = run(self.hyper_net, z)
         means, scales = out[:self.M], out[self.M:]
-        index = np.searchsorted(self.thresholds, scales, side="right")
+        index = np.searchsorted(self.thresholds * int(step), scales * STEP_ONE, side="right")
         return means, index
 
-    def analyse(self, rgb):
+    def analyse(self, rgb, step: int = STEP_ONE):
         import numpy as np
         h, w, _ = rgb.shape
         ph, pw = -h % 64, -w % 64
@@ -154,34 +159,37 @@ class MshpCoder:
             z = self.net.h_a(y)
         zr, yr = self.z_radius, self.y_radius
         z_sym = (np.clip(np.rint(z[0].double().numpy()), -zr, zr) + zr).astype(np.int32)
-        means, _ = self.hyper(z_sym)
+        means, _ = self.hyper(z_sym, step)
         mu = means.astype(np.float64) / (1 << self.frac)
-        y_sym = (np.clip(np.rint(y[0].double().numpy() - mu), -yr, yr) + yr).astype(np.int32)
+        q = (y[0].double().numpy() - mu) * (STEP_ONE / step)
+        y_sym = (np.clip(np.rint(q), -yr, yr) + yr).astype(np.int32)
         return z_sym, y_sym
 
-    def streams(self, z_sym, y_sym):
+    def streams(self, z_sym, y_sym, step: int = STEP_ONE):
         import numpy as np
 
         from .coding import encode_tables
         z_index = np.broadcast_to(np.arange(self.H)[:, None, None], z_sym.shape)
-        _, y_index = self.hyper(z_sym)
+        _, y_index = self.hyper(z_sym, step)
         return (encode_tables(z_sym, z_index, self.z_table),
                 encode_tables(y_sym, y_index, self.y_table))
 
-    def parse(self, z_bytes, y_bytes, hz, wz):
+    def parse(self, z_bytes, y_bytes, hz, wz, step: int = STEP_ONE):
         import numpy as np
 
         from .coding import decode_tables
         z_index = np.broadcast_to(np.arange(self.H)[:, None, None], (self.H, hz, wz))
         z_sym = decode_tables(z_bytes, z_index, self.z_table).reshape(self.H, hz, wz)
-        _, y_index = self.hyper(z_sym)
+        _, y_index = self.hyper(z_sym, step)
         y_sym = decode_tables(y_bytes, y_index, self.y_table).reshape(y_index.shape)
         return z_sym, y_sym
 
-    def synthesize(self, z_sym, y_sym, h, w):
+    def synthesize(self, z_sym, y_sym, h, w, step: int = STEP_ONE):
         import numpy as np
-        means, _ = self.hyper(z_sym)
-        y_hat = (np.asarray(y_sym, np.float64) - self.y_radius) + means / (1 << self.frac)
+        means, _ = self.hyper(z_sym, step)
+        # exact in float64: integer * step / 2^8 + integer / 2^12
+        r = (np.asarray(y_sym, np.int64) - self.y_radius) * int(step)
+        y_hat = r / float(STEP_ONE) + means / float(1 << self.frac)
         with torch.no_grad():
             x = self.net.g_s(torch.from_numpy(y_hat)[None].to(self.dtype))
         x = x[0, :, :h, :w].clamp(0, 1).mul(255).round().to(torch.uint8)

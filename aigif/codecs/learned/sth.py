@@ -4,7 +4,8 @@ soft-then-hard (training/codecs/train_sth.py, docs/model-card-sth.md).
 Payload syntax (spec/aigif-v1.md, "Syntax: sth payload"; integers big-endian)::
 
     magic "STHC" | version u8 = 1 | model u8 (1 = sth-mshp-1) | weights: 8 bytes (SHA-256
-    prefix of the weights file) | width u16 | height u16 | M u16 | hy u16 | wy u16 |
+    prefix of the weights file) | width u16 | height u16 | step u16 (quantization step in
+    1/256, 256 = the trained step) | M u16 | hy u16 | wy u16 |
     H u16 | hz u16 | wz u16 | z_len u32 | y_len u32 | z stream | y stream
 
 Everything is checked (size against the pixel budget, shapes against the model and the
@@ -13,7 +14,10 @@ scale indices and means of the latents from the hyper-latent symbols with an int
 network (:mod:`.intnet`), so the symbols decode identically on every machine; only the
 final synthesis runs in float (pixels MAY differ by rounding between machines).
 
-One model, one rate point: ``quality`` is accepted and ignored (see the model card).
+One trained model (one lambda); ``quality`` picks the quantization step of its latents:
+step = 2^((75 - quality) / 25) (quality 75 or None: the trained step 1; 50: 2; 100: 1/2),
+coded exactly in 1/256 units. Steps away from 1 trade rate for quality less efficiently
+than separately trained models would (docs/model-card-sth.md).
 Torch, numpy and constriction are imported only when a payload is encoded or decoded.
 """
 from __future__ import annotations
@@ -26,13 +30,15 @@ from ...errors import CodecError
 from .. import Codec
 from . import zoo
 
+STEP_ONE = 256  # = models.STEP_ONE (models imports torch; this module must not)
+
 __all__ = ["SthCodec", "MODEL_IDS", "MAGIC", "VERSION", "HEADER"]
 
 MAGIC = b"STHC"
 VERSION = 1
 #: payload model id -> zoo key
 MODEL_IDS: dict[int, str] = {1: "sth-mshp-1"}
-HEADER = struct.Struct(">4sBB8sHHHHHHHHII")
+HEADER = struct.Struct(">4sBB8sHHHHHHHHHII")
 STRIDE = 64
 
 
@@ -73,6 +79,8 @@ class SthCodec(Codec):
             raise CodecError("sth has no lossless mode")
         model_id = self.default_model if model is None else model
         coder, h8 = self._coder(model_id)
+        step = STEP_ONE if quality is None else \
+            max(1, min(0xFFFF, round(STEP_ONE * 2 ** ((75 - quality) / 25))))
         if image.mode != "RGB":
             image = image.convert("RGBA").convert("RGB") if "A" in image.mode or \
                 image.mode == "P" else image.convert("RGB")
@@ -80,10 +88,10 @@ class SthCodec(Codec):
         check_size((w, h), "sth image")
         if not (1 <= w <= 0xFFFF and 1 <= h <= 0xFFFF):
             raise CodecError(f"sth codes 1..65535 pixels per side, not {w}x{h}")
-        z_sym, y_sym = coder.analyse(np.asarray(image))
-        zb, yb = coder.streams(z_sym, y_sym)
+        z_sym, y_sym = coder.analyse(np.asarray(image), step)
+        zb, yb = coder.streams(z_sym, y_sym, step)
         hy, wy, hz, wz = _layout(w, h)
-        head = HEADER.pack(MAGIC, VERSION, model_id, h8, w, h, coder.M, hy, wy, coder.H, hz,
+        head = HEADER.pack(MAGIC, VERSION, model_id, h8, w, h, step, coder.M, hy, wy, coder.H, hz,
                            wz, len(zb), len(yb))
         return head + zb + yb
 
@@ -92,7 +100,7 @@ class SthCodec(Codec):
         if len(data) < HEADER.size:
             raise CodecError(f"sth payload truncated: {len(data)} bytes, header is "
                              f"{HEADER.size}")
-        (magic, version, model_id, h8, w, h, m, hy, wy, hh, hz, wz, zl,
+        (magic, version, model_id, h8, w, h, step, m, hy, wy, hh, hz, wz, zl,
          yl) = HEADER.unpack_from(data)
         if magic != MAGIC:
             raise CodecError("not an sth payload (bad magic)")
@@ -101,6 +109,8 @@ class SthCodec(Codec):
         if w < 1 or h < 1:
             raise CodecError(f"sth payload declares an empty image {w}x{h}")
         check_size((w, h), "sth payload")
+        if step < 1:
+            raise CodecError("sth payload declares quantization step 0")
         if (hy, wy, hz, wz) != _layout(w, h):
             raise CodecError(f"sth payload latent shapes {hy}x{wy}/{hz}x{wz} do not match "
                              f"a {w}x{h} image")
@@ -109,17 +119,17 @@ class SthCodec(Codec):
                              f"{len(data) - HEADER.size} bytes (truncated or forged)")
         if model_id not in MODEL_IDS:
             raise CodecError(f"sth payload names unknown model {model_id}")
-        return model_id, h8, w, h, m, hy, wy, hh, hz, wz, zl, yl
+        return model_id, h8, w, h, step, m, hy, wy, hh, hz, wz, zl, yl
 
     def probe(self, data: bytes) -> tuple[int, int]:
         _, _, w, h, *_ = self._parse(bytes(data))
         return w, h
 
     def decode_symbols(self, data: bytes, dtype=None):
-        """(coder, z_sym, y_sym, width, height): everything up to the float synthesis."""
+        """(coder, z_sym, y_sym, width, height, step): all but the float synthesis."""
         from .coding import CodingError
         data = bytes(data)
-        model_id, h8, w, h, m, hy, wy, hh, hz, wz, zl, yl = self._parse(data)
+        model_id, h8, w, h, step, m, hy, wy, hh, hz, wz, zl, yl = self._parse(data)
         coder, mine = self._coder(model_id, dtype)
         if h8 != mine:
             raise CodecError(f"sth payload was made with other weights (hash {h8.hex()}, "
@@ -130,14 +140,14 @@ class SthCodec(Codec):
         zb = data[HEADER.size:HEADER.size + zl]
         yb = data[HEADER.size + zl:]
         try:
-            z_sym, y_sym = coder.parse(zb, yb, hz, wz)
+            z_sym, y_sym = coder.parse(zb, yb, hz, wz, step)
         except CodingError as e:
             raise CodecError(f"sth payload: {e}") from e
-        return coder, z_sym, y_sym, w, h
+        return coder, z_sym, y_sym, w, h, step
 
     def decode(self, data: bytes, dtype=None):
         from PIL import Image
-        coder, z_sym, y_sym, w, h = self.decode_symbols(data, dtype)
-        rgb = coder.synthesize(z_sym, y_sym, h, w)
+        coder, z_sym, y_sym, w, h, step = self.decode_symbols(data, dtype)
+        rgb = coder.synthesize(z_sym, y_sym, h, w, step)
         return Image.fromarray(rgb, "RGB")
 
