@@ -265,8 +265,86 @@ def nvtc_main(argv: list[str]) -> None:
         Path(args.json).write_text(json.dumps({"rows": curves, "bd_rate": bd}, indent=1))
 
 
+# ----------------------------------------------------------------------------- sth (issue 17)
+STH_Q = (35, 50, 62, 75, 88, 100)
+STH_ANCHOR_Q = {"jpeg": (5, 10, 20, 30, 40, 50, 60, 75, 90),
+                "webp": (0, 10, 20, 30, 40, 50, 60, 75, 90),
+                "avif": (10, 20, 30, 40, 50, 60, 70, 80),
+                "jxl": (10, 20, 30, 40, 50, 60, 75, 90)}
+
+
+def sth_main(argv: list[str]) -> None:
+    """Kodak RD rows of the learned sth codec beside JPEG / WebP / AVIF / JXL at matched
+    rates, and its BD-rate vs each (negative: sth needs fewer bits for the same PSNR).
+
+        python benchmarks/codecs.py sth [--images N] [--weights FILE] [--only sth,jpeg]
+
+    bpp = 8 x payload bytes / pixels (the codec's own bytes); PSNR = mean over images of
+    the RGB PSNR; seconds per image on one torch thread. sth's quality sets its latent
+    quantization step (one trained model). ``--weights`` codes with other sth weights
+    (e.g. the noise-only ablation) in place of the shipped ones.
+    """
+    ap = argparse.ArgumentParser(prog="codecs.py sth", description=sth_main.__doc__)
+    ap.add_argument("--kodak", default=str(KODAK))
+    ap.add_argument("--images", type=int, default=24)
+    ap.add_argument("--weights", default="")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--json", default="")
+    args = ap.parse_args(argv)
+    import torch
+    torch.set_num_threads(1)
+    if args.weights:
+        from safetensors.torch import load_file
+        from aigif.codecs.learned import zoo
+        zoo.register("sth-mshp-1", load_file(args.weights))
+    import pillow_jxl  # noqa: F401
+    files = sorted(Path(args.kodak).glob("*.png"))[: args.images]
+    imgs = [Image.open(f).convert("RGB") for f in files]
+    arrs = [np.asarray(im) for im in imgs]
+    only = set(filter(None, args.only.split(",")))
+    curves: dict[str, list[dict]] = {}
+    print(f"{len(imgs)} Kodak images; torch threads 1\n")
+    hdr = f"{'codec':<5} {'q':>4} {'bpp':>7} {'PSNR dB':>8} {'enc s':>6} {'dec s':>6}"
+    print(hdr)
+    print("-" * len(hdr))
+    for key, qs in (("sth", STH_Q), *STH_ANCHOR_Q.items()):
+        if only and key not in only:
+            continue
+        for q in qs:
+            bits, ps, te, td = [], [], 0.0, 0.0
+            for im, ref in zip(imgs, arrs):
+                t0 = time.perf_counter()
+                p = C.encode_payload(im, key, quality=q)
+                t1 = time.perf_counter()
+                dec = np.asarray(C.decode_payload(p).convert("RGB"))
+                td += time.perf_counter() - t1
+                te += t1 - t0
+                bits.append(8 * len(p.data) / (im.width * im.height))
+                ps.append(psnr(ref, dec))
+            row = dict(codec=key, quality=q, bpp=float(np.mean(bits)), psnr=float(np.mean(ps)),
+                       enc_s=te / len(imgs), dec_s=td / len(imgs))
+            curves.setdefault(key, []).append(row)
+            print(f"{key:<5} {q:>4} {row['bpp']:>7.3f} {row['psnr']:>8.2f} {row['enc_s']:>6.2f} "
+                  f"{row['dec_s']:>6.2f}", flush=True)
+    bd = {}
+    if "sth" in curves:
+        test = [(r["bpp"], r["psnr"]) for r in curves["sth"]]
+        print()
+        for anchor in STH_ANCHOR_Q:
+            if anchor not in curves:
+                continue
+            a = [(r["bpp"], r["psnr"]) for r in curves[anchor]]
+            bd[anchor] = v = bd_rate(a, test)
+            print(f"BD-rate sth vs {anchor}: "
+                  + ("no PSNR overlap" if v is None else f"{v:+.1f} %"))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": curves, "bd_rate": bd}, indent=1))
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["nvtc"]:
         nvtc_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["sth"]:
+        sth_main(sys.argv[2:])
     else:
         main()

@@ -77,6 +77,17 @@ def test_integer_network_matches_float_and_ignores_threads():
     assert (shuffled == ref).all()
 
 
+def test_integer_network_fast_path_equals_the_int64_path(monkeypatch):
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d(16, 24, 3, padding=1)
+    w, b = intnet.quantize_conv(conv.weight.detach().numpy(), conv.bias.detach().numpy())
+    net = [("conv", w, b, 16), ("relu",), ("shuffle", 2)]
+    x = np.random.default_rng(1).integers(-31, 32, (16, 6, 9)) << intnet.FRAC
+    fast = intnet.run(net, x)
+    monkeypatch.setattr(intnet, "_EXACT", 0)        # force int64 arithmetic
+    assert (intnet.run(net, x) == fast).all()
+
+
 def test_factorized_prior_table_is_a_frozen_integer_pmf():
     t = tiny_tensors()["prior.table"].numpy()
     assert t.shape == (8, 63) and (t.sum(1) == 65536).all() and (t >= 1).all()

@@ -6,7 +6,9 @@ weights ``W`` [O, C, k, k] with ``shift`` fractional bits and integer bias ``b``
 ``FRAC + shift`` fractional bits; it computes sum(W * x) + b exactly in int64, then shifts
 right by ``shift`` rounding half up (arithmetic shift: floor), then clamps to +-``CLAMP``.
 Integer addition is associative, so the result does not depend on summation order,
-BLAS, thread count or CPU: an entropy model driven by it cannot desynchronize.
+BLAS, thread count or CPU: an entropy model driven by it cannot desynchronize. (When the
+data bound every partial sum below 2**52, the products are summed by a float64 matmul,
+which is then exact too; otherwise by int64 arithmetic. Both give the same integers.)
 
 ``quantize_conv(weight, bias, shift)`` turns float conv parameters into such a layer;
 ``run(net, x)`` runs it on an int64 array [C, H, W].
@@ -33,6 +35,10 @@ def quantize_conv(weight: np.ndarray, bias: np.ndarray, shift: int = 16
     return w, b
 
 
+#: float64 represents every integer below 2**53 exactly
+_EXACT = 1 << 52
+
+
 def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, shift: int) -> np.ndarray:
     o, c, k, _ = w.shape
     if x.shape[0] != c:
@@ -40,11 +46,20 @@ def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, shift: int) -> np.ndarray
     p = k // 2
     _, h, wd = x.shape
     xp = np.pad(x, ((0, 0), (p, p), (p, p)))
-    acc = np.zeros((o, h * wd), dtype=np.int64)
-    w = w.astype(np.int64)
+    cols = np.empty((c, k, k, h, wd), dtype=np.int64)
     for i in range(k):
         for j in range(k):
-            acc += w[:, :, i, j] @ xp[:, i:i + h, j:j + wd].reshape(c, -1)
+            cols[:, i, j] = xp[:, i:i + h, j:j + wd]
+    cols = cols.reshape(c * k * k, h * wd)
+    wm = w.astype(np.int64).reshape(o, c * k * k)
+    # Fast path, still exact: when every partial sum is an integer below 2**52 in
+    # magnitude, float64 (BLAS, any order, any thread count, FMA or not) computes it
+    # exactly. The bound is checked on the actual data; otherwise int64 arithmetic.
+    bound = int(np.abs(wm).sum(1).max(initial=0)) * int(np.abs(cols).max(initial=0))
+    if bound < _EXACT:
+        acc = (wm.astype(np.float64) @ cols.astype(np.float64)).astype(np.int64)
+    else:
+        acc = wm @ cols
     acc += b.astype(np.int64)[:, None]
     out = (acc + (1 << (shift - 1))) >> shift
     return np.clip(out, -CLAMP, CLAMP).reshape(o, h, wd)
