@@ -310,7 +310,7 @@ def test_third_party_codec_registry():
         C._instances.pop("rawtest", None)
 
     class Bad(_Raw):
-        key, code = "badcode", 7
+        key, code = "badcode", 40     # neither a frozen code nor private
     with pytest.raises(RegistryError, match="private range"):
         C.register_codec(Bad)
 
