@@ -275,7 +275,7 @@ class NvtcCodec(Codec):
     mime = "application/x-aigif-nvtc"
     extension = ".nvtc"
     lossy, lossless = True, False
-    extra = "render"
+    extra = "learned"
     model_id = 1
 
     def available(self) -> bool:
