@@ -11,7 +11,8 @@ logits by the rate term -log2 p(index). The argmin is plain nearest-codeword VQ 
 first ``--vq-frac`` of the steps and entropy-constrained (||r - c||^2 + bits / lambda_latent)
 afterwards, as the official code switches rate_constrain on late. Codebooks start from
 data (residuals of the first batches, with noise) and codewords unused over a window are
-re-seeded from recent residuals (cf. the official reactivate_codeword).
+re-seeded from recent residuals during the plain-VQ phase (cf. the official
+reactivate_codeword, also only before the rate constraint).
 
     python training/codecs/train_nvtc.py --out /tmp/nvtc-run --steps 3000
     python training/codecs/train_nvtc.py --out /tmp/nvtc-run --export aigif/codecs/learned/nvtc_small.safetensors
@@ -223,7 +224,9 @@ def main(argv=None):
         opt.step()
         keeper.count({q: i.detach() for q, i in idxs.items()})
         step += 1
-        if step % a.react_every == 0 and step < 0.9 * a.steps:
+        # reseeding stops when ECVQ starts: ECVQ leaves codewords unused on purpose
+        # (the official code reactivates only before its rate constraint is on)
+        if step % a.react_every == 0 and lam is None:
             nd = keeper.reactivate(gen)
         else:
             nd = None
