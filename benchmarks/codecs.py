@@ -213,6 +213,26 @@ def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) 
     return float((math.exp(out[1] - out[0]) - 1) * 100)
 
 
+def _kodak_row(key: str, q: int, imgs, arrs) -> dict:
+    """Mean bpp / PSNR and encode / decode seconds of codec ``key`` at quality ``q`` over
+    the images (through encode_payload / decode_payload); printed as one table row."""
+    bits, ps, te, td = [], [], 0.0, 0.0
+    for im, ref in zip(imgs, arrs):
+        t0 = time.perf_counter()
+        p = C.encode_payload(im, key, quality=q)
+        t1 = time.perf_counter()
+        dec = np.asarray(C.decode_payload(p).convert("RGB"))
+        td += time.perf_counter() - t1
+        te += t1 - t0
+        bits.append(8 * len(p.data) / (im.width * im.height))
+        ps.append(psnr(ref, dec))
+    row = dict(codec=key, quality=q, bpp=float(np.mean(bits)), psnr=float(np.mean(ps)),
+               enc_s=te / len(imgs), dec_s=td / len(imgs))
+    print(f"{key:<5} {q:>4} {row['bpp']:>7.3f} {row['psnr']:>8.2f} {row['enc_s']:>6.2f} "
+          f"{row['dec_s']:>6.2f}", flush=True)
+    return row
+
+
 def nvtc_main(argv: list[str]) -> None:
     """Kodak RD rows of the learned nvtc codec and its BD-rate vs JPEG and WebP.
 
@@ -239,21 +259,7 @@ def nvtc_main(argv: list[str]) -> None:
     print("-" * len(hdr))
     for key, qs in (("nvtc", NVTC_Q), *NVTC_ANCHOR_Q.items()):
         for q in qs:
-            bits, ps, te, td = [], [], 0.0, 0.0
-            for im, ref in zip(imgs, arrs):
-                t0 = time.perf_counter()
-                p = C.encode_payload(im, key, quality=q)
-                t1 = time.perf_counter()
-                dec = np.asarray(C.decode_payload(p).convert("RGB"))
-                td += time.perf_counter() - t1
-                te += t1 - t0
-                bits.append(8 * len(p.data) / (im.width * im.height))
-                ps.append(psnr(ref, dec))
-            row = dict(codec=key, quality=q, bpp=float(np.mean(bits)), psnr=float(np.mean(ps)),
-                       enc_s=te / len(imgs), dec_s=td / len(imgs))
-            curves.setdefault(key, []).append(row)
-            print(f"{key:<5} {q:>4} {row['bpp']:>7.3f} {row['psnr']:>8.2f} {row['enc_s']:>6.2f} "
-                  f"{row['dec_s']:>6.2f}", flush=True)
+            curves.setdefault(key, []).append(_kodak_row(key, q, imgs, arrs))
     test = [(r["bpp"], r["psnr"]) for r in curves["nvtc"]]
     print()
     bd = {}
@@ -311,21 +317,7 @@ def sth_main(argv: list[str]) -> None:
         if only and key not in only:
             continue
         for q in qs:
-            bits, ps, te, td = [], [], 0.0, 0.0
-            for im, ref in zip(imgs, arrs):
-                t0 = time.perf_counter()
-                p = C.encode_payload(im, key, quality=q)
-                t1 = time.perf_counter()
-                dec = np.asarray(C.decode_payload(p).convert("RGB"))
-                td += time.perf_counter() - t1
-                te += t1 - t0
-                bits.append(8 * len(p.data) / (im.width * im.height))
-                ps.append(psnr(ref, dec))
-            row = dict(codec=key, quality=q, bpp=float(np.mean(bits)), psnr=float(np.mean(ps)),
-                       enc_s=te / len(imgs), dec_s=td / len(imgs))
-            curves.setdefault(key, []).append(row)
-            print(f"{key:<5} {q:>4} {row['bpp']:>7.3f} {row['psnr']:>8.2f} {row['enc_s']:>6.2f} "
-                  f"{row['dec_s']:>6.2f}", flush=True)
+            curves.setdefault(key, []).append(_kodak_row(key, q, imgs, arrs))
     bd = {}
     if "sth" in curves:
         test = [(r["bpp"], r["psnr"]) for r in curves["sth"]]
