@@ -35,11 +35,9 @@ file each writer makes.
 """
 from __future__ import annotations
 
-import io
+import functools
 import json
 import sys
-import zlib
-import struct
 from collections import defaultdict
 from pathlib import Path
 
@@ -56,18 +54,9 @@ _EMPTY = ("EmptyLatentImage", "EmptySD3LatentImage", "EmptyFlux2LatentImage",
 
 
 def png(texts: list[tuple[str, str]], size=(8, 8)) -> bytes:
-    """A tiny grey PNG with tEXt / iTXt chunks (no Pillow needed)."""
-    def chunk(t: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body))
-    w, h = size
-    raw = b"".join(b"\0" + b"\x80" * (3 * w) for _ in range(h))
-    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-    for k, v in texts:
-        try:
-            out += chunk(b"tEXt", k.encode("latin-1") + b"\0" + v.encode("latin-1"))
-        except UnicodeEncodeError:
-            out += chunk(b"iTXt", k.encode("latin-1") + b"\0\0\0\0\0" + v.encode("utf-8"))
-    return out + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    """A tiny grey PNG with tEXt / iTXt chunks (no Pillow needed): the fixtures' own
+    builder (tests/fixtures/interop/writers/build.py)."""
+    return _load_build().png(texts, size)
 
 
 # ------------------------------------------------------------------ set 1: templates
@@ -539,6 +528,7 @@ def fixtures(verbose: bool) -> dict:
 
 
 # ------------------------------------------------------------------ set 3: other writers
+@functools.lru_cache(maxsize=None)
 def _load_build():
     """tests/fixtures/interop/writers/build.py (rebuilds PNG/JPEG/WebP files; no Pillow)."""
     import importlib.util
