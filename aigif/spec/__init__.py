@@ -280,6 +280,11 @@ class PixelCodec(IntEnum):
     JPEG = 5
     STH = 6       # learned: mean-scale hyperprior, soft-then-hard (aigif.codecs.learned.sth)
     NVTC = 7      # learned: Nonlinear Vector Transform Coding (aigif.codecs.learned.nvtc)
+    AV1 = 8       # video: AV1 in WebM (aigif.codecs.video)
+    VP9 = 9       # video: VP9 in WebM
+    H264 = 10     # video: H.264 in MP4
+    H265 = 11     # video: H.265 in MP4
+    FFV1 = 12     # video: FFV1 (lossless, RGB) in Matroska
     # 64..127 private
 
 
