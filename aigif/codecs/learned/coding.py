@@ -18,7 +18,7 @@ import numpy as np
 
 from .tables import PMF_BITS
 
-__all__ = ["encode_tables", "decode_tables", "CodingError"]
+__all__ = ["encode_tables", "decode_tables", "CodingError", "TableEncoder", "TableDecoder"]
 
 
 class CodingError(ValueError):
@@ -61,3 +61,55 @@ def decode_tables(data: bytes, index: np.ndarray, tables: np.ndarray) -> np.ndar
     except (ValueError, RuntimeError, AssertionError) as e:
         raise CodingError(f"entropy-coded stream is corrupt: {e}") from e
     return out
+
+
+class TableEncoder:
+    """One rANS stream built from several groups of symbols (e.g. the passes of a context
+    model), pushed in REVERSE decoding order: ``push(symbols, index)`` for the last group
+    first; ``bytes()``. Each group is laid out as :func:`encode_tables` lays out a stream."""
+
+    def __init__(self, tables: np.ndarray):
+        import constriction
+        self.tables = tables
+        self.coder = constriction.stream.stack.AnsCoder()
+
+    def push(self, symbols: np.ndarray, index: np.ndarray) -> None:
+        symbols = np.asarray(symbols).reshape(-1).astype(np.int32)
+        index = np.asarray(index).reshape(-1)
+        if symbols.shape != index.shape:
+            raise ValueError("one table index per symbol")
+        if symbols.size and (symbols.min() < 0 or symbols.max() >= self.tables.shape[1]):
+            raise ValueError("symbol outside the table's alphabet")
+        for t in np.unique(index)[::-1]:
+            self.coder.encode_reverse(symbols[index == t], _model(self.tables[t]))
+
+    def bytes(self) -> bytes:
+        return self.coder.get_compressed().astype("<u4").tobytes()
+
+
+class TableDecoder:
+    """The decoder of a :class:`TableEncoder` stream: ``pop(index)`` per group, in order."""
+
+    def __init__(self, data: bytes, tables: np.ndarray):
+        import constriction
+        if len(data) % 4:
+            raise CodingError("entropy-coded stream is not a whole number of 32-bit words")
+        self.tables = tables
+        words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
+        try:
+            self.coder = constriction.stream.stack.AnsCoder(words)
+        except (ValueError, RuntimeError, AssertionError) as e:
+            raise CodingError(f"entropy-coded stream is corrupt: {e}") from e
+
+    def pop(self, index: np.ndarray) -> np.ndarray:
+        index = np.asarray(index).reshape(-1)
+        if index.size and (index.min() < 0 or index.max() >= self.tables.shape[0]):
+            raise CodingError("table index out of range")
+        out = np.empty(index.size, dtype=np.int32)
+        try:
+            for t in np.unique(index):
+                sel = index == t
+                out[sel] = self.coder.decode(_model(self.tables[t]), int(sel.sum()))
+        except (ValueError, RuntimeError, AssertionError) as e:
+            raise CodingError(f"entropy-coded stream is corrupt: {e}") from e
+        return out

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FRAC", "CLAMP", "quantize_conv", "run", "to_fixed"]
+__all__ = ["FRAC", "CLAMP", "quantize_conv", "run", "to_fixed", "conv_phase"]
 
 FRAC = 12
 CLAMP = 1 << 40
@@ -40,16 +40,26 @@ _EXACT = 1 << 52
 
 
 def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, shift: int) -> np.ndarray:
+    return conv_phase(x, w, b, shift, 0, 0, 1)
+
+
+def conv_phase(x: np.ndarray, w: np.ndarray, b: np.ndarray, shift: int, a: int, b0: int,
+               period: int) -> np.ndarray:
+    """The same-padded integer conv of ``x`` [C, H, W] evaluated only at the positions
+    (a + period*u, b0 + period*v): output [O, H/period, W/period] (H, W multiples of
+    ``period``). ``period`` 1 is the plain conv."""
     o, c, k, _ = w.shape
     if x.shape[0] != c:
         raise ValueError(f"integer conv expects {c} channels, got {x.shape[0]}")
     p = k // 2
-    _, h, wd = x.shape
+    _, hh, ww = x.shape
+    h, wd = -(-(hh - a) // period), -(-(ww - b0) // period)
     xp = np.pad(x, ((0, 0), (p, p), (p, p)))
     cols = np.empty((c, k, k, h, wd), dtype=np.int64)
     for i in range(k):
         for j in range(k):
-            cols[:, i, j] = xp[:, i:i + h, j:j + wd]
+            cols[:, i, j] = xp[:, a + i:a + i + period * (h - 1) + 1:period,
+                               b0 + j:b0 + j + period * (wd - 1) + 1:period]
     cols = cols.reshape(c * k * k, h * wd)
     wm = w.astype(np.int64).reshape(o, c * k * k)
     # Fast path, still exact: when every partial sum is an integer below 2**52 in

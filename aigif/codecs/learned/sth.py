@@ -3,10 +3,15 @@ soft-then-hard (training/codecs/train_sth.py, docs/model-card-sth.md).
 
 Payload syntax (spec/aigif-v1.md, "Syntax: sth payload"; integers big-endian)::
 
-    magic "STHC" | version u8 = 1 | model u8 (1 = sth-mshp-1) | weights: 8 bytes (SHA-256
+    magic "STHC" | version u8 (1: no context; 2: with a complexity level) | model u8
+    (1 = sth-mshp-1, version 1; 2 = sth-rdc-1, version 2) | weights: 8 bytes (SHA-256
     prefix of the weights file) | width u16 | height u16 | step u16 (quantization step in
-    1/256, 256 = the trained step) | M u16 | hy u16 | wy u16 |
+    1/256, 256 = the trained step) | [version 2: level u8] | M u16 | hy u16 | wy u16 |
     H u16 | hz u16 | wz u16 | z_len u32 | y_len u32 | z stream | y stream
+
+Version 2 (model ``sth-rdc-1``, :mod:`.rdc`) adds the RDC complexity level: how much
+spatial context the entropy model uses (0 none .. 3 = 16 interleaved passes), chosen per
+file with ``effort`` (more effort: fewer bytes, slower decode).
 
 Everything is checked (size against the pixel budget, shapes against the model and the
 size, lengths against the payload) before any tensor is built. The decoder derives the
@@ -37,9 +42,14 @@ __all__ = ["SthCodec", "MODEL_IDS", "MAGIC", "VERSION", "HEADER"]
 MAGIC = b"STHC"
 VERSION = 1
 #: payload model id -> zoo key
-MODEL_IDS: dict[int, str] = {1: "sth-mshp-1"}
+MODEL_IDS: dict[int, str] = {1: "sth-mshp-1", 2: "sth-rdc-1"}
 HEADER = struct.Struct(">4sBB8sHHHHHHHHHII")
+#: version 2: a level byte after step
+HEADER2 = struct.Struct(">4sBB8sHHHBHHHHHHII")
 STRIDE = 64
+#: RDC complexity levels of version-2 models (= len(rdc.LEVELS)); the default level
+LEVELS = 4
+DEFAULT_LEVEL = 2
 
 
 def _layout(width: int, height: int) -> tuple[int, int, int, int]:
@@ -55,6 +65,8 @@ class SthCodec(Codec):
     lossy: ClassVar[bool] = True
     lossless: ClassVar[bool] = False
     extra: ClassVar[str] = "learned"
+    #: ``effort`` = the RDC complexity level of version-2 models (0 fastest .. 3 smallest)
+    effort_range: ClassVar[tuple[int, int] | None] = (0, LEVELS - 1)
     #: the model id new payloads use (tests may point it at in-memory weights)
     default_model: ClassVar[int] = 1
 
@@ -88,24 +100,44 @@ class SthCodec(Codec):
         check_size((w, h), "sth image")
         if not (1 <= w <= 0xFFFF and 1 <= h <= 0xFFFF):
             raise CodecError(f"sth codes 1..65535 pixels per side, not {w}x{h}")
-        z_sym, y_sym = coder.analyse(np.asarray(image), step)
-        zb, yb = coder.streams(z_sym, y_sym, step)
         hy, wy, hz, wz = _layout(w, h)
-        head = HEADER.pack(MAGIC, VERSION, model_id, h8, w, h, step, coder.M, hy, wy, coder.H, hz,
-                           wz, len(zb), len(yb))
+        if getattr(coder, "levels", None) is None:      # version 1: no context levels
+            if effort not in (None, 0):
+                raise CodecError(f"sth model {model_id} has no complexity levels "
+                                 f"(effort {effort})")
+            z_sym, y_sym = coder.analyse(np.asarray(image), step)
+            zb, yb = coder.streams(z_sym, y_sym, step)
+            head = HEADER.pack(MAGIC, VERSION, model_id, h8, w, h, step, coder.M, hy, wy,
+                               coder.H, hz, wz, len(zb), len(yb))
+            return head + zb + yb
+        level = DEFAULT_LEVEL if effort is None else int(effort)
+        zb, yb, _ = coder.encode(np.asarray(image), step, level)
+        head = HEADER2.pack(MAGIC, 2, model_id, h8, w, h, step, level, coder.M, hy, wy,
+                            coder.H, hz, wz, len(zb), len(yb))
         return head + zb + yb
 
     def _parse(self, data: bytes) -> tuple:
         from .._pillow import check_size
-        if len(data) < HEADER.size:
-            raise CodecError(f"sth payload truncated: {len(data)} bytes, header is "
-                             f"{HEADER.size}")
-        (magic, version, model_id, h8, w, h, step, m, hy, wy, hh, hz, wz, zl,
-         yl) = HEADER.unpack_from(data)
-        if magic != MAGIC:
+        if len(data) < 6:
+            raise CodecError(f"sth payload truncated: {len(data)} bytes")
+        if data[:4] != MAGIC:
             raise CodecError("not an sth payload (bad magic)")
-        if version != VERSION:
-            raise CodecError(f"sth payload version {version} is not supported (expected 1)")
+        version = data[4]
+        if version not in (1, 2):
+            raise CodecError(f"sth payload version {version} is not supported (1 or 2)")
+        head = HEADER if version == 1 else HEADER2
+        if len(data) < head.size:
+            raise CodecError(f"sth payload truncated: {len(data)} bytes, header is "
+                             f"{head.size}")
+        if version == 1:
+            (magic, version, model_id, h8, w, h, step, m, hy, wy, hh, hz, wz, zl,
+             yl) = HEADER.unpack_from(data)
+            level = None
+        else:
+            (magic, version, model_id, h8, w, h, step, level, m, hy, wy, hh, hz, wz, zl,
+             yl) = HEADER2.unpack_from(data)
+            if level >= LEVELS:
+                raise CodecError(f"sth payload declares complexity level {level} (0..{LEVELS - 1})")
         if w < 1 or h < 1:
             raise CodecError(f"sth payload declares an empty image {w}x{h}")
         check_size((w, h), "sth payload")
@@ -114,33 +146,40 @@ class SthCodec(Codec):
         if (hy, wy, hz, wz) != _layout(w, h):
             raise CodecError(f"sth payload latent shapes {hy}x{wy}/{hz}x{wz} do not match "
                              f"a {w}x{h} image")
-        if zl % 4 or yl % 4 or HEADER.size + zl + yl != len(data):
+        if zl % 4 or yl % 4 or head.size + zl + yl != len(data):
             raise CodecError(f"sth payload sub-stream lengths {zl} + {yl} do not match its "
-                             f"{len(data) - HEADER.size} bytes (truncated or forged)")
+                             f"{len(data) - head.size} bytes (truncated or forged)")
         if model_id not in MODEL_IDS:
             raise CodecError(f"sth payload names unknown model {model_id}")
-        return model_id, h8, w, h, step, m, hy, wy, hh, hz, wz, zl, yl
+        return model_id, h8, w, h, step, m, hy, wy, hh, hz, wz, zl, yl, level, head.size
 
     def probe(self, data: bytes) -> tuple[int, int]:
         _, _, w, h, *_ = self._parse(bytes(data))
         return w, h
 
     def decode_symbols(self, data: bytes, dtype=None):
-        """(coder, z_sym, y_sym, width, height, step): all but the float synthesis."""
+        """(coder, z_sym, y, width, height, step): all but the float synthesis. ``y`` is
+        the latent symbols (version 1) or the fixed-point latents (version 2)."""
         from .coding import CodingError
         data = bytes(data)
-        model_id, h8, w, h, step, m, hy, wy, hh, hz, wz, zl, yl = self._parse(data)
+        (model_id, h8, w, h, step, m, hy, wy, hh, hz, wz, zl, yl, level,
+         hs) = self._parse(data)
         coder, mine = self._coder(model_id, dtype)
+        if (level is None) != (getattr(coder, "levels", None) is None):
+            raise CodecError(f"sth payload version {data[4]} does not fit model {model_id}")
         if h8 != mine:
             raise CodecError(f"sth payload was made with other weights (hash {h8.hex()}, "
                              f"installed {mine.hex()})")
         if m != coder.M or hh != coder.H:
             raise CodecError(f"sth payload channel counts {m}/{hh} do not match the model "
                              f"({coder.M}/{coder.H})")
-        zb = data[HEADER.size:HEADER.size + zl]
-        yb = data[HEADER.size + zl:]
+        zb = data[hs:hs + zl]
+        yb = data[hs + zl:]
         try:
-            z_sym, y_sym = coder.parse(zb, yb, hz, wz, step)
+            if level is None:
+                z_sym, y_sym = coder.parse(zb, yb, hz, wz, step)
+            else:
+                z_sym, y_sym = None, coder.decode_latents(zb, yb, hz, wz, step, level)
         except CodingError as e:
             raise CodecError(f"sth payload: {e}") from e
         return coder, z_sym, y_sym, w, h, step
@@ -148,6 +187,9 @@ class SthCodec(Codec):
     def decode(self, data: bytes, dtype=None):
         from PIL import Image
         coder, z_sym, y_sym, w, h, step = self.decode_symbols(data, dtype)
-        rgb = coder.synthesize(z_sym, y_sym, h, w, step)
+        if z_sym is None:
+            rgb = coder.synthesize(y_sym, h, w)
+        else:
+            rgb = coder.synthesize(z_sym, y_sym, h, w, step)
         return Image.fromarray(rgb, "RGB")
 

@@ -20,6 +20,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 #: key -> (file name, architecture)
 MODELS: dict[str, tuple[str, str]] = {
     "sth-mshp-1": ("sth-mshp-1.safetensors", "mshp"),
+    "sth-rdc-1": ("sth-rdc-1.safetensors", "rdc"),
 }
 
 _memory: dict[str, tuple[dict, bytes]] = {}
@@ -68,9 +69,13 @@ def load(key: str, dtype=None):
             from safetensors.torch import load as st_load
             tensors = st_load(data)
         arch = MODELS[key][1]
-        if arch != "mshp":
+        if arch == "mshp":
+            from .models import MshpCoder
+            coder = MshpCoder(tensors, dtype=dtype)
+        elif arch == "rdc":
+            from .rdc import RdcCoder
+            coder = RdcCoder(tensors, dtype=dtype)
+        else:
             raise KeyError(f"unknown architecture {arch!r}")
-        from .models import MshpCoder
-        coder = MshpCoder(tensors, dtype=dtype)
         _cache[(key, dtype)] = (coder, h)
         return coder, h
