@@ -154,15 +154,9 @@ def main(argv=None):
         level = levels[int(rng.integers(len(levels)))]
         qstep = float(2 ** rng.uniform(-args.log2_step, args.log2_step))
         x = batch(train, rng, args.crop, args.batch)
-        if mode == "hard" and args.mode_schedule == "ste":
-            # straight-through from the start: everything trained through the rounding
-            x_hat, y_lik, z_lik = model.forward_ste(x, level, qstep)
-            n = x.shape[0] * x.shape[2] * x.shape[3]
-            bpp = -(torch.log2(y_lik).sum() + torch.log2(z_lik).sum()) / n
-            mse = torch.mean((x_hat - x) ** 2)
-            loss = args.lmbda / qstep ** 2 * 255 ** 2 * mse + bpp
-        else:
-            loss, bpp, mse = rd(model, x, mode, level, qstep, args.lmbda / qstep ** 2)
+        if args.mode_schedule == "ste":
+            mode = "ste"   # straight-through from the start: g_a trained through rounding
+        loss, bpp, mse = rd(model, x, mode, level, qstep, args.lmbda / qstep ** 2)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

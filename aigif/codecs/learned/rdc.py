@@ -142,10 +142,15 @@ class RdcHyperprior(nn.Module):
                 y = self.g_a(x)
                 z = self.h_a(y)
             z_hat = torch.round(z)
+        elif mode == "ste":        # ablation: hard rounding from the start, nothing frozen
+            y = self.g_a(x)
+            z = self.h_a(y)
+            z_hat = _ste_round(z)
         else:
             raise ValueError(mode)
         feats = self.h_s(z_hat)
-        y_hat, means, scales = self.code_latents(y, feats, level, mode, step)
+        y_hat, means, scales = self.code_latents(y, feats, level,
+                                                 "noise" if mode == "noise" else "hard", step)
         # likelihood of the step-quantized residual: a unit-step Gaussian of (y - mu) / step
         y_lik = self.gaussian.likelihood(y_hat / step, means / step, scales / step)
         z_lik = self.prior.likelihood(z_hat)
