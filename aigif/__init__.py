@@ -18,6 +18,7 @@ from .errors import *  # noqa: F401,F403
 from .errors import __all__ as _errors_all
 from .io import dumps
 from .meta import GenerationMeta, Lora, Platform
+from .video import Video
 from .stages import (ControlNet, Detailer, Hires, Img2Img, Refiner, Stage,
                      UnknownStages, Upscale)
 from .registry import (register_extension, register_generator, register_scheduler,
@@ -43,7 +44,7 @@ _LAZY = {
 
 __all__ = [
     "GenerationMeta", "Platform", "Lora", "Stage", "Hires", "Upscale", "Img2Img", "Refiner",
-    "ControlNet", "Detailer", "UnknownStages", "AigifFile", "Payload", "Fingerprint", "RawElement",
+    "ControlNet", "Detailer", "UnknownStages", "Video", "AigifFile", "Payload", "Fingerprint", "RawElement",
     "save", "open", "dumps", "loads", "validate", "ValidationReport", "register_extension",
     "unregister_extension", "register_generator", "register_scheduler", "__version__",
     *_LAZY, *_errors_all,

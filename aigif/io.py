@@ -623,6 +623,9 @@ def _dumps(f: FileData, text_method: int | None, text_block: bytes | None = None
     if meta is None:
         presence |= _P.NO_MODEL
     else:
+        if meta.video is not None:   # the bitstream of the video syntax comes next (issue 19)
+            raise errors.MetaError("writing video generations is not implemented yet",
+                                   field="video")
         info = meta._model_info()
         d = model_defaults(info) if info is not None else generators.get(meta.generator).defaults
         body["model"] = {"kind": 0, "generator": None, "hub_id": None, "content_hash": None,

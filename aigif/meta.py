@@ -16,9 +16,10 @@ from . import spec
 from .errors import MetaError
 from .registry import (generators, lookup_model, model_defaults, model_for_hash, models,
                        schedulers)
+from .video import Video
 
-__all__ = ["GenerationMeta", "Platform", "Lora", "Stage", "SCHEDULERS", "scheduler_code",
-           "scheduler_key"]
+__all__ = ["GenerationMeta", "Platform", "Lora", "Stage", "Video", "SCHEDULERS",
+           "scheduler_code", "scheduler_key"]
 
 #: The spec's scheduler keys (``"dpmpp_2m_karras"``) -> frozen code. Third-party keys are
 #: in the scheduler registry (``aigif.registry.schedulers``), which these functions read.
@@ -261,6 +262,30 @@ def _check_stages(meta: "GenerationMeta") -> tuple:
     return tuple(out)
 
 
+def _check_video(meta: "GenerationMeta", d: spec.models.Defaults) -> Video | None:
+    """``meta.video`` resolved against the family's video defaults (None: an image family),
+    with frames x width x height checked against ``MAX_DECOMPRESSED_PIXELS``."""
+    v = meta.video
+    if d.video is None:
+        if v is not None:
+            video_families = [k for k in generators.keys()
+                              if generators.get(k).defaults.video is not None]
+            raise MetaError(f"generator {meta.generator!r} makes images; a video needs a video "
+                            f"family ({', '.join(video_families)})", field="video")
+        return None
+    if v is None:
+        v = Video()
+    elif not isinstance(v, Video):
+        raise MetaError(f"video must be an aigif.Video, found {type(v).__name__}", field="video")
+    v = v.resolve(d.video)
+    if v.frames * meta.width * meta.height > spec.MAX_DECOMPRESSED_PIXELS:
+        raise MetaError(f"{v.frames} frames of {meta.width} x {meta.height} is "
+                        f"{v.frames * meta.width * meta.height} pixels, the limit is "
+                        f"{spec.MAX_DECOMPRESSED_PIXELS} (MAX_DECOMPRESSED_PIXELS)",
+                        field="video.frames")
+    return v
+
+
 # --------------------------------------------------------------------------- meta
 def _model_info_of(m: str):
     """ModelInfo of a model string (None for hub ids, checkpoints, unregistered local
@@ -292,6 +317,12 @@ class GenerationMeta:
     family and which commit), or ``"ckpt:<checkpoint name>"`` for a checkpoint known only
     by the name (and short hash, in ``model_revision``) another tool recorded. Values left ``None`` take the model's frozen defaults.
 
+    ``video``: the video fields (``aigif.Video``: frames, fps, conditioning image, motion
+    parameters) of a video generator family (``wan``, ``ltx_video``, ``cogvideox``,
+    ``animatediff``, ``text_to_video_sd``, ``hunyuan_video``); always set, resolved
+    against the family's defaults, for those families (``Video()`` when left ``None``), and
+    ``None`` for image families (setting it there is a MetaError).
+
     Example::
 
         meta = GenerationMeta(model="sd15", prompt="a castle", seed=1234)
@@ -315,6 +346,7 @@ class GenerationMeta:
     extensions: Mapping[str, Any] = field(default_factory=dict)
     platform: Platform | None = None
     stages: tuple = ()
+    video: Video | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -366,6 +398,7 @@ class GenerationMeta:
         if self.platform is not None and not isinstance(self.platform, Platform):
             raise MetaError("platform must be an aigif.Platform", field="platform")
         set_(self, "stages", _check_stages(self) if self.stages != () else ())
+        set_(self, "video", _check_video(self, d))
 
     @classmethod
     def _from_reader(cls, kw: dict) -> "GenerationMeta | None":
@@ -440,13 +473,15 @@ class GenerationMeta:
         stages = kw.get("stages", ())
         if stages:
             return None   # the full constructor resolves the stages against the first pass
+        if kw.get("video") is not None or d.video is not None:
+            return None   # the full constructor resolves the video against its defaults
         self = object.__new__(cls)
         self.__dict__.update(
             model=model, prompt=prompt, negative_prompt=negative, seed=seed, steps=steps,
             guidance_scale=guidance, scheduler=scheduler, width=width, height=height,
             clip_skip=clip_skip, generator=generator, model_revision=revision, loras=loras,
             params=params, extensions=MappingProxyType(dict(kw["extensions"])),
-            platform=platform, stages=())
+            platform=platform, stages=(), video=None)
         return self
 
     def _model_info(self):
@@ -463,7 +498,8 @@ class GenerationMeta:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """JSON-ready dict with the same keys as the dataclass (used by ``aigif info --json``)."""
+        """JSON-ready dict with the same keys as the dataclass (used by ``aigif info --json``);
+        ``video`` only for video generations."""
         out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
@@ -478,6 +514,10 @@ class GenerationMeta:
                 v = {k: x.hex() if isinstance(x, bytes) else x for k, x in v.items()}
             elif f.name == "stages":
                 v = [s.to_dict() for s in v]
+            elif f.name == "video":
+                if v is None:
+                    continue   # images: no key, so image JSON is what it was before video
+                v = v.to_dict()
             out[f.name] = v
         return out
 
@@ -513,6 +553,8 @@ class GenerationMeta:
             if not isinstance(st, (list, tuple)):
                 raise MetaError("stages must be a JSON list", field="stages")
             kw["stages"] = tuple(stage_from_dict(x, i) for i, x in enumerate(st))
+        if kw.get("video") is not None:
+            kw["video"] = Video.from_dict(kw["video"])
         try:
             return cls(**kw)
         except TypeError as e:

@@ -28,6 +28,7 @@ from . import spec
 from .errors import MetaError
 from .meta import (STAGE_CLASSES, Lora, Stage, _check_int, _check_real, _check_text,
                    _checked_params, _model_info_of, scheduler_code)
+from .payload import Payload
 from .registry import codec_code
 
 __all__ = ["Stage", "Hires", "Upscale", "Img2Img", "Refiner", "ControlNet", "Detailer",
@@ -88,16 +89,6 @@ def _loras(v: Any, name: str) -> tuple | None:
     if len(out) > spec.MAX_ENTRIES:
         raise MetaError(f"at most {spec.MAX_ENTRIES} LoRAs", field=name)
     return out
-
-
-@dataclass(frozen=True)
-class Payload:
-    """Pixel payload: codec key (``"png"``, ``"webp"``, ``"avif"``, ``"jxl"``...) and the
-    codec's own bytes. The file's pixel payload (``AigifFile.payload``) and a ControlNet
-    stage's control image are both Payloads."""
-
-    codec: str
-    data: bytes
 
 
 @dataclass(frozen=True)

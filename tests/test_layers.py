@@ -17,7 +17,7 @@ ROOT = Path(aigif.__file__).parent
 LAYERS: list[tuple[str, ...]] = [
     ("aigif.errors", "aigif.spec"),
     ("aigif.bitstream", "aigif.registry", "aigif._atomic"),
-    ("aigif.textcoding", "aigif.meta", "aigif.stages"),
+    ("aigif.textcoding", "aigif.meta", "aigif.stages", "aigif.video", "aigif.payload"),
     ("aigif.container",),
     ("aigif.io", "aigif.validate"),
     ("aigif.codecs",),

@@ -107,6 +107,8 @@ _TABLE: dict[str, SchedulerSpec] = {s.key: s for s in (
     _s("ddpm", "DDPMScheduler"),
     _s("tcd", "TCDScheduler"),
     _s("flow_euler", "FlowMatchEulerDiscreteScheduler", flow=True),
+    _s("cogvideox_ddim", "CogVideoXDDIMScheduler"),
+    _s("cogvideox_dpm", "CogVideoXDPMScheduler"),
 )}
 SCHEDULER_TABLE: Mapping[str, SchedulerSpec] = MappingProxyType(_TABLE)
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from enum import IntEnum, IntFlag
 
 from .limits import *  # noqa: F401,F403
-from .models import GENERATOR_PRIVATE, GENERATORS, MODELS, Defaults, GeneratorSpec, ModelSpec  # noqa: F401
+from .models import (GENERATOR_PRIVATE, GENERATORS, MODELS, Defaults, GeneratorSpec,  # noqa: F401
+                     ModelSpec, VideoDefaults)
 
 #: The first bytes of every AIGIF file: "AI".
 SIGNATURE = b"AI"
@@ -118,6 +119,8 @@ class Scheduler(IntEnum):
     DPMPP_2M_BETA = 32
     EULER_BETA = 33
     UNIPC_KARRAS = 34
+    COGVIDEOX_DDIM = 35    # CogVideoXDDIMScheduler (CogVideoX-2b's own)
+    COGVIDEOX_DPM = 36     # CogVideoXDPMScheduler (CogVideoX-5b's own)
     # private range for third parties: 1024..2047
 
 

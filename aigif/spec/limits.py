@@ -18,5 +18,8 @@ MAX_SEED = 2**64 - 1
 MAX_DECOMPRESSED_PIXELS = 16_384 * 16_384  # pixel payload decode limit
 MAX_VARINT_BYTES = 10
 MAX_STAGES = 16                          # stages after the text-to-image pass
+MAX_VIDEO_FRAMES = 16_384                # frames of one video
+MAX_FPS = 1000                           # frame rate of a video, frames per second
+MAX_FPS_DENOMINATOR = 65_535             # denominator of an exact frame rate
 
 __all__ = [n for n in dir() if n.isupper()]

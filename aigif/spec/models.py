@@ -7,6 +7,23 @@ models and generators are appended with new codes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
+
+
+@dataclass(frozen=True)
+class VideoDefaults:
+    """Frozen defaults of a video generator family's video fields (spec "Codes: video
+    generators"). ``None``: the family has no such parameter (its pipeline does not take
+    it); a file that sets one stores it, and a renderer that cannot apply it says so."""
+
+    frames: int                          # num_frames of the pipeline call
+    fps: Fraction                        # frame rate, exact
+    motion_adapter: str | None = None    # AnimateDiff: MotionAdapter hub id
+    motion_bucket_id: int | None = None  # SVD-like micro-conditioning
+    noise_aug_strength: float | None = None
+    flow_shift: float | None = None      # shift of the flow-matching sigma schedule
+    decode_chunk_size: int | None = None  # frames the VAE decodes at once (0: all)
+    vae_tiling: bool = False             # VAE tiled decoding (changes pixels)
 
 
 @dataclass(frozen=True)
@@ -17,6 +34,8 @@ class Defaults:
     width: int
     height: int
     clip_skip: int = 0
+    #: a video family's video defaults; None for image families
+    video: VideoDefaults | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,22 @@ GENERATORS: tuple[GeneratorSpec, ...] = (
     GeneratorSpec(5, "pixart_sigma", Defaults(20, 4.5, "dpmpp_2m", 1024, 1024)),
     GeneratorSpec(6, "lcm", Defaults(4, 8.0, "lcm", 768, 768)),
     GeneratorSpec(7, "aigif_tiny", Defaults(20, 1.5, "ddim", 32, 32)),
+    # Video families (spec "Codes: video generators"): the pipeline call's defaults.
+    GeneratorSpec(8, "animatediff", Defaults(
+        50, 7.5, "pndm", 512, 512, video=VideoDefaults(
+            16, Fraction(8), motion_adapter="guoyww/animatediff-motion-adapter-v1-5-2",
+            decode_chunk_size=16))),
+    GeneratorSpec(9, "cogvideox", Defaults(
+        50, 6.0, "cogvideox_ddim", 720, 480, video=VideoDefaults(49, Fraction(8)))),
+    GeneratorSpec(10, "ltx_video", Defaults(
+        50, 3.0, "flow_euler", 704, 512, video=VideoDefaults(161, Fraction(25)))),
+    GeneratorSpec(11, "wan", Defaults(
+        50, 5.0, "unipc", 832, 480, video=VideoDefaults(81, Fraction(16), flow_shift=3.0))),
+    GeneratorSpec(12, "text_to_video_sd", Defaults(
+        50, 9.0, "ddim", 256, 256, video=VideoDefaults(16, Fraction(8)))),
+    GeneratorSpec(13, "hunyuan_video", Defaults(
+        50, 6.0, "flow_euler", 1280, 720, video=VideoDefaults(129, Fraction(24),
+                                                              flow_shift=7.0))),
 )
 
 GENERATOR_PRIVATE = range(1024, 2048)
