@@ -30,6 +30,7 @@ from .cache import PipelineCache, pipeline_cache
 from .backends import get_backend
 from .backends.base import ModelSource, _diffusers, _is_missing, dtype_kwarg
 from .local import content_hash, find_local_model
+from .video import VideoFrames
 from .platform import (RenderSettings, applied, differences, effective_platform,
                        resolve_settings, torch_dtype)
 from . import stages as _stages
@@ -56,6 +57,8 @@ class RenderResult:
     a file with generation stages (``"txt2img"``, ``"stages[0] (hires) upscale"``,
     ``"stages[0] (hires)"``...); ``approximate``: some stage was skipped or approximated
     (only with ``render_file(..., approximate=True)``), ``skipped`` says which and why.
+    ``video``: for a video generation (``meta.video``), the ``VideoFrames`` (uint8
+    frames ``[T, H, W, 3]`` and ``fps``); ``image`` is None then.
     """
 
     image: Any
@@ -70,6 +73,7 @@ class RenderResult:
     stages: list[tuple[str, float]] = field(default_factory=list)
     approximate: bool = False
     skipped: list[str] = field(default_factory=list)
+    video: VideoFrames | None = None
 
 
 def resolve_model(meta: GenerationMeta) -> ModelSource:
@@ -105,10 +109,15 @@ def _resolve(m: str, revision: str | None, generator: str | None,
     return ModelSource(info.key, info.hub_id, revision or info.revision)
 
 
-def _cache_key(backend, source: ModelSource, settings: RenderSettings) -> tuple:
+def _cache_key(backend, source: ModelSource, settings: RenderSettings,
+               extra: dict | None = None) -> tuple:
     ident = source.revision if source.local else (source.location, source.revision)
-    return (backend.key, source.key if not source.local else None, ident, settings.dtype,
-            settings.device)
+    key = (backend.key, source.key if not source.local else None, ident, settings.dtype,
+           settings.device)
+    if extra:   # other models loaded into the pipeline (AnimateDiff's motion adapter)
+        key += tuple((n, s.revision if s.local else (s.location, s.revision))
+                     for n, s in sorted(extra.items()))
+    return key
 
 
 def _check_local(source: ModelSource) -> None:
@@ -123,14 +132,40 @@ def _check_local(source: ModelSource) -> None:
 
 
 def _load(backend, source: ModelSource, settings: RenderSettings, cache: PipelineCache,
-          download: bool):
+          download: bool, extra: dict | None = None):
     dt = torch_dtype(settings.dtype)
 
     def load():
         _check_local(source)
-        return backend.load(source, dtype=dt, device=settings.device, download=download)
+        if not extra:
+            return backend.load(source, dtype=dt, device=settings.device, download=download)
+        for s in extra.values():
+            _check_local(s)
+        return backend.load(source, dtype=dt, device=settings.device, download=download,
+                            models=extra)
 
-    return cache.get(_cache_key(backend, source, settings), load)
+    return cache.get(_cache_key(backend, source, settings, extra), load)
+
+
+def _extra_models(backend, meta: GenerationMeta, strict: bool) -> dict[str, ModelSource]:
+    """The other models a backend loads into its pipeline (``backend.extra_models(meta)``:
+    name -> model string, e.g. AnimateDiff's ``motion_adapter``), resolved."""
+    refs = backend.extra_models(meta) if hasattr(backend, "extra_models") else {}
+    out = {}
+    for name, ref in refs.items():
+        src = _resolve(ref, None, None, f"video.{name}")
+        if not src.local and src.location is not None and src.revision is None:
+            _unpinned(src, strict, f"video.{name}")
+        out[name] = src
+    return out
+
+
+def _unpinned(source: ModelSource, strict: bool, field_: str) -> None:
+    msg = (f"model {source.key!r} has no pinned revision: loading the hub's current "
+           f"files, which may have changed since the file was made")
+    if strict:
+        raise RenderError(msg, field=field_)
+    warnings.warn(msg, AigifWarning, stacklevel=4)
 
 
 def _held(root, key: tuple, load):
@@ -214,13 +249,14 @@ def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCa
     backend.check(meta, strict=strict)
     source = resolve_model(meta)
     if not source.local and source.location is not None and source.revision is None:
-        msg = (f"model {source.key!r} has no pinned revision: loading the hub's current "
-               f"files, which may have changed since the image was made")
-        if strict:
-            raise RenderError(msg, field="model_revision")
-        warnings.warn(msg, AigifWarning, stacklevel=3)
+        pinned = getattr(backend, "hub_models", {}).get(source.location)
+        if pinned:      # a video family's well-known hub model, pinned in its backend
+            source = ModelSource(source.key, source.location, pinned)
+        else:
+            _unpinned(source, strict, "model_revision")
+    extra = _extra_models(backend, meta, strict)
     t0 = time.perf_counter()
-    pipe, hit = _load(backend, source, settings, cache, download)
+    pipe, hit = _load(backend, source, settings, cache, download, extra)
     t1 = time.perf_counter()
     run = None
     with applied(settings):
@@ -291,12 +327,16 @@ def render_file(f: FileData, device: str | None = None, dtype: str | None = None
         if fallback == "payload" and f.payload is not None:
             return _from_payload(f, reference, t0)
         raise
-    exact = None if f.fingerprint is None else matches(f.fingerprint, image)
+    video = image if isinstance(image, VideoFrames) else None
+    if video is not None:   # the image fingerprint does not apply to frames
+        image, exact = None, None
+    else:
+        exact = None if f.fingerprint is None else matches(f.fingerprint, image)
     if strict and exact is False:
         raise RenderError("the regenerated pixels do not match the file's fingerprint")
     timings["total"] = time.perf_counter() - t0
-    return RenderResult(image=image, exact=exact,
-                        psnr=None if reference is None else _psnr(image, reference),
+    return RenderResult(image=image, exact=exact, video=video,
+                        psnr=None if reference is None or video else _psnr(image, reference),
                         platform_differences=diffs, platform=here, cache_hit=hit,
                         timings=timings, meta=meta,
                         stages=run.timings if run else [],
@@ -321,7 +361,8 @@ def render_meta(meta: GenerationMeta, **kwargs: Any) -> RenderResult:
 def generate(meta: GenerationMeta, device: str | None = None, dtype: str | None = None, *,
              rng_device: str = "cpu", fingerprint: bool = True, info: dict | None = None,
              cache: PipelineCache | None = None, download: bool = True):
-    """Generate the image ``meta`` describes; return ``(PIL image, AIGIF bytes)``.
+    """Generate the image ``meta`` describes; return ``(PIL image, AIGIF bytes)``
+    (``(VideoFrames, AIGIF bytes)`` for a video generation, without a fingerprint).
 
     The bytes carry ``meta`` with the platform it was generated on and (by default) the
     fingerprint of the pixels, so a reader can tell an exact regeneration. A meta without a
@@ -342,5 +383,6 @@ def generate(meta: GenerationMeta, device: str | None = None, dtype: str | None 
     image, _, _, _ = _render(meta, settings, cache=pipeline_cache if cache is None else cache,
                           download=download, strict=False)
     f = FileData(meta=meta, info=info or {},
-                  fingerprint=_fingerprint(image) if fingerprint else None)
+                 fingerprint=_fingerprint(image) if fingerprint and
+                 not isinstance(image, VideoFrames) else None)
     return image, dumps(f)

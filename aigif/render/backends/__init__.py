@@ -29,6 +29,13 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "pixart_sigma": "aigif.render.backends.pixart:backend",
     "lcm": "aigif.render.backends.lcm:backend",
     "aigif_tiny": "aigif.embedded.backend:backend",   # shipped in the package
+    # video families (aigif.render.backends.video.VideoBackend: run() gives VideoFrames)
+    "animatediff": "aigif.render.backends.animatediff:AnimateDiffBackend",
+    "cogvideox": "aigif.render.backends.cogvideox:CogVideoXBackend",
+    "ltx_video": "aigif.render.backends.ltx:LTXBackend",
+    "wan": "aigif.render.backends.wan:WanBackend",
+    "text_to_video_sd": "aigif.render.backends.t2vsd:TextToVideoSDBackend",
+    "hunyuan_video": "aigif.render.backends.hunyuanvideo:HunyuanVideoBackend",
 }
 
 _overrides: dict[str, Any] = {}

@@ -126,10 +126,12 @@ class DiffusersBackend:
 
     # ------------------------------------------------------------------ loading
     def load(self, source: ModelSource, *, dtype: Any, device: str, download: bool = True,
-             pipeline_class: str | None = None):
+             pipeline_class: str | None = None, components: Mapping[str, Any] | None = None):
         """Load the pipeline (safetensors only) onto ``device``; raise
         ModelNotAvailableError when the weights are not here. ``pipeline_class``: another
-        diffusers class than ``self.pipeline_class`` (a refiner's img2img pipeline)."""
+        diffusers class than ``self.pipeline_class`` (a refiner's img2img pipeline);
+        ``components``: loaded models passed to ``from_pretrained`` by name (AnimateDiff's
+        ``motion_adapter``)."""
         diffusers = _diffusers()
         name = pipeline_class or self.pipeline_class
         cls = getattr(diffusers, name, None)
@@ -141,6 +143,7 @@ class DiffusersBackend:
             raise ModelNotAvailableError(f"model {source.key!r} has no location to load from")
         kw = dict(self.load_kwargs)
         kw.update(dtype_kwarg(dtype), use_safetensors=True)
+        kw.update(components or {})
         if not source.local:
             kw.update(revision=source.revision, local_files_only=not download)
         try:
@@ -208,8 +211,7 @@ class DiffusersBackend:
         ``pipe.scheduler``: ``set_timesteps``, which every pipeline call runs first, resets
         a scheduler's state, so nothing carries over from one render to the next.
         """
-        options = {k[len("scheduler."):]: v for k, v in meta.params.items()
-                   if k.startswith("scheduler.")}
+        options = self.scheduler_options(meta)
         memo = pipe.__dict__.setdefault("_aigif_schedulers", {})
         key = (meta.scheduler, tuple(sorted(options.items())))
         template = memo.get(key)
@@ -217,6 +219,11 @@ class DiffusersBackend:
             base = getattr(pipe, "_aigif_scheduler_config", None) or dict(pipe.scheduler.config)
             template = memo[key] = make_scheduler(meta.scheduler, base, options)
         return template
+
+    def scheduler_options(self, meta) -> dict:
+        """Scheduler init options of ``meta``: its ``params["scheduler.<option>"]``."""
+        return {k[len("scheduler."):]: v for k, v in meta.params.items()
+                if k.startswith("scheduler.")}
 
     def call_kwargs(self, meta, generator) -> dict:
         """Keyword arguments of the pipeline call for ``meta``."""

@@ -1,0 +1,19 @@
+"""ModelScope text-to-video (``TextToVideoSDPipeline``: SD-style 3D UNet, CLIP text
+encoder). diffusers has deprecated the pipeline (no fixes after 0.33.1) but still ships it.
+"""
+from __future__ import annotations
+
+from .video import VideoBackend
+
+__all__ = ["TextToVideoSDBackend"]
+
+
+class TextToVideoSDBackend(VideoBackend):
+    key = "text_to_video_sd"
+    pipeline_class = "TextToVideoSDPipeline"
+    pipeline_classes = ("TextToVideoSDPipeline",)
+    call_params = {"eta": (float, int)}
+    hub_models = {"damo-vilab/text-to-video-ms-1.7b": "338683c3175cde59b407a699af8fe68f4a2b8f74"}
+
+
+backend = TextToVideoSDBackend()

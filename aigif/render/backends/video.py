@@ -1,0 +1,134 @@
+"""The base class of the video families: a diffusers text-to-video pipeline renders
+``meta`` (the image fields) plus ``meta.video`` (``aigif.Video``: frames, fps, motion
+parameters) into ``VideoFrames``.
+
+A video family declares, besides what ``DiffusersBackend`` declares, which ``Video``
+fields its pipeline applies (``video_uses``; a non-default value in another field is
+ignored with a warning, or refused with ``strict=True``), the call argument that takes the
+frame rate (``frame_rate_arg``: LTX-Video conditions on it) and the hub repositories of
+its well-known models (``hub_models``: repo id -> pinned revision).
+"""
+from __future__ import annotations
+
+import inspect
+from typing import ClassVar, Mapping
+
+from ...errors import RenderError
+from ..schedulers import spec_for
+from ..video import VideoFrames, to_uint8
+from .base import DiffusersBackend, _diffusers
+
+__all__ = ["VideoBackend", "VIDEO_FIELDS"]
+
+#: The ``aigif.Video`` fields a video family may apply.
+VIDEO_FIELDS = frozenset({"frames", "fps", "image", "motion_adapter", "motion_bucket_id",
+                          "noise_aug_strength", "flow_shift", "decode_chunk_size",
+                          "vae_tiling"})
+
+
+class VideoBackend(DiffusersBackend):
+    """Render a video generation with one diffusers text-to-video pipeline class.
+
+    Subclass attributes, besides ``DiffusersBackend``'s:
+
+    - ``video_uses``: ``aigif.Video`` fields the family applies (``frames`` and ``fps``
+      always: fps is the playback rate even where the pipeline does not take it)
+    - ``frame_rate_arg``: the pipeline call argument that takes ``video.fps`` (None: the
+      pipeline does not condition on it)
+    - ``hub_models``: hub repo id -> pinned revision (None: not pinned here) of the
+      family's well-known models, for ``aigif.GenerationMeta(model=<repo id>)``
+
+    ``run`` returns ``aigif.render.VideoFrames`` (uint8 ``[T, H, W, 3]`` + fps): the pixels
+    of the bare pipeline call with ``output_type="pil"``.
+    """
+
+    video_uses: ClassVar[frozenset] = frozenset({"frames", "fps", "vae_tiling"})
+    frame_rate_arg: ClassVar[str | None] = None
+    hub_models: ClassVar[Mapping[str, str | None]] = {}
+
+    # ------------------------------------------------------------------ checking
+    def check(self, meta, *, strict: bool = False) -> None:
+        video = getattr(meta, "video", None)
+        if video is None:
+            raise RenderError(f"generator {self.key!r} makes video, but the file has no video "
+                              f"element", field="video")
+        if meta.stages or meta.loras:
+            raise RenderError(f"generator {self.key!r}: generation stages and LoRAs of video "
+                              f"files are not rendered here", field="stages" if meta.stages
+                              else "loras")
+        super().check(meta, strict=strict)
+        if video.image is not None and "image" not in self.video_uses:
+            raise RenderError(f"generator {self.key!r} renders text-to-video only; the file's "
+                              f"conditioning image (image-to-video) cannot be applied",
+                              field="video.image")
+        dv = meta.defaults.video
+        for name in sorted(VIDEO_FIELDS - self.video_uses - {"image"}):
+            v = getattr(video, name)
+            if v not in (getattr(dv, name, None), None, False):
+                self._say(f"generator {self.key!r} does not use video.{name}; its value "
+                          f"{v!r} is ignored", strict)
+        if "flow_shift" in self.video_uses and video.flow_shift is not None and \
+                self._shift_option(meta) is None and video.flow_shift != dv.flow_shift:
+            self._say(f"scheduler {meta.scheduler!r} has no flow shift; video.flow_shift "
+                      f"{video.flow_shift!r} is ignored", strict)
+
+    # ------------------------------------------------------------------ scheduler
+    @staticmethod
+    def _shift_option(meta) -> str | None:
+        """The scheduler option that takes ``video.flow_shift``: ``flow_shift`` (UniPC /
+        DPM-Solver on flow sigmas), ``shift`` (flow-matching Euler), else None."""
+        spec = spec_for(meta.scheduler)
+        cls = getattr(_diffusers(), spec.cls, None) if spec is not None else None
+        if cls is None:
+            return None
+        accepted = inspect.signature(cls.__init__).parameters
+        for name in ("flow_shift", "shift"):
+            if name in accepted:
+                return name
+        return None
+
+    def scheduler_options(self, meta) -> dict:
+        """The file's ``scheduler.*`` params, plus ``video.flow_shift`` as the scheduler's
+        ``flow_shift`` / ``shift`` where the family applies it (an explicit
+        ``params["scheduler.flow_shift"]`` / ``["scheduler.shift"]`` wins)."""
+        options = super().scheduler_options(meta)
+        shift = meta.video.flow_shift if "flow_shift" in self.video_uses else None
+        if shift is not None:
+            name = self._shift_option(meta)
+            if name is not None and name not in options:
+                options[name] = float(shift)
+        return options
+
+    # ------------------------------------------------------------------ calling
+    def call_kwargs(self, meta, generator) -> dict:
+        """The image families' arguments plus ``num_frames`` (and the frame rate where the
+        pipeline takes it); ``output_type="np"`` (uint8 conversion as for ``"pil"``)."""
+        kw = super().call_kwargs(meta, generator)
+        kw["num_frames"] = meta.video.frames
+        kw["output_type"] = "np"
+        if self.frame_rate_arg:
+            kw[self.frame_rate_arg] = float(meta.video.fps)
+        if "decode_chunk_size" in self.video_uses and meta.video.decode_chunk_size is not None:
+            kw["decode_chunk_size"] = meta.video.decode_chunk_size or meta.video.frames
+        return kw
+
+    def _vae_tiling(self, pipe, on: bool) -> None:
+        vae = getattr(pipe, "vae", None)
+        if on:
+            if not hasattr(vae, "enable_tiling"):
+                raise RenderError(f"the VAE of {type(pipe).__name__} has no tiled decoding",
+                                  field="video.vae_tiling")
+            vae.enable_tiling()
+        elif hasattr(vae, "disable_tiling"):
+            vae.disable_tiling()
+
+    def run(self, pipe, meta, generator) -> VideoFrames:
+        """Render ``meta`` on a loaded pipeline; return its ``VideoFrames``."""
+        pipe.scheduler = self.scheduler(pipe, meta)
+        self._vae_tiling(pipe, bool(meta.video.vae_tiling))
+        kw = self.call_kwargs(meta, generator)
+        try:
+            out = pipe(**kw)
+        except ValueError as e:   # the pipeline's own argument checks (sizes, frame counts)
+            raise RenderError(f"{type(pipe).__name__} refused the generation: {e}") from e
+        return VideoFrames(to_uint8(out.frames[0]), meta.video.fps)

@@ -1,0 +1,30 @@
+"""Wan 2.1 / 2.2 text-to-video (``WanPipeline``): UMT5 text encoder, Wan VAE, DiT (two
+experts in Wan 2.2 A14B: ``params["guidance_scale_2"]`` is the low-noise expert's
+guidance).
+
+The shipped scheduler is UniPC on flow sigmas; ``video.flow_shift`` (3.0 by default: 480p;
+5.0 for 720p) becomes its ``flow_shift`` (``shift`` for ``flow_euler``).
+"""
+from __future__ import annotations
+
+from .video import VideoBackend
+
+__all__ = ["WanBackend"]
+
+
+class WanBackend(VideoBackend):
+    key = "wan"
+    pipeline_class = "WanPipeline"
+    pipeline_classes = ("WanPipeline",)
+    uses = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
+                      "scheduler", "width", "height"})
+    # UniPC / DPM-Solver++ on the model's flow sigmas, or flow-matching Euler
+    schedulers = frozenset({"unipc", "dpmpp_2m", "flow_euler"})
+    video_uses = frozenset({"frames", "fps", "flow_shift", "vae_tiling"})
+    call_params = {"guidance_scale_2": (float, int), "max_sequence_length": (int,)}
+    hub_models = {"Wan-AI/Wan2.1-T2V-1.3B-Diffusers": "0fad780a534b6463e45facd96134c9f345acfa5b",
+                  "Wan-AI/Wan2.1-T2V-14B-Diffusers": "38ec498cb3208fb688890f8cc7e94ede2cbd7f68",
+                  "Wan-AI/Wan2.2-T2V-A14B-Diffusers": "5be7df9619b54f4e2667b2755bc6a756675b5cd7"}
+
+
+backend = WanBackend()

@@ -1,0 +1,148 @@
+"""Tiny diffusers video pipelines with seeded random weights, one per video family.
+
+As ``_tiny_pipelines`` does for the image families: built from configs (diffusers' own
+tests use configs of this size), saved with ``save_pretrained`` as safetensors and loaded
+by the tests through the real ``from_pretrained``. Tokenizers are the in-memory ones of
+``_tiny_pipelines`` (no hub download). Each builder returns the directory it wrote; the
+AnimateDiff family writes two (an SD 1.5-shaped base pipeline and a MotionAdapter), as a
+real AnimateDiff render loads two hub repositories.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from _tiny_pipelines import _clip, _save, _sd_unet, _t5, _vae, clip_tokenizer, t5_tokenizer
+
+FAMILIES = ("animatediff", "cogvideox", "ltx", "wan", "t2vsd")
+
+#: The diffusers class each family's bare call uses.
+PIPELINES = {"animatediff": "AnimateDiffPipeline", "cogvideox": "CogVideoXPipeline",
+             "ltx": "LTXPipeline", "wan": "WanPipeline", "t2vsd": "TextToVideoSDPipeline"}
+
+
+def build_animatediff_base(path):
+    """An SD 1.5-shaped pipeline (what the model of an AnimateDiff file names)."""
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="linear",
+                          clip_sample=False, steps_offset=1, timestep_spacing="linspace")
+    pipe = StableDiffusionPipeline(vae=_vae(), text_encoder=_clip(), tokenizer=clip_tokenizer(),
+                                   unet=_sd_unet(), scheduler=sched, safety_checker=None,
+                                   feature_extractor=None, requires_safety_checker=False)
+    return _save(pipe, path)
+
+
+def build_motion_adapter(path, seed: int = 5):
+    """A MotionAdapter for the tiny SD UNet (block channels 4, 8), with its zero-initialised
+    output projections given random weights (an untouched adapter adds nothing to the
+    UNet, so a test of it could not fail)."""
+    import torch
+    from diffusers import MotionAdapter
+    torch.manual_seed(seed)
+    ad = MotionAdapter(block_out_channels=(4, 8), motion_layers_per_block=1,
+                       motion_norm_num_groups=2, motion_num_attention_heads=2,
+                       motion_max_seq_length=16)
+    with torch.no_grad():
+        for name, p in ad.named_parameters():
+            if "proj_out" in name:
+                p.normal_(0.0, 0.3)
+    path = Path(path)
+    ad.save_pretrained(path, safe_serialization=True)
+    return path
+
+
+def build_cogvideox(path):
+    import torch
+    from diffusers import (AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXPipeline,
+                           CogVideoXTransformer3DModel)
+    torch.manual_seed(0)
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=4, attention_head_dim=8, in_channels=4, out_channels=4,
+        time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=2, sample_height=2,
+        sample_frames=9, patch_size=2, temporal_compression_ratio=4, max_text_seq_length=8)
+    torch.manual_seed(0)
+    vae = AutoencoderKLCogVideoX(
+        in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8),
+        latent_channels=4, layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4)
+    pipe = CogVideoXPipeline(tokenizer=t5_tokenizer(), text_encoder=_t5(32), vae=vae,
+                             transformer=transformer, scheduler=CogVideoXDDIMScheduler())
+    return _save(pipe, path)
+
+
+def build_ltx(path):
+    import torch
+    from diffusers import (AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXPipeline,
+                           LTXVideoTransformer3DModel)
+    torch.manual_seed(0)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8, out_channels=8, patch_size=1, patch_size_t=1, num_attention_heads=4,
+        attention_head_dim=8, cross_attention_dim=32, num_layers=1, caption_channels=32)
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTXVideo(
+        in_channels=3, out_channels=3, latent_channels=8, block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8), layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, False, False),
+        decoder_spatio_temporal_scaling=(True, True, False, False),
+        decoder_inject_noise=(False,) * 5, upsample_residual=(False,) * 4,
+        upsample_factor=(1,) * 4, timestep_conditioning=False, patch_size=1, patch_size_t=1,
+        encoder_causal=True, decoder_causal=False)
+    pipe = LTXPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae,
+                       text_encoder=_t5(32), tokenizer=t5_tokenizer(), transformer=transformer)
+    return _save(pipe, path)
+
+
+def build_wan(path):
+    import torch
+    from diffusers import (AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline,
+                           WanTransformer3DModel)
+    from transformers import UMT5Config, UMT5EncoderModel
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16,
+        out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2,
+        cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
+    torch.manual_seed(0)
+    te = UMT5EncoderModel(UMT5Config(
+        vocab_size=48, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1,
+        decoder_start_token_id=0))
+    # Wan 2.1's shipped scheduler: UniPC on flow sigmas (flow_shift 3.0 for 480p)
+    sched = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                    num_train_timesteps=1000, flow_shift=3.0)
+    pipe = WanPipeline(tokenizer=t5_tokenizer(), text_encoder=te, vae=vae,
+                       transformer=transformer, scheduler=sched)
+    return _save(pipe, path)
+
+
+def build_t2vsd(path):
+    import torch
+    from diffusers import DDIMScheduler, TextToVideoSDPipeline, UNet3DConditionModel
+    torch.manual_seed(0)
+    unet = UNet3DConditionModel(
+        block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=4,
+        out_channels=4, down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"),
+        up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"), cross_attention_dim=32,
+        attention_head_dim=4, norm_num_groups=2)
+    sched = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                          clip_sample=False, set_alpha_to_one=False)
+    pipe = TextToVideoSDPipeline(vae=_vae(), text_encoder=_clip(), tokenizer=clip_tokenizer(),
+                                 unet=unet, scheduler=sched)
+    return _save(pipe, path)
+
+
+BUILDERS = {"cogvideox": build_cogvideox, "ltx": build_ltx, "wan": build_wan,
+            "t2vsd": build_t2vsd}
+
+
+def build(family: str, path) -> dict[str, Path]:
+    """Build ``family``'s tiny model(s) under ``path``: ``{"model": dir}``, plus
+    ``"motion_adapter"`` for AnimateDiff."""
+    path = Path(path)
+    if family == "animatediff":
+        return {"model": build_animatediff_base(path / "base"),
+                "motion_adapter": build_motion_adapter(path / "adapter")}
+    return {"model": BUILDERS[family](path)}
