@@ -81,14 +81,17 @@ def hybrid(
 
 
 def codecs_cmd() -> None:
-    """List the pixel codecs, their codes and whether they are installed."""
+    """List the pixel codecs (image and video), their codes and whether they are installed."""
     def go() -> None:
         for key in codecs.keys():
             c = get_codec(key)
+            kind = getattr(c, "kind", "image")
             modes = "/".join(m for m, ok in (("lossy", c.lossy), ("lossless", c.lossless)) if ok)
-            eff = f"effort {c.effort_range[0]}..{c.effort_range[1]}" if c.effort_range else ""
+            crf = getattr(c, "crf_range", None)
+            eff = (f"crf {crf[0]}..{crf[1]}" if kind == "video" and crf else
+                   f"effort {c.effort_range[0]}..{c.effort_range[1]}" if c.effort_range else "")
             state = "available" if c.available() else f"missing: pip install 'aigif[{c.extra}]'"
-            console.print(f"{key:<6} code {c.code:<3} {modes:<15} {eff:<13} {state}")
+            console.print(f"{key:<6} code {c.code:<3} {kind:<5} {modes:<15} {eff:<13} {state}")
     run_guarded(go)
 
 

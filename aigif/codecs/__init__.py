@@ -7,6 +7,10 @@ The bytes a codec writes are exactly what the codec library writes (a complete .
 .webp, .avif, .jxl or .jpg file), so a pixel payload costs only the element framing over
 calling the codec directly.
 
+Video payloads (av1=8, vp9=9, h264=10, h265=11, ffv1=12: frames in a WebM / MP4 / Matroska
+file) are in the same registry behind ``aigif.codecs.video.VideoCodec`` (``kind == "video"``)
+and go through ``aigif.codecs.video.encode_video_payload`` / ``decode_video_payload``.
+
 Nothing here imports Pillow at module level: ``aigif.open(...).meta`` never loads it.
 
 Example::
@@ -52,6 +56,8 @@ class Codec:
     raises only ``CodecError`` (or ``LimitExceededError`` for images over the limits).
     """
 
+    #: "image"; a video codec (``aigif.codecs.video.VideoCodec``) says "video"
+    kind: ClassVar[str] = "image"
     key: ClassVar[str] = ""
     code: ClassVar[int] = 0
     mime: ClassVar[str] = "application/octet-stream"
@@ -89,7 +95,12 @@ for _key, _ref in (("png", "aigif.codecs._pillow:PngCodec"),
                    ("jxl", "aigif.codecs.jxl:JxlCodec"),
                    ("jpeg", "aigif.codecs._pillow:JpegCodec"),
                    ("sth", "aigif.codecs.learned.sth:SthCodec"),
-                   ("nvtc", "aigif.codecs.learned.nvtc:NvtcCodec")):
+                   ("nvtc", "aigif.codecs.learned.nvtc:NvtcCodec"),
+                   ("av1", "aigif.codecs.video._av:Av1Codec"),
+                   ("vp9", "aigif.codecs.video._av:Vp9Codec"),
+                   ("h264", "aigif.codecs.video._av:H264Codec"),
+                   ("h265", "aigif.codecs.video._av:H265Codec"),
+                   ("ffv1", "aigif.codecs.video._av:Ffv1Codec")):
     codecs.register(_key, _ref, code=int(CodecCode[_key.upper()]))
 
 _instances: dict[str, Codec] = {}
@@ -147,12 +158,14 @@ def codec_key(code: int) -> str | None:
     return _key_of(code)
 
 
-def available_codecs() -> list[str]:
-    """Keys of the registered codecs whose libraries are installed."""
+def available_codecs(kind: str | None = "image") -> list[str]:
+    """Keys of the registered codecs of ``kind`` ("image", "video"; None: all) whose
+    libraries are installed."""
     out = []
     for k in codecs.keys():
         try:
-            if get_codec(k).available():
+            c = get_codec(k)
+            if (kind is None or getattr(c, "kind", "image") == kind) and c.available():
                 out.append(k)
         except RegistryError:
             continue
@@ -164,6 +177,9 @@ def _resolve(codec: str | int) -> Codec:
         c = codec_for_code(codec) if isinstance(codec, int) else get_codec(codec)
     except RegistryError as e:
         raise CodecError(str(e)) from e
+    if getattr(c, "kind", "image") != "image":
+        raise CodecError(f"pixel codec {c.key!r} is a {c.kind} codec: use "
+                         f"aigif.codecs.video.encode_video_payload / decode_video_payload")
     if not c.available():
         raise MissingDependencyError(
             f"pixel codec {c.key!r} is not available: install it with "
