@@ -13,7 +13,7 @@ from pathlib import Path
 
 from _tiny_pipelines import _clip, _save, _sd_unet, _t5, _vae, clip_tokenizer, t5_tokenizer
 
-FAMILIES = ("animatediff", "cogvideox", "ltx", "wan", "t2vsd")
+FAMILIES = ("animatediff", "cogvideox", "ltx", "wan", "t2vsd", "hunyuan")
 
 #: The diffusers class each family's bare call uses.
 PIPELINES = {"animatediff": "AnimateDiffPipeline", "cogvideox": "CogVideoXPipeline",
@@ -146,3 +146,62 @@ def build(family: str, path) -> dict[str, Path]:
         return {"model": build_animatediff_base(path / "base"),
                 "motion_adapter": build_motion_adapter(path / "adapter")}
     return {"model": BUILDERS[family](path)}
+
+
+def byte_bpe_tokenizer(max_length: int = 128):
+    """A byte-level BPE tokenizer without merges (one token per UTF-8 byte), built in
+    memory as a ``PreTrainedTokenizerFast`` (what a Llama tokenizer loads as)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    from _tiny_pipelines import _bytes_to_unicode
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2}
+    for c in _bytes_to_unicode().values():
+        vocab[c] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
+                                   pad_token="<pad>", model_max_length=max_length)
+
+
+def build_hunyuan_video(path):
+    """HunyuanVideo with diffusers' test-sized transformer and VAE, a 2-layer Llama (byte
+    tokenizer) and a tiny CLIP. The pipeline's default Llama prompt template is used (as
+    aigif renders it); its 95 cropped template tokens are part of every prompt here."""
+    import torch
+    from diffusers import (AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler,
+                           HunyuanVideoPipeline, HunyuanVideoTransformer3DModel)
+    from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
+    from _tiny_pipelines import CLIP_VOCAB
+    torch.manual_seed(0)
+    transformer = HunyuanVideoTransformer3DModel(
+        in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=10,
+        num_layers=1, num_single_layers=1, num_refiner_layers=1, patch_size=1, patch_size_t=1,
+        guidance_embeds=True, text_embed_dim=16, pooled_projection_dim=8, rope_axes_dim=(2, 4, 4))
+    torch.manual_seed(0)
+    vae = AutoencoderKLHunyuanVideo(
+        in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=("HunyuanVideoDownBlock3D",) * 4,
+        up_block_types=("HunyuanVideoUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8),
+        layers_per_block=1, act_fn="silu", norm_num_groups=4, scaling_factor=0.476986,
+        spatial_compression_ratio=8, temporal_compression_ratio=4, mid_block_add_attention=True)
+    torch.manual_seed(0)
+    llama = LlamaModel(LlamaConfig(bos_token_id=0, eos_token_id=2, pad_token_id=1,
+                                   hidden_size=16, intermediate_size=37, num_attention_heads=4,
+                                   num_hidden_layers=2, vocab_size=260, hidden_act="gelu",
+                                   max_position_embeddings=512))
+    torch.manual_seed(0)
+    clip = CLIPTextModel(CLIPTextConfig(
+        bos_token_id=CLIP_VOCAB - 2, eos_token_id=CLIP_VOCAB - 1, pad_token_id=CLIP_VOCAB - 1,
+        hidden_size=8, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+        vocab_size=CLIP_VOCAB, max_position_embeddings=77, hidden_act="gelu",
+        projection_dim=32))     # the pipeline encodes 77 CLIP tokens
+    pipe = HunyuanVideoPipeline(text_encoder=llama, tokenizer=byte_bpe_tokenizer(),
+                                transformer=transformer, vae=vae,
+                                scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+                                text_encoder_2=clip, tokenizer_2=clip_tokenizer())
+    return _save(pipe, path)
+
+
+BUILDERS["hunyuan"] = build_hunyuan_video
+PIPELINES["hunyuan"] = "HunyuanVideoPipeline"

@@ -31,7 +31,7 @@ torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
 
 #: test family name (tests/_tiny_video_pipelines.py) -> generator key
 GENERATOR = {"animatediff": "animatediff", "cogvideox": "cogvideox", "ltx": "ltx_video",
-             "wan": "wan", "t2vsd": "text_to_video_sd"}
+             "wan": "wan", "t2vsd": "text_to_video_sd", "hunyuan": "hunyuan_video"}
 
 #: family -> (scheduler key, the diffusers class a user would set, its from_config options)
 SCHEDULERS = {
@@ -40,6 +40,7 @@ SCHEDULERS = {
     "ltx": ("flow_euler", "FlowMatchEulerDiscreteScheduler", {}),
     "wan": ("unipc", "UniPCMultistepScheduler", {"flow_shift": 5.0}),
     "t2vsd": ("ddim", "DDIMScheduler", {}),
+    "hunyuan": ("flow_euler", "FlowMatchEulerDiscreteScheduler", {"shift": 5.0}),
 }
 
 #: family -> the tiny render: size, frames, the video fields and params the test sets
@@ -52,6 +53,8 @@ TINY = {
     "wan": dict(width=16, height=16, video=dict(frames=5, flow_shift=5.0),
                 params={"max_sequence_length": 8}),
     "t2vsd": dict(width=16, height=16, video=dict(frames=4)),
+    "hunyuan": dict(width=16, height=16, video=dict(frames=5, flow_shift=5.0),
+                    params={"max_sequence_length": 16, "true_cfg_scale": 2.0}),
 }
 
 
@@ -229,3 +232,18 @@ def test_video_backends_declare_their_families():
         assert d.scheduler in (b.schedulers or ()) or b.schedulers is None
         for repo, rev in b.hub_models.items():
             assert "/" in repo and (rev is None or len(rev) == 40)
+
+
+def test_well_known_hub_models_load_at_their_pinned_revision(video_models):
+    """A hub id of a family's well-known model without ``model_revision`` loads at the
+    revision pinned in its backend (hub_models), and so does the default motion adapter;
+    with ``download=False`` and nothing cached, the error names both and how to get them."""
+    meta = GenerationMeta(model="Wan-AI/Wan2.1-T2V-1.3B-Diffusers", generator="wan",
+                          prompt="a cat", seed=1)
+    with pytest.raises(ModelNotAvailableError, match="0fad780a534b6463e45facd96134c9f345acfa5b"):
+        _render(meta, download=False)
+    meta = _meta("animatediff", video_models,
+                 video={"motion_adapter": "guoyww/animatediff-motion-adapter-v1-5-2"})
+    with pytest.raises(ModelNotAvailableError,
+                       match="motion adapter.*6167b88ffe39b4441fdf2113e77b99a6f56b7906"):
+        _render(meta, download=False)
