@@ -353,7 +353,7 @@ class H264Codec(_Mp4):
 
 
 class H265Codec(_Mp4):
-    """H.265 in MP4 (x265, preset medium, no thread pool)."""
+    """H.265 in MP4 (x265, preset medium, no thread pool, no options SEI)."""
 
     key, code, mime, extension = "h265", int(CodecCode.H265), "video/mp4", ".mp4"
     encoder, decoders = "libx265", ("hevc",)
@@ -364,7 +364,8 @@ class H265Codec(_Mp4):
     def options(self, crf: int | None, lossless: bool) -> dict[str, str]:
         return {"crf": str(self.default_crf if crf is None else crf), "preset": "medium",
                 "tag": "hvc1",
-                "x265-params": "log-level=none:pools=none:frame-threads=1"}
+                # no thread pool (determinism), no 2 KB "x265 options" SEI in the header
+                "x265-params": "log-level=none:pools=none:frame-threads=1:info=0"}
 
 
 class Ffv1Codec(_Matroska):
