@@ -135,6 +135,9 @@ def _regenerate(f: FileData, strict: bool, kwargs: dict) -> ImageResult:
     if f.meta is None:
         raise RenderError("this file has no generation syntax to regenerate from")
     out = f.render(**kwargs) if isinstance(f, AigifFile) else _render.render_file(f, **kwargs)
+    if getattr(out, "video", None) is not None:
+        raise RenderError("this file is a video: its frames are in .render().video "
+                          "(aigif.render.VideoFrames), not an image", field="video")
     img = getattr(out, "image", out)
     if getattr(out, "source", "render") == "payload":  # render_file(fallback="payload")
         return ImageResult(img, "pixels", note="model not available: used the pixel payload",

@@ -247,3 +247,9 @@ def test_well_known_hub_models_load_at_their_pinned_revision(video_models):
     with pytest.raises(ModelNotAvailableError,
                        match="motion adapter.*6167b88ffe39b4441fdf2113e77b99a6f56b7906"):
         _render(meta, download=False)
+
+
+def test_image_of_a_video_file_says_it_is_a_video(video_models):
+    f = AigifFile(meta=_meta("t2vsd", video_models))
+    with pytest.raises(RenderError, match="is a video"):
+        f.image("render", device="cpu", cache=PipelineCache(maxsize=1))
