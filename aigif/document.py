@@ -16,7 +16,7 @@ from . import io as _io
 from . import render as _render
 from ._atomic import write_atomic
 from .container import Fingerprint, FileData, Payload, RawElement
-from .errors import CodecError, MissingDependencyError, RenderError
+from .errors import CodecError, MetaError, MissingDependencyError, RenderError
 from .meta import GenerationMeta
 
 __all__ = ["AigifFile", "Payload", "Fingerprint", "RawElement", "ImageResult", "POLICIES",
@@ -79,7 +79,7 @@ def open_file(src: _io.Source, *, strict: bool = True) -> AigifFile:
 def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[bytes], *,
          image: Any = None, fallback: str | None = None, quality: int | None = None,
          lossless: bool = False, effort: int | None = None, info: dict | None = None,
-         text_method: int | None = None) -> int:
+         text_method: int | None = None, meta: GenerationMeta | None = None) -> int:
     """Write an AIGIF file; return the number of bytes written.
 
     Paths are written atomically (a new temporary file in the same folder, then a rename):
@@ -88,13 +88,19 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
     aigif never writes through one; remove it, or pass ``os.path.realpath(dest)`` to write
     its target. ``image`` adds a pixel payload coded with ``fallback`` (a codec key: "avif"
     by default, "webp", "jxl", "png", "jpeg") at ``quality`` / ``lossless`` / ``effort``;
-    ``obj=None`` with an image makes a pixels-only file. Raises MetaError /
-    LimitExceededError / CodecError.
+    ``obj=None`` with an image makes a pixels-only file. ``meta``: the generation syntax
+    given by keyword (``aigif.save(None, "clip.aigif", meta=video_meta)``), for when
+    ``obj`` is None. Raises MetaError / LimitExceededError / CodecError.
 
     Example::
 
         n = aigif.save(GenerationMeta(model="sd15", prompt="a cat"), "cat.aigif")
     """
+    if meta is not None:
+        if obj is not None:
+            raise MetaError("give the generation syntax once: as obj or as meta=, not both",
+                            field="meta")
+        obj = meta
     f = obj if isinstance(obj, FileData) else AigifFile(meta=obj)
     if image is not None:
         f = replace(f, payload=_codecs.encode_payload(

@@ -17,13 +17,15 @@ import os
 import struct
 from binascii import crc_hqx
 from dataclasses import dataclass, fields as _fields
+from fractions import Fraction as FractionType
 from typing import IO, Any, Callable, Union
 
 from construct import ConstructError, StreamError
 
 from . import errors, spec
-from .bitstream.elements import (Body, ELEMENT_SCHEMAS, KeyValues, LorasBody, PlatformBody,
-                                  SourceBody, StageItem, StagesBody, TextKeyValues)
+from .bitstream.elements import (Body, ELEMENT_SCHEMAS, SYNTAX, KeyValues, LorasBody,
+                                  PlatformBody, SourceBody, StageItem, StagesBody,
+                                  TextKeyValues, VideoBody)
 from .bitstream.fastbody import build_body as _fast_build, parse_body as _fast_parse
 from .bitstream.primitives import FieldError, uvarint
 from .container import FileData, Fingerprint, Payload, RawElement
@@ -31,10 +33,11 @@ from .meta import (GenerationMeta, Lora, Platform, _CKPT, _LOCAL, _model_info_of
                    scheduler_key)
 from .registry import (codec_code, codec_key, extensions, generators, model_defaults,
                        model_for_hash, models)
-from .spec import Element, Presence, StageField
+from .spec import Element, Presence, StageField, VideoField
 from .stages import (_HUB_AT, STAGE_KINDS, UPSCALER_KEYS, UPSCALERS, ControlNet,
                      Detailer, Refiner, UnknownStages)
 from .textcoding import decode_text, encode_text
+from .video import Video
 
 __all__ = ["dumps", "loads", "element_bodies", "check_value", "HEADER_SIZE", "CHECK_SIZE",
            "Source"]
@@ -519,6 +522,119 @@ def _check_stages_canonical(ps: _ParsedStages, meta: GenerationMeta) -> None:
                                         offset=ps.offset + it.offset, field=f"stages[{i}]")
 
 
+_VIDEO_FIELDS = SYNTAX["video_fields"]
+
+
+def _write_video(meta: GenerationMeta) -> bytes | None:
+    """The VIDEO element body: the video fields that differ from the family's defaults
+    (None when none does: the element is left out)."""
+    diff = meta.video.differences(meta.defaults.video)
+    if not diff:
+        return None
+    out: dict[str, Any] = dict.fromkeys(_VIDEO_FIELDS)
+    presence = 0
+    for name, value in diff.items():
+        presence |= VideoField[name.upper()]
+        if name == "fps":
+            n, den = value.numerator, value.denominator
+            value = ({"rate": n << 1, "denominator": None} if den == 1 else
+                     {"rate": n << 1 | 1, "denominator": den})
+        elif name == "image":
+            c = value.codec
+            value = {"codec": int(c[6:]) if c.startswith("codec-") else _codec_code(c),
+                     "data": value.data}
+        elif name == "vae_tiling":
+            value = int(value)
+        out[name] = value
+    out["presence"] = presence
+    try:
+        return VideoBody.build(out)
+    except FieldError as e:
+        raise _KIND.get(e.kind, errors.MalformedError)(e.message, field="video") from None
+
+
+@dataclass(frozen=True)
+class _ParsedVideo:
+    """The VIDEO element: the stored fields as ``Video`` keyword arguments."""
+
+    fields: dict
+    offset: int
+
+
+def _read_video(data: bytes, off: int, strict: bool) -> _ParsedVideo:
+    try:
+        o = _parse_all(VideoBody, data, off, "video")
+    except errors.AigifError as e:
+        if e.offset is not None:
+            raise
+        # a check of the whole element or of its frame rate: the element's first byte
+        raise type(e)(e.message, offset=off, field=e.field) from None
+    if strict and not o.presence:
+        raise errors.CanonicalFormError("video element without fields (leave it out)",
+                                        offset=off, field="video")
+    kw: dict[str, Any] = {}
+    for name in _VIDEO_FIELDS:
+        v = o[name]
+        if v is None:
+            continue
+        if name == "frames" and not 1 <= v <= spec.MAX_VIDEO_FRAMES or \
+                name == "decode_chunk_size" and v > spec.MAX_VIDEO_FRAMES:
+            raise errors.LimitExceededError(f"{name} {v}, the limit is {spec.MAX_VIDEO_FRAMES}"
+                                            if v else "0 frames", offset=off,
+                                            field=f"video.{name}")
+        if name == "fps":
+            num, den = v.rate >> 1, v.denominator or 1
+            if num > spec.MAX_FPS * den or den > spec.MAX_FPS_DENOMINATOR:
+                raise errors.LimitExceededError(f"frame rate {num}/{den} is over the limits "
+                                                f"({spec.MAX_FPS} fps, denominator "
+                                                f"{spec.MAX_FPS_DENOMINATOR})", offset=off,
+                                                field="video.fps")
+            f = FractionType(num, den)
+            if f.denominator != den:
+                raise errors.CanonicalFormError(f"frame rate {num}/{den} is not in lowest "
+                                                f"terms", offset=off, field="video.fps")
+            v = f
+        elif name == "image":
+            v = Payload(_codec_key(v.codec), bytes(v.data))
+        elif name == "vae_tiling":
+            if v > 1:
+                raise errors.MalformedError(f"vae_tiling {v}: expected 0 or 1", offset=off,
+                                            field="video.vae_tiling")
+            v = bool(v)
+        kw[name] = v
+    return _ParsedVideo(kw, off)
+
+
+def _video_of(pv: _ParsedVideo | None, pr: int, kw: dict) -> None:
+    """Put the video of a file into the GenerationMeta keyword arguments ``kw``."""
+    if pv is None:
+        return
+    if not pr & _P.VIDEO:
+        raise errors.MalformedError("a VIDEO element in a file without the VIDEO bit",
+                                    offset=pv.offset, field="video")
+    try:
+        kw["video"] = Video(**pv.fields)
+    except errors.MetaError as e:
+        raise errors.MalformedError(f"invalid value: {e.message}", offset=pv.offset,
+                                    field=e.field) from None
+
+
+def _check_video(meta: GenerationMeta, pr: int, pv: _ParsedVideo | None, strict: bool) -> None:
+    """The VIDEO bit against the generator family; stored video fields against defaults."""
+    d = meta.defaults.video
+    if bool(pr & _P.VIDEO) != (d is not None):
+        raise errors.MalformedError(
+            f"generator {meta.generator!r} is {'an image' if d is None else 'a video'} family "
+            f"but the VIDEO bit is {'set' if pr & _P.VIDEO else 'not set'}",
+            offset=HEADER_SIZE, field="video")
+    if strict and pv is not None:
+        for name, v in pv.fields.items():
+            if v == getattr(d, name, None):
+                raise errors.CanonicalFormError(f"video.{name} is stored but equals the "
+                                                f"default", offset=pv.offset,
+                                                field=f"video.{name}")
+
+
 def _residual(data: bytes, off: int = 0, strict: bool = True) -> bytes:
     # the body as built by the residual codec (bitstream.elements.ResidualBody), kept whole:
     # the codec reads its header when the layer is applied
@@ -534,6 +650,7 @@ _RULES: dict[int, _Rule] = {int(r.element): r for r in (
     _Rule(Element.LORAS, "loras", True, _write_loras, _read_loras),
     _Rule(Element.RESIDUAL, "residual", False, _residual, _residual),
     _Rule(Element.STAGES, "stages", True, _write_stages, _read_stages, whole=True),
+    _Rule(Element.VIDEO, "video", True, _write_video, _read_video, whole=True),
 )}
 _EMPTY = (None, (), {})
 _SOURCE_ID = int(Element.SOURCE)
@@ -550,7 +667,7 @@ def element_bodies(f: FileData, *, source_body: bytes | None = None
     if (source_body is None and f.payload is None and f.fingerprint is None
             and f.residual is None and not f.info and not f.source and not f.unknown_elements
             and (meta is None or not (meta.params or meta.loras or meta.extensions
-                                      or meta.stages))):
+                                      or meta.stages or meta.video is not None))):
         return out   # the common case: no element at all
     for eid, rule in _RULES.items():
         if source_body is not None and eid == _SOURCE_ID:
@@ -560,8 +677,9 @@ def element_bodies(f: FileData, *, source_body: bytes | None = None
         value = None if holder is None else getattr(holder, rule.attr)
         if value is None or (not isinstance(value, bytes) and value in _EMPTY):
             continue
-        out.append((eid, spec.ELEMENT_CRITICAL[rule.element],
-                    rule.write(holder if rule.whole else value)))
+        data = rule.write(holder if rule.whole else value)
+        if data is not None:   # None: nothing to store (a video with default fields only)
+            out.append((eid, spec.ELEMENT_CRITICAL[rule.element], data))
     if meta is not None:
         for key, value in meta.extensions.items():
             if key not in extensions:
@@ -623,9 +741,8 @@ def _dumps(f: FileData, text_method: int | None, text_block: bytes | None = None
     if meta is None:
         presence |= _P.NO_MODEL
     else:
-        if meta.video is not None:   # the bitstream of the video syntax comes next (issue 19)
-            raise errors.MetaError("writing video generations is not implemented yet",
-                                   field="video")
+        if meta.video is not None:
+            presence |= _P.VIDEO
         info = meta._model_info()
         d = model_defaults(info) if info is not None else generators.get(meta.generator).defaults
         body["model"] = {"kind": 0, "generator": None, "hub_id": None, "content_hash": None,
@@ -805,11 +922,12 @@ def _parse_body(data: bytes, strict: bool, cls: type[FileData]) -> FileData:
     text_method = None
     params, loras = values.pop("params", {}), values.pop("loras", ())
     stages = values.pop("stages", None)
+    video = values.pop("video", None)
     if not pr & _P.NO_MODEL:
-        meta, text_method = _meta(body, data, params, loras, exts, strict, stages)
+        meta, text_method = _meta(body, data, params, loras, exts, strict, stages, video)
     elif body.elements is None:
         raise errors.MalformedError("file without model has no elements", offset=HEADER_SIZE)
-    if meta is None and (params or loras or exts or stages):
+    if meta is None and (params or loras or exts or stages or video):
         raise errors.MalformedError("generation elements in a file without generation syntax",
                                     offset=HEADER_SIZE, field="elements")
     if FAST:
@@ -873,7 +991,7 @@ _STORED_FIELDS = (("steps", _P.STEPS), ("guidance_scale", _P.GUIDANCE),
 _STORED = _P.STEPS | _P.GUIDANCE | _P.SCHEDULER | _P.CLIP_SKIP | _P.SIZE
 
 
-def _meta(body, data: bytes, params, loras, exts, strict: bool, stages=None):
+def _meta(body, data: bytes, params, loras, exts, strict: bool, stages=None, video=None):
     pr = body.presence
     m = body.model
     model_kw: dict[str, Any] = {}
@@ -949,13 +1067,19 @@ def _meta(body, data: bytes, params, loras, exts, strict: bool, stages=None):
             kw[name] = val
     if stages is not None:
         kw["stages"] = _stages_of(stages)
+    _video_of(video, pr, kw)
     meta = GenerationMeta._from_reader(kw) if FAST else None
     if meta is None:
         try:
             meta = GenerationMeta(**kw)
         except errors.MetaError as e:
-            raise errors.MalformedError(f"invalid value: {e.message}", offset=HEADER_SIZE,
-                                        field=e.field) from None
+            if e.field == "video" and not pr & _P.VIDEO:
+                raise errors.MalformedError(e.message, offset=HEADER_SIZE, field="video") from None
+            kind = (errors.LimitExceededError if e.field == "video.frames"
+                    else errors.MalformedError)   # frames x width x height over the limit
+            raise kind(f"invalid value: {e.message}", offset=HEADER_SIZE,
+                       field=e.field) from None
+    _check_video(meta, pr, video, strict)
     if strict and pr & _STORED:
         d = meta.defaults
         for name, bit in _STORED_FIELDS:

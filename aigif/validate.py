@@ -99,6 +99,8 @@ def validate(src: Any, *, strict: bool = True) -> ValidationReport:
                        "it cannot be loaded automatically", "model", severity="warning"))
     if meta is not None and meta.stages:
         _check_stages(meta.stages, warn)
+    if meta is not None and meta.video is not None:
+        _check_video(meta, warn)
     if f.fingerprint is not None and f.fingerprint.algo not in set(spec.FingerprintAlgo):
         warn(Issue("unknown-fingerprint", f"fingerprint algorithm {f.fingerprint.algo} is not "
                    "known: exactness cannot be checked", "fingerprint", severity="warning"))
@@ -114,6 +116,24 @@ def validate(src: Any, *, strict: bool = True) -> ValidationReport:
 
 
 _DENOISING = ("hires", "img2img", "refiner", "detailer")
+#: video fields a family may leave without a default (its pipeline does not take them)
+_VIDEO_OPTIONAL = ("motion_adapter", "motion_bucket_id", "noise_aug_strength", "flow_shift",
+                   "decode_chunk_size")
+
+
+def _check_video(meta, warn) -> None:
+    """Semantics of the video fields (spec "Syntax: video"): the limits hold already (the
+    reader refuses frames over ``MAX_VIDEO_FRAMES`` and frames x width x height over
+    ``MAX_DECOMPRESSED_PIXELS``); here: what a renderer of the family cannot apply."""
+    v, d = meta.video, meta.defaults.video
+    for name in _VIDEO_OPTIONAL:
+        if getattr(v, name) is not None and getattr(d, name) is None:
+            warn(Issue("video-field-unused", f"{name} is set but the {meta.generator} pipeline "
+                       "has no such parameter: a renderer of this family cannot apply it",
+                       f"video.{name}", severity="warning"))
+    if v.image is not None and v.image.codec.startswith("codec-"):
+        warn(Issue("unknown-codec", f"conditioning image codec {v.image.codec[6:]} is not "
+                   "known here", "video.image", severity="warning"))
 
 
 def _check_stages(stages, warn) -> None:

@@ -32,7 +32,7 @@ def test_every_schema_structure_has_a_table():
 
 @pytest.mark.parametrize("name", sorted(elements.SYNTAX))
 def test_syntax_table_matches_schema(name):
-    col = 1 if name == "stage_fields" else 0    # that table starts with the bit
+    col = 1 if name in ("stage_fields", "video_fields") else 0   # these start with the bit
     assert [r[col] for r in SYNTAX[name]] == elements.SYNTAX[name]
 
 
@@ -54,6 +54,36 @@ def test_schema_field_order_matches_syntax_constant():
     stage = _subcon_names(elements.StageItem)
     assert stage[:2] == elements.SYNTAX["stages"][:2]
     assert stage[2:] == elements.SYNTAX["stage_fields"]
+    video = _subcon_names(elements.VideoBody)
+    assert video[:1] == elements.SYNTAX["video"][:1]
+    assert video[1:] == elements.SYNTAX["video_fields"]
+    assert _subcon_names(elements.FrameRate) == elements.SYNTAX["frame_rate"]
+
+
+def test_video_fields_table():
+    """bit and name of "Syntax: video fields" vs spec.VideoField, the schema and aigif.Video."""
+    from dataclasses import fields
+
+    from aigif import Video
+    rows = SYNTAX["video_fields"]
+    assert {int(r[0]): r[1].upper() for r in rows} == {
+        b.bit_length() - 1: b.name for b in spec.VideoField}
+    assert [r[1] for r in rows] == [f.name for f in fields(Video)]
+
+
+def test_video_generator_codes_and_defaults():
+    """"Codes: video generators" vs the frozen VideoDefaults of each video family, and the
+    image-family table holds every video family too."""
+    doc = {int(r[0]): r[1:7] for r in CODES["video_generators"]}
+    dash = lambda v: "—" if v is None else str(v)   # noqa: E731
+    for g in spec.GENERATORS:
+        v = g.defaults.video
+        if v is None:
+            continue
+        assert not v.vae_tiling and v.motion_bucket_id is None and v.noise_aug_strength is None
+        assert doc.pop(g.code) == [g.key, str(v.frames), str(v.fps), dash(v.flow_shift),
+                                   dash(v.motion_adapter), dash(v.decode_chunk_size)]
+    assert not doc
 
 
 def test_stage_fields_table():

@@ -17,7 +17,8 @@ from .primitives import (Dimension, FieldError, Fraction, Gated, Guidance, Limit
 __all__ = ["Body", "ModelRef", "PlatformBody", "ElementFrame", "ELEMENT_SCHEMAS", "SYNTAX",
            "TypedValue", "KeyValues", "TextKeyValues", "FingerprintBody", "PixelsBody",
            "SourceBody", "LoraItem", "LorasBody", "ResidualHeader", "ResidualBody",
-           "StageItem", "StagesBody", "UpscalerField", "ControlImageField"]
+           "StageItem", "StagesBody", "UpscalerField", "ControlImageField", "FrameRate",
+           "VideoBody"]
 
 
 def _check_presence(ctx) -> bool:
@@ -302,6 +303,58 @@ class _Stages(Construct):
 
 StagesBody = _Stages(StageItem)
 
+# ----------------------------------------------------------------- video
+VF = {b.name: int(b) for b in spec.VideoField}
+
+
+def _check_video(ctx) -> bool:
+    unknown = ctx.presence & ~spec.KNOWN_VIDEO_FIELDS
+    if unknown:
+        raise FieldError("version", f"unknown video field bits 0x{unknown:x} (a newer format "
+                                    f"feature this reader does not know)")
+    return True
+
+
+def _check_rate(ctx) -> bool:
+    if ctx.rate >> 1 == 0:
+        raise FieldError("malformed", "a frame rate of 0")
+    return True
+
+
+def _check_denominator(ctx) -> bool:
+    if ctx.denominator < 2:
+        raise FieldError("noncanonical" if ctx.denominator == 1 else "malformed",
+                         f"frame rate denominator {ctx.denominator} (an integer rate has its "
+                         f"own form; 0 is not a rate)")
+    return True
+
+
+# frame rate: varint v; v even: v >> 1 frames per second; v odd: numerator v >> 1, then the
+# denominator (>= 2; the fraction in lowest terms)
+FrameRate = Gated(
+    None,
+    ("rate", None, UVarint),
+    ("_check_rate", None, Validate(_check_rate)),
+    ("denominator", lambda c: c.rate & 1, UVarint),
+    ("_check_denominator", lambda c: c.rate & 1, Validate(_check_denominator)),
+)
+
+# The VIDEO element: a presence varint, then each present field in bit order.
+VideoBody = Gated(
+    "presence",
+    ("presence", None, UVarint),
+    ("_check_video", None, Validate(_check_video)),
+    ("frames", VF["FRAMES"], UVarint),
+    ("fps", VF["FPS"], FrameRate),
+    ("image", VF["IMAGE"], ControlImageField),
+    ("motion_adapter", VF["MOTION_ADAPTER"], Utf8()),
+    ("motion_bucket_id", VF["MOTION_BUCKET_ID"], UVarint),
+    ("noise_aug_strength", VF["NOISE_AUG_STRENGTH"], Real),
+    ("flow_shift", VF["FLOW_SHIFT"], Real),
+    ("decode_chunk_size", VF["DECODE_CHUNK_SIZE"], UVarint),
+    ("vae_tiling", VF["VAE_TILING"], UVarint),
+)
+
 ELEMENT_SCHEMAS = {
     spec.Element.FINGERPRINT: FingerprintBody,
     spec.Element.PIXELS: PixelsBody,
@@ -311,6 +364,7 @@ ELEMENT_SCHEMAS = {
     spec.Element.LORAS: LorasBody,
     spec.Element.RESIDUAL: ResidualBody,
     spec.Element.STAGES: StagesBody,
+    spec.Element.VIDEO: VideoBody,
 }
 
 #: Field names of each syntax structure, in order (checked against spec/aigif-v1.md).
@@ -331,4 +385,8 @@ SYNTAX = {
                      "scheduler", "seed", "text", "model", "loras", "clip_skip", "params",
                      "switch", "aesthetic", "negative_aesthetic", "cn_model", "cn_scale",
                      "cn_range", "cn_pass", "cn_image", "detector", "confidence", "mask_blur"],
+    "video": ["presence", "fields"],
+    "video_fields": ["frames", "fps", "image", "motion_adapter", "motion_bucket_id",
+                     "noise_aug_strength", "flow_shift", "decode_chunk_size", "vae_tiling"],
+    "frame_rate": ["rate", "denominator"],
 }

@@ -108,12 +108,19 @@ def info(
         t.add_column("value", overflow="fold")
         if f.meta is not None:
             for k, v in f.meta.to_dict().items():
-                if (v in (None, {}, []) and k not in ("seed",)) or k == "stages":
+                if (v in (None, {}, []) and k not in ("seed",)) or k in ("stages", "video"):
                     continue
                 t.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
                           else str(v))
             for i, st in enumerate(f.meta.stages):
                 t.add_row(f"stages[{i}]", st.summary())
+            if f.meta.video is not None:
+                for k, v in f.meta.video.to_dict().items():
+                    if k == "image" and v is not None:
+                        img = f.meta.video.image
+                        v = f"{img.codec}, {len(img.data)} bytes (image-to-video)"
+                    if v is not None:
+                        t.add_row(f"video.{k}", str(v))
         else:
             t.add_row("meta", "none (pixels-only file)")
         if f.payload is not None:

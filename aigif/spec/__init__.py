@@ -40,6 +40,8 @@ class Presence(IntFlag):
     PLATFORM = 1 << 8
     ELEMENTS = 1 << 9      # extension element list
     NO_MODEL = 1 << 10     # no generation syntax: a pixels-only file (elements only)
+    # bit 11 stays unassigned: conformance vector 10 checks that readers refuse it
+    VIDEO = 1 << 12        # a video: the generator is a video family (VIDEO element: fields)
 
 
 KNOWN_PRESENCE_BITS = int(sum(Presence))
@@ -174,7 +176,8 @@ class Element(IntEnum):
     RESIDUAL = 7           # ancillary: refinement layer over the regenerated pixels
     SCHEDULER_OPTIONS = 8  # critical: scheduler options beyond the scheduler code
     STAGES = 9             # critical: stages after the text-to-image pass (hires, refiner...)
-    # 9..4095 reserved for the spec; 4096..8191 private (third parties)
+    VIDEO = 10             # critical: video fields that differ from the family's defaults
+    # 11..4095 reserved for the spec; 4096..8191 private (third parties)
 
 
 ELEMENT_PRIVATE = range(4096, 8192)
@@ -190,7 +193,25 @@ ELEMENT_CRITICAL = {
     Element.RESIDUAL: False,
     Element.SCHEDULER_OPTIONS: True,
     Element.STAGES: True,
+    Element.VIDEO: True,
 }
+
+
+class VideoField(IntFlag):
+    """Bits of the VIDEO element's presence varint (spec "Syntax: video fields")."""
+
+    FRAMES = 1 << 0
+    FPS = 1 << 1
+    IMAGE = 1 << 2
+    MOTION_ADAPTER = 1 << 3
+    MOTION_BUCKET_ID = 1 << 4
+    NOISE_AUG_STRENGTH = 1 << 5
+    FLOW_SHIFT = 1 << 6
+    DECODE_CHUNK_SIZE = 1 << 7
+    VAE_TILING = 1 << 8
+
+
+KNOWN_VIDEO_FIELDS = int(sum(VideoField))
 
 
 class StageKind(IntEnum):

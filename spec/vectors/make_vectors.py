@@ -16,8 +16,10 @@ from binascii import crc_hqx
 from pathlib import Path
 
 import aigif
+from fractions import Fraction
+
 from aigif import (AigifFile, ControlNet, Detailer, Fingerprint, GenerationMeta, Hires, Img2Img,
-                   Lora, Payload, Platform, RawElement, Refiner, UnknownStages)
+                   Lora, Payload, Platform, RawElement, Refiner, UnknownStages, Video)
 
 HERE = Path(__file__).resolve().parent
 
@@ -28,6 +30,10 @@ TINY_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b55"
     "0000000a4944415478da6368000000820081da45083b0000000049454e44ae426082")
 NEG = "blurry, lowres, bad anatomy, bad hands, text, error, missing fingers, worst quality"
+#: a typical text-to-video prompt (~150 characters)
+WAN_PROMPT = ("A cat walks on the grass, realistic style, golden hour light, shallow depth of "
+              "field, slow camera pan following the cat, detailed fur, cinematic lighting, 4k")
+WAN = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
 
 
 def valid_cases() -> dict[str, AigifFile]:
@@ -97,6 +103,23 @@ def valid_cases() -> dict[str, AigifFile]:
         Detailer(detector="face_yolov8n.pt", strength=0.35, prompt="detailed face"))))
     files["37-unknown-stage"] = AigifFile(meta=M(model="sd15", prompt="x", seed=18, stages=(
         Hires(strength=0.5), UnknownStages(7, bytes([0x03, 0x2a, 0x01, 0x02])))))
+    # video (presence bit VIDEO, element 10): defaults only, then each kind of field
+    files["38-video-wan-t2v"] = AigifFile(meta=M(model=WAN, generator="wan", prompt=WAN_PROMPT,
+                                                 negative_prompt="blurry", seed=42))
+    files["39-video-fields"] = AigifFile(meta=M(
+        model=WAN, generator="wan", prompt="a paper boat on a river", seed=43, width=1280,
+        height=720, video=Video(frames=49, fps=Fraction(24000, 1001), flow_shift=5.0,
+                                vae_tiling=True)))
+    files["40-video-animatediff"] = AigifFile(meta=M(
+        model="emilianJR/epiCRealism", generator="animatediff", prompt="a rocket launch",
+        seed=44, steps=25, scheduler="ddim", video=Video(
+            motion_adapter="guoyww/animatediff-motion-adapter-v1-5-3", decode_chunk_size=8)))
+    files["41-video-i2v"] = AigifFile(meta=M(
+        model="Lightricks/LTX-Video", generator="ltx_video", prompt="the house at night",
+        seed=45, video=Video(frames=97, fps=24, image=Payload("png", TINY_PNG))))
+    files["42-video-micro-conditioning"] = AigifFile(meta=M(
+        model="ckpt:svd_like.safetensors", generator="hunyuan_video", prompt="waves", seed=46,
+        video=Video(frames=61, motion_bucket_id=180, noise_aug_strength=0.02)))
     return files
 
 
@@ -201,7 +224,29 @@ def invalid_cases() -> dict[str, tuple[bytes, str, int | None]]:
         "46-bytes-after-body": (wrap(v(SEED) + SD15 + struct.pack(">I", 1) + b"\x00"),
                                 "malformed", 9),
     })
-    return cases
+    # VIDEO (presence bit 12, element 10, critical). WAN_AB: a hub model "a/b" of generator
+    # 11 (wan), 7 bytes; the presence word is 2 bytes, so the model ends at offset 12 and a
+    # video element's body starts at 12 + 1 (count) + 1 (type) + 1 (length) = 15.
+    VIDEO = 1 << 12
+    WAN_AB = v(0) + v(11) + v(3) + b"a/b" + v(0)
+    def video(body: bytes, presence: int = VIDEO | EL, model: bytes = WAN_AB) -> bytes:
+        return wrap(v(presence) + model + v(1) + v(2 * 10 + 1) + v(len(body)) + body)
+    V = 15
+    cases.update({
+        "47-video-bit-on-image-family": (wrap(v(VIDEO) + SD15), "malformed", 3),
+        "48-video-family-without-bit": (wrap(v(0) + WAN_AB), "malformed", 3),
+        "49-video-element-without-bit": (video(v(1) + v(49), EL, SD15), "malformed", 9),
+        "50-video-unknown-field-bit": (video(v(1 << 9)), "unsupported-version", V),
+        "51-video-frames-over-limit": (video(v(1) + v(16385)), "limit-exceeded", V),
+        # 16384 frames of Wan's default 832 x 480: frames x width x height over the limit
+        "52-video-pixels-over-limit": (video(v(1) + v(16384)), "limit-exceeded", 3),
+        "53-video-fps-denominator-one": (video(v(2) + v(16 << 1 | 1) + v(1)), "non-canonical", V),
+        "54-video-fps-not-lowest-terms": (video(v(2) + v(32 << 1 | 1) + v(2)), "non-canonical", V),
+        "55-video-default-stored": (video(v(1) + v(81)), "non-canonical", V),
+        "56-video-fps-zero": (video(v(2) + v(0)), "malformed", V),
+        "57-video-empty-element": (video(v(0)), "non-canonical", V),
+        "58-video-tiling-not-bool": (video(v(1 << 8) + v(2)), "malformed", V),
+    })
     return cases
 
 

@@ -1,0 +1,112 @@
+"""Video benchmarks (issue 19): bytes of video generation syntax files, and (sections added
+by the render and payload work) what the same clips cost as pixels.
+
+    python benchmarks/video.py syntax        # bytes per video syntax file, field by field
+    python benchmarks/video.py               # every section
+
+Each section is a function that prints a Markdown table; add one with ``@section``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from fractions import Fraction
+from typing import Callable
+
+import aigif
+from aigif import GenerationMeta, Payload, Video
+from aigif.textcoding import encode_text
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {}
+
+
+def section(fn: Callable[[argparse.Namespace], None]) -> Callable[[argparse.Namespace], None]:
+    SECTIONS[fn.__name__] = fn
+    return fn
+
+
+WAN = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
+#: a typical text-to-video prompt (157 characters)
+PROMPT = ("A cat walks on the grass, realistic style, golden hour light, shallow depth of "
+          "field, slow camera pan following the cat, detailed fur, cinematic lighting, 4k")
+REV = "0" * 40   # stands for a pinned hub commit (40 hex digits)
+#: a 1x1 gray PNG (the conditioning image of the image-to-video row)
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b55"
+    "0000000a4944415478da6368000000820081da45083b0000000049454e44ae426082")
+
+
+def _cases() -> list[tuple[str, GenerationMeta]]:
+    wan = dict(model=WAN, generator="wan", prompt=PROMPT, seed=1234567890)
+    return [
+        ("Wan 2.1 1.3B t2v, 81 f @ 16 fps, 832x480 (all family defaults)", GenerationMeta(**wan)),
+        ("  same, hub revision pinned", GenerationMeta(**wan, model_revision=REV)),
+        ("  same, 49 f @ 24000/1001 fps, 1280x720, flow_shift 5", GenerationMeta(
+            **wan, width=1280, height=720,
+            video=Video(frames=49, fps=Fraction(24000, 1001), flow_shift=5.0))),
+        ("  same as an image file (generator sd, no video)", GenerationMeta(
+            model=WAN, generator="sd", prompt=PROMPT, seed=1234567890, steps=50,
+            guidance_scale=5.0, scheduler="unipc", width=832, height=480)),
+        ("AnimateDiff, SD1.5 ckpt + adapter v1-5-3, 25 steps ddim", GenerationMeta(
+            model="emilianJR/epiCRealism", generator="animatediff", prompt=PROMPT,
+            seed=1234567890, steps=25, scheduler="ddim",
+            video=Video(motion_adapter="guoyww/animatediff-motion-adapter-v1-5-3"))),
+        ("LTX-Video i2v, 97 f @ 24 fps, 67-byte PNG image", GenerationMeta(
+            model="Lightricks/LTX-Video", generator="ltx_video", prompt=PROMPT,
+            seed=1234567890, video=Video(frames=97, fps=24, image=Payload("png", TINY_PNG)))),
+    ]
+
+
+def _call_json(m: GenerationMeta) -> bytes:
+    """The same parameters as the JSON a tool would keep beside the clip (the pipeline call
+    and the model), compact."""
+    d = {"model": m.model, "pipeline": m.generator, "prompt": m.prompt, "seed": m.seed,
+         "num_inference_steps": m.steps, "guidance_scale": m.guidance_scale,
+         "scheduler": m.scheduler, "width": m.width, "height": m.height,
+         "num_frames": m.video.frames if m.video else 1,
+         "fps": str(m.video.fps) if m.video else None}
+    return json.dumps(d, separators=(",", ":")).encode()
+
+
+@section
+def syntax(args: argparse.Namespace) -> None:
+    """Bytes of video syntax files (no pixels): whole file, and the typical file field by
+    field."""
+    print("## Video syntax files (bytes)\n")
+    print("| file | bytes | JSON of the call | ratio |")
+    print("|---|---:|---:|---:|")
+    for name, m in _cases():
+        n = len(aigif.dumps(m))
+        j = len(_call_json(m))
+        print(f"| {name} | {n} | {j} | {j / n:.1f}x |")
+    m = _cases()[0][1]
+    data = aigif.dumps(m)
+    text = len(encode_text(m.prompt, m.negative_prompt))
+    model = 1 + 1 + 1 + len(WAN) + 1        # kind, generator, hub id length + id, revision ""
+    rows = [("signature + version", 3), ("presence (VIDEO makes it 2 bytes)", 2),
+            ("model: HUB, generator 11 (wan), hub id, revision", model), ("seed", 4),
+            (f"text block (prompt {len(m.prompt)} chars, cm1)", text),
+            ("video element (every field a default)", 0), ("check", 2)]
+    assert sum(b for _, b in rows) == len(data), (rows, len(data))
+    print(f"\n## The typical file, field by field ({len(data)} bytes)\n")
+    print("| field | bytes |")
+    print("|---|---:|")
+    for name, b in rows:
+        print(f"| {name} | {b} |")
+    print(f"| **total** | **{len(data)}** |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("sections", nargs="*", choices=[[], *SECTIONS], default=[],
+                    help="sections to run (default: all)")
+    args = ap.parse_args(argv)
+    for name in args.sections or SECTIONS:
+        SECTIONS[name](args)
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
