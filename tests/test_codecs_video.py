@@ -328,3 +328,22 @@ def test_cli_codecs_lists_video_codecs(capsys):
         line = next(ln for ln in out.splitlines() if ln.startswith(k + " "))
         assert f"code {CODES[k]}" in line and "video" in line
         assert ("available" in line) == (k in AVAILABLE) or "missing" in line
+
+
+def test_cli_render_writes_a_video_result(tmp_path):
+    """``aigif render`` hands a video result (VideoFrames-like: frames + fps) to the
+    writers, by the output's suffix; an image suffix for a video is refused."""
+    from types import SimpleNamespace
+
+    import typer
+    from aigif.cli import render as R
+    v = SimpleNamespace(frames=clip(4, 16, 16), fps=Fraction(8))
+    R._save(None, tmp_path / "v.webm", force=False, video=v)
+    with av.open(str(tmp_path / "v.webm")) as c:
+        assert c.streams.video[0].codec_context.name == "vp9"
+    with pytest.raises(aigif.AigifError):
+        R._save(None, tmp_path / "v.webm", force=False, video=v)        # exists, no --force
+    R._save(None, tmp_path / "v.webm", force=True, video=v)
+    with pytest.raises((SystemExit, typer.Exit)):
+        R._save(None, tmp_path / "v.png", force=False, video=v)
+    assert not (tmp_path / "v.png").exists()

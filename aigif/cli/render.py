@@ -18,6 +18,7 @@ from .. import open as aigif_open
 from ..errors import AigifWarning
 from .. import render as _render
 from .. import scale as _scale
+from ..codecs.video.writers import write_video
 
 from ._common import (check_output, console, err_console, fail, image_format, image_writer,
                       run_guarded, write_output)
@@ -25,6 +26,8 @@ from ._common import (check_output, console, err_console, fail, image_format, im
 __all__ = ["register"]
 
 _IMAGE_SUFFIXES = {".png", ".webp", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+#: what a video render writes (aigif.codecs.video.writers; .webp is animated for a video)
+_VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".gif", ".apng", ".webp"}
 
 
 def _warn_lines(caught) -> None:
@@ -61,12 +64,30 @@ def _approximate(res) -> str:
     return f"APPROXIMATE ({n} stage{'s' if n != 1 else ''} skipped or approximated); "
 
 
-def _save(image, path: Path, *, force: bool, within: Optional[Path] = None) -> None:
-    """Write a rendered image atomically (never through a link; inside ``within``)."""
+def _save(image, path: Path, *, force: bool, within: Optional[Path] = None,
+          video=None) -> None:
+    """Write a rendered image (or ``video``: VideoFrames, as the file type its suffix
+    names) atomically (never through a link; inside ``within``)."""
+    if video is not None:
+        if path.suffix.lower() not in _VIDEO_SUFFIXES:
+            fail(f"{path}: a video renders to {', '.join(sorted(_VIDEO_SUFFIXES))}")
+        write_video(path, video.frames, video.fps, overwrite=force, replace_symlink=force,
+                    within=within)
+        return
     try:
         write_output(path, image_writer(image, path), force=force, within=within)
     except (KeyError, ValueError) as e:
         fail(f"cannot write {path}: {e}")
+
+
+def _is_video(f) -> bool:
+    """True when ``f`` is a readable .aigif file of a video generation (else False: the
+    render reports what is wrong with it)."""
+    try:
+        meta = aigif_open(f).meta
+    except (errors.AigifError, OSError):
+        return False
+    return getattr(meta, "video", None) is not None
 
 
 def _targets(files: List[Path], output: Path, single: bool) -> list:
@@ -75,7 +96,7 @@ def _targets(files: List[Path], output: Path, single: bool) -> list:
         return [output]
     targets, seen = [], {}
     for f in files:
-        t = output / (Path(f).stem + ".png")
+        t = output / (Path(f).stem + (".mp4" if _is_video(f) else ".png"))
         key = os.path.normcase(os.path.normpath(t)).casefold()
         if key in seen:
             fail(f"{seen[key]} and {f} would both be written to {t}; render inputs with the "
@@ -87,8 +108,9 @@ def _targets(files: List[Path], output: Path, single: bool) -> list:
 
 def render(
     files: List[Path] = typer.Argument(..., help=".aigif files to regenerate ('-' with --list: none)"),
-    output: Path = typer.Option(..., "-o", "--output", help="image file (one input) or "
-                                "folder (one <name>.png per input)"),
+    output: Path = typer.Option(..., "-o", "--output", help="image or video file (one "
+                                "input) or folder (one <name>.png, or <name>.mp4 for a "
+                                "video, per input)"),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:1, mps (default: the "
                                          "file's, else GPU when available)"),
     dtype: Optional[str] = typer.Option(None, help="float32, float16, bfloat16 (default: "
@@ -128,9 +150,10 @@ def render(
 
     def go() -> None:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-        single = len(files) == 1 and output.suffix.lower() in _IMAGE_SUFFIXES
+        suffixes = _IMAGE_SUFFIXES | _VIDEO_SUFFIXES
+        single = len(files) == 1 and output.suffix.lower() in suffixes
         if not single:
-            if output.suffix.lower() in _IMAGE_SUFFIXES:
+            if output.suffix.lower() in suffixes:
                 fail(f"{len(files)} inputs need an output folder, not {output}")
         targets = _targets(files, output, single)
         if not single:
@@ -153,7 +176,8 @@ def render(
                                                      download=not offline,
                                                      approximate=approximate)
                     _warn_lines(caught)
-                    _save(res.image, dst, force=force, within=None if single else output)
+                    _save(res.image, dst, force=force, within=None if single else output,
+                          video=getattr(res, "video", None))
                     t = res.timings.get("total", 0.0)
                     console.print(f"{src} -> {dst}: {_approximate(res)}{_exactness(res)}, "
                                   f"{t:.2f} s{' (cached pipeline)' if res.cache_hit else ''}",
