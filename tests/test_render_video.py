@@ -181,22 +181,25 @@ def test_cogvideox_dpm_with_dynamic_cfg(video_models):
     assert np.array_equal(res.video.frames, want)
 
 
-def test_render_through_an_aigif_file(video_models):
-    """``aigif.open(p).render()`` of a video file gives its VideoFrames."""
-    meta = _meta("wan", video_models)
-    f = AigifFile(meta=meta)
-    try:
-        f = aigif.loads(aigif.dumps(f))
-    except MetaError as e:
-        if "not implemented" not in str(e):
-            raise
-        # the video bitstream is not written yet: render the in-memory file
-    res = f.render(device="cpu", cache=PipelineCache(maxsize=1))
-    assert isinstance(res.video, VideoFrames) and res.video.fps == Fraction(16)
-    assert np.array_equal(res.video.frames, _direct("wan", video_models, meta))
+def test_render_through_an_aigif_file(video_models, tmp_path):
+    """``aigif.open(p).render()`` of a video file gives its VideoFrames; so does
+    ``aigif.generate``, whose file renders the same frames."""
+    meta = _meta("animatediff", video_models)
+    p = tmp_path / "fox.aigif"
+    aigif.save(meta, p)
+    f = aigif.open(p)
+    assert f.meta == meta
+    cache = PipelineCache(maxsize=1)
+    res = f.render(device="cpu", cache=cache)
+    assert isinstance(res.video, VideoFrames) and res.video.fps == Fraction(8)
+    assert np.array_equal(res.video.frames, _direct("animatediff", video_models, meta))
     imgs = res.video.images()
-    assert len(imgs) == 5 and imgs[0].size == (16, 16)
+    assert len(imgs) == 4 and imgs[0].size == (16, 16)
     assert np.array_equal(np.asarray(imgs[2]), res.video.frames[2])
+    frames, data = aigif.generate(meta, device="cpu", cache=cache)
+    assert isinstance(frames, VideoFrames) and np.array_equal(frames.frames, res.video.frames)
+    again = aigif.loads(data).render(device="cpu", cache=cache)
+    assert np.array_equal(again.video.frames, frames.frames)
 
 
 def test_errors_are_render_errors(video_models):
