@@ -138,8 +138,10 @@ def main() -> None:
         plot(rows, args.plot, len(imgs))
 
 
-def plot(rows: list[dict], path: str, n: int) -> None:
-    """Rate-distortion plot drawn with Pillow (no plotting library needed)."""
+def plot(rows: list[dict], path: str, n: int, metric: str = "psnr", colors: dict | None = None,
+         title: str | None = None, xlabel: str = "bits per pixel (whole .aigif file)") -> None:
+    """Rate-distortion plot drawn with Pillow (no plotting library needed): ``metric`` of
+    each row over its bpp, one line per codec in ``colors``."""
     from PIL import ImageDraw, ImageFont
     W, H, L, R, T, B = 900, 600, 80, 200, 50, 70
     im = Image.new("RGB", (W, H), "white")
@@ -152,8 +154,8 @@ def plot(rows: list[dict], path: str, n: int) -> None:
     if not lossy:
         return
     x0, x1 = 0.0, max(r["bpp"] for r in lossy) * 1.08
-    y0 = math.floor(min(r["psnr"] for r in lossy) - 1)
-    y1 = math.ceil(max(r["psnr"] for r in lossy) + 1)
+    y0 = math.floor(min(r[metric] for r in lossy) - 1)
+    y1 = math.ceil(max(r[metric] for r in lossy) + 1)
     sx = lambda x: L + (x - x0) / (x1 - x0) * (W - L - R)  # noqa: E731
     sy = lambda y: H - B - (y - y0) / (y1 - y0) * (H - T - B)  # noqa: E731
     d.rectangle([L, T, W - R, H - B], outline="black")
@@ -168,14 +170,13 @@ def plot(rows: list[dict], path: str, n: int) -> None:
         d.line([L - 5, sy(y), L, sy(y)], fill="black")
         d.line([L, sy(y), W - R, sy(y)], fill=(225, 225, 225))
         d.text((L - 35, sy(y) - 8), f"{y}", fill="black", font=font)
-    d.text((L + (W - L - R) / 2 - 120, H - 35), "bits per pixel (whole .aigif file)",
+    d.text((L + (W - L - R) / 2 - 120, H - 35), xlabel, fill="black", font=font)
+    d.text((10, T - 30), title or f"RGB PSNR (dB) vs rate, Kodak ({n} images), pixels-only .aigif",
            fill="black", font=font)
-    d.text((10, T - 30), f"RGB PSNR (dB) vs rate, Kodak ({n} images), pixels-only .aigif",
-           fill="black", font=font)
-    colors = {"avif": (200, 30, 30), "jxl": (30, 90, 200), "webp": (30, 150, 60),
-              "jpeg": (150, 100, 20)}
+    colors = colors or {"avif": (200, 30, 30), "jxl": (30, 90, 200), "webp": (30, 150, 60),
+                        "jpeg": (150, 100, 20)}
     for i, (key, col) in enumerate(colors.items()):
-        pts = sorted((r["bpp"], r["psnr"]) for r in lossy if r["codec"] == key)
+        pts = sorted((r["bpp"], r[metric]) for r in lossy if r["codec"] == key)
         if not pts:
             continue
         xy = [(sx(a), sy(b)) for a, b in pts]
@@ -333,10 +334,170 @@ def sth_main(argv: list[str]) -> None:
         Path(args.json).write_text(json.dumps({"rows": curves, "bd_rate": bd}, indent=1))
 
 
+# ----------------------------------------------------------------------- learned (issue 17)
+MSSSIM_W = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """MS-SSIM (Wang, Simoncelli, Bovik 2003) of two uint8 RGB images, data range 255:
+    11-tap Gaussian (sigma 1.5), valid filtering, 5 scales with 2x2 average pooling, per
+    channel then averaged (as pytorch_msssim / CompressAI's evaluation do)."""
+    import torch
+    import torch.nn.functional as F
+    x = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].double()
+    y = torch.from_numpy(np.ascontiguousarray(b)).permute(2, 0, 1)[None].double()
+    g = torch.exp(-(torch.arange(11, dtype=torch.float64) - 5) ** 2 / (2 * 1.5 ** 2))
+    g = g / g.sum()
+    win = (g[:, None] * g[None, :]).expand(3, 1, 11, 11)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    vals = []
+    for k in range(5):
+        mx, my = F.conv2d(x, win, groups=3), F.conv2d(y, win, groups=3)
+        sxx = F.conv2d(x * x, win, groups=3) - mx * mx
+        syy = F.conv2d(y * y, win, groups=3) - my * my
+        sxy = F.conv2d(x * y, win, groups=3) - mx * my
+        cs = (2 * sxy + c2) / (sxx + syy + c2)
+        if k < 4:
+            vals.append(torch.relu(cs.mean((2, 3))))
+            x, y = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
+        else:
+            ssim = ((2 * mx * my + c1) / (mx * mx + my * my + c1)) * cs
+            vals.append(torch.relu(ssim.mean((2, 3))))
+    w = torch.tensor(MSSSIM_W, dtype=torch.float64)
+    out = torch.prod(torch.stack(vals, 0) ** w[:, None, None], 0)
+    return float(out.mean())
+
+
+LEARNED_Q = {"sth": (30, 45, 60, 75, 90, 100), "nvtc": (20, 40, 60, 75, 90, 100)}
+LEARNED_ANCHORS = {"jpeg": (5, 10, 20, 30, 40, 50, 60, 75, 90),
+                   "webp": (0, 10, 20, 30, 40, 50, 60, 75, 90),
+                   "avif": (10, 20, 30, 40, 50, 60, 70, 80),
+                   "jxl": (10, 20, 30, 40, 50, 60, 75, 90)}
+
+
+def _row2(key: str, q: int, imgs, arrs, effort=None, label=None) -> dict:
+    """One table row with PSNR and MS-SSIM (through encode_payload / decode_payload)."""
+    bits, ps, ms, te, td = [], [], [], 0.0, 0.0
+    for im, ref in zip(imgs, arrs):
+        t0 = time.perf_counter()
+        p = C.encode_payload(im, key, quality=q, effort=effort)
+        t1 = time.perf_counter()
+        dec = np.asarray(C.decode_payload(p).convert("RGB"))
+        td += time.perf_counter() - t1
+        te += t1 - t0
+        bits.append(8 * len(p.data) / (im.width * im.height))
+        ps.append(psnr(ref, dec))
+        ms.append(ms_ssim(ref, dec))
+    row = dict(codec=label or key, quality=q, effort=effort, bpp=float(np.mean(bits)),
+               psnr=float(np.mean(ps)), ms_ssim=float(np.mean(ms)),
+               enc_s=te / len(imgs), dec_s=td / len(imgs))
+    print(f"{row['codec']:<9} {q:>4} {row['bpp']:>7.3f} {row['psnr']:>8.2f} "
+          f"{row['ms_ssim']:>8.4f} {row['enc_s']:>6.2f} {row['dec_s']:>6.2f}", flush=True)
+    return row
+
+
+def learned_main(argv: list[str]) -> None:
+    """All learned codecs beside JPEG / WebP / AVIF / JPEG XL on Kodak in one run: PSNR
+    and MS-SSIM vs bpp, BD-rate (PSNR) of each learned codec vs JPEG, WebP and AVIF, encode
+    and decode seconds per image per RDC level (sth), parameters and weight MB.
+
+        python benchmarks/codecs.py learned [--images N] [--levels-q 75] [--plot docs/learned_rd.png] [--json out.json]
+
+    sth rows use its default complexity level; the level table codes every image at
+    ``--levels-q`` with each level. One torch thread.
+    """
+    ap = argparse.ArgumentParser(prog="codecs.py learned", description=learned_main.__doc__)
+    ap.add_argument("--kodak", default=str(KODAK))
+    ap.add_argument("--images", type=int, default=24)
+    ap.add_argument("--levels-q", type=int, default=75)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--plot", default="")
+    ap.add_argument("--json", default="")
+    args = ap.parse_args(argv)
+    import torch
+    torch.set_num_threads(1)
+    import pillow_jxl  # noqa: F401
+    from aigif.codecs.learned import sth as sth_mod
+    from aigif.codecs.learned import zoo
+    files = sorted(Path(args.kodak).glob("*.png"))[: args.images]
+    imgs = [Image.open(f).convert("RGB") for f in files]
+    arrs = [np.asarray(im) for im in imgs]
+    only = set(filter(None, args.only.split(",")))
+    print(f"{len(imgs)} Kodak images; torch threads 1; sth model "
+          f"{sth_mod.MODEL_IDS[sth_mod.SthCodec.default_model]} (default level "
+          f"{sth_mod.DEFAULT_LEVEL})\n")
+    hdr = (f"{'codec':<9} {'q':>4} {'bpp':>7} {'PSNR dB':>8} {'MS-SSIM':>8} {'enc s':>6} "
+           f"{'dec s':>6}")
+    print(hdr)
+    print("-" * len(hdr))
+    curves: dict[str, list[dict]] = {}
+    for key, qs in (*LEARNED_Q.items(), *LEARNED_ANCHORS.items()):
+        if only and key not in only:
+            continue
+        for q in qs:
+            curves.setdefault(key, []).append(_row2(key, q, imgs, arrs))
+    bd: dict = {}
+    print()
+    for key in LEARNED_Q:
+        if key not in curves:
+            continue
+        test = [(r["bpp"], r["psnr"]) for r in curves[key]]
+        for anchor in ("jpeg", "webp", "avif"):
+            if anchor in curves:
+                a = [(r["bpp"], r["psnr"]) for r in curves[anchor]]
+                bd[f"{key}/{anchor}"] = v = bd_rate(a, test)
+                print(f"BD-rate {key} vs {anchor} (PSNR): "
+                      + ("no PSNR overlap" if v is None else f"{v:+.1f} %"))
+    levels = []
+    if not only or "sth" in only:
+        print(f"\nsth RDC levels at q{args.levels_q} (seconds per image, one thread)\n")
+        print(hdr)
+        print("-" * len(hdr))
+        for lv in range(sth_mod.LEVELS):
+            levels.append(_row2("sth", args.levels_q, imgs, arrs, effort=lv,
+                                label=f"sth L{lv}"))
+    print("\nweights       params (M)   file MB")
+    from safetensors.torch import load_file
+    wdir = zoo.WEIGHTS_DIR
+    for f in sorted(list(wdir.glob("*.safetensors")) + list(wdir.parent.glob("*.safetensors"))):
+        t = load_file(str(f))
+        n = sum(v.numel() for k, v in t.items()
+                if not k.startswith(("prior.table", "gaussian.", "config")) and "table" not in k)
+        print(f"{f.stem:<13} {n / 1e6:>10.2f} {f.stat().st_size / 1e6:>9.2f}")
+    if args.plot:
+        _plot_learned(curves, args.plot, len(imgs))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": curves, "levels": levels,
+                                               "bd_rate": bd}, indent=1))
+
+
+def _plot_learned(curves: dict, path: str, n: int) -> None:
+    """PSNR and MS-SSIM (in dB: -10 log10(1 - MS-SSIM)) RD plots side by side."""
+    import tempfile
+    rows = [dict(r, setting=f"q{r['quality']}", msdb=-10 * math.log10(max(1e-9, 1 - r["ms_ssim"])))
+            for rs in curves.values() for r in rs if r["bpp"] <= 1.6]
+    colors = {"sth": (120, 0, 160), "nvtc": (0, 150, 160), "avif": (200, 30, 30),
+              "jxl": (30, 90, 200), "webp": (30, 150, 60), "jpeg": (150, 100, 20)}
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b = Path(tmp) / "a.png", Path(tmp) / "b.png"
+        plot(rows, str(a), n, "psnr", colors, f"RGB PSNR (dB), Kodak ({n} images)",
+             "bits per pixel (payload)")
+        plot(rows, str(b), n, "msdb", colors, f"MS-SSIM (dB), Kodak ({n} images)",
+             "bits per pixel (payload)")
+        ia, ib = Image.open(a), Image.open(b)
+        out = Image.new("RGB", (ia.width + ib.width, max(ia.height, ib.height)), "white")
+        out.paste(ia, (0, 0))
+        out.paste(ib, (ia.width, 0))
+        out.save(path, optimize=True)
+    print(f"wrote {path}")
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["nvtc"]:
         nvtc_main(sys.argv[2:])
     elif sys.argv[1:2] == ["sth"]:
         sth_main(sys.argv[2:])
+    elif sys.argv[1:2] == ["learned"]:
+        learned_main(sys.argv[2:])
     else:
         main()

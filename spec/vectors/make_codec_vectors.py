@@ -1,0 +1,173 @@
+"""Regenerate the learned-codec payload vectors (spec/vectors/codecs).
+
+    python spec/vectors/make_codec_vectors.py [--check]
+
+For each learned pixel codec and the weights the reference library ships: a payload
+(``<name>.bin``, the codec's ``data``) made by the reference encoder from a fixed synthetic
+image, and ``<name>.json`` with what a conforming decoder must reproduce:
+
+* ``integers_sha256``: SHA-256 of every integer the decoder derives from the stream
+  before the float synthesis (sth version 1: z then y symbols, int32 little-endian;
+  sth version 2: z symbols are not kept, the fixed-point latents as int64 little-endian;
+  nvtc: the index arrays of each sub-stream in order, int32 little-endian). These MUST be
+  equal on every machine (the entropy model is integer).
+* ``pixels``: the reference decoder's pixels (``<name>.png``); a decoder MAY differ by
+  float rounding in the synthesis, ``min_psnr_db`` is the bound the tests hold it to.
+
+Invalid payloads (``<name>.bin`` with ``"error": "codec"``): a decoder MUST raise a codec
+error, before decoding, for each. ``--check`` decodes every vector and compares (tests
+run it); the payloads themselves are only regenerated without ``--check``, because the
+float analysis of the encoder MAY differ between machines (decoding may not).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent / "codecs"
+MIN_PSNR = 40.0
+
+
+def picture(w: int = 160, h: int = 96) -> Image.Image:
+    """A fixed synthetic test image: gradients, a disc, stripes and seeded noise."""
+    rng = np.random.default_rng(2026)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    r = np.hypot(x - w * 0.6, y - h * 0.5) < h * 0.3
+    a = np.stack([255 * x / w, 255 * y / h, 128 + 90 * np.sin(x / 5.0) * (y > h / 2)], -1)
+    a[r] = [230, 200, 40]
+    a += rng.normal(0, 6, a.shape)
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "RGB")
+
+
+def _sha(arrays, dtype) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(np.asarray(a), dtype=np.dtype(dtype).newbyteorder("<")).tobytes())
+    return h.hexdigest()
+
+
+def decode_integers(codec: str, data: bytes) -> tuple[str, Image.Image]:
+    """(integers_sha256, pixels) of a payload, through the reference decoder."""
+    from aigif import codecs as C
+    if codec == "sth":
+        c = C.get_codec("sth")
+        coder, z, y, w, h, step = c.decode_symbols(data)
+        if z is None:
+            return _sha([y], "int64"), Image.fromarray(coder.synthesize(y, h, w), "RGB")
+        return _sha([z, y], "int32"), Image.fromarray(coder.synthesize(z, y, h, w, step), "RGB")
+    if codec == "nvtc":
+        from aigif.codecs.learned import nvtc
+        hd = nvtc.parse_header(data)
+        loaded = nvtc.load_model(hd["model"])
+        idx = nvtc.decode_indices(loaded, hd["width"], hd["height"], hd["streams"])
+        return _sha(idx, "int32"), nvtc.synthesize(loaded, idx, hd["width"], hd["height"])
+    raise ValueError(codec)
+
+
+def cases():
+    """(name, codec, encode kwargs, needed weights key) of the valid vectors."""
+    return [("sth-v1-q75", "sth", {"quality": 75, "model": 1}, "sth-mshp-1"),
+            ("sth-v1-q40", "sth", {"quality": 40, "model": 1}, "sth-mshp-1"),
+            *[(f"sth-v2-L{lv}-q75", "sth", {"quality": 75, "model": 2, "effort": lv},
+               "sth-rdc-1") for lv in range(4)],
+            ("sth-v2-L2-q30", "sth", {"quality": 30, "model": 2, "effort": 2}, "sth-rdc-1"),
+            ("nvtc-q75", "nvtc", {"quality": 75}, "nvtc"),
+            ("nvtc-q30", "nvtc", {"quality": 30}, "nvtc")]
+
+
+def _available(key: str) -> bool:
+    if key == "nvtc":
+        from aigif.codecs import get_codec
+        return get_codec("nvtc").available()
+    from aigif.codecs.learned import zoo
+    return zoo.available(key)
+
+
+def invalid_cases(valid: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
+    out = {}
+    if "sth-v2-L2-q75" in valid:
+        d = valid["sth-v2-L2-q75"]
+        out["sth-truncated"] = (d[:-4], "sub-stream lengths do not match the payload")
+        out["sth-version-3"] = (d[:4] + b"\x03" + d[5:], "version 3 is not defined")
+        out["sth-level-4"] = (d[:19] + b"\x04" + d[20:], "level 4 is not defined")
+        out["sth-model-version-mismatch"] = (d[:5] + b"\x01" + d[6:],
+                                              "model 1 in a version-2 payload")
+        out["sth-foreign-weights"] = (d[:6] + b"\0" * 8 + d[14:], "weights hash differs")
+        out["sth-huge"] = (d[:14] + struct.pack(">HH", 65535, 65535) + d[18:],
+                           "size over the pixel budget / shapes")
+    if "nvtc-q75" in valid:
+        d = valid["nvtc-q75"]
+        out["nvtc-truncated"] = (d[:-1], "sub-streams shorter than declared")
+    return out
+
+
+def main(check: bool) -> int:
+    import torch
+    torch.set_num_threads(1)
+    from aigif import codecs as C
+    bad = []
+    valid = {}
+    im = picture()
+    for name, codec, kw, key in cases():
+        if not _available(key):
+            print(f"skip {name}: weights {key} not installed")
+            continue
+        bin_p, js_p, png_p = (HERE / f"{name}.{e}" for e in ("bin", "json", "png"))
+        if check:
+            data = bin_p.read_bytes()
+            exp = json.loads(js_p.read_text())
+            ints, px = decode_integers(codec, data)
+            ref = np.asarray(Image.open(png_p).convert("RGB"), np.float64)
+            mse = np.mean((np.asarray(px, np.float64) - ref) ** 2)
+            p = float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+            if ints != exp["integers_sha256"]:
+                bad.append(f"{name}: decoded integers differ")
+            if p < exp["min_psnr_db"]:
+                bad.append(f"{name}: pixels {p:.1f} dB from the reference")
+            valid[name] = data
+            continue
+        data = C.encode_payload(im, codec, **kw).data
+        ints, px = decode_integers(codec, data)
+        bin_p.write_bytes(data)
+        buf = io.BytesIO()
+        px.save(buf, "PNG", optimize=True)
+        png_p.write_bytes(buf.getvalue())
+        js_p.write_text(json.dumps({
+            "codec": codec, "code": C.codec_code(codec), "settings": kw,
+            "bytes": len(data), "width": im.width, "height": im.height,
+            "integers_sha256": ints, "pixels": png_p.name, "min_psnr_db": MIN_PSNR}, indent=1)
+            + "\n")
+        valid[name] = data
+        print(f"wrote {name}: {len(data)} bytes")
+    for name, (data, why) in invalid_cases(valid).items():
+        codec = name.split("-")[0]
+        p = HERE / "invalid" / f"{name}.bin"
+        if check:
+            if p.read_bytes() != data:
+                bad.append(f"invalid/{name}: differs from its construction")
+        else:
+            p.parent.mkdir(exist_ok=True)
+            p.write_bytes(data)
+            (HERE / "invalid" / f"{name}.json").write_text(json.dumps(
+                {"codec": codec, "error": "codec", "why": why}, indent=1) + "\n")
+        from aigif.container import Payload
+        from aigif.errors import CodecError
+        try:
+            C.decode_payload(Payload(codec, data))
+            bad.append(f"invalid/{name}: decoded without an error")
+        except CodecError:
+            pass
+    for b in bad:
+        print("FAIL", b)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main("--check" in sys.argv[1:]))
