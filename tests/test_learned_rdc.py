@@ -150,8 +150,9 @@ _DECODE = """
 import sys, numpy as np, torch
 from safetensors.torch import load_file
 from aigif.codecs.learned import sth, zoo
-weights, payload, threads, dtype, out = sys.argv[1:]
+weights, payload, threads, dtype, onednn, out = sys.argv[1:]
 torch.set_num_threads(int(threads))
+torch.backends.mkldnn.enabled = onednn == "on"
 sth.MODEL_IDS[251] = "sth-rdc-test-tiny"
 if weights != "-":
     zoo.register("sth-rdc-test-tiny", load_file(weights), arch="rdc")
@@ -177,15 +178,16 @@ def test_latents_identical_across_processes_threads_and_precision(tiny, tmp_path
     payload.write_bytes(data)
     _, _, y, _, _, _ = c.decode_symbols(data)
     rgbs = {}
-    for threads, dtype in ((1, "float32"), (2, "float64")):
-        f = tmp_path / f"d{threads}{dtype}.npz"
-        r = run_py(_DECODE, str(weights), str(payload), str(threads), dtype, str(f))
+    for cfg in ((1, "float32", "on"), (2, "float64", "on"), (2, "float32", "off")):
+        f = tmp_path / ("d%s%s%s.npz" % cfg)
+        r = run_py(_DECODE, str(weights), str(payload), *map(str, cfg), str(f))
         assert r.returncode == 0, r.stderr[-2000:]
         d = np.load(f)
-        assert (d["y"] == y).all(), (threads, dtype)
-        rgbs[(threads, dtype)] = d["rgb"]
-    print("pixel drift 2 threads float64 vs 1 thread float32: "
-          f"{_psnr(rgbs[(1, 'float32')], rgbs[(2, 'float64')]):.1f} dB")
+        assert (d["y"] == y).all(), cfg
+        rgbs[cfg] = d["rgb"]
+    ref = rgbs[(1, "float32", "on")]
+    print("pixel drift vs 1 thread float32 oneDNN on: " + ", ".join(
+        f"{k}: {_psnr(ref, v):.1f} dB" for k, v in rgbs.items()))
 
 
 def test_bad_version_2_payloads_raise_codec_error_fast(tiny):
