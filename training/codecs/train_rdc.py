@@ -16,7 +16,9 @@ Kodak). One torch thread. Reproducible from --seed; checkpoints to <run>/ckpt.pt
 
     python training/codecs/train_rdc.py --run training/codecs/runs/rdc --phase1-steps 12000 --phase2-steps 3000
     python training/codecs/train_rdc.py --run training/codecs/runs/rdc --export aigif/codecs/learned/weights/sth-rdc-1.safetensors
-    # ablations (equal steps): --mode-schedule noise | ste  (noise only / straight-through only)
+    # ablations at equal steps from the same phase-1 checkpoint (phase 2 differs only):
+    python training/codecs/train_rdc.py --run training/codecs/runs/rdc-noise --init training/codecs/runs/rdc/phase1.pt --mode-schedule noise --phase1-steps 5600 --phase2-steps 700
+    python training/codecs/train_rdc.py --run training/codecs/runs/rdc-ste --init training/codecs/runs/rdc/phase1.pt --mode-schedule ste --phase1-steps 5600 --phase2-steps 700
 """
 from __future__ import annotations
 
@@ -87,6 +89,8 @@ def main(argv=None):
     ap.add_argument("--mode-schedule", choices=["sth", "noise", "ste"], default="sth",
                     help="sth: noise then hard (phase 2 freezes g_a/h_a); noise: noise only; "
                          "ste: hard (straight-through) from the start, nothing frozen")
+    ap.add_argument("--init", help="ablations: start phase 2 of this run from another run's "
+                                   "phase1.pt (same step count and RNG state)")
     ap.add_argument("--export", help="write the frozen safetensors of <run>/final.pt here")
     args = ap.parse_args(argv)
 
@@ -127,6 +131,14 @@ def main(argv=None):
         rng.bit_generator.state = s["rng"]
         torch.set_rng_state(s["torch_rng"])
         print(f"resumed at step {step} (phase {phase})", flush=True)
+    elif args.init:
+        s = torch.load(args.init, weights_only=False)
+        model.load_state_dict(s["model"])
+        step, phase = s["step"], 2
+        opt = make_opt(2)
+        rng.bit_generator.state = s["rng"]
+        torch.set_rng_state(s["torch_rng"])
+        print(f"phase 2 ({args.mode_schedule}) from {args.init} at step {step}", flush=True)
     log = open(run / "log.jsonl", "a")
 
     def save(path):
@@ -145,17 +157,12 @@ def main(argv=None):
             phase = 2
             opt = make_opt(2)
             print(json.dumps({"phase2_at": step, "val": validate(model, val)}), flush=True)
-        if args.mode_schedule == "noise":
-            mode = "noise"
-        elif args.mode_schedule == "ste":
-            mode = "hard"
-        else:
-            mode = "noise" if phase == 1 else "hard"
+        mode = "noise" if (phase == 1 or args.mode_schedule == "noise") else "hard"
         level = levels[int(rng.integers(len(levels)))]
         qstep = float(2 ** rng.uniform(-args.log2_step, args.log2_step))
         x = batch(train, rng, args.crop, args.batch)
-        if args.mode_schedule == "ste":
-            mode = "ste"   # straight-through from the start: g_a trained through rounding
+        if args.mode_schedule == "ste" and (phase == 2 or not args.init):
+            mode = "ste"   # straight-through: g_a / h_a trained through the rounding
         loss, bpp, mse = rd(model, x, mode, level, qstep, args.lmbda / qstep ** 2)
         opt.zero_grad()
         loss.backward()
