@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from .meta import GenerationMeta
+from .registry import codec_kind
 from .stages import Payload
 
 __all__ = ["Payload", "Fingerprint", "RawElement", "FileData"]
@@ -63,6 +64,14 @@ class FileData:
         return all(getattr(self, n) == getattr(other, n) for n in _COMPARED)
 
     __hash__ = None  # type: ignore[assignment]  # mutable-looking mappings inside
+
+    @property
+    def is_video(self) -> bool:
+        """True for a video file (spec 3.1, presence bit VIDEO): a video generation
+        (``meta.video``), or a file without generation syntax whose payload is a video."""
+        if self.meta is not None:
+            return self.meta.video is not None
+        return self.payload is not None and codec_kind(self.payload.codec) == "video"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "info", MappingProxyType(dict(self.info)))

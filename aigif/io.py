@@ -31,8 +31,8 @@ from .bitstream.primitives import FieldError, uvarint
 from .container import FileData, Fingerprint, Payload, RawElement
 from .meta import (GenerationMeta, Lora, Platform, _CKPT, _LOCAL, _model_info_of, scheduler_code,
                    scheduler_key)
-from .registry import (codec_code, codec_key, extensions, generators, model_defaults,
-                       model_for_hash, models)
+from .registry import (codec_code, codec_key, codec_kind, extensions, generators,
+                       model_defaults, model_for_hash, models)
 from .spec import Element, Presence, StageField, VideoField
 from .stages import (_HUB_AT, STAGE_KINDS, UPSCALER_KEYS, UPSCALERS, ControlNet,
                      Detailer, Refiner, UnknownStages)
@@ -738,9 +738,18 @@ def _dumps(f: FileData, text_method: int | None, text_block: bytes | None = None
                                               "guidance", "scheduler", "width", "height",
                                               "clip_skip", "platform", "elements", "text")}
     presence = 0
+    video_payload = _payload_kind(f.payload) == "video"
     if meta is None:
         presence |= _P.NO_MODEL
+        if video_payload:
+            presence |= _P.VIDEO
     else:
+        if f.payload is not None and video_payload != (meta.video is not None) and \
+                _payload_kind(f.payload) is not None:
+            raise errors.MetaError(
+                f"a {'video' if video_payload else 'image'} payload ({f.payload.codec}) in "
+                f"the file of {'an image' if meta.video is None else 'a video'} generation: "
+                f"a file's payload is of the file's kind", field="payload")
         if meta.video is not None:
             presence |= _P.VIDEO
         info = meta._model_info()
@@ -930,10 +939,32 @@ def _parse_body(data: bytes, strict: bool, cls: type[FileData]) -> FileData:
     if meta is None and (params or loras or exts or stages or video):
         raise errors.MalformedError("generation elements in a file without generation syntax",
                                     offset=HEADER_SIZE, field="elements")
+    _check_payload_kind(pr, values.get("payload"))
     if FAST:
         return cls._from_reader(meta, values, unknown, text_method, len(data))
     return cls(meta=meta, unknown_elements=tuple(unknown), text_method=text_method,
                size=len(data), **values)
+
+
+def _payload_kind(p: Payload | None) -> str | None:
+    return None if p is None else codec_kind(p.codec)
+
+
+def _check_payload_kind(pr: int, payload: Payload | None) -> None:
+    """A file's kind (the VIDEO bit) against its payload's: a video codec's payload in a
+    video file only, an image codec's in an image file only; a file without model has
+    VIDEO exactly when its payload is a video (spec 3.1). Codecs this reader does not
+    know are not checked."""
+    kind = _payload_kind(payload)
+    video = bool(pr & _P.VIDEO)
+    if pr & _P.NO_MODEL and video and payload is None:
+        raise errors.MalformedError("VIDEO in a file without model and without a video "
+                                    "payload", offset=HEADER_SIZE, field="video")
+    if kind is not None and (kind == "video") != video:
+        raise errors.MalformedError(
+            f"a {kind} payload ({payload.codec}) in a file whose VIDEO bit is "
+            f"{'set' if video else 'not set'}: a file's payload is of the file's kind",
+            offset=HEADER_SIZE, field="pixels")
 
 
 def _read_elements(frames, strict: bool, values: dict, exts: dict, unknown: list) -> None:

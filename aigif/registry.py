@@ -16,6 +16,7 @@ from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from .errors import RegistryError, UnknownModelError
 from .spec import (CODEC_PRIVATE, ELEMENT_PRIVATE, GENERATOR_PRIVATE, GENERATORS, MODELS,
+                   VIDEO_CODECS,
                    SCHEDULER_PRIVATE, WELL_KNOWN_BASE, PixelCodec, Scheduler)
 from .spec.models import Defaults
 
@@ -366,6 +367,19 @@ def codec_code(key: str) -> int | None:
         return None
     try:
         return codecs.get(key).code
+    except RegistryError:
+        return None
+
+
+def codec_kind(key: str) -> str | None:
+    """``"video"`` or ``"image"``: what a payload of codec ``key`` holds (built-in codes by
+    ``spec.VIDEO_CODECS``, a registered codec by its ``kind``); None for an unknown key."""
+    if isinstance(key, str) and key.upper() in PixelCodec.__members__:
+        return "video" if PixelCodec[key.upper()] in VIDEO_CODECS else "image"
+    if key not in codecs:
+        return None
+    try:
+        return getattr(codecs.get(key), "kind", "image")
     except RegistryError:
         return None
 

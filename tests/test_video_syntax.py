@@ -144,8 +144,7 @@ def test_video_files_are_recognisable_from_their_first_bytes():
     for p in sorted((VEC / "valid").glob("*.aigif")):
         data = p.read_bytes()
         is_video = bool(data[3] & 0x80 and data[4] & 0x20)
-        assert is_video == (aigif.loads(data).meta is not None and
-                            aigif.loads(data).meta.video is not None), p.name
+        assert is_video == aigif.loads(data).is_video, p.name
 
 
 def test_old_reader_refuses_at_the_presence_word(monkeypatch):

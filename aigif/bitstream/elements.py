@@ -31,8 +31,9 @@ def _check_presence(ctx) -> bool:
     if ctx.presence & Presence.SEED_HIGH and not ctx.presence & Presence.SEED:
         raise FieldError("malformed", "SEED_HIGH without SEED")
     if ctx.presence & Presence.NO_MODEL and ctx.presence & (spec.KNOWN_PRESENCE_BITS & ~(
-            Presence.NO_MODEL | Presence.ELEMENTS)):
-        raise FieldError("malformed", "a file without model can only hold elements")
+            Presence.NO_MODEL | Presence.ELEMENTS | Presence.VIDEO)):
+        raise FieldError("malformed", "a file without model can only hold elements (and "
+                                      "VIDEO, for a video payload)")
     return True
 
 

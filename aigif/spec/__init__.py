@@ -314,6 +314,11 @@ class PixelCodec(IntEnum):
 
 CODEC_PRIVATE = range(64, 128)
 
+#: Codes of the video codecs (spec 6.2, video payloads): their payload is a sequence of
+#: frames, and a file holding one is a video file (presence bit VIDEO).
+VIDEO_CODECS = frozenset({PixelCodec.AV1, PixelCodec.VP9, PixelCodec.H264, PixelCodec.H265,
+                          PixelCodec.FFV1})
+
 
 class ValueType(IntEnum):
     """Type tags of typed values in PARAMS / INFO elements."""

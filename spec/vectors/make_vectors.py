@@ -120,6 +120,10 @@ def valid_cases() -> dict[str, AigifFile]:
     files["42-video-micro-conditioning"] = AigifFile(meta=M(
         model="ckpt:svd_like.safetensors", generator="hunyuan_video", prompt="waves", seed=46,
         video=Video(frames=61, motion_bucket_id=180, noise_aug_strength=0.02)))
+    # a pixels-only video file: NO_MODEL | ELEMENTS | VIDEO (a video payload; the bytes are
+    # only the Matroska magic here: a reader does not decode a payload to parse the file)
+    files["43-pixels-only-video"] = AigifFile(meta=None, payload=Payload(
+        "ffv1", bytes.fromhex("1a45dfa3")))
     return files
 
 
@@ -246,6 +250,19 @@ def invalid_cases() -> dict[str, tuple[bytes, str, int | None]]:
         "56-video-fps-zero": (video(v(2) + v(0)), "malformed", V),
         "57-video-empty-element": (video(v(0)), "non-canonical", V),
         "58-video-tiling-not-bool": (video(v(1 << 8) + v(2)), "malformed", V),
+    })
+    # a file's payload is of the file's kind (3.1): pixels element (2) with codec 12 (ffv1)
+    # or 1 (png); the presence word is 2 bytes, the kind error is reported at it (3)
+    MKV, PNG = v(12) + bytes.fromhex("1a45dfa3"), v(1) + TINY_PNG[:8]
+    def pixels(body: bytes, presence: int, model: bytes = b"") -> bytes:
+        return wrap(v(presence) + model + v(1) + v(2 * 2) + v(len(body)) + body)
+    cases.update({
+        "59-no-model-video-payload-without-bit": (pixels(MKV, NOMODEL | EL), "malformed", 3),
+        "60-no-model-video-bit-image-payload": (pixels(PNG, NOMODEL | EL | VIDEO), "malformed", 3),
+        "61-no-model-video-bit-no-payload": (wrap(v(NOMODEL | EL | VIDEO) + v(1) + v(2 * 4100)
+                                                  + v(0)), "malformed", 3),
+        "62-video-payload-in-image-file": (pixels(MKV, EL, SD15), "malformed", 3),
+        "63-image-payload-in-video-file": (pixels(PNG, VIDEO | EL, WAN_AB), "malformed", 3),
     })
     return cases
 
