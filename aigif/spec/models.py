@@ -80,6 +80,9 @@ GENERATORS: tuple[GeneratorSpec, ...] = (
     GeneratorSpec(13, "hunyuan_video", Defaults(
         50, 6.0, "flow_euler", 1280, 720, video=VideoDefaults(129, Fraction(24),
                                                               flow_shift=7.0))),
+    # aigif-tiny-video (shipped in the package: aigif.embedded.video_pipeline)
+    GeneratorSpec(14, "aigif_tiny_video", Defaults(
+        20, 3.0, "dpmpp_2m", 32, 32, video=VideoDefaults(8, Fraction(8)))),
 )
 
 GENERATOR_PRIVATE = range(1024, 2048)
@@ -131,4 +134,6 @@ MODELS: tuple[ModelSpec, ...] = (
               "a85df6a8bd976cdd08b4fd8f3b73f229c9e54df5",
               Defaults(4, 8.0, "lcm", 768, 768)),
     ModelSpec(31, "aigif-tiny-2", "aigif_tiny", None, None, Defaults(20, 3.0, "dpmpp_2m", 32, 32)),
+    ModelSpec(32, "aigif-tiny-video", "aigif_tiny_video", None, None,
+              Defaults(20, 3.0, "dpmpp_2m", 32, 32, video=VideoDefaults(8, Fraction(8)))),
 )

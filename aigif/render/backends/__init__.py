@@ -36,6 +36,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "wan": "aigif.render.backends.wan:WanBackend",
     "text_to_video_sd": "aigif.render.backends.t2vsd:TextToVideoSDBackend",
     "hunyuan_video": "aigif.render.backends.hunyuanvideo:HunyuanVideoBackend",
+    "aigif_tiny_video": "aigif.embedded.video_backend:backend",   # shipped in the package
 }
 
 _overrides: dict[str, Any] = {}
