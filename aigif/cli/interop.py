@@ -16,6 +16,8 @@ from ..scale import verify as _scale_verify
 from ._common import check_output, console, err_console, fail, run_guarded, write_output
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+#: videos whose container tags other tools fill (ComfyUI SaveVideo/SaveWEBM, VideoHelperSuite)
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".webm", ".mkv")
 _MAX_ROWS = 100
 
 
@@ -25,9 +27,10 @@ def _gather(inputs: list[Path], recursive: bool) -> tuple[list[tuple[Path, Path]
     for inp in inputs:
         if inp.is_dir():
             it = inp.rglob("*") if recursive else inp.iterdir()
-            found = sorted(p for p in it if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in it if p.is_file() and p.suffix.lower() in
+                           IMAGE_SUFFIXES + VIDEO_SUFFIXES)
             if not found:
-                skipped.append((str(inp), "no .png/.jpg/.webp files" +
+                skipped.append((str(inp), "no .png/.jpg/.webp/.mp4/.webm/.mkv files" +
                                 ("" if recursive else " (use --recursive for subfolders)")))
             files += [(p, p.relative_to(inp)) for p in found]
         elif inp.is_file():
@@ -178,6 +181,30 @@ def convert(
         raise typer.Exit(1)
 
 
+def import_(
+    source: Path = typer.Argument(..., help="an image or video made by another tool "
+                                  "(.png .jpg .webp .mp4 .mov .webm .mkv)"),
+    output: Path = typer.Argument(..., help="the .aigif file to write"),
+    force: bool = typer.Option(False, help="overwrite an existing output"),
+) -> None:
+    """Import one image or video's generation metadata (A1111, ComfyUI image and video
+    workflows, InvokeAI, NovelAI, Fooocus, SwarmUI...) into an .aigif file: a video
+    workflow gives a video file (its family, frames, fps, motion fields)."""
+    def go() -> None:
+        check_output(output, force)
+        r = interop.read(source)
+        data = dumps(r.to_aigif())
+        n = write_output(output, data, force=force)
+        m = r.meta
+        what = f"{m.generator} video, {m.video.frames} frames at {m.video.fps} fps" \
+            if m.video is not None else f"{m.generator} image"
+        console.print(Text_(f"wrote {output} ({n} bytes; {r.tool}, {what}; "
+                            f"{r.mapped_count} fields, {len(r.unmapped)} verbatim)"))
+        for w in r.warnings:
+            err_console.print(Text_(f"aigif: warning: {source}: {w}"))
+    run_guarded(go)
+
+
 def _payload(path: Path, codec: str, quality, lossless):
     try:
         from PIL import Image
@@ -230,6 +257,7 @@ def Text_(s: str):
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``convert`` and ``export`` to the ``aigif`` command."""
+    """Add ``convert``, ``import`` and ``export`` to the ``aigif`` command."""
     app.command("convert")(convert)
+    app.command("import")(import_)
     app.command("export")(export)

@@ -1,8 +1,9 @@
 """Import and export the generation metadata other tools write into their images.
 
-Readers for AUTOMATIC1111 and its family (Forge, reForge, SD.Next, Civitai), ComfyUI,
-InvokeAI (2.x and 3+), NovelAI, Fooocus and SwarmUI; PNG text chunks (also after IDAT,
-zTXt/iTXt), JPEG/WebP EXIF UserComment, and alpha-channel "stealth" data.
+Readers for AUTOMATIC1111 and its family (Forge, reForge, SD.Next, Civitai), ComfyUI
+(image and video workflows), InvokeAI (2.x and 3+), NovelAI, Fooocus and SwarmUI; PNG
+text chunks (also after IDAT, zTXt/iTXt), JPEG/WebP EXIF UserComment, alpha-channel
+"stealth" data, and MP4/MOV/WebM/MKV container tags (PyAV, the ``video`` extra).
 
 Example::
 
@@ -134,7 +135,8 @@ def _read(src: Any, stealth: bool) -> ImportResult:
             raise ImportMetadataError(f"{name}: the file is empty")
         c = scan(data)
         if c.format == "unknown" and im is None:
-            raise ImportMetadataError(f"{name}: not a PNG, JPEG or WebP image "
+            raise ImportMetadataError(f"{name}: not a PNG, JPEG or WebP image nor an "
+                                      f"MP4/MOV/WebM/MKV video "
                                       f"(starts with {data[:8].hex()})")
     else:
         c = _pil_container(im)

@@ -11,6 +11,8 @@ from .. import spec
 from ..document import AigifFile
 from ..errors import ImportMetadataError, MetaError
 from ..meta import GenerationMeta, Lora
+from ..registry import generators
+from ..video import Video
 
 __all__ = ["ImportResult", "Draft", "to_int", "to_float", "resolve_model", "guess_generator",
            "make_lora"]
@@ -203,6 +205,8 @@ class Draft:
         self.model_revision: str | None = None
         #: later passes (aigif.stages), in execution order
         self.stages: list = []
+        #: a video generation's fields (``aigif.Video`` keyword arguments), or None
+        self.video: dict[str, Any] | None = None
 
     def set(self, name: str, value: Any) -> None:
         if value is not None:
@@ -237,11 +241,19 @@ class Draft:
             generator = generator or "sd"
         revision = self.model_revision
         stages = tuple(self.stages)
-        for _ in range(len(fields_) + len(params) + 8):
+        video = dict(self.video) if self.video is not None else None
+        for _ in range(len(fields_) + len(params) + len(video or ()) + 8):
             try:
+                vid = None
+                if video is not None:
+                    vid = Video(**video)
+                    d = generators.get(generator).defaults if generator in generators else None
+                    if d is None or d.video is None:     # the family fell back to an image one
+                        self.unmapped["video"] = _short_repr(vid.to_dict())
+                        video = vid = None
                 meta = GenerationMeta(model=model, generator=generator, model_revision=revision,
                                       loras=tuple(loras), params=params, stages=stages,
-                                      **fields_)
+                                      video=vid, **fields_)
                 return meta, sum(1 for k in fields_ if k in _CORE and k not in
                                  ("prompt", "negative_prompt"))
             except MetaError as e:
@@ -264,6 +276,13 @@ class Draft:
                 elif head == "loras":
                     self.unmapped["loras"] = ", ".join(lo.name for lo in loras)
                     loras = []
+                elif head == "video" and video is not None:
+                    name = f[1] if len(f) > 1 and f[1] in video else None
+                    if name is None:
+                        self.unmapped["video"] = f"({e.message}) {_short_repr(video)}"
+                        video = None
+                    else:
+                        self.unmapped[f"video.{name}"] = f"{video.pop(name)} ({e.message})"
                 elif head in ("model", "generator", "model_revision"):
                     if head == "model_revision" and revision is not None:
                         self.unmapped["model_revision"] = str(revision)

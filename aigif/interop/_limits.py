@@ -7,7 +7,8 @@ bytes. docs/interop.md ("Limits") gives the reason for each value.
 from __future__ import annotations
 
 __all__ = ["MAX_INPUT_BYTES", "MAX_TEXT_BYTES", "MAX_FILE_TEXT_BYTES", "MAX_STEALTH_PIXELS",
-           "MAX_STEALTH_SCAN_BYTES", "MAX_EXIF_ENTRIES", "MAX_GRAPH_VISITS", "MAX_GRAPH_TEXT_CHARS"]
+           "MAX_STEALTH_SCAN_BYTES", "MAX_EXIF_ENTRIES", "MAX_GRAPH_VISITS", "MAX_GRAPH_TEXT_CHARS",
+           "MAX_CONTAINER_TAGS"]
 
 #: Largest image file read.
 MAX_INPUT_BYTES = 512 * 1024 * 1024
@@ -20,6 +21,8 @@ MAX_FILE_TEXT_BYTES = 2 * MAX_TEXT_BYTES
 #: EXIF directory entries read in one EXIF block, all directories together (directories
 #: may overlap and point at each other).
 MAX_EXIF_ENTRIES = 4096
+#: Metadata tags read from one MP4/MOV or Matroska/WebM container (real files: a handful).
+MAX_CONTAINER_TAGS = 256
 #: Largest image (width x height, from the header) whose pixels are decoded to look
 #: for alpha/RGB "stealth" metadata.
 MAX_STEALTH_PIXELS = 4096 * 4096

@@ -19,6 +19,7 @@ from ..errors import MetaError
 from ..stages import ControlNet, Detailer, Hires, Img2Img, Refiner, Upscale
 from ._common import (_MODEL_FILE, Draft, loads_json, make_lora, model_name, resolve_model, to_float,
                       to_int)
+from . import comfyui_video
 from ._upscalers import method_upscaler
 from ._limits import MAX_GRAPH_TEXT_CHARS, MAX_GRAPH_VISITS
 
@@ -180,6 +181,12 @@ class _Graph:
 
     def cls(self, n: dict) -> str:
         return str(n.get("class_type", ""))
+
+    def fed_by(self, link: Any, chain: list) -> bool:
+        """Is the image ``link`` carries decoded from a sampler of ``chain``?"""
+        return _image_source(self, link, {}, set(chain), "") in chain
+
+    order = staticmethod(lambda nid: _ids(nid))
 
     def inputs(self, n: dict) -> dict:
         i = n.get("inputs")
@@ -389,7 +396,8 @@ def _model_of(g: _Graph, link: Any, loras: list, info: dict, depth: int = 0) -> 
         if cls in ("UNETLoader", "UnetLoaderGGUF"):
             info["unet"] = True
         return name if isinstance(name, str) else None
-    if "loader" in cls.lower():
+    if "loader" in cls.lower() and not cls.startswith(("ADE_", "AnimateDiff")):
+        # (AnimateDiff loaders name a motion module and pass the checkpoint's model on)
         for k in ("model_name", "model", "model_path", "ckpt", "checkpoint"):
             if isinstance(ins.get(k), str) and ins[k]:
                 return ins[k]
@@ -725,7 +733,9 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
     if d.generator is None and d.model.startswith("ckpt:") is False:
         d.generator = None
     gen = d.generator or ("flux" if d.model.startswith("flux") else None)
-    flow = gen in ("flux", "sd3") or d.model.startswith(("flux", "sd3", "sd35"))
+    fam, is_video = comfyui_video.family(g, nodes, main, v, ckpt)
+    flow = gen in ("flux", "sd3") or d.model.startswith(("flux", "sd3", "sd35")) or (
+        is_video and fam in comfyui_video.FLOW_FAMILIES)
     d.set("seed", v["seed"] if v["seed"] is not None and v["seed"] >= 0 else None)
     d.set("steps", v["steps"])
     if flow and info.get("flux_guidance") is not None:
@@ -737,6 +747,8 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
         if info.get("flux_guidance") is not None:
             d.param("distilled_guidance", info["flux_guidance"])
     key = sampler_names.from_comfyui(v["sampler_name"], v["scheduler"], flow=flow)
+    if key is None and is_video:
+        key = comfyui_video.scheduler_key(fam, v["sampler_name"], v["scheduler"])
     if key is not None:
         d.set("scheduler", key)
     else:
@@ -764,7 +776,10 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
     # later passes (hires fix, refiner, img2img), ControlNets, detailers: typed stages
     first_pass = {"v": v, "ckpt": ckpt, "pos": pos, "neg": neg, "loras": d.loras,
                   "flow": flow}
-    d.stages.extend(_stages(g, nodes, main, info_by, first_pass, found - samplers, d))
+    stages = _stages(g, nodes, main, info_by, first_pass, found - samplers, d)
+    if is_video:   # frames, fps, motion fields, the video family (comfyui_video)
+        stages = comfyui_video.fill(g, nodes, main, v, ckpt, d, fam, stages)
+    d.stages.extend(stages)
     return _others(d, found, main)
 
 
@@ -1221,6 +1236,15 @@ _WIDGETS.update({
     "EmptyHiDreamO1LatentImage": ["width", "height", "batch_size"],
     "EmptyQwenImageLayeredLatentImage": ["width", "height", "layers", "batch_size"],
     "LTXVImgToVideo": ["width", "height", "length", "batch_size", "strength"],
+    # video: frame rate of outputs and conditioning, AnimateDiff-Evolved loaders
+    "CreateVideo": ["fps"], "LTXVConditioning": ["frame_rate"], "ComfyMathExpression": ["expression"],
+    "SaveAnimatedWEBP": ["filename_prefix", "fps", "lossless", "quality", "method"],
+    "SaveAnimatedPNG": ["filename_prefix", "fps", "compress_level"],
+    "SaveWEBM": ["filename_prefix", "codec", "fps", "crf"],
+    "SaveVideo": ["filename_prefix", "format", "codec"],
+    "ADE_AnimateDiffLoaderGen1": ["model_name", "beta_schedule"],
+    "ADE_LoadAnimateDiffModel": ["model_name"], "ADE_UseEvolvedSampling": ["beta_schedule"],
+    "LoadImage": ["image", "upload"],
     "WanVaceToVideo": ["width", "height", "length", "batch_size", "strength"],
     **{k: ["width", "height", "length", "batch_size"] for k in (
         "EmptyLTXVLatentVideo", "EmptyHunyuanVideo15Latent", "HunyuanVideo15ImageToVideo",

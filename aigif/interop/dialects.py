@@ -131,6 +131,11 @@ def _read_comfyui(c: C.Container) -> Reading | None:
     wf_item = next((i for i in c.texts if i.key == "workflow" or (
         i.key in ("Make", "ImageDescription", "Model")
         and i.text[:9].lower() == "workflow:")), None)
+    if nodes is None and wf_item is None:
+        # VideoHelperSuite: one video "comment" tag {"prompt": graph, "workflow": {...}}
+        nodes, graph_item = _vhs_comment(c)
+        if graph_item is not None and nodes is not None:
+            return "comfyui", comfyui.graph_to_draft(nodes), [graph_item]
     if nodes is None and wf_item is not None and g("parameters") is None:
         body = wf_item.text if wf_item.key == "workflow" else wf_item.text[9:]
         nodes = comfyui.workflow_to_graph(body)
@@ -152,6 +157,26 @@ def _read_comfyui(c: C.Container) -> Reading | None:
                 return "comfyui", d, [params] + used
         return "comfyui", comfyui.graph_to_draft(nodes), used
     return None
+
+
+def _vhs_comment(c: C.Container) -> tuple[dict | None, C.TextItem | None]:
+    """The graph of a VideoHelperSuite ``comment`` tag (MP4/WebM/MKV): its ``prompt``
+    (the API graph, an object or its JSON text), else its ``workflow`` (editor JSON)."""
+    for item in c.texts:
+        if item.key.lower() != "comment" or not item.text.lstrip().startswith("{"):
+            continue
+        j = _json(item.text)
+        if not isinstance(j, dict) or not ("prompt" in j or "workflow" in j):
+            continue
+        p, wf = j.get("prompt"), j.get("workflow")
+        nodes = None
+        if isinstance(p, (dict, str)):
+            nodes = comfyui.load_graph(p if isinstance(p, str) else json.dumps(p))
+        if nodes is None and isinstance(wf, (dict, str)):
+            nodes = comfyui.workflow_to_graph(wf if isinstance(wf, str) else json.dumps(wf))
+        if nodes is not None:
+            return nodes, item
+    return None, None
 
 
 def _read_novelai(c: C.Container) -> Reading | None:
