@@ -15,12 +15,16 @@ from . import codecs as _codecs
 from . import io as _io
 from . import render as _render
 from ._atomic import write_atomic
+from .codecs.video import DEFAULT_VIDEO_CODEC, decode_video_payload, encode_video_payload
 from .container import Fingerprint, FileData, Payload, RawElement
 from .errors import CodecError, MetaError, MissingDependencyError, RenderError
 from .meta import GenerationMeta
+from .registry import codec_kind
+from .render.video import VideoFrames
 
-__all__ = ["AigifFile", "Payload", "Fingerprint", "RawElement", "ImageResult", "POLICIES",
-           "loads", "open_file", "save", "read_image", "encode_hybrid"]
+__all__ = ["AigifFile", "Payload", "Fingerprint", "RawElement", "ImageResult", "VideoResult",
+           "POLICIES", "loads", "open_file", "save", "read_image", "read_video",
+           "encode_hybrid"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,12 +43,37 @@ class AigifFile(FileData):
     def pixels(self):
         """Decode the pixel payload to a PIL image (``aigif.codecs.decode_payload``).
 
-        Raises CodecError when there is no payload or it is corrupt, LimitExceededError
-        when it declares more pixels than the limits allow.
+        Raises CodecError when there is no payload or it is corrupt, or when it is a video
+        (a video payload's frames are ``.frames()``: one method, one return type),
+        LimitExceededError when it declares more pixels than the limits allow.
         """
         if self.payload is None:
             raise CodecError("this file has no pixel payload")
+        _not_video(self.payload)
         return _codecs.decode_payload(self.payload)
+
+    def frames(self):
+        """Decode the video payload: ``aigif.render.VideoFrames`` (``.frames`` uint8
+        ``[T, H, W, 3]``, ``.fps`` exact), needs ``aigif[video]``.
+
+        Raises CodecError when there is no payload, it is an image (``.pixels()``) or it is
+        corrupt; LimitExceededError when it declares more frames x pixels than the limits
+        and the decode budget allow (checked before decoding).
+
+        Example::
+
+            v = aigif.open("clip.aigif").frames()
+            v.frames.shape, v.fps          # (8, 32, 32, 3), Fraction(8, 1)
+        """
+        if self.payload is None:
+            raise CodecError("this file has no pixel payload")
+        return _payload_frames(self.payload)
+
+    def video(self, policy: str = "auto", *, strict: bool = False, **render_kwargs: Any):
+        """The best frames available under ``policy`` (as ``.image``): a ``VideoResult``
+        whose ``.video`` is the VideoFrames and ``.path`` says "pixels", "render" or
+        "render+residual"."""
+        return read_video(self, policy, strict=strict, **render_kwargs)
 
     def image(self, policy: str = "auto", *, strict: bool = False, **render_kwargs: Any):
         """The best image available under ``policy``: an ``ImageResult``.
@@ -79,7 +108,8 @@ def open_file(src: _io.Source, *, strict: bool = True) -> AigifFile:
 def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[bytes], *,
          image: Any = None, fallback: str | None = None, quality: int | None = None,
          lossless: bool = False, effort: int | None = None, info: dict | None = None,
-         text_method: int | None = None, meta: GenerationMeta | None = None) -> int:
+         text_method: int | None = None, meta: GenerationMeta | None = None,
+         video: Any = None, fps: Any = None, crf: int | None = None) -> int:
     """Write an AIGIF file; return the number of bytes written.
 
     Paths are written atomically (a new temporary file in the same folder, then a rename):
@@ -90,11 +120,17 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
     by default, "webp", "jxl", "png", "jpeg") at ``quality`` / ``lossless`` / ``effort``;
     ``obj=None`` with an image makes a pixels-only file. ``meta``: the generation syntax
     given by keyword (``aigif.save(None, "clip.aigif", meta=video_meta)``), for when
-    ``obj`` is None. Raises MetaError / LimitExceededError / CodecError.
+    ``obj`` is None. ``video`` adds a video payload instead (frames: a uint8 array
+    ``[T, H, W, 3]``, a list of PIL images or a ``VideoFrames``) coded with ``fallback``
+    ("av1" by default, "vp9", "h264", "h265", "ffv1") at ``crf`` / ``lossless``; its frame
+    rate is the VideoFrames', else ``fps``, else the generation's ``video.fps``; without
+    meta it makes a pixels-only video file (spec 3.1: VIDEO set). Needs ``aigif[video]``.
+    Raises MetaError / LimitExceededError / CodecError.
 
     Example::
 
         n = aigif.save(GenerationMeta(model="sd15", prompt="a cat"), "cat.aigif")
+        n = aigif.save(None, "clip.aigif", video=frames, fps=8, fallback="ffv1")
     """
     if meta is not None:
         if obj is not None:
@@ -102,6 +138,16 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
                             field="meta")
         obj = meta
     f = obj if isinstance(obj, FileData) else AigifFile(meta=obj)
+    if video is not None:
+        if image is not None:
+            raise MetaError("give image= or video=, not both: a file holds one payload",
+                            field="payload")
+        if quality is not None or effort is not None:
+            raise CodecError("a video payload takes crf= (and lossless=), not quality= / "
+                             "effort=")
+        f = replace(f, payload=_video_payload(f.meta, video, fps, fallback, crf, lossless))
+    elif crf is not None or fps is not None:
+        raise CodecError("crf= and fps= are for a video payload (video=)")
     if image is not None:
         f = replace(f, payload=_codecs.encode_payload(
             image, codec=fallback or _codecs.DEFAULT_CODEC, quality=quality,
@@ -113,6 +159,37 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
         dest.write(data)
         return len(data)
     return write_atomic(dest, data)
+
+
+def _video_payload(meta: GenerationMeta | None, video: Any, fps: Any, codec: str | None,
+                   crf: int | None, lossless: bool) -> Payload:
+    frames = getattr(video, "frames", video)           # VideoFrames or frames
+    rate = getattr(video, "fps", None)
+    if rate is not None and fps is not None and rate != fps:
+        raise CodecError(f"fps={fps} differs from the frames' own rate {rate}")
+    rate = rate or fps or (meta.video.fps if meta is not None and meta.video else None)
+    if rate is None:
+        raise CodecError("a video payload needs its frame rate: give fps= (or VideoFrames, "
+                         "or the generation's video.fps)")
+    if meta is not None and meta.video is None:
+        raise MetaError(f"a video payload in the file of an image generation "
+                        f"({meta.generator!r}): a file's payload is of the file's kind",
+                        field="payload")
+    return encode_video_payload(frames, rate, codec or DEFAULT_VIDEO_CODEC, crf=crf,
+                                lossless=lossless)
+
+
+def _not_video(p: Payload) -> None:
+    if codec_kind(p.codec) == "video":
+        raise CodecError(f"this file's payload is a video ({p.codec}): its frames are "
+                         f".frames() (aigif.render.VideoFrames), not one image")
+
+
+def _payload_frames(p: Payload):
+    if codec_kind(p.codec) != "video":
+        raise CodecError(f"this file's payload is an image ({p.codec}): use .pixels()")
+    frames, fps = decode_video_payload(p)
+    return VideoFrames(frames, fps)
 
 
 # ============================================================================ images
@@ -164,6 +241,8 @@ def read_image(f: FileData, policy: str = "auto", *, strict: bool = False,
     """
     if policy not in POLICIES:
         raise CodecError(f"unknown image policy {policy!r}; expected one of {', '.join(POLICIES)}")
+    if f.payload is not None:
+        _not_video(f.payload)
     if policy == "pixels" or (policy == "auto" and f.payload is not None):
         if f.payload is None:
             raise CodecError("this file has no pixel payload (policy='pixels')")
@@ -175,6 +254,64 @@ def read_image(f: FileData, policy: str = "auto", *, strict: bool = False,
             return ImageResult(_codecs.decode_payload(f.payload), "pixels",
                                note=f"regeneration failed, used the pixel payload: {e}")
     return _regenerate(f, strict, render_kwargs)
+
+
+# ============================================================================ video
+@dataclass(frozen=True)
+class VideoResult:
+    """Frames and the path that produced them (as ``ImageResult``): ``video`` is an
+    ``aigif.render.VideoFrames``; ``path`` is "pixels", "render" or "render+residual"."""
+
+    video: Any
+    path: str
+    note: str = ""
+    render_result: Any = None
+
+
+def _regenerate_video(f: FileData, strict: bool, kwargs: dict) -> VideoResult:
+    if f.meta is None:
+        raise RenderError("this file has no generation syntax to regenerate from")
+    out = _render.render_file(f, **kwargs)
+    v = out.video
+    if v is None:
+        raise RenderError("this file is an image: use .image() / .render().image")
+    if out.source == "payload":       # render_file(fallback="payload")
+        return VideoResult(v, "pixels", note="model not available: used the pixel payload",
+                           render_result=out)
+    if f.residual is None:
+        return VideoResult(v, "render", render_result=out)
+    from .codecs.residual_video import apply_video_residual   # numpy + PyAV
+    return VideoResult(apply_video_residual(v, f.residual, strict=strict), "render+residual",
+                       render_result=out)
+
+
+def read_video(f: FileData, policy: str = "auto", *, strict: bool = False,
+               **render_kwargs: Any) -> VideoResult:
+    """The frames of video file ``f`` under ``policy`` (see POLICIES): "auto" (the payload
+    if present, else regenerate), "pixels", "render", "prefer_render" (regenerate, fall back
+    to the payload when regeneration fails). Returns a ``VideoResult``.
+
+    Raises CodecError when the policy allows no path this file has, or the file is an
+    image; whatever decoding or regeneration raises (AigifError).
+
+    >>> r = read_video(aigif.open("clip.aigif"), "prefer_render")    # doctest: +SKIP
+    >>> r.video.frames.shape, r.path
+    """
+    if policy not in POLICIES:
+        raise CodecError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}")
+    if not f.is_video:
+        raise CodecError("this file is an image, not a video: use .image()")
+    if policy == "pixels" or (policy == "auto" and f.payload is not None):
+        if f.payload is None:
+            raise CodecError("this file has no video payload (policy='pixels')")
+        return VideoResult(_payload_frames(f.payload), "pixels")
+    if policy == "prefer_render" and f.payload is not None:
+        try:
+            return _regenerate_video(f, strict, render_kwargs)
+        except (RenderError, MissingDependencyError) as e:
+            return VideoResult(_payload_frames(f.payload), "pixels",
+                               note=f"regeneration failed, used the video payload: {e}")
+    return _regenerate_video(f, strict, render_kwargs)
 
 
 def encode_hybrid(meta: GenerationMeta | None, original: Any, regenerated: Any = None,

@@ -18,6 +18,7 @@ from .. import errors
 from .. import GenerationMeta, dumps
 from .. import open as aopen
 from ..codecs import cli_payload
+from ..codecs.video import probe_video_payload
 from ..document import AigifFile
 from ..validate import validate as check
 from ._common import check_output, console, fail, run_guarded, write_output
@@ -83,6 +84,19 @@ def encode(
     run_guarded(go)
 
 
+def _payload_line(f) -> str:
+    """The pixels row of ``aigif info``: codec and bytes; for a video payload also the
+    frames, size and rate its container declares (probed: no frame decoded)."""
+    line = f"{f.payload.codec}, {len(f.payload.data)} bytes"
+    if not f.is_video:
+        return line
+    try:
+        w, h, n, fps = probe_video_payload(f.payload)
+    except errors.AigifError as e:
+        return f"{line}, video ({e})"
+    return f"{line}, video: {n} frames {w}x{h} at {fps} fps"
+
+
 @app.command()
 def info(
     file: Path = typer.Argument(..., help="an .aigif file"),
@@ -124,7 +138,7 @@ def info(
         else:
             t.add_row("meta", "none (pixels-only file)")
         if f.payload is not None:
-            t.add_row("pixels", f"{f.payload.codec}, {len(f.payload.data)} bytes")
+            t.add_row("pixels", _payload_line(f))
         if f.fingerprint is not None:
             fp = f.fingerprint
             t.add_row("fingerprint", f"algo {fp.algo}, {fp.width}x{fp.height}, {fp.digest.hex()}")

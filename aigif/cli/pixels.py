@@ -12,6 +12,7 @@ import typer
 from .. import GenerationMeta, dumps
 from .. import open as aigif_open
 from ..codecs import codecs, get_codec
+from ..codecs.video.writers import VIDEO_EXTENSIONS, write_video
 from ..document import encode_hybrid
 
 from ._common import check_output, console, fail, run_guarded, save_image, write_output
@@ -35,6 +36,8 @@ def decode(
             fail("decode needs Pillow: pip install 'aigif[images]'")
         check_output(output, force)
         f = aigif_open(file)
+        if f.is_video:
+            return _decode_video(f, output, policy, quality, force)
         res = f.image(policy=policy)
         im = res.image
         opts = {} if quality is None else {"quality": quality}
@@ -43,6 +46,20 @@ def decode(
         console.print(f"wrote {output} ({im.size[0]}x{im.size[1]} {im.mode}, "
                       f"from {res.path}{note})")
     run_guarded(go)
+
+
+def _decode_video(f, output: Path, policy: str, quality: Optional[int], force: bool) -> None:
+    """``aigif decode`` of a video file: its frames written as the file ``output``'s
+    extension names (aigif.codecs.video.writers)."""
+    if output.suffix.lower() not in VIDEO_EXTENSIONS:
+        fail(f"{output}: the file is a video; write it as {', '.join(VIDEO_EXTENSIONS)}")
+    res = f.video(policy=policy)
+    v = res.video
+    write_video(output, v.frames, v.fps, quality=quality, overwrite=force,
+                replace_symlink=force)
+    note = f"; {res.note}" if res.note else ""
+    console.print(f"wrote {output} ({len(v)} frames {v.size[0]}x{v.size[1]} at {v.fps} fps, "
+                  f"from {res.path}{note})")
 
 
 def hybrid(

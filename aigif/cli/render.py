@@ -84,10 +84,9 @@ def _is_video(f) -> bool:
     """True when ``f`` is a readable .aigif file of a video generation (else False: the
     render reports what is wrong with it)."""
     try:
-        meta = aigif_open(f).meta
+        return aigif_open(f).is_video
     except (errors.AigifError, OSError):
         return False
-    return getattr(meta, "video", None) is not None
 
 
 def _targets(files: List[Path], output: Path, single: bool) -> list:

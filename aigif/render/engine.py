@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..codecs import decode_payload
+from ..codecs.video import decode_video_payload
 from ..codecs.pixels import fingerprint as _fingerprint, matches, psnr as _psnr
 from ..container import FileData
 from ..io import dumps
@@ -345,6 +346,11 @@ def render_file(f: FileData, device: str | None = None, dtype: str | None = None
 
 
 def _from_payload(f: FileData, reference: Any, t0: float) -> RenderResult:
+    if f.is_video:   # a video payload: its frames (the image fingerprint does not apply)
+        frames, fps = decode_video_payload(f.payload)
+        return RenderResult(image=None, exact=None, video=VideoFrames(frames, fps),
+                            source="payload", timings={"total": time.perf_counter() - t0},
+                            meta=f.meta)
     image = _payload_image(f)
     exact = None if f.fingerprint is None else matches(f.fingerprint, image)
     return RenderResult(image=image, exact=exact,

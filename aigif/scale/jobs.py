@@ -147,11 +147,14 @@ def _stem(src: str) -> str:
 
 
 def plan(inputs: Iterable[Any], output: str | os.PathLike, *, suffix: str = ".png",
-         options: dict | None = None) -> tuple[list[Job], list[ItemResult]]:
+         options: dict | None = None, video_suffix: str = ".mp4"
+         ) -> tuple[list[Job], list[ItemResult]]:
     """Jobs for ``inputs`` (paths, URLs, or ``(src, dst)`` pairs) writing into folder
-    ``output``: ``<stem><suffix>`` each. Reads every input once (its fingerprint and group
-    key). Returns ``(jobs, failures)``: an input that cannot be read or parsed, or whose
-    output another input already takes, is a failure, never an exception."""
+    ``output``: ``<stem><suffix>`` each, ``<stem><video_suffix>`` for a video file (a
+    video file, ``.mp4`` by default; ``aigif.codecs.video.writers``). Reads every input
+    once (its fingerprint and group key). Returns ``(jobs, failures)``: an input that
+    cannot be read or parsed, or whose output another input already takes, is a failure,
+    never an exception."""
     out = os.fspath(output)
     digest = options_digest(options or {})
     jobs: list[Job] = []
@@ -160,21 +163,25 @@ def plan(inputs: Iterable[Any], output: str | os.PathLike, *, suffix: str = ".pn
     for i, item in enumerate(inputs):
         src, dst = (item if isinstance(item, (tuple, list)) else (item, None))
         src = os.fspath(src)
-        dst = os.fspath(dst) if dst else (f"{out.rstrip('/')}/{_stem(src)}{suffix}"
+        f = err = None
+        try:
+            data = read_bytes(src)
+            f = loads(data, strict=False)
+            gk = group_key(f.meta, (options or {}).get("dtype"))
+        except AigifError as e:
+            err = e
+        sfx = video_suffix if f is not None and f.is_video else suffix
+        dst = os.fspath(dst) if dst else (f"{out.rstrip('/')}/{_stem(src)}{sfx}"
                                           if is_url(out) else
-                                          os.path.join(out, _stem(src) + suffix))
+                                          os.path.join(out, _stem(src) + sfx))
         k = os.path.normcase(os.path.normpath(dst)).casefold()
         if k in seen:
             failed.append(ItemResult(src, dst, "failed", error=f"{seen[k]} is written to "
                                      f"{dst} too; give inputs of one name distinct outputs"))
             continue
         seen[k] = src
-        try:
-            data = read_bytes(src)
-            f = loads(data, strict=False)
-            gk = group_key(f.meta, (options or {}).get("dtype"))
-        except AigifError as e:
-            failed.append(ItemResult(src, dst, "failed", error=str(e)))
+        if err is not None:
+            failed.append(ItemResult(src, dst, "failed", error=str(err)))
             continue
         key = hashlib.sha256(data).hexdigest() + ":" + digest
         jobs.append(Job(src, dst, key, gk, i))

@@ -122,7 +122,7 @@ def _devices(devices: Any, workers: int) -> list[str | None]:
 def render_many(inputs: Iterable[Any], output: str | os.PathLike, *, workers: int = 1,
                 devices: Any = None, ray: Any = None, manifest: Any = True,
                 overwrite: bool = False, batch_size: int = 1, suffix: str = ".png",
-                chunk: int = 1, **render_kw: Any) -> RenderRun:
+                chunk: int = 1, video_suffix: str = ".mp4", **render_kw: Any) -> RenderRun:
     """Render every input into folder ``output``; return a RenderRun (iterate it).
 
     ``inputs``: paths, fsspec URLs, or ``(src, dst)`` pairs (``read_list`` reads a list
@@ -131,6 +131,9 @@ def render_many(inputs: Iterable[Any], output: str | os.PathLike, *, workers: in
     such as ``["cuda:0", "cuda:1"]``. ``ray``: True (a local Ray, or the one
     ``RAY_ADDRESS`` names) or an address: Ray actors instead of processes (``aigif[cluster]``).
     ``manifest``: True (``<output>/.aigif-render.jsonl``), a path, or False (no resume).
+    Outputs are ``<stem><suffix>``; a video file's frames are ``<stem><video_suffix>``
+    (``.mp4``: H.264, or ``.webm`` ``.mkv`` ``.gif`` ``.apng`` ``.webp``; see
+    ``aigif.codecs.video.writers``).
     ``overwrite``: replace outputs that exist and the manifest does not show done.
     ``batch_size`` > 1: batch compatible files into one pipeline call (opt-in: the pixels
     may differ from single renders, and such items say ``approximate``). Other keywords go
@@ -157,7 +160,8 @@ def render_many(inputs: Iterable[Any], output: str | os.PathLike, *, workers: in
     key_opts["batch"] = batch_size > 1
     if not is_url(out):
         os.makedirs(out, exist_ok=True)
-    jobs, failures = plan(inputs, out, suffix=suffix, options=key_opts)
+    jobs, failures = plan(inputs, out, suffix=suffix, options=key_opts,
+                          video_suffix=video_suffix)
     if manifest is True:
         if is_url(out):
             raise AigifError("an output URL needs manifest=<local path> or manifest=False")

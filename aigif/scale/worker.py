@@ -25,11 +25,13 @@ from typing import Any, Sequence
 
 from .._atomic import write_atomic
 from ..codecs.pixels import matches
+from ..codecs.video.writers import encode_video_file
 from ..document import loads
 from ..errors import AigifError, AigifWarning
 from ..render.cache import PipelineCache
 from ..render.backends import get_backend
 from ..render.engine import render_file
+from ..render.video import VideoFrames
 from ..render.platform import applied, resolve_settings
 from .jobs import ItemResult, Job, is_url, read_bytes
 from .manifest import Journal
@@ -41,6 +43,8 @@ RenderOptions = dict
 
 
 def _encode(image: Any, dst: str) -> bytes:
+    if isinstance(image, VideoFrames):     # a video file's frames: the file dst names
+        return encode_video_file(image.frames, image.fps, dst)
     from PIL import Image
     ext = os.path.splitext(dst)[1].lower()
     fmt = Image.registered_extensions().get(ext)
@@ -131,7 +135,7 @@ class Worker:
                              load=r.source == "render" and not r.cache_hit,
                              warnings=[str(w.message) for w in caught
                                        if issubclass(w.category, AigifWarning)])
-            res = self._finish(job, r.image, res)
+            res = self._finish(job, r.image if r.video is None else r.video, res)
         except AigifError as e:
             return self._fail(job, e, t0)
         except Exception as e:  # noqa: BLE001 - one bad file never stops the run
@@ -149,7 +153,8 @@ class Worker:
 
     def _batchable(self, files: list) -> int:
         first = files[0][1].meta
-        if first is None or first.seed is None or first.stages or first.loras:
+        if first is None or first.seed is None or first.stages or first.loras or \
+                first.video is not None:     # video pipelines are not batched
             return 1
         n = 1
         while n < len(files) and files[n][1].meta is not None and \
