@@ -2,6 +2,7 @@
 by the render and payload work) what the same clips cost as pixels.
 
     python benchmarks/video.py syntax        # bytes per video syntax file, field by field
+    python benchmarks/video.py ratio         # a rendered clip: syntax vs MP4 vs FFV1 payload
     python benchmarks/video.py               # every section
 
 Each section is a function that prints a Markdown table; add one with ``@section``.
@@ -9,6 +10,7 @@ Each section is a function that prints a Markdown table; add one with ``@section
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from fractions import Fraction
@@ -95,6 +97,63 @@ def syntax(args: argparse.Namespace) -> None:
     for name, b in rows:
         print(f"| {name} | {b} |")
     print(f"| **total** | **{len(data)}** |")
+
+
+#: prompts of the ratio section (the embedded model's procedural scenes)
+RATIO_PROMPTS = ("a red circle moving from left to right on a white background",
+                 "a blue square bouncing up and down on a black background",
+                 "a green circle and a yellow square moving apart on a gray background")
+
+
+def _render_clips():
+    """``[(label, meta, VideoFrames)]``: the embedded aigif-tiny-video model (32x32, 8
+    frames at 8 fps) when it renders here, else the tiny Wan test pipeline (16x16, 5
+    frames; tests/_tiny_video_pipelines.py, seeded random weights)."""
+    import os
+    import tempfile
+    import warnings
+    warnings.simplefilter("ignore")
+    try:
+        out = []
+        for i, p in enumerate(RATIO_PROMPTS):
+            m = GenerationMeta(model="aigif-tiny-video", prompt=p, seed=100 + i)
+            out.append(("aigif-tiny-video", m, aigif.render_meta(m, device="cpu").video))
+        return out
+    except aigif.AigifError as e:
+        print(f"(aigif-tiny-video does not render here: {e}; using the tiny Wan test "
+              f"pipeline)\n")
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
+    import _tiny_video_pipelines as tv
+    from aigif.render import register_model
+    register_model("tiny-wan", tv.build("wan", tempfile.mkdtemp())["model"], generator="wan")
+    m = GenerationMeta(model="tiny-wan", generator="wan", prompt=RATIO_PROMPTS[0], seed=1,
+                       steps=2, width=16, height=16, params={"max_sequence_length": 8},
+                       video=Video(frames=5, flow_shift=5.0))
+    return [("tiny Wan (test pipeline)", m, aigif.render_meta(m, device="cpu").video)]
+
+
+@section
+def ratio(args: argparse.Namespace) -> None:
+    """Bytes of a rendered clip's syntax-only file vs the MP4 of the same frames (H.264 crf
+    23, aigif.codecs.video.writers, what ``aigif render`` writes) and vs the frames as
+    an exact FFV1 payload (the pixels-only .aigif file), and the ratios."""
+    from aigif.codecs.video.writers import encode_video_file
+    rows = []
+    for label, m, v in _render_clips():
+        syntax_b = len(aigif.dumps(m))
+        mp4 = len(encode_video_file(v.frames, v.fps, ".mp4", crf=23))
+        ffv1_file = aigif.save(None, io.BytesIO(), video=v, fallback="ffv1")
+        av1_file = aigif.save(None, io.BytesIO(), video=v, fallback="av1")
+        w, h = v.size
+        rows.append((label, f"{len(v)}x{w}x{h} @ {v.fps}", syntax_b, mp4, ffv1_file, av1_file))
+    print("## Syntax file vs the same frames as video (bytes)\n")
+    print("| model | frames x W x H @ fps | syntax .aigif | MP4 (H.264 crf 23) | "
+          "pixels-only .aigif, FFV1 (exact) | pixels-only .aigif, AV1 (crf 35) | "
+          "MP4 / syntax | FFV1 / syntax |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for label, shape, sb, mp4, ffv1, av1 in rows:
+        print(f"| {label} | {shape} | {sb} | {mp4} | {ffv1} | {av1} | {mp4 / sb:.0f}x | "
+              f"{ffv1 / sb:.0f}x |")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -274,6 +274,12 @@ def test_cli_info_and_decode(tmp_path):
     assert r.returncode == 2 and "video" in r.stderr and not (tmp_path / "v.png").exists()
 
 
+def test_writers_take_a_bare_extension():
+    from aigif.codecs.video.writers import encode_video_file
+    assert encode_video_file(clip(), 8, ".mp4")[4:8] == b"ftyp"
+    assert encode_video_file(clip(), 8, "mkv")[:4] == bytes.fromhex("1a45dfa3")
+
+
 def test_batch_render_writes_video_files(tmp_path):
     """render_many (and ``aigif render --resume``, the batch path) writes a video file's
     frames as ``<name>.mp4`` (H.264, via the writers) next to images as ``<name>.png``."""

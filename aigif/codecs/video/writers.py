@@ -45,8 +45,11 @@ VIDEO_EXTENSIONS = tuple(_AV) + tuple(_PIL)
 
 
 def _ext(path_or_ext: str) -> str:
-    e = os.path.splitext(os.fspath(path_or_ext))[1] if "." in os.path.basename(
-        os.fspath(path_or_ext)) else os.fspath(path_or_ext)
+    s = os.fspath(path_or_ext)
+    base = os.path.basename(s)
+    # ".mp4" alone is an extension (splitext takes it for a dot-file name with none)
+    e = base if base.startswith(".") and base.count(".") == 1 else \
+        os.path.splitext(s)[1] if "." in base else s
     e = e.lower() if e.startswith(".") else "." + e.lower()
     if e not in VIDEO_EXTENSIONS:
         raise CodecError(f"cannot write a video as {e!r}: known extensions are "
