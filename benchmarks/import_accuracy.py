@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -143,23 +144,32 @@ def _after_sampler(by_id: dict, lm: dict, lat: dict) -> bool:
     return False
 
 
-def reference(wf: dict) -> dict | None:
+def _first_pass(wf: dict, samplers=_SAMPLERS):
+    """(sampler node, its empty latent or None, nodes by id, link map, links) of the
+    reference first pass (see the module docstring), or None."""
     cands = []
     for nodes, links, path in _levels(wf):
         by_id = {n.get("id"): n for n in nodes if isinstance(n, dict)}
         lm = _link_map(links)
         for n in by_id.values():
-            if n.get("type") in _SAMPLERS and n.get("mode", 0) == 0:
+            if n.get("type") in samplers and n.get("mode", 0) == 0:
                 lat = _src(by_id, lm, n, "latent_image")
                 t = "" if lat is None else str(lat.get("type"))
-                if lat is None or t in _SAMPLERS or "Upscale" in t or \
+                if lat is None or t in samplers or "Upscale" in t or \
                         _after_sampler(by_id, lm, lat):
                     continue
                 cands.append((0 if _is_empty(t) else 1, path + (n.get("id"),), n,
-                              lat if _is_empty(t) else None, by_id, lm))
+                              lat if _is_empty(t) else None, by_id, lm, links))
     if not cands:
         return None
-    _, _, n, lat, by_id, lm = min(cands, key=lambda c: c[:2])
+    return min(cands, key=lambda c: c[:2])[2:]
+
+
+def reference(wf: dict) -> dict | None:
+    fp = _first_pass(wf)
+    if fp is None:
+        return None
+    n, lat, by_id, lm, _ = fp
 
     def src(x: dict, name: str) -> dict | None:
         return _src(by_id, lm, x, name)
@@ -199,6 +209,155 @@ def reference(wf: dict) -> dict | None:
     return ref
 
 
+# ------------------------------------------------------------------ video fields
+#: the video family a template's file name names (templates of API-only nodes excluded)
+_NAME_FAMILY = (("animatediff", "animatediff"), ("cogvideo", "cogvideox"),
+                ("hunyuan_video", "hunyuan_video"), ("ltx", "ltx_video"), ("wan", "wan"))
+_FLOW_VIDEO = ("wan", "ltx_video", "hunyuan_video")
+_OUT_FPS = {"CreateVideo": "fps", "SaveAnimatedWEBP": "fps", "SaveAnimatedPNG": "fps",
+            "SaveWEBM": "fps", "VHS_VideoCombine": "frame_rate"}
+
+
+def name_family(name: str) -> str | None:
+    n = name.lower()
+    if n.startswith("api_"):
+        return None
+    for key, fam in _NAME_FAMILY:
+        if re.search(r"(^|[_.-])wan" if key == "wan" else re.escape(key), n):
+            return fam
+    return None
+
+
+def _walk_up(by_id: dict, lm: dict, start: dict | None, types: tuple, limit: int = 64):
+    """Nodes upstream of ``start`` through inputs of the given link types, breadth first."""
+    todo, seen = [start] if start is not None else [], set()
+    while todo and len(seen) < limit:
+        x = todo.pop(0)
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        yield x
+        for i in x.get("inputs") or []:
+            if isinstance(i, dict) and str(i.get("type")) in types and \
+                    by_id.get(lm.get(i.get("link"))) is not None:
+                todo.append(by_id[lm[i["link"]]])
+
+
+def _walk_down(by_id: dict, links: list, start: dict, limit: int = 300):
+    out: dict = defaultdict(list)
+    for ln in links:
+        if isinstance(ln, list) and len(ln) >= 5:
+            out[ln[1]].append(ln[3])
+        elif isinstance(ln, dict):
+            out[ln.get("origin_id")].append(ln.get("target_id"))
+    todo, seen = [start.get("id")], set()
+    while todo and len(seen) < limit:
+        x = todo.pop(0)
+        if x in seen:
+            continue
+        seen.add(x)
+        if by_id.get(x) is not None:
+            yield by_id[x]
+        todo.extend(out.get(x, []))
+
+
+def _num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_PRIMITIVES = ("PrimitiveNode", "PrimitiveInt", "PrimitiveFloat")
+
+
+def _vnamed(x: dict, by_id: dict, lm: dict, names: dict) -> dict:
+    """widget name -> value of a node for the video reference: the package's names, else
+    the benchmark's own tables (``_widget_keys``); a widget fed by a link counts only
+    when the link comes straight from a primitive node (its value, not linked itself)."""
+    v = dict(x.get("widgets_values_named") or {})
+    wv = x.get("widgets_values")
+    if isinstance(wv, dict):
+        v = dict(wv)
+    elif not v and isinstance(wv, list):
+        keys = _widget_keys(x, names)
+        v = {k: val for k, val in zip(keys or [], wv) if k}
+    for i in x.get("inputs") or []:
+        if isinstance(i, dict) and isinstance(i.get("widget"), dict) and i.get("link") is not None:
+            name = i["widget"].get("name")
+            v.pop(name, None)
+            src = by_id.get(lm.get(i["link"]))
+            pv = src.get("widgets_values") if src is not None else None
+            if src is not None and src.get("type") in _PRIMITIVES and isinstance(pv, list) \
+                    and pv and not any(isinstance(j, dict) and j.get("link") is not None
+                                       for j in src.get("inputs") or []):
+                v[name] = pv[0]
+    return v
+
+
+def video_reference(wf: dict, name: str, names: dict) -> dict | None:
+    """The video fields of a template whose file name names a video family, from the
+    widgets, independently of the importer: ``generator`` (the family the name says);
+    ``frames``: the ``length`` widget of the first latent node upstream of the first
+    pass's latent input (LATENT links); ``flow_shift`` (Wan, HunyuanVideo): the ``shift``
+    of the first ``ModelSamplingSD3`` upstream of its model (MODEL links; a
+    SamplerCustomAdvanced's guider model); ``fps``: LTX-Video: the ``frame_rate`` of the
+    ``LTXVConditioning`` upstream of its positive input (the rate the model is
+    conditioned on), else the frame rate of the first video output downstream of it
+    (CreateVideo, SaveAnimatedWEBP/PNG, SaveWEBM, VHS_VideoCombine). A widget fed by a
+    link is no reference, unless straight from a primitive node (its value)."""
+    fam = name_family(name)
+    if fam is None:
+        return None
+    fp = _first_pass(wf, _SAMPLERS + ("SamplerCustom",))
+    if fp is None:
+        return None
+    n, _, by_id, lm, links = fp
+    ref: dict = {"generator": fam}
+    def named(x: dict) -> dict:
+        return _vnamed(x, by_id, lm, names)
+
+    for x in _walk_up(by_id, lm, _src(by_id, lm, n, "latent_image"), ("LATENT",)):
+        if "length" in named(x) or any(isinstance(i, dict) and (i.get("widget") or {}).get(
+                "name") == "length" for i in x.get("inputs") or []):
+            if _num(named(x).get("length")):
+                ref["frames"] = named(x)["length"]
+            break
+    guider = _src(by_id, lm, n, "guider") if n["type"] == "SamplerCustomAdvanced" else None
+    model = _src(by_id, lm, guider or n, "model")
+    if fam in ("wan", "hunyuan_video"):
+        for x in _walk_up(by_id, lm, model, ("MODEL", "*")):
+            if x.get("type") == "ModelSamplingSD3":
+                if _num(named(x).get("shift")):
+                    ref["flow_shift"] = named(x)["shift"]
+                break
+    pos = _src(by_id, lm, guider or n, "positive") or (
+        _src(by_id, lm, guider, "conditioning") if guider is not None else None)
+    cond = next((x for x in _walk_up(by_id, lm, pos, ("CONDITIONING",))
+                 if x.get("type") == "LTXVConditioning"), None) if fam == "ltx_video" else None
+    if cond is not None:
+        if _num(named(cond).get("frame_rate")):
+            ref["fps"] = named(cond)["frame_rate"]
+    else:
+        for x in _walk_down(by_id, links, n):
+            key = _OUT_FPS.get(x.get("type"))
+            if key is not None and x.get("mode", 0) == 0:
+                v = named(x).get(key)
+                if _num(v):
+                    ref["fps"] = v
+                break
+    return ref
+
+
+def _video_matches(f: str, want, r) -> bool:
+    from fractions import Fraction
+    m = r.meta
+    if f == "generator":
+        return m.generator == want
+    if m.video is None:
+        return False
+    if f == "fps":
+        return m.video.fps == Fraction(str(want))
+    return getattr(m.video, f) == want
+
+
 def _strip_named(x):
     if isinstance(x, dict):
         return {k: _strip_named(v) for k, v in x.items() if k != "widgets_values_named"}
@@ -214,6 +373,9 @@ def _matches(f: str, want, r) -> bool:
         keys = {sn.from_comfyui(smp, sch, flow=False), sn.from_comfyui(smp, sch, flow=True)}
         if m.scheduler in keys - {None}:
             return True
+        if m.generator in _FLOW_VIDEO and m.scheduler == "unipc" and smp in (
+                "uni_pc", "uni_pc_bh2") and sch in ("simple", "normal", "sgm_uniform"):
+            return True   # UniPC on a flow model's own sigmas: the pipeline's scheduler
         return m.params.get("sampler") == smp and m.params.get("schedule_type") == sch
     if f == "guidance_scale":
         return m.guidance_scale == want or m.params.get("cfg") == want or (
@@ -258,6 +420,19 @@ _CORE_WIDGETS = {
     "EmptyChromaRadianceLatentImage": ["width", "height", "batch_size"],
     "EmptyHiDreamO1LatentImage": ["width", "height", "batch_size"],
 }
+# video nodes (ComfyUI's node definitions, widget order); asked before _ORDER, which names
+# only the width and height of the empty video latents
+_VIDEO_WIDGETS = {
+    **{k: ["width", "height", "length", "batch_size"] for k in (
+        "EmptyHunyuanLatentVideo", "EmptyLTXVLatentVideo", "WanFirstLastFrameToVideo")},
+    "LTXVImgToVideo": ["width", "height", "length", "batch_size", "strength"],
+    "CreateVideo": ["fps"], "LTXVConditioning": ["frame_rate"], "ModelSamplingSD3": ["shift"],
+    "SaveAnimatedWEBP": ["filename_prefix", "fps", "lossless", "quality", "method"],
+    "SaveWEBM": ["filename_prefix", "codec", "fps", "crf"],
+    "SaveVideo": ["filename_prefix", "format", "codec"],
+    "LTXVScheduler": ["steps", "max_shift", "base_shift", "stretch", "terminal"],
+    "TrimVideoLatent": ["trim_amount"],
+}
 
 
 def _widget_keys(n: dict, names: dict) -> list | None:
@@ -267,6 +442,8 @@ def _widget_keys(n: dict, names: dict) -> list | None:
     t, wv = n.get("type"), n.get("widgets_values")
     if (t, len(wv)) in names:
         return list(names[(t, len(wv))])
+    if t in _VIDEO_WIDGETS and len(_VIDEO_WIDGETS[t]) >= len(wv):
+        return _VIDEO_WIDGETS[t]
     if t in _ORDER:
         return _ORDER[t]
     if t in _CORE_WIDGETS:
@@ -401,7 +578,7 @@ def _fields(r) -> dict:
     if r is None:
         return {}
     m = r.meta
-    return {f: getattr(m, f) for f in FIELDS + ("model", "stages")} | {
+    return {f: getattr(m, f) for f in FIELDS + ("model", "stages", "generator", "video")} | {
         k: m.params.get(k) for k in ("sampler", "schedule_type", "cfg")}
 
 
@@ -471,6 +648,9 @@ def templates(verbose: bool) -> tuple[dict, dict, list]:
     differ = []
     for name, wf in wfs.items():
         ref = reference(wf)
+        vref = video_reference(wf, name, names)
+        if vref:
+            _video_row(name, wf, vref, names, verbose)
         if not ref:
             continue
         cls = name.split("_", 1)[0].lower()
@@ -506,6 +686,31 @@ def templates(verbose: bool) -> tuple[dict, dict, list]:
                     f"{k} {str(got[0].get(k))[:30]!r} / {str(got[1].get(k))[:30]!r}"
                     for k in got[0] if got[0].get(k) != got[1].get(k)))
     return ui, api, differ
+
+
+#: family/field -> [files, right, fields] for the UI workflow and the API graph readings
+VIDEO_STATS: dict = {"workflow": defaultdict(lambda: [0, 0, 0]),
+                     "prompt": defaultdict(lambda: [0, 0, 0])}
+
+
+def _video_row(name: str, wf: dict, vref: dict, names: dict, verbose: bool) -> None:
+    text = json.dumps(_strip_named(wf), ensure_ascii=False)
+    prompt = json.dumps(api_graph(wf, names), ensure_ascii=False)
+    for kind, texts in (("workflow", [("workflow", text)]),
+                        ("prompt", [("prompt", prompt), ("workflow", text)])):
+        try:
+            r = interop.read(png(texts))
+        except ImportMetadataError:
+            r = None
+        for f, want in vref.items():
+            st = VIDEO_STATS[kind][f"{vref['generator']}/{f}"]
+            st[0] += 1
+            st[2] += 1
+            ok = r is not None and _video_matches(f, want, r)
+            st[1] += ok
+            if not ok and verbose:
+                got = None if r is None else (r.meta.generator, r.meta.video)
+                print(f"{name} [{kind}] video {f}: want {want!r} got {str(got)[:120]}")
 
 
 # ------------------------------------------------------------------ set 2: fixtures
@@ -586,6 +791,9 @@ def main() -> None:
     _table("templates (comfyui-workflow-templates-json, UI workflow only)", ui)
     _table("templates as API graphs (prompt chunk, converted like the frontend)", api)
     print(f"files whose workflow and prompt readings differ: {len(differ)}")
+    for kind in ("workflow", "prompt"):
+        _table(f"video fields of the templates naming a video family ({kind}; family/field, "
+               f"files = fields)", VIDEO_STATS[kind])
     _table("fixtures (tests/fixtures/interop)", fixtures(verbose))
     _table("other writers (tests/fixtures/interop/writers, per tool)", writers(verbose))
     stages_on_templates(verbose)

@@ -223,10 +223,11 @@ def family(g: Any, nodes: dict, main: list, v: dict, ckpt: Any) -> tuple[str | N
     """(video family or None, whether the graph makes a video) for the traced first pass
     ``main[0]`` (sampler values ``v``, checkpoint name ``ckpt``)."""
     first = nodes[main[0]]
+    ckpt = ckpt or _loader_name(g, first, v)
     fam = _class_family(g.cls(first)) if "Video" in g.cls(first) or "AnimateDiff" in \
         g.cls(first) else None
     video_nodes = False
-    for _, n in _upstream(g, v.get("model"), _MODEL_KEYS, 128):
+    for _, n in _model_nodes(g, first, v):
         cls = g.cls(n)
         f = _class_family(cls)
         if f == "animatediff":
@@ -249,9 +250,42 @@ def family(g: Any, nodes: dict, main: list, v: dict, ckpt: Any) -> tuple[str | N
                     break
     frames = _frames(g, first, fam)
     outs = _outputs(g, nodes, main)
-    is_video = bool(outs) or (frames is not None and frames > 1) or video_nodes or \
-        "Video" in g.cls(first)
+    # one frame into an image saver is an image (Wan text-to-image), whatever the nodes
+    is_video = bool(outs) or (frames is not None and frames > 1) or (
+        frames is None and (video_nodes or "Video" in g.cls(first)))
     return fam, is_video
+
+
+def _loader_name(g: Any, first: dict, v: dict) -> str | None:
+    """The model a custom video loader names (``DownloadAndLoadCogVideoModel`` ``model``:
+    a hub id...), for graphs whose trace found no checkpoint loader."""
+    for _, n in _model_nodes(g, first, v, 32):
+        ins = g.inputs(n)
+        for k in ("model", "model_name", "ckpt_name", "unet_name"):
+            if isinstance(ins.get(k), str) and ins[k].strip():
+                return ins[k][:900]
+    return None
+
+
+def _model_links(g: Any, first: dict, v: dict) -> list:
+    """The model links of the first pass: its guider's model (SamplerCustomAdvanced: the
+    model that samples), then the sampler's own (or its scheduler's)."""
+    out = []
+    guider = g.node(g.inputs(first).get("guider"))
+    if guider is not None and _is_link(g.inputs(guider[1]).get("model")):
+        out.append(g.inputs(guider[1])["model"])
+    if v.get("model") is not None:
+        out.append(v["model"])
+    return out
+
+
+def _model_nodes(g: Any, first: dict, v: dict, limit: int = 128):
+    seen = set()
+    for link in _model_links(g, first, v):
+        for nid, n in _upstream(g, link, _MODEL_KEYS, limit):
+            if nid not in seen:
+                seen.add(nid)
+                yield nid, n
 
 
 def scheduler_key(fam: str, sampler: Any, schedule: Any) -> str | None:
@@ -265,6 +299,9 @@ def scheduler_key(fam: str, sampler: Any, schedule: Any) -> str | None:
         return "unipc"
     if fam == "ltx_video" and s == "euler" and k == "LTXVScheduler":
         return "flow_euler"
+    if fam == "cogvideox":     # CogVideoXWrapper's scheduler names
+        return {"CogVideoXDDIM": "cogvideox_ddim", "CogVideoXDPMScheduler": "cogvideox_dpm",
+                "DDIM": "cogvideox_ddim", "DPM": "cogvideox_dpm"}.get(k)
     return None
 
 
@@ -324,6 +361,7 @@ def fill(g: Any, nodes: dict, main: list, v: dict, ckpt: Any, d: Any, fam: str |
     left (Wan 2.2's second expert is no stage). ``fam`` None: a video of a model no video
     family holds: frames and fps go to ``params``."""
     first = nodes[main[0]]
+    ckpt = ckpt or _loader_name(g, first, v)
     vid: dict[str, Any] = {}
     size: list = []
     frames = _frames(g, first, fam, size)
@@ -338,7 +376,7 @@ def fill(g: Any, nodes: dict, main: list, v: dict, ckpt: Any, d: Any, fam: str |
     if fps is not None:
         vid["fps"] = fps
     shift = None
-    for _, n in _upstream(g, v.get("model"), _MODEL_KEYS, 128):
+    for _, n in _model_nodes(g, first, v):
         cls, ins = g.cls(n), g.inputs(n)
         if cls in ("ModelSamplingSD3", "ModelSamplingAuraFlow") and shift is None:
             shift = to_float(_value(g, ins.get("shift"), ("shift",)))
@@ -519,6 +557,9 @@ def _model(d: Any, fam: str, ckpt: Any) -> None:
     m = d.model or ""
     if isinstance(ckpt, str) and _HUB.fullmatch(ckpt) and not ckpt.lower().endswith(_FILE_EXT):
         d.model, d.model_revision = ckpt, None
+        return
+    if m == "ckpt:unknown" and isinstance(ckpt, str):
+        d.model, d.model_revision = "ckpt:" + ckpt, None
         return
     if m.startswith("ckpt:") or "/" in m or not m:
         return

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from aigif.interop import _common, a1111, fooocus, generic, invokeai
+from aigif.interop import _common, a1111, comfyui, comfyui_video, fooocus, generic, invokeai
 from aigif.interop._xmp import xmp_user_comment as _xmp_user_comment
 
 INTEROP = Path(a1111.__file__).parent
@@ -105,6 +105,24 @@ PROBES = [
      lambda n: "p\nSteps: 1, Hires upscale: 2, ADetailer model: x, " + "ADetailer a b: 1, "
      * (n // 18), 40_000, [r"^\s*(\d{1,6})\s*[xX×]\s*(\d{1,6})\s*$"]),
     ("xmp-attribute", _xmp_user_comment, lambda n: 'exif:UserComment="' * (n // 18), 40_000, []),
+    # ComfyUI video workflows (comfyui_video): family names, hub ids, math-node input keys
+    ("video-family-name", comfyui_video._name_family, lambda n: "wan" * (n // 3) + "x",
+     40_000, [r"(^|[^a-z])wan([^a-z]|$)"]),
+    ("video-hub-id", lambda v: comfyui_video._model(_common.Draft(), "wan", v),
+     lambda n: "a" * (n // 2) + "/" + "a" * (n // 2) + "!", 40_000,
+     [r"[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}"]),
+    ("video-math-keys", comfyui.graph_to_draft, lambda n: {
+        "1": {"class_type": "ComfyMathExpression", "inputs": {
+            "expression": "a", "values." + "a" * n: 1, "values.b": ["6", 0]}},
+        "6": {"class_type": "PrimitiveInt", "inputs": {"value": 3}},
+        "2": {"class_type": "EmptyHunyuanLatentVideo", "inputs": {
+            "width": 64, "height": 64, "length": ["1", 0]}},
+        "4": {"class_type": "UNETLoader", "inputs": {"unet_name": "wan2.1_t2v.safetensors"}},
+        "5": {"class_type": "CLIPTextEncode", "inputs": {"text": "x", "clip": ["4", 0]}},
+        "3": {"class_type": "KSampler", "inputs": {
+            "seed": 1, "steps": 2, "cfg": 1, "sampler_name": "euler", "scheduler": "simple",
+            "model": ["4", 0], "positive": ["5", 0], "negative": ["5", 0],
+            "latent_image": ["2", 0]}}}, 20_000, [r"[a-z]"]),
 ]
 
 
