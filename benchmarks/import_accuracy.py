@@ -23,6 +23,12 @@ reroutes and frontend primitives resolved, muted nodes dropped, bypassed nodes p
 through, subgraphs flattened; read with the reference above, and the typed fields of the
 two readings compared ("files whose workflow and prompt readings differ").
 
+Video fields: every template whose file name names a video family (``wan``, ``ltx``,
+``hunyuan_video``...; API-node templates excluded) also gets a reference of its video
+fields from the widgets (``video_reference``: the family, the first-pass latent's
+``length``, ``ModelSamplingSD3`` ``shift``, the ``LTXVConditioning`` or output frame rate),
+read both as the UI workflow and as the API graph.
+
 Set 2, ``fixtures``: tests/fixtures/interop/*.json (each a file's text chunks and the
 values its writer records), read back from rebuilt PNGs.
 
