@@ -6,8 +6,7 @@ denoised by ``TinyVideoUNet`` (``aigif.embedded.video_unet``). The text encoder 
 tokenizer are aigif-tiny-2's (frozen, shared: the video directory holds only ``unet/``,
 ``scheduler/`` and ``model_index.json``; ``from_dir`` adds them).
 
-The output is the diffusers text-to-video one: ``TextToVideoSDPipelineOutput(frames=...)``
-with, per prompt, ``output_type="np"`` a float array ``[T, H, W, 3]`` in [0, 1] (exact
+The output is shaped like diffusers' text-to-video ones: ``.frames`` holds, per prompt, ``output_type="np"`` a float array ``[T, H, W, 3]`` in [0, 1] (exact
 multiples of 1/255, so ``aigif.render.video.to_uint8`` gives back the uint8 pixels), ``"pil"``
 a list of PIL images, ``"pt"`` the raw tensor ``[T, 3, H, W]`` in [-1, 1].
 
@@ -21,12 +20,13 @@ Example::
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import torch
 from diffusers import DiffusionPipeline
-from diffusers.pipelines.text_to_video_synthesis import TextToVideoSDPipelineOutput
+from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from PIL import Image
 
@@ -34,10 +34,19 @@ from ..render.backends.base import dtype_kwarg
 from . import VIDEO_MODEL_KEY, model_path
 from .video_unet import TinyVideoUNet
 
-__all__ = ["AigifTinyVideoPipeline", "load", "from_dir", "TEXT_MODEL_KEY"]
+__all__ = ["AigifTinyVideoPipeline", "AigifTinyVideoPipelineOutput", "load", "from_dir",
+           "TEXT_MODEL_KEY"]
 
 #: The packaged image model whose text encoder and tokenizer the video model uses.
 TEXT_MODEL_KEY = "aigif-tiny-2"
+
+
+@dataclass
+class AigifTinyVideoPipelineOutput(BaseOutput):
+    """``frames``: one clip per prompt (``output_type`` "np": ``[N, T, H, W, 3]`` float in
+    [0, 1]; "pil": lists of PIL images; "pt": ``[N, T, 3, H, W]`` in [-1, 1])."""
+
+    frames: object
 
 
 class AigifTinyVideoPipeline(DiffusionPipeline):
@@ -68,7 +77,7 @@ class AigifTinyVideoPipeline(DiffusionPipeline):
                  latents: torch.Tensor | None = None, num_videos_per_prompt: int = 1,
                  output_type: str = "np", return_dict: bool = True,
                  callback_on_step_end: Callable | None = None, **_ignored):
-        """Generate clips; returns ``TextToVideoSDPipelineOutput(frames=[clip, ...])``
+        """Generate clips; returns ``AigifTinyVideoPipelineOutput(frames=[clip, ...])``
         (module docstring). Extra keyword arguments other pipelines take (``eta`` ...) are
         ignored."""
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
@@ -123,7 +132,7 @@ class AigifTinyVideoPipeline(DiffusionPipeline):
         self.maybe_free_model_hooks()
         if not return_dict:
             return (result,)
-        return TextToVideoSDPipelineOutput(frames=result)
+        return AigifTinyVideoPipelineOutput(frames=result)
 
 
 def load(path=None, torch_dtype: torch.dtype = torch.float32, **kwargs

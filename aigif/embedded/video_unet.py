@@ -14,6 +14,9 @@ aigif-tiny-2 learn colour and position in minutes. This one:
   timestep embedding plus the attention-pooled prompt), a temporal convolution (kernel 3
   over frames); the 8 x 8 level adds cross-attention to the prompt's tokens and temporal
   self-attention (each position attends over all frames);
+- ``input_skip``: the noisy input, scaled per channel by a learned function of the
+  timestep, is added to the output (EDM's ``c_skip``, learned), so the near-identity maps
+  of low noise levels need not pass through the network;
 - input and output ``(batch, channels, frames, height, width)`` as diffusers' 3D UNets.
 
 Deterministic on CPU: plain convolutions, matmuls and ``scaled_dot_product_attention``.
@@ -151,7 +154,8 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
     def __init__(self, sample_size: int = 32, num_frames: int = 8, in_channels: int = 3,
                  out_channels: int = 3, patch_size: int = 2,
                  block_out_channels: tuple[int, int] = (48, 96), text_dim: int = 64,
-                 embed_dim: int = 128, attention_heads: int = 4, norm_num_groups: int = 8):
+                 embed_dim: int = 128, attention_heads: int = 4, norm_num_groups: int = 8,
+                 input_skip: bool = False):
         super().__init__()
         c0, c1 = block_out_channels
         g, e, p = norm_num_groups, embed_dim, patch_size
@@ -176,6 +180,9 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         self.tconv_u0 = _TemporalConv(c0, g)
         self.norm_out = nn.GroupNorm(g, c0)
         self.conv_out = _zero(nn.Conv2d(c0, out_channels * p * p, 3, padding=1))
+        # the noisy input, scaled per channel by a function of the timestep, added to the
+        # output (EDM's c_skip, learned): near-identity maps at low noise cost nothing
+        self.skip_scale = _zero(nn.Linear(e, out_channels * p * p)) if input_skip else None
 
     def _coords(self, n: int, frames: int, h: int, w: int, dtype, device) -> torch.Tensor:
         ys = torch.linspace(-1, 1, h, dtype=dtype, device=device).view(1, 1, h, 1).expand(
@@ -202,9 +209,9 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         ctx = encoder_hidden_states.to(dtype).repeat_interleave(frames, dim=0)
 
         x = sample.transpose(1, 2).reshape(b * frames, c, height, width)
-        x = F.pixel_unshuffle(x, p)
-        x = torch.cat([x, self._coords(b, frames, x.shape[2], x.shape[3], dtype,
-                                       x.device)], dim=1)
+        patches = F.pixel_unshuffle(x, p)
+        x = torch.cat([patches, self._coords(b, frames, patches.shape[2], patches.shape[3],
+                                             dtype, x.device)], dim=1)
         h0 = self.conv_in(x)
         h0 = self.tconv_d0(self.down0(h0, emb), frames)
         h1 = self.down1(self.down(h0), emb)
@@ -216,6 +223,8 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
         u = self.up(F.interpolate(u, scale_factor=2.0, mode="nearest"))
         u = self.tconv_u0(self.up0(torch.cat([u, h0], dim=1), emb), frames)
         out = self.conv_out(F.silu(self.norm_out(u)))
+        if self.skip_scale is not None and out.shape[1] == patches.shape[1]:
+            out = out + self.skip_scale(emb)[:, :, None, None] * patches
         out = F.pixel_shuffle(out, p)
         out = out.reshape(b, frames, -1, height, width).transpose(1, 2)
         if not return_dict:

@@ -137,6 +137,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--max-minutes", type=float, default=0, help="stop after this (0: never)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt")
+    ap.add_argument("--input-skip", action="store_true",
+                    help="TinyVideoUNet(input_skip=True): a learned, timestep-scaled skip "
+                         "from the noisy input to the output (zero at the start)")
+    ap.add_argument("--init", default=None,
+                    help="stage 2: start from this saved model directory's unet/ (its EMA "
+                         "weights), with a fresh optimiser and schedule")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -145,7 +151,15 @@ def main(argv: list[str] | None = None) -> None:
     tokenizer, te = frozen_text()
     text = TextCache(tokenizer, te)
     torch.manual_seed(args.seed)
-    unet = TinyVideoUNet(**UNET_CONFIG)
+    unet = TinyVideoUNet(**UNET_CONFIG, input_skip=args.input_skip)
+    if args.init:
+        from safetensors.torch import load_file
+        sd = load_file(str(Path(args.init) / "unet" / "diffusion_pytorch_model.safetensors"))
+        missing, unexpected = unet.load_state_dict({k: v.float() for k, v in sd.items()},
+                                                   strict=False)
+        if unexpected or any(not k.startswith("skip_scale.") for k in missing):
+            raise SystemExit(f"--init {args.init}: missing {missing}, unexpected {unexpected}")
+        print(f"initialised from {args.init} (new: {missing})", flush=True)
     ema = copy.deepcopy(unet).requires_grad_(False)
     opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=1e-4)
     sched = make_scheduler("linear", "dpmpp_2m")
