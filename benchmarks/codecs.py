@@ -339,23 +339,26 @@ MSSSIM_W = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
 def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """MS-SSIM (Wang, Simoncelli, Bovik 2003) of two uint8 RGB images, data range 255:
-    11-tap Gaussian (sigma 1.5), valid filtering, 5 scales with 2x2 average pooling, per
-    channel then averaged (as pytorch_msssim / CompressAI's evaluation do)."""
+    """MS-SSIM (Wang, Simoncelli, Bovik 2003) of two uint8 RGB images: values in [0, 1]
+    (data range 1), 11-tap Gaussian (sigma 1.5) applied separably, valid filtering, 5
+    scales with 2x2 average pooling, per channel then averaged (as pytorch_msssim /
+    CompressAI's evaluation do)."""
     import torch
     import torch.nn.functional as F
-    x = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].double()
-    y = torch.from_numpy(np.ascontiguousarray(b)).permute(2, 0, 1)[None].double()
-    g = torch.exp(-(torch.arange(11, dtype=torch.float64) - 5) ** 2 / (2 * 1.5 ** 2))
+    x = torch.from_numpy(np.array(a, np.float32) / 255).permute(2, 0, 1)[None]
+    y = torch.from_numpy(np.array(b, np.float32) / 255).permute(2, 0, 1)[None]
+    g = torch.exp(-(torch.arange(11, dtype=torch.float32) - 5) ** 2 / (2 * 1.5 ** 2))
     g = g / g.sum()
-    win = (g[:, None] * g[None, :]).expand(3, 1, 11, 11)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    gh, gv = g.reshape(1, 1, 1, 11).repeat(3, 1, 1, 1), g.reshape(1, 1, 11, 1).repeat(3, 1, 1, 1)
+
+    def blur(t):
+        return F.conv2d(F.conv2d(t, gh, groups=3), gv, groups=3)
+
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
     vals = []
     for k in range(5):
-        mx, my = F.conv2d(x, win, groups=3), F.conv2d(y, win, groups=3)
-        sxx = F.conv2d(x * x, win, groups=3) - mx * mx
-        syy = F.conv2d(y * y, win, groups=3) - my * my
-        sxy = F.conv2d(x * y, win, groups=3) - mx * my
+        mx, my = blur(x), blur(y)
+        sxx, syy, sxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
         cs = (2 * sxy + c2) / (sxx + syy + c2)
         if k < 4:
             vals.append(torch.relu(cs.mean((2, 3))))
@@ -364,7 +367,7 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float:
             ssim = ((2 * mx * my + c1) / (mx * mx + my * my + c1)) * cs
             vals.append(torch.relu(ssim.mean((2, 3))))
     w = torch.tensor(MSSSIM_W, dtype=torch.float64)
-    out = torch.prod(torch.stack(vals, 0) ** w[:, None, None], 0)
+    out = torch.prod(torch.stack(vals, 0).double() ** w[:, None, None], 0)
     return float(out.mean())
 
 
@@ -375,22 +378,31 @@ LEARNED_ANCHORS = {"jpeg": (5, 10, 20, 30, 40, 50, 60, 75, 90),
                    "jxl": (10, 20, 30, 40, 50, 60, 75, 90)}
 
 
-def _row2(key: str, q: int, imgs, arrs, effort=None, label=None) -> dict:
-    """One table row with PSNR and MS-SSIM (through encode_payload / decode_payload)."""
-    bits, ps, ms, te, td = [], [], [], 0.0, 0.0
-    for im, ref in zip(imgs, arrs):
-        t0 = time.perf_counter()
-        p = C.encode_payload(im, key, quality=q, effort=effort)
-        t1 = time.perf_counter()
-        dec = np.asarray(C.decode_payload(p).convert("RGB"))
-        td += time.perf_counter() - t1
-        te += t1 - t0
-        bits.append(8 * len(p.data) / (im.width * im.height))
-        ps.append(psnr(ref, dec))
-        ms.append(ms_ssim(ref, dec))
-    row = dict(codec=label or key, quality=q, effort=effort, bpp=float(np.mean(bits)),
-               psnr=float(np.mean(ps)), ms_ssim=float(np.mean(ms)),
-               enc_s=te / len(imgs), dec_s=td / len(imgs))
+def _one(args) -> tuple[float, float, float, float, float]:
+    """(bpp, PSNR, MS-SSIM, encode s, decode s) of one Kodak file (worker-safe)."""
+    import torch
+    torch.set_num_threads(1)
+    key, q, effort, path = args
+    im = Image.open(path).convert("RGB")
+    ref = np.asarray(im)
+    t0 = time.perf_counter()
+    p = C.encode_payload(im, key, quality=q, effort=effort)
+    t1 = time.perf_counter()
+    dec = np.asarray(C.decode_payload(p).convert("RGB"))
+    t2 = time.perf_counter()
+    return (8 * len(p.data) / (im.width * im.height), psnr(ref, dec), ms_ssim(ref, dec),
+            t1 - t0, t2 - t1)
+
+
+def _row2(key: str, q: int, files, pool, effort=None, label=None) -> dict:
+    """One table row with PSNR and MS-SSIM (through encode_payload / decode_payload),
+    the images spread over ``pool`` (one torch thread per worker)."""
+    jobs = [(key, q, effort, str(f)) for f in files]
+    res = list(pool.map(_one, jobs)) if pool is not None else [_one(j) for j in jobs]
+    b, ps, ms, te, td = (np.array(v) for v in zip(*res))
+    row = dict(codec=label or key, quality=q, effort=effort, bpp=float(b.mean()),
+               psnr=float(ps.mean()), ms_ssim=float(ms.mean()),
+               enc_s=float(te.mean()), dec_s=float(td.mean()))
     print(f"{row['codec']:<9} {q:>4} {row['bpp']:>7.3f} {row['psnr']:>8.2f} "
           f"{row['ms_ssim']:>8.4f} {row['enc_s']:>6.2f} {row['dec_s']:>6.2f}", flush=True)
     return row
@@ -410,6 +422,7 @@ def learned_main(argv: list[str]) -> None:
     ap.add_argument("--kodak", default=str(KODAK))
     ap.add_argument("--images", type=int, default=24)
     ap.add_argument("--levels-q", type=int, default=75)
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes (one thread each)")
     ap.add_argument("--only", default="")
     ap.add_argument("--plot", default="")
     ap.add_argument("--json", default="")
@@ -420,10 +433,13 @@ def learned_main(argv: list[str]) -> None:
     from aigif.codecs.learned import sth as sth_mod
     from aigif.codecs.learned import zoo
     files = sorted(Path(args.kodak).glob("*.png"))[: args.images]
-    imgs = [Image.open(f).convert("RGB") for f in files]
-    arrs = [np.asarray(im) for im in imgs]
     only = set(filter(None, args.only.split(",")))
-    print(f"{len(imgs)} Kodak images; torch threads 1; sth model "
+    pool = None
+    if args.jobs > 1:
+        import multiprocessing
+        pool = multiprocessing.get_context("fork").Pool(args.jobs)
+    imgs = files
+    print(f"{len(imgs)} Kodak images; {args.jobs} worker(s) of one torch thread; sth model "
           f"{sth_mod.MODEL_IDS[sth_mod.SthCodec.default_model]} (default level "
           f"{sth_mod.DEFAULT_LEVEL})\n")
     hdr = (f"{'codec':<9} {'q':>4} {'bpp':>7} {'PSNR dB':>8} {'MS-SSIM':>8} {'enc s':>6} "
@@ -435,7 +451,7 @@ def learned_main(argv: list[str]) -> None:
         if only and key not in only:
             continue
         for q in qs:
-            curves.setdefault(key, []).append(_row2(key, q, imgs, arrs))
+            curves.setdefault(key, []).append(_row2(key, q, files, pool))
     bd: dict = {}
     print()
     for key in LEARNED_Q:
@@ -454,7 +470,7 @@ def learned_main(argv: list[str]) -> None:
         print(hdr)
         print("-" * len(hdr))
         for lv in range(sth_mod.LEVELS):
-            levels.append(_row2("sth", args.levels_q, imgs, arrs, effort=lv,
+            levels.append(_row2("sth", args.levels_q, files, pool, effort=lv,
                                 label=f"sth L{lv}"))
     print("\nweights       params (M)   file MB")
     from safetensors.torch import load_file
