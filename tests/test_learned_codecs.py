@@ -225,7 +225,8 @@ def test_shipped_weights_round_trip_quality_and_determinism(tmp_path, run_py):
     a = np.stack([x, y, (x + y) // 2], -1).astype(np.float64) + rng.normal(0, 4, (192, 256, 3))
     im = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
     c = C.get_codec("sth")
-    data = c.encode(im)
+    data = c.encode(im, model=1)        # sth-mshp-1 (payload version 1)
+    assert data[4] == 1
     quality = _psnr(np.asarray(im), np.asarray(c.decode(data)))
     payload = tmp_path / "p.sth"
     payload.write_bytes(data)

@@ -14,8 +14,9 @@ image, and ``<name>.json`` with what a conforming decoder must reproduce:
 * ``pixels``: the reference decoder's pixels (``<name>.png``); a decoder MAY differ by
   float rounding in the synthesis, ``min_psnr_db`` is the bound the tests hold it to.
 
-Invalid payloads (``<name>.bin`` with ``"error": "codec"``): a decoder MUST raise a codec
-error, before decoding, for each. ``--check`` decodes every vector and compares (tests
+Invalid payloads (``<name>.bin`` with ``"error": "codec"`` or ``"limit"``): a decoder MUST
+refuse each (a codec error, or for a declared size over the budget a limit error) before it
+decodes anything. ``--check`` decodes every vector and compares (tests
 run it); the payloads themselves are only regenerated without ``--check``, because the
 float analysis of the encoder MAY differ between machines (decoding may not).
 """
@@ -96,12 +97,12 @@ def invalid_cases(valid: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
         d = valid["sth-v2-L2-q75"]
         out["sth-truncated"] = (d[:-4], "sub-stream lengths do not match the payload")
         out["sth-version-3"] = (d[:4] + b"\x03" + d[5:], "version 3 is not defined")
-        out["sth-level-4"] = (d[:19] + b"\x04" + d[20:], "level 4 is not defined")
+        out["sth-level-4"] = (d[:20] + b"\x04" + d[21:], "level 4 is not defined")
         out["sth-model-version-mismatch"] = (d[:5] + b"\x01" + d[6:],
                                               "model 1 in a version-2 payload")
         out["sth-foreign-weights"] = (d[:6] + b"\0" * 8 + d[14:], "weights hash differs")
         out["sth-huge"] = (d[:14] + struct.pack(">HH", 65535, 65535) + d[18:],
-                           "size over the pixel budget / shapes")
+                           "limit: size over the pixel budget")
     if "nvtc-q75" in valid:
         d = valid["nvtc-q75"]
         out["nvtc-truncated"] = (d[:-1], "sub-streams shorter than declared")
@@ -156,14 +157,18 @@ def main(check: bool) -> int:
             p.parent.mkdir(exist_ok=True)
             p.write_bytes(data)
             (HERE / "invalid" / f"{name}.json").write_text(json.dumps(
-                {"codec": codec, "error": "codec", "why": why}, indent=1) + "\n")
+                {"codec": codec, "error": "limit" if why.startswith("limit") else "codec",
+                 "why": why}, indent=1) + "\n")
         from aigif.container import Payload
-        from aigif.errors import CodecError
+        from aigif.errors import CodecError, LimitExceededError
+        want = LimitExceededError if why.startswith("limit") else CodecError
         try:
             C.decode_payload(Payload(codec, data))
             bad.append(f"invalid/{name}: decoded without an error")
-        except CodecError:
+        except want:
             pass
+        except (CodecError, LimitExceededError) as e:
+            bad.append(f"invalid/{name}: {type(e).__name__} instead of {want.__name__}")
     for b in bad:
         print("FAIL", b)
     return 1 if bad else 0

@@ -68,7 +68,7 @@ class SthCodec(Codec):
     #: ``effort`` = the RDC complexity level of version-2 models (0 fastest .. 3 smallest)
     effort_range: ClassVar[tuple[int, int] | None] = (0, LEVELS - 1)
     #: the model id new payloads use (tests may point it at in-memory weights)
-    default_model: ClassVar[int] = 1
+    default_model: ClassVar[int] = 2
 
     def available(self) -> bool:
         return all(importlib.util.find_spec(m) is not None
