@@ -3,6 +3,8 @@ by the render and payload work) what the same clips cost as pixels.
 
     python benchmarks/video.py syntax        # bytes per video syntax file, field by field
     python benchmarks/video.py ratio         # a rendered clip: syntax vs MP4 vs FFV1 payload
+    python benchmarks/video.py tiny          # aigif-tiny-video: motion/colour following,
+                                             # render time, determinism (--pairs N, --runs N)
     python benchmarks/video.py               # every section
 
 Each section is a function that prints a Markdown table; add one with ``@section``.
@@ -102,7 +104,8 @@ def syntax(args: argparse.Namespace) -> None:
 #: prompts of the ratio section (the embedded model's procedural scenes)
 RATIO_PROMPTS = ("a red circle moving from left to right on a white background",
                  "a blue square bouncing up and down on a black background",
-                 "a green circle and a yellow square moving apart on a gray background")
+                 "a green circle moving left and a yellow square moving right on a gray "
+                 "background")
 
 
 def _render_clips():
@@ -156,10 +159,103 @@ def ratio(args: argparse.Namespace) -> None:
               f"{ffv1 / sb:.0f}x |")
 
 
+@section
+def tiny(args: argparse.Namespace) -> None:
+    """aigif-tiny-video (docs/model-card-aigif-tiny-video.md): prompt following on every
+    held-out one-object prompt and ``--pairs`` held-out two-object prompts (seed = prompt
+    index, frozen defaults, each clip rendered from its GenerationMeta as a file renders),
+    checked from the objects' trajectories (training/embedded/video_checker.py); render time
+    with a warm pipeline; determinism."""
+    import os
+    import statistics
+    import time
+
+    import numpy as np
+    import torch
+
+    from aigif.render import render_meta
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    from training.embedded import video_checker, video_dataset
+
+    key = "aigif-tiny-video"
+    prompt = RATIO_PROMPTS[0]
+    meta = GenerationMeta(model=key, prompt=prompt, seed=1)
+    t = time.perf_counter()
+    first = render_meta(meta, device="cpu")
+    cold = time.perf_counter() - t
+    times = []
+    for i in range(args.runs):
+        t = time.perf_counter()
+        render_meta(meta.replace(seed=100 + i), device="cpu")
+        times.append(time.perf_counter() - t)
+    again = render_meta(meta, device="cpu").video.frames
+    same = bool(np.array_equal(first.video.frames, again))
+    from aigif.embedded.video_pipeline import load
+    from aigif.render.video import to_uint8
+    pipe = load()
+    pipe.set_progress_bar_config(disable=True)
+    bare = pipe(prompt, generator=torch.Generator("cpu").manual_seed(1),
+                output_type="np").frames[0]
+    bare_same = bool(np.array_equal(first.video.frames, to_uint8(bare)))
+    gen_frames, data = aigif.generate(meta)
+    res = aigif.loads(data).render()
+    # a video file carries no pixel fingerprint (res.exact is None): compare the frames
+    exact = bool(np.array_equal(np.asarray(res.video.frames), np.asarray(gen_frames.frames)))
+
+    singles, pairs = video_dataset.heldout_clips()
+    rng = np.random.default_rng(0)
+    pairs = [pairs[i] for i in sorted(rng.permutation(len(pairs))[:args.pairs])]
+    singles = singles[:args.singles]
+    tally: dict[str, dict[str, list[bool]]] = {}
+    for i, clip in enumerate(singles + pairs):
+        frames = render_meta(GenerationMeta(model=key, prompt=clip.caption, seed=i),
+                             device="cpu").video.frames
+        r = video_checker.check(frames, clip.caption)
+        if len(clip.movers) == 1:
+            m = clip.movers[0]
+            groups = ["one object", "bouncing" if m.bouncing else f"moving {m.motion}"]
+            if not m.bouncing:
+                groups.append(f"speed '{m.speed or 'normal'}'")
+        else:
+            groups = ["two objects"]
+        for g in groups:
+            for k, v in r.items():
+                tally.setdefault(g, {}).setdefault(k, []).append(v)
+
+    print("## aigif-tiny-video (32x32, 8 frames, defaults: 20 steps dpmpp_2m, guidance 3)\n")
+    print(f"Held-out prompts: {len(singles)} one-object (of 101: every held-out combination), "
+          f"{len(pairs)} two-object; seed = prompt index; torch "
+          f"{torch.__version__}, {torch.get_num_threads()} thread(s).\n")
+    cols = ["color", "direction", "speed", "present", "background", "colors", "directions"]
+    print("| prompts | n | " + " | ".join(cols) + " |")
+    print("|---|---:|" + "---:|" * len(cols))
+    order = ["one object"] + [f"moving {d}" for d in video_dataset.DIRECTIONS] + [
+        "bouncing"] + [f"speed '{s or 'normal'}'" for s in video_dataset.SPEEDS] + ["two objects"]
+    for g in sorted(tally, key=order.index):
+        res = tally[g]
+        n = len(next(iter(res.values())))
+        cells = [f"{100 * np.mean(res[c]):.1f} %" if c in res else "" for c in cols]
+        print(f"| {g} | {n} | " + " | ".join(cells) + " |")
+    print("\n| measure | result |")
+    print("|---|---|")
+    print(f"| render time, one clip, warm pipeline (median of {args.runs}) | "
+          f"{statistics.median(times):.2f} s (min {min(times):.2f} s) |")
+    print(f"| first render in a fresh process (imports, pipeline load, render) | {cold:.2f} s |")
+    print(f"| two renders identical | {'yes' if same else 'NO'} |")
+    print(f"| render = bare pipeline call | {'yes' if bare_same else 'NO'} |")
+    print(f"| aigif.generate -> file bytes; the file renders the same frames | {len(data)}; "
+          f"{'yes' if exact else 'NO'} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sections", nargs="*", choices=[[], *SECTIONS], default=[],
                     help="sections to run (default: all)")
+    ap.add_argument("--pairs", type=int, default=48,
+                    help="tiny: held-out two-object prompts to check (of 576)")
+    ap.add_argument("--singles", type=int, default=None,
+                    help="tiny: held-out one-object prompts to check (default: all 101)")
+    ap.add_argument("--runs", type=int, default=5, help="tiny: timed renders")
     args = ap.parse_args(argv)
     for name in args.sections or SECTIONS:
         SECTIONS[name](args)

@@ -1,5 +1,7 @@
-"""Model codes 16 (aigif-tiny) and 31 (aigif-tiny-2) name these exact weights: files made
-with them regenerate exactly only if they never change. A retrained model gets a new code."""
+"""Model codes 16 (aigif-tiny), 31 (aigif-tiny-2) and 32 (aigif-tiny-video) name these exact
+weights: files made with them regenerate exactly only if they never change. A retrained model
+gets a new code. (aigif-tiny-video's text encoder and tokenizer are aigif-tiny-2's, frozen by
+that directory's hash.)"""
 from importlib.resources import files
 
 import pytest
@@ -7,7 +9,8 @@ import pytest
 pytest.importorskip("torch")
 
 FROZEN = {"aigif_tiny": "f4c342716c8e6f693306870feb490b56",     # code 16
-          "aigif_tiny_2": "81f971807e07b30acd429091d6750afe"}   # code 31
+          "aigif_tiny_2": "81f971807e07b30acd429091d6750afe",   # code 31
+          "aigif_tiny_video": "de10bd914b3f53ad1bf09785305c1e82"}                           # code 32
 
 
 @pytest.mark.parametrize("directory", sorted(FROZEN))
@@ -20,5 +23,5 @@ def test_packaged_weights_are_frozen(directory):
 
 
 def test_every_packaged_model_is_frozen():
-    from aigif.embedded import PACKAGED
-    assert set(PACKAGED.values()) == set(FROZEN)
+    from aigif.embedded import PACKAGED, VIDEO_PACKAGED
+    assert set(PACKAGED.values()) | set(VIDEO_PACKAGED.values()) == set(FROZEN)
