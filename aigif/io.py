@@ -300,7 +300,7 @@ def _stage_model(model: str, generator: str) -> dict:
     if m:
         return {**out, "kind": spec.ModelKind.HUB, "generator": gen, "hub_id": m.group(1),
                 "revision": m.group(2)}
-    info = _model_info_of(model)
+    info = _model_info_of(model, generator)
     if info is not None and info.code is not None:
         return {**out, "kind": info.code}
     if info is not None and info.content_hash is not None:
@@ -431,7 +431,7 @@ def _model_string(m, off: int, where: str) -> str:
         raise errors.UnknownCriticalElementError(
             f"generator code {m.generator} is not registered here", offset=off, field=where)
     if m.kind == spec.ModelKind.LOCAL:
-        info = model_for_hash(bytes(m.content_hash))
+        info = model_for_hash(bytes(m.content_hash), generators.key_for_code(m.generator))
         return info.key if info else "local:" + bytes(m.content_hash).hex()
     if m.kind == spec.ModelKind.CKPT:
         return "ckpt:" + m.ckpt_name
@@ -1041,7 +1041,7 @@ def _meta(body, data: bytes, params, loras, exts, strict: bool, stages=None, vid
                 f"that provides it", offset=HEADER_SIZE, field="model.generator")
         model_kw["generator"] = gkey
         if m.kind == spec.ModelKind.LOCAL:
-            info = model_for_hash(bytes(m.content_hash))
+            info = model_for_hash(bytes(m.content_hash), gkey)
             model_kw["model"] = info.key if info else "local:" + bytes(m.content_hash).hex()
         elif m.kind == spec.ModelKind.CKPT:
             model_kw["model"] = "ckpt:" + m.ckpt_name

@@ -287,14 +287,16 @@ def _check_video(meta: "GenerationMeta", d: spec.models.Defaults) -> Video | Non
 
 
 # --------------------------------------------------------------------------- meta
-def _model_info_of(m: str):
+def _model_info_of(m: str, generator: str | None = None):
     """ModelInfo of a model string (None for hub ids, checkpoints, unregistered local
-    hashes); raises MetaError / UnknownModelError for a string that names no model."""
+    hashes); raises MetaError / UnknownModelError for a string that names no model.
+    ``generator``: for ``local:<hash>``, the registration of that family (the same weights
+    may be registered for two families)."""
     if m in models:
         return models.get(m)   # lookup_model(m), without asking twice
     mo = _LOCAL.match(m)
     if mo:
-        return model_for_hash(bytes.fromhex(mo.group(1)))  # may be None
+        return model_for_hash(bytes.fromhex(mo.group(1)), generator)  # may be None
     mo = _CKPT.match(m)
     if mo:
         name = mo.group(1)
@@ -352,7 +354,7 @@ class GenerationMeta:
         set_ = object.__setattr__
         if not isinstance(self.model, str) or not self.model:
             raise MetaError("model must be a non-empty string", field="model")
-        info = self._model_info()
+        info = _model_info_of(self.model, self.generator)
         if self.generator is None:
             set_(self, "generator", info.generator if info else None)
         if self.generator is None or self.generator not in generators:
@@ -412,7 +414,7 @@ class GenerationMeta:
         model = kw["model"]
         generator = kw.get("generator")
         try:
-            info = _model_info_of(model)
+            info = _model_info_of(model, generator)
             if generator is None:
                 generator = info.generator if info else None
             if generator is None or generator not in generators or (
@@ -485,12 +487,12 @@ class GenerationMeta:
         return self
 
     def _model_info(self):
-        return _model_info_of(self.model)
+        return _model_info_of(self.model, self.generator)
 
     @property
     def defaults(self) -> spec.models.Defaults:
         """The frozen defaults of this meta's model."""
-        info = _model_info_of(self.model)
+        info = _model_info_of(self.model, self.generator)
         return model_defaults(info) if info is not None else generators.get(self.generator).defaults
 
     def replace(self, **changes: Any) -> "GenerationMeta":

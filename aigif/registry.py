@@ -224,7 +224,9 @@ class ModelInfo:
 
 
 models: Registry[ModelInfo] = Registry("model")
-_models_by_hash: dict[bytes, str] = {}
+#: content hash -> the keys registered with those weights, in registration order (the same
+#: weights may be registered for two families, e.g. an SD 1.5 UNet used by AnimateDiff)
+_models_by_hash: dict[bytes, list[str]] = {}
 for _m in MODELS:
     models.register(_m.key, ModelInfo(_m.key, _m.generator, _m.code, _m.hub_id, _m.revision,
                                        defaults=_m.defaults), code=_m.code)
@@ -242,15 +244,22 @@ def register_local_model(info: ModelInfo, *, override: bool = False) -> None:
         raise RegistryError("a local model needs a 16-byte content hash")
     if info.code is not None and info.code >= WELL_KNOWN_BASE:
         raise RegistryError("local models have no well-known code")
-    existing = _models_by_hash.get(info.content_hash)
     models.register(info.key, info, override=override)
-    if existing is None or override:
-        _models_by_hash[info.content_hash] = info.key
+    keys = _models_by_hash.setdefault(info.content_hash, [])
+    if info.key in keys:
+        keys.remove(info.key)
+    keys.insert(0 if override else len(keys), info.key)
 
 
-def model_for_hash(h: bytes) -> ModelInfo | None:
-    key = _models_by_hash.get(h)
-    return models.get(key) if key else None
+def model_for_hash(h: bytes, generator: str | None = None) -> ModelInfo | None:
+    """The model registered with content hash ``h`` (the first one registered, or with
+    ``generator`` the first of that family; None when there is none)."""
+    for key in _models_by_hash.get(h, ()):
+        if key in models:
+            info = models.get(key)
+            if info.content_hash == h and (generator is None or info.generator == generator):
+                return info
+    return None
 
 
 def lookup_model(key: str) -> ModelInfo:

@@ -28,14 +28,16 @@ def metas(draw):
     if model in ("org/name",) or model.startswith("ckpt:"):
         kw["generator"] = draw(st.sampled_from(["sd", "sdxl", "flux"]))
         kw["model_revision"] = draw(st.one_of(st.none(), st.text("0123456789abcdef", min_size=1, max_size=40)))
+    # a video model's frames x width x height must stay within the pixel budget
+    side = 4096 if GenerationMeta(model=model, **kw).video is not None else 16384
     return GenerationMeta(
         model=model, prompt=draw(prompt_like), negative_prompt=draw(prompt_like),
         seed=draw(st.one_of(st.none(), st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1))),
         steps=draw(st.one_of(st.none(), st.integers(1, 10000))),
         guidance_scale=draw(st.one_of(st.none(), reals)),
         scheduler=draw(st.one_of(st.none(), st.sampled_from(sorted(SCHEDULERS)))),
-        width=draw(st.one_of(st.none(), st.integers(1, 16384))),
-        height=draw(st.one_of(st.none(), st.integers(1, 16384))),
+        width=draw(st.one_of(st.none(), st.integers(1, side))),
+        height=draw(st.one_of(st.none(), st.integers(1, side))),
         clip_skip=draw(st.one_of(st.none(), st.integers(0, 12))),
         loras=tuple(draw(st.lists(st.builds(Lora, st.text(min_size=1, max_size=20),
                                             st.floats(-10, 10, allow_nan=False)), max_size=3))),

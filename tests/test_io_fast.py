@@ -171,6 +171,9 @@ def test_meta_from_reader_equals_construction(m, data):
         kw[name] = None        # left to the model's defaults
     cheap = GenerationMeta._from_reader(kw)
     full = GenerationMeta(**kw)
+    if full.video is not None:   # video metas resolve their video fields in the constructor
+        assert cheap is None
+        return
     assert cheap is not None
     assert cheap == full and repr(cheap) == repr(full) and vars(cheap) == vars(full)
     assert type(cheap.params) is type(full.params)

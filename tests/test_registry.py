@@ -108,3 +108,23 @@ def test_third_party_interop_dialect_reads_and_writes():
     interop.dialect_registry.unregister("acme")
     with pytest.raises(aigif.ImportMetadataError, match="unknown dialect"):
         interop.export(meta, "acme", image=png.getvalue())
+
+
+def test_same_weights_registered_for_two_families_read_back_by_family():
+    """An SD 1.5 UNet is also AnimateDiff's base: the same content hash registered under
+    two families must not make the other family's files unreadable (full suite: the tiny
+    SD pipeline and the tiny AnimateDiff base share their weights)."""
+    import aigif
+    from aigif.registry import ModelInfo, model_for_hash, register_local_model
+    h = bytes(range(200, 216))
+    register_local_model(ModelInfo("hash-twin-sd", "sd", path="/nowhere", content_hash=h))
+    register_local_model(ModelInfo("hash-twin-ad", "animatediff", path="/nowhere",
+                                   content_hash=h))
+    assert model_for_hash(h).key == "hash-twin-sd"
+    assert model_for_hash(h, "animatediff").key == "hash-twin-ad"
+    assert model_for_hash(h, "wan") is None
+    for name in ("hash-twin-sd", "hash-twin-ad"):
+        m = aigif.GenerationMeta(model=name, prompt="a fox", seed=3)
+        assert aigif.loads(aigif.dumps(m)).meta == m
+    m = aigif.GenerationMeta(model="local:" + h.hex(), generator="animatediff", prompt="a fox")
+    assert m.video is not None and aigif.loads(aigif.dumps(m)).meta.model == "hash-twin-ad"
