@@ -31,8 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .entropy import FactorizedPrior, GaussianConditional
-from .layers import GDN, IGDN, conv, deconv, subpel_conv
+from .models import _FLOAT_PARTS, STEP_ONE, Y_RADIUS, Z_RADIUS, MeanScaleHyperprior, _ste_round
 
 __all__ = ["RdcHyperprior", "LEVELS", "pass_map", "tap_mask", "export_rdc", "RdcCoder",
            "KERNEL"]
@@ -66,30 +65,18 @@ def phases(level: int) -> list[list[tuple[int, int]]]:
     return [[(a, b) for a in range(p) for b in range(p) if pm[a][b] == k] for k in range(n)]
 
 
-def _ste_round(x: torch.Tensor) -> torch.Tensor:
-    return x + (torch.round(x) - x).detach()
-
-
-class RdcHyperprior(nn.Module):
-    """Mean-scale hyperprior + masked 5x5 spatial context with selectable pass patterns."""
+class RdcHyperprior(MeanScaleHyperprior):
+    """The mean-scale hyperprior's transforms (its h_s output, 2M channels, becomes the
+    features of the entropy-parameter network) + a masked 5x5 spatial context with
+    selectable pass patterns."""
 
     def __init__(self, N: int = 96, M: int = 128, H: int = 64, C: int = 128):
-        super().__init__()
-        self.N, self.M, self.H, self.C = N, M, H, C
-        self.g_a = nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N),
-                                 conv(N, M))
-        self.g_s = nn.Sequential(deconv(M, N), IGDN(N), deconv(N, N), IGDN(N), deconv(N, N),
-                                 IGDN(N), deconv(N, 3))
-        self.h_a = nn.Sequential(conv(M, H, 3, 1), nn.ReLU(), conv(H, H),
-                                 nn.ReLU(), conv(H, H))
-        self.h_s = nn.Sequential(subpel_conv(H, H), nn.ReLU(), subpel_conv(H, M), nn.ReLU(),
-                                 nn.Conv2d(M, 2 * M, 3, padding=1))
+        super().__init__(N, M, H)
+        self.C = C
         self.ctx = nn.Conv2d(M + 1, C, KERNEL)
         self.ep = nn.Sequential(nn.Conv2d(2 * M + C, 2 * M, 1), nn.ReLU(),
                                 nn.Conv2d(2 * M, 2 * M, 1), nn.ReLU(),
                                 nn.Conv2d(2 * M, 2 * M, 1))
-        self.prior = FactorizedPrior(H)
-        self.gaussian = GaussianConditional()
         masks = {}
         for lv, pm in LEVELS.items():
             p = len(pm)
@@ -159,10 +146,6 @@ class RdcHyperprior(nn.Module):
 
 # --- frozen export and the integer runtime ----------------------------------------------
 
-Z_RADIUS = 31
-Y_RADIUS = 127
-STEP_ONE = 256
-_FLOAT_PARTS = ("g_a.", "h_a.", "g_s.")
 #: integer layers in export order: (name in the state dict, kernel)
 _INT_CONVS = ("h_s.0.0", "h_s.2.0", "h_s.4", "ctx", "ep.0", "ep.2", "ep.4")
 
