@@ -245,3 +245,22 @@ def test_shipped_rdc_weights_quality_per_level():
     print(json.dumps(out))
     assert all(q > 28 for _, q in out.values())
     assert out[3][0] <= out[0][0]
+
+
+def test_cli_encode_with_effort(tiny, tmp_path):
+    from aigif.cli.main import main
+    src = tmp_path / "in.png"
+    picture(64, 48).save(src)
+    out = {}
+    for level in (0, 3):
+        p = tmp_path / f"l{level}.aigif"
+        with pytest.raises(SystemExit) as e:
+            main(["encode", "-o", str(p), "--image", str(src), "--fallback", "sth", "--effort",
+                  str(level)])
+        assert e.value.code in (0, None)
+        out[level] = aigif.open(p).payload.data
+    assert out[0][20] == 0 and out[3][20] == 3      # the level byte of payload version 2
+    with pytest.raises(SystemExit) as e:
+        main(["encode", "-o", str(tmp_path / "bad.aigif"), "--image", str(src), "--fallback", "sth",
+              "--effort", "9"])
+    assert e.value.code not in (0, None)

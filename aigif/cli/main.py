@@ -62,6 +62,8 @@ def encode(
     fallback: str = typer.Option("avif", help="codec of the pixel payload"),
     quality: Optional[int] = typer.Option(None, help="codec quality"),
     lossless: bool = typer.Option(False, help="lossless pixel payload"),
+    effort: Optional[int] = typer.Option(
+        None, help="codec effort (aigif codecs lists each range; sth: RDC complexity level)"),
     force: bool = typer.Option(False, help="overwrite an existing output"),
 ) -> None:
     """Write an .aigif file from JSON metadata and/or flags."""
@@ -78,7 +80,8 @@ def encode(
             fail("nothing to encode: give --json, --model/--prompt flags, or --image")
         f = AigifFile(meta=meta)
         if image is not None:
-            f = AigifFile(meta=meta, payload=cli_payload(str(image), fallback, quality, lossless))
+            f = AigifFile(meta=meta, payload=cli_payload(str(image), fallback, quality, lossless,
+                                                         effort))
         n = write_output(output, dumps(f), force=force)
         console.print(f"wrote {output} ({n} bytes)")
     run_guarded(go)
