@@ -232,6 +232,34 @@ shipped = pytest.mark.skipif(not zoo.available("sth-rdc-1"), reason="no shipped 
 
 
 @shipped
+def test_shipped_rdc_weights_decode_the_same_latents_everywhere(tmp_path, run_py):
+    """The shipped weights: identical latents across threads / precision / oneDNN, and the
+    pixel drift that float synthesis leaves (reported, bounded at 40 dB)."""
+    rng = np.random.default_rng(11)
+    y, x = np.mgrid[0:128, 0:192]
+    a = np.stack([x, y, (x * y) % 255], -1).astype(np.float64) + rng.normal(0, 6, (128, 192, 3))
+    c = C.get_codec("sth")
+    data = c.encode(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)), effort=3)
+    payload = tmp_path / "p.sth"
+    payload.write_bytes(data)
+    _, _, y0, *_ = c.decode_symbols(data)
+    rgbs = {}
+    for cfg in ((1, "float32", "on"), (2, "float64", "on"), (2, "float32", "off")):
+        f = tmp_path / ("d%s%s%s.npz" % cfg)
+        code = _DECODE.replace('sth.MODEL_IDS[251] = "sth-rdc-test-tiny"\n', "")
+        r = run_py(code, "-", str(payload), *map(str, cfg), str(f))
+        assert r.returncode == 0, r.stderr[-2000:]
+        d = np.load(f)
+        assert (d["y"] == y0).all(), cfg
+        rgbs[cfg] = d["rgb"]
+    ref = rgbs[(1, "float32", "on")]
+    drift = {k: _psnr(ref, v) for k, v in rgbs.items()}
+    print("shipped sth-rdc-1 pixel drift vs 1 thread float32 oneDNN on: " + ", ".join(
+        f"{k}: {v:.1f} dB" for k, v in drift.items()))
+    assert min(drift.values()) > 40
+
+
+@shipped
 def test_shipped_rdc_weights_quality_per_level():
     rng = np.random.default_rng(7)
     y, x = np.mgrid[0:192, 0:256]
