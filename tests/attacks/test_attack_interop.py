@@ -409,3 +409,27 @@ def test_mutation_fuzz(name, data, tmp_path):
             pass
         worst = max(worst, time.perf_counter() - t)
     assert worst < 2.0, f"{name}: a mutation took {worst:.1f} s"
+
+
+# ----------------------------------------------------- video containers (issue 19, PyAV tags)
+_VIDEO_FIX = Path(__file__).resolve().parents[1] / "fixtures" / "interop" / "video"
+
+
+@pytest.mark.parametrize("name", ["vhs_animatediff.mp4", "vhs_animatediff_evolved.webm",
+                                  "comfy_wan22_savevideo.mp4", "comfy_ltxv_savewebm.mkv"])
+def test_mutated_video_containers_raise_only_aigif_errors(name):
+    """The MP4/WebM/Matroska tag reader (header only, through PyAV) on mutated files:
+    only AigifError escapes, each read quickly."""
+    pytest.importorskip("av")
+    data = (_VIDEO_FIX / name).read_bytes()
+    rng = random.Random(name)
+    worst = 0.0
+    for _ in range(60):
+        m = _mutate(data, rng)
+        t0 = time.perf_counter()
+        try:
+            interop.read(m)
+        except AigifError:
+            pass
+        worst = max(worst, time.perf_counter() - t0)
+    assert worst < 5, worst
