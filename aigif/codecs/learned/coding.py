@@ -31,36 +31,13 @@ def _model(row: np.ndarray):
 
 
 def encode_tables(symbols: np.ndarray, index: np.ndarray, tables: np.ndarray) -> bytes:
-    import constriction
-    symbols = np.asarray(symbols).reshape(-1).astype(np.int32)
-    index = np.asarray(index).reshape(-1)
-    if symbols.shape != index.shape:
-        raise ValueError("one table index per symbol")
-    if symbols.size and (symbols.min() < 0 or symbols.max() >= tables.shape[1]):
-        raise ValueError("symbol outside the table's alphabet")
-    coder = constriction.stream.stack.AnsCoder()
-    for t in np.unique(index)[::-1]:
-        coder.encode_reverse(symbols[index == t], _model(tables[t]))
-    return coder.get_compressed().astype("<u4").tobytes()
+    enc = TableEncoder(tables)
+    enc.push(symbols, index)
+    return enc.bytes()
 
 
 def decode_tables(data: bytes, index: np.ndarray, tables: np.ndarray) -> np.ndarray:
-    import constriction
-    if len(data) % 4:
-        raise CodingError("entropy-coded stream is not a whole number of 32-bit words")
-    index = np.asarray(index).reshape(-1)
-    if index.size and (index.min() < 0 or index.max() >= tables.shape[0]):
-        raise CodingError("table index out of range")
-    words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-    try:
-        coder = constriction.stream.stack.AnsCoder(words)
-        out = np.empty(index.size, dtype=np.int32)
-        for t in np.unique(index):
-            sel = index == t
-            out[sel] = coder.decode(_model(tables[t]), int(sel.sum()))
-    except (ValueError, RuntimeError, AssertionError) as e:
-        raise CodingError(f"entropy-coded stream is corrupt: {e}") from e
-    return out
+    return TableDecoder(data, tables).pop(index)
 
 
 class TableEncoder:

@@ -205,13 +205,6 @@ class RdcCoder:
         self.ctx_w, self.ctx_b = ints[3]
         self.ep_net = [("conv", *ints[4], s), ("relu",), ("conv", *ints[5], s), ("relu",),
                        ("conv", *ints[6], s)]
-        self._ctx_masked = {}
-        for lv, pm in LEVELS.items():
-            p = len(pm)
-            for a in range(p):
-                for b in range(p):
-                    mk = np.array(tap_mask(lv, a, b), dtype=np.int64)
-                    self._ctx_masked[(lv, a, b)] = self.ctx_w * mk[None, None]
         self.z_table = np.ascontiguousarray(tensors["prior.table"].numpy())
         self.y_table = np.ascontiguousarray(tensors["gaussian.table"].numpy())
         self.thresholds = tensors["gaussian.thresholds"].numpy().astype(np.int64)
@@ -236,7 +229,9 @@ class RdcCoder:
         p = len(LEVELS[level])
         m, h, w = y_fixed.shape
         x = np.concatenate([y_fixed, np.full((1, h, w), 1 << self.frac, np.int64)])
-        ctx = conv_phase(x, self._ctx_masked[(level, a, b)], self.ctx_b, self.shift, a, b, p)
+        # masked here, per phase: keeping all 25 masked copies would hold ~80 MB of int64
+        mask = np.array(tap_mask(level, a, b), dtype=np.int64)
+        ctx = conv_phase(x, self.ctx_w * mask, self.ctx_b, self.shift, a, b, p)
         out = run(self.ep_net, np.concatenate([feats[:, a::p, b::p], ctx]))
         return out[:m], out[m:]
 
