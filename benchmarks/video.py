@@ -4,7 +4,8 @@ by the render and payload work) what the same clips cost as pixels.
     python benchmarks/video.py syntax        # bytes per video syntax file, field by field
     python benchmarks/video.py ratio         # a rendered clip: syntax vs MP4 vs FFV1 payload
     python benchmarks/video.py tiny          # aigif-tiny-video: motion/colour following,
-                                             # render time, determinism (--pairs N, --runs N)
+                                             # render time, determinism (--pairs N, --runs N,
+                                             # --model aigif-tiny-video-2, --model-dir DIR)
     python benchmarks/video.py               # every section
 
 Each section is a function that prints a Markdown table; add one with ``@section``.
@@ -177,7 +178,9 @@ def tiny(args: argparse.Namespace) -> None:
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from training.embedded import video_checker, video_dataset
 
-    key = "aigif-tiny-video"
+    key = args.model
+    if args.model_dir:          # a trained directory not packaged (yet): register it
+        aigif.register_model(key, args.model_dir, generator="aigif_tiny_video")
     prompt = RATIO_PROMPTS[0]
     meta = GenerationMeta(model=key, prompt=prompt, seed=1)
     t = time.perf_counter()
@@ -192,7 +195,7 @@ def tiny(args: argparse.Namespace) -> None:
     same = bool(np.array_equal(first.video.frames, again))
     from aigif.embedded.video_pipeline import load
     from aigif.render.video import to_uint8
-    pipe = load()
+    pipe = load(args.model_dir) if args.model_dir else load(key=key)
     pipe.set_progress_bar_config(disable=True)
     bare = pipe(prompt, generator=torch.Generator("cpu").manual_seed(1),
                 output_type="np").frames[0]
@@ -222,7 +225,7 @@ def tiny(args: argparse.Namespace) -> None:
             for k, v in r.items():
                 tally.setdefault(g, {}).setdefault(k, []).append(v)
 
-    print("## aigif-tiny-video (32x32, 8 frames, defaults: 20 steps dpmpp_2m, guidance 3)\n")
+    print(f"## {key} (32x32, 8 frames, defaults: 20 steps dpmpp_2m, guidance 3)\n")
     print(f"Held-out prompts: {len(singles)} one-object (of 101: every held-out combination), "
           f"{len(pairs)} two-object; seed = prompt index; torch "
           f"{torch.__version__}, {torch.get_num_threads()} thread(s).\n")
@@ -256,6 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--singles", type=int, default=None,
                     help="tiny: held-out one-object prompts to check (default: all 101)")
     ap.add_argument("--runs", type=int, default=5, help="tiny: timed renders")
+    ap.add_argument("--model", default="aigif-tiny-video",
+                    help="tiny: the model key (aigif-tiny-video, aigif-tiny-video-2)")
+    ap.add_argument("--model-dir", default=None,
+                    help="tiny: a trained model directory (python -m "
+                         "training.embedded.train_video), registered under --model")
     args = ap.parse_args(argv)
     for name in args.sections or SECTIONS:
         SECTIONS[name](args)

@@ -135,15 +135,16 @@ class AigifTinyVideoPipeline(DiffusionPipeline):
         return AigifTinyVideoPipelineOutput(frames=result)
 
 
-def load(path=None, torch_dtype: torch.dtype = torch.float32, **kwargs
-         ) -> AigifTinyVideoPipeline:
-    """Load the packaged aigif-tiny-video (or the saved directory ``path``, e.g. the
-    output of ``python -m training.embedded.train_video``)."""
+def load(path=None, torch_dtype: torch.dtype = torch.float32, key: str = VIDEO_MODEL_KEY,
+         **kwargs) -> AigifTinyVideoPipeline:
+    """Load the packaged video model ``key`` (``aigif.embedded.VIDEO_PACKAGED``: default
+    aigif-tiny-video, or aigif-tiny-video-2), or the saved directory ``path``, e.g. the
+    output of ``python -m training.embedded.train_video``."""
     kwargs.update(dtype_kwarg(torch_dtype))
     if path is None:
         from importlib.resources import as_file
 
-        with as_file(model_path(VIDEO_MODEL_KEY)) as p:
+        with as_file(model_path(key)) as p:
             return from_dir(p, **kwargs)
     return from_dir(path, **kwargs)
 

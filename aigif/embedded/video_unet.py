@@ -19,6 +19,19 @@ aigif-tiny-2 learn colour and position in minutes. This one:
   of low noise levels need not pass through the network;
 - input and output ``(batch, channels, frames, height, width)`` as diffusers' 3D UNets.
 
+aigif-tiny-video-2 adds two options (off by default, so aigif-tiny-video's configuration
+builds the network its frozen weights were trained as):
+
+- ``prompt_layers``: a trainable prompt pathway (projection, learned position embeddings,
+  transformer blocks) over the frozen text encoder's token states, read by the FiLM pooling
+  and the cross-attention. The frozen random CLIP states of "from left to right" and "from
+  right to left" are 99.9 % alike when pooled (cosine), which is why aigif-tiny-video could
+  not follow directions;
+- ``trajectory_slots``: the prompt, pooled once per object slot, gives a colour and a path
+  ``a + b * tau + c * |tau|`` per slot, drawn as input channels of each frame (coordinates
+  relative to the slot's centre and a soft colour disc): a sketch of the clip the
+  convolutions read directly (``_Trajectories``), learned from the denoising loss only.
+
 Deterministic on CPU: plain convolutions, matmuls and ``scaled_dot_product_attention``.
 """
 from __future__ import annotations
@@ -124,21 +137,107 @@ class _Attention(nn.Module):
 class _Pool(nn.Module):
     """Attention pooling of the prompt's token states into one vector (a learned query)."""
 
-    def __init__(self, dim: int, out: int, heads: int) -> None:
+    def __init__(self, dim: int, out: int, heads: int, queries: int = 1) -> None:
         super().__init__()
         self.heads = heads
-        self.query = nn.Parameter(torch.randn(1, 1, dim) / dim ** 0.5)
+        self.query = nn.Parameter(torch.randn(1, queries, dim) / dim ** 0.5)
         self.kv = nn.Linear(dim, 2 * dim)
         self.proj = nn.Linear(dim, out)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, out) for one query, else (B, queries, out)."""
         b, length, dim = tokens.shape
         d = dim // self.heads
+        nq = self.query.shape[1]
         k, v = self.kv(tokens).chunk(2, dim=-1)
-        q = self.query.expand(b, 1, dim)
+        q = self.query.expand(b, nq, dim)
         q, k, v = (z.reshape(b, -1, self.heads, d).transpose(1, 2) for z in (q, k, v))
-        o = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, dim)
-        return self.proj(o)
+        o = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, nq, dim)
+        o = self.proj(o)
+        return o[:, 0] if nq == 1 else o
+
+
+class _Block(nn.Module):
+    """Pre-norm transformer block (bidirectional self-attention + MLP) of ``_PromptEncoder``."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, length, dim = x.shape
+        d = dim // self.heads
+        q, k, v = (z.reshape(b, length, self.heads, d).transpose(1, 2)
+                   for z in self.qkv(self.norm1(x)).chunk(3, dim=-1))
+        o = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, length, dim)
+        x = x + self.proj(o)
+        return x + self.mlp(self.norm2(x))
+
+
+class _PromptEncoder(nn.Module):
+    """Trainable prompt pathway over the frozen text encoder's token states: a projection,
+    learned position embeddings and ``layers`` bidirectional transformer blocks. The frozen
+    states of "from left to right" and "from right to left" differ by a few per cent (the
+    same tokens in another order); this pathway can learn to tell them apart."""
+
+    def __init__(self, text_dim: int, dim: int, layers: int, heads: int,
+                 max_tokens: int) -> None:
+        super().__init__()
+        self.norm_in = nn.LayerNorm(text_dim)
+        self.proj_in = nn.Linear(text_dim, dim)
+        self.pos = nn.Parameter(torch.randn(1, max_tokens, dim) * 0.02)
+        self.blocks = nn.ModuleList(_Block(dim, heads) for _ in range(layers))
+        self.norm_out = nn.LayerNorm(dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.proj_in(self.norm_in(tokens)) + self.pos[:, :tokens.shape[1]]
+        for blk in self.blocks:
+            x = blk(x)
+        return self.norm_out(x)
+
+
+class _Trajectories(nn.Module):
+    """Prompt -> a sketch of the clip: ``slots`` objects, each a colour and a path
+    ``centre(tau) = a + b * tau + c * |tau|`` (tau = frame in [-1, 1]: straight motion and
+    out-and-back bounces), drawn as input channels per frame: the coordinates relative to
+    the slot's centre (dx, dy) and the slot's colour times a soft disc around the centre.
+    The UNet reads where each object should be from these channels instead of having to
+    compute it from the prompt and the t channel; everything is learned from the denoising
+    loss (attention pooling of the prompt with one query per slot)."""
+
+    def __init__(self, dim: int, slots: int, heads: int, width: float = 0.35) -> None:
+        super().__init__()
+        self.slots, self.width = slots, width
+        self.pool = _Pool(dim, 9, heads, queries=slots)
+        nn.init.normal_(self.pool.proj.weight, std=1e-3)
+        nn.init.zeros_(self.pool.proj.bias)
+
+    @property
+    def channels(self) -> int:
+        return 5 * self.slots
+
+    def forward(self, tokens: torch.Tensor, frames: int, h: int, w: int) -> torch.Tensor:
+        b = tokens.shape[0]
+        prm = self.pool(tokens).reshape(b, self.slots, 9)                  # (B, S, 9)
+        tau = torch.linspace(-1, 1, frames, dtype=tokens.dtype, device=tokens.device)
+        basis = torch.stack([torch.ones_like(tau), tau, tau.abs()], dim=-1)  # (T, 3)
+        cx = torch.einsum("tk,bsk->bts", basis, prm[..., 0:3])              # (B, T, S)
+        cy = torch.einsum("tk,bsk->bts", basis, prm[..., 3:6])
+        rgb = prm[..., 6:9]                                                 # (B, S, 3)
+        ys = torch.linspace(-1, 1, h, dtype=tokens.dtype, device=tokens.device).view(h, 1)
+        xs = torch.linspace(-1, 1, w, dtype=tokens.dtype, device=tokens.device).view(1, w)
+        shape = (b, frames, self.slots, h, w)
+        dx = (xs - cx[..., None, None]).expand(shape)                      # (B, T, S, H, W)
+        dy = (ys - cy[..., None, None]).expand(shape)
+        disc = torch.exp(-(dx * dx + dy * dy) / (2 * self.width ** 2))
+        col = disc[:, :, :, None] * rgb[:, None, :, :, None, None]          # (B, T, S, 3, H, W)
+        maps = torch.cat([dx[:, :, :, None], dy[:, :, :, None], col], dim=3)
+        return maps.reshape(b * frames, self.channels, h, w)
 
 
 class TinyVideoUNet(ModelMixin, ConfigMixin):
@@ -155,26 +254,35 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
                  out_channels: int = 3, patch_size: int = 2,
                  block_out_channels: tuple[int, int] = (48, 96), text_dim: int = 64,
                  embed_dim: int = 128, attention_heads: int = 4, norm_num_groups: int = 8,
-                 input_skip: bool = False):
+                 input_skip: bool = False, prompt_layers: int = 0, prompt_dim: int = 64,
+                 max_tokens: int = 77, trajectory_slots: int = 0):
         super().__init__()
         c0, c1 = block_out_channels
         g, e, p = norm_num_groups, embed_dim, patch_size
         self.time_mlp = nn.Sequential(nn.Linear(c0, e), nn.SiLU(), nn.Linear(e, e))
-        self.pool = _Pool(text_dim, e, attention_heads)
-        self.conv_in = nn.Conv2d(in_channels * p * p + 3, c0, 3, padding=1)
+        # aigif-tiny-video-2: a trainable prompt pathway between the frozen text encoder and
+        # everything that reads the prompt (FiLM pooling, cross-attention, trajectories)
+        self.prompt = (_PromptEncoder(text_dim, prompt_dim, prompt_layers, attention_heads,
+                                      max_tokens) if prompt_layers else None)
+        ctx_dim = prompt_dim if prompt_layers else text_dim
+        self.traj = (_Trajectories(ctx_dim, trajectory_slots, attention_heads)
+                     if trajectory_slots else None)
+        extra = self.traj.channels if self.traj is not None else 0
+        self.pool = _Pool(ctx_dim, e, attention_heads)
+        self.conv_in = nn.Conv2d(in_channels * p * p + 3 + extra, c0, 3, padding=1)
         self.down0 = _ResBlock(c0, c0, e, g)
         self.tconv_d0 = _TemporalConv(c0, g)
         self.down = nn.Conv2d(c0, c1, 3, stride=2, padding=1)
         self.down1 = _ResBlock(c1, c1, e, g)
         self.tconv_d1 = _TemporalConv(c1, g)
-        self.cross_d1 = _Attention(c1, attention_heads, g, text_dim)
+        self.cross_d1 = _Attention(c1, attention_heads, g, ctx_dim)
         self.tattn_d1 = _Attention(c1, attention_heads, g)
         self.mid = _ResBlock(c1, c1, e, g)
-        self.cross_mid = _Attention(c1, attention_heads, g, text_dim)
+        self.cross_mid = _Attention(c1, attention_heads, g, ctx_dim)
         self.tattn_mid = _Attention(c1, attention_heads, g)
         self.up1 = _ResBlock(2 * c1, c1, e, g)
         self.tconv_u1 = _TemporalConv(c1, g)
-        self.cross_u1 = _Attention(c1, attention_heads, g, text_dim)
+        self.cross_u1 = _Attention(c1, attention_heads, g, ctx_dim)
         self.up = nn.Conv2d(c1, c0, 3, padding=1)
         self.up0 = _ResBlock(2 * c0, c0, e, g)
         self.tconv_u0 = _TemporalConv(c0, g)
@@ -204,14 +312,20 @@ class TinyVideoUNet(ModelMixin, ConfigMixin):
             t = t[None]
         t = t.expand(b)
         emb = self.time_mlp(_timestep_embedding(t, self.config.block_out_channels[0]).to(dtype))
-        emb = emb + self.pool(encoder_hidden_states.to(dtype))
+        tokens = encoder_hidden_states.to(dtype)
+        if self.prompt is not None:
+            tokens = self.prompt(tokens)
+        emb = emb + self.pool(tokens)
         emb = F.silu(emb).repeat_interleave(frames, dim=0)                   # (B*T, E)
-        ctx = encoder_hidden_states.to(dtype).repeat_interleave(frames, dim=0)
+        ctx = tokens.repeat_interleave(frames, dim=0)
 
         x = sample.transpose(1, 2).reshape(b * frames, c, height, width)
         patches = F.pixel_unshuffle(x, p)
-        x = torch.cat([patches, self._coords(b, frames, patches.shape[2], patches.shape[3],
-                                             dtype, x.device)], dim=1)
+        ph, pw = patches.shape[2], patches.shape[3]
+        inputs = [patches, self._coords(b, frames, ph, pw, dtype, x.device)]
+        if self.traj is not None:
+            inputs.append(self.traj(tokens, frames, ph, pw))
+        x = torch.cat(inputs, dim=1)
         h0 = self.conv_in(x)
         h0 = self.tconv_d0(self.down0(h0, emb), frames)
         h1 = self.down1(self.down(h0), emb)

@@ -140,6 +140,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--input-skip", action="store_true",
                     help="TinyVideoUNet(input_skip=True): a learned, timestep-scaled skip "
                          "from the noisy input to the output (zero at the start)")
+    ap.add_argument("--prompt-layers", type=int, default=0,
+                    help="aigif-tiny-video-2: a trainable prompt pathway (this many transformer "
+                         "blocks with learned positions) over the frozen token states")
+    ap.add_argument("--trajectory-slots", type=int, default=0,
+                    help="aigif-tiny-video-2: prompt -> per-object colour and path sketch "
+                         "channels at the UNet's input (this many objects)")
+    ap.add_argument("--p-pair", type=float, default=video_dataset.P_PAIR,
+                    help="share of two-object clips in training")
     ap.add_argument("--init", default=None,
                     help="stage 2: start from this saved model directory's unet/ (its EMA "
                          "weights), with a fresh optimiser and schedule")
@@ -151,7 +159,11 @@ def main(argv: list[str] | None = None) -> None:
     tokenizer, te = frozen_text()
     text = TextCache(tokenizer, te)
     torch.manual_seed(args.seed)
-    unet = TinyVideoUNet(**UNET_CONFIG, input_skip=args.input_skip)
+    extra = {}
+    if args.prompt_layers or args.trajectory_slots:
+        extra = dict(prompt_layers=args.prompt_layers, trajectory_slots=args.trajectory_slots,
+                     max_tokens=tokenizer.model_max_length)
+    unet = TinyVideoUNet(**UNET_CONFIG, input_skip=args.input_skip, **extra)
     if args.init:
         from safetensors.torch import load_file
         sd = load_file(str(Path(args.init) / "unet" / "diffusion_pytorch_model.safetensors"))
@@ -198,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     losses: list[float] = []
     log = open(out / "log.jsonl", "a")
     while step < args.steps:
-        frames, captions = video_dataset.sample_batch(rng, args.batch)
+        frames, captions = video_dataset.sample_batch(rng, args.batch, args.p_pair)
         captions = [c if rng.random() >= CFG_DROP else "" for c in captions]
         x0 = to_tensor(frames)
         cond = text(captions)
