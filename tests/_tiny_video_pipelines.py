@@ -205,3 +205,46 @@ def build_hunyuan_video(path):
 
 BUILDERS["hunyuan"] = build_hunyuan_video
 PIPELINES["hunyuan"] = "HunyuanVideoPipeline"
+
+
+def build_svd(path, seed: int = 0):
+    """Stable Video Diffusion (image-to-video) with diffusers' test-sized spatio-temporal
+    UNet and temporal-decoder VAE, a 2-layer CLIP vision encoder (224 px input, as the
+    pipeline resizes the image to 224 for it; 32 px patches) and SVD's shipped scheduler
+    (Euler, Karras sigmas, v-prediction, continuous timesteps). ``seed`` seeds the UNet."""
+    import torch
+    from diffusers import (AutoencoderKLTemporalDecoder, EulerDiscreteScheduler,
+                           StableVideoDiffusionPipeline, UNetSpatioTemporalConditionModel)
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+    try:    # transformers >= 5 names the PIL-backed processor (no torchvision) explicitly
+        from transformers import CLIPImageProcessorPil as CLIPImageProcessor
+    except ImportError:
+        from transformers import CLIPImageProcessor
+    torch.manual_seed(seed)
+    unet = UNetSpatioTemporalConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=8, in_channels=8,
+        out_channels=4, num_attention_heads=(2, 4), cross_attention_dim=32,
+        down_block_types=("CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"),
+        up_block_types=("UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"),
+        addition_time_embed_dim=32, projection_class_embeddings_input_dim=96, num_frames=4)
+    torch.manual_seed(0)
+    vae = AutoencoderKLTemporalDecoder(block_out_channels=(32, 64), in_channels=3,
+                                       out_channels=3, latent_channels=4,
+                                       down_block_types=("DownEncoderBlock2D",) * 2)
+    torch.manual_seed(0)
+    encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(
+        hidden_size=32, projection_dim=32, num_hidden_layers=2, num_attention_heads=4,
+        image_size=224, patch_size=32, intermediate_size=37))
+    sched = EulerDiscreteScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+        interpolation_type="linear", num_train_timesteps=1000, prediction_type="v_prediction",
+        sigma_max=700.0, sigma_min=0.002, steps_offset=1, timestep_spacing="leading",
+        timestep_type="continuous", use_karras_sigmas=True)
+    pipe = StableVideoDiffusionPipeline(vae=vae, image_encoder=encoder, unet=unet,
+                                        scheduler=sched,
+                                        feature_extractor=CLIPImageProcessor(crop_size=224,
+                                                                             size=224))
+    return _save(pipe, Path(path))
+
+
+PIPELINES["svd"] = "StableVideoDiffusionPipeline"

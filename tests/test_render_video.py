@@ -224,7 +224,7 @@ def test_errors_are_render_errors(video_models):
 
 def test_video_backends_declare_their_families():
     keys = ("animatediff", "cogvideox", "ltx_video", "wan", "text_to_video_sd",
-            "hunyuan_video")
+            "hunyuan_video", "stable_video_diffusion")
     for k in keys:
         b = get_backend(k)
         assert isinstance(b, VideoBackend) and b.key == k

@@ -83,6 +83,12 @@ GENERATORS: tuple[GeneratorSpec, ...] = (
     # aigif-tiny-video (shipped in the package: aigif.embedded.video_pipeline)
     GeneratorSpec(14, "aigif_tiny_video", Defaults(
         20, 3.0, "dpmpp_2m", 32, 32, video=VideoDefaults(8, Fraction(8)))),
+    # Stable Video Diffusion (image-to-video; guidance = max_guidance_scale; the defaults
+    # of StableVideoDiffusionPipeline.__call__ and SVD-XT's 25 frames; decode 0 = all)
+    GeneratorSpec(15, "stable_video_diffusion", Defaults(
+        25, 3.0, "euler_karras", 1024, 576, video=VideoDefaults(
+            25, Fraction(7), motion_bucket_id=127, noise_aug_strength=0.02,
+            decode_chunk_size=0))),
 )
 
 GENERATOR_PRIVATE = range(1024, 2048)

@@ -124,6 +124,17 @@ def valid_cases() -> dict[str, AigifFile]:
     # only the Matroska magic here: a reader does not decode a payload to parse the file)
     files["43-pixels-only-video"] = AigifFile(meta=None, payload=Payload(
         "ffv1", bytes.fromhex("1a45dfa3")))
+    # Stable Video Diffusion (generator 15, image-to-video): the defaults and the image only,
+    # then every micro-conditioning field and min_guidance_scale set
+    svd = "stabilityai/stable-video-diffusion-img2vid-xt"
+    files["70-video-svd-i2v"] = AigifFile(meta=M(
+        model=svd, generator="stable_video_diffusion", seed=47,
+        video=Video(image=Payload("png", TINY_PNG))))
+    files["71-video-svd-micro-conditioning"] = AigifFile(meta=M(
+        model="stabilityai/stable-video-diffusion-img2vid", generator="stable_video_diffusion",
+        seed=48, guidance_scale=2.5, params={"min_guidance_scale": 1.5},
+        video=Video(frames=14, fps=6, image=Payload("png", TINY_PNG), motion_bucket_id=180,
+                    noise_aug_strength=0.1, decode_chunk_size=8)))
     return files
 
 
@@ -250,6 +261,9 @@ def invalid_cases() -> dict[str, tuple[bytes, str, int | None]]:
         "56-video-fps-zero": (video(v(2) + v(0)), "malformed", V),
         "57-video-empty-element": (video(v(0)), "non-canonical", V),
         "58-video-tiling-not-bool": (video(v(1 << 8) + v(2)), "malformed", V),
+        # generator 15 (stable_video_diffusion) with its default motion_bucket_id stored
+        "72-video-svd-default-stored": (video(v(1 << 4) + v(127), model=v(0) + v(15) + v(3)
+                                              + b"a/b" + v(0)), "non-canonical", V),
     })
     # a file's payload is of the file's kind (3.1): pixels element (2) with codec 12 (ffv1)
     # or 1 (png); the presence word is 2 bytes, the kind error is reported at it (3)

@@ -37,6 +37,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "text_to_video_sd": "aigif.render.backends.t2vsd:TextToVideoSDBackend",
     "hunyuan_video": "aigif.render.backends.hunyuanvideo:HunyuanVideoBackend",
     "aigif_tiny_video": "aigif.embedded.video_backend:backend",   # shipped in the package
+    "stable_video_diffusion": "aigif.render.backends.svd:StableVideoDiffusionBackend",
 }
 
 _overrides: dict[str, Any] = {}

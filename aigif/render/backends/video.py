@@ -1,20 +1,30 @@
-"""The base class of the video families: a diffusers text-to-video pipeline renders
-``meta`` (the image fields) plus ``meta.video`` (``aigif.Video``: frames, fps, motion
-parameters) into ``VideoFrames``.
+"""The base class of the video families: a diffusers video pipeline renders ``meta`` (the
+image fields) plus ``meta.video`` (``aigif.Video``: frames, fps, motion parameters, the
+conditioning image of an image-to-video generation) into ``VideoFrames``.
 
 A video family declares, besides what ``DiffusersBackend`` declares, which ``Video``
 fields its pipeline applies (``video_uses``; a non-default value in another field is
 ignored with a warning, or refused with ``strict=True``), the call argument that takes the
 frame rate (``frame_rate_arg``: LTX-Video conditions on it) and the hub repositories of
 its well-known models (``hub_models``: repo id -> pinned revision).
+
+Image-to-video: a family that lists ``"image"`` in ``video_uses`` decodes the file's
+conditioning image (``video.image``, a pixel payload) and passes it as the call's ``image``
+(an RGB PIL image, what a diffusers user passes). It runs either on the family's own
+pipeline (``pipeline_class`` takes the image: Stable Video Diffusion) or, when the family
+declares ``i2v_class``, on that image-to-video pipeline built from the loaded weights with
+``from_pipe`` (LTX-Video: ``LTXImageToVideoPipeline`` on the ``LTXPipeline``'s components,
+as ``LTXImageToVideoPipeline.from_pretrained`` on the same repository loads them).
 """
 from __future__ import annotations
 
 import inspect
 from typing import ClassVar, Mapping
 
-from ...errors import RenderError
+from ...codecs import decode_payload
+from ...errors import AigifError, MissingDependencyError, RenderError
 from ..schedulers import spec_for
+from ..stages import _sub
 from ..video import VideoFrames, to_uint8
 from .base import DiffusersBackend, _diffusers
 
@@ -37,6 +47,11 @@ class VideoBackend(DiffusersBackend):
       pipeline does not condition on it)
     - ``hub_models``: hub repo id -> pinned revision (None: not pinned here) of the
       family's well-known models, for ``aigif.GenerationMeta(model=<repo id>)``
+    - ``i2v_class``: the diffusers pipeline that renders a file with ``video.image`` from
+      the same weights (built with ``from_pipe``); None: ``pipeline_class`` takes the image
+      itself (when ``"image"`` is in ``video_uses``)
+    - ``needs_image``: the family is image-to-video only (a file without ``video.image``
+      is refused)
 
     ``run`` returns ``aigif.render.VideoFrames`` (uint8 ``[T, H, W, 3]`` + fps): the pixels
     of the bare pipeline call with ``output_type="pil"``.
@@ -45,6 +60,8 @@ class VideoBackend(DiffusersBackend):
     video_uses: ClassVar[frozenset] = frozenset({"frames", "fps", "vae_tiling"})
     frame_rate_arg: ClassVar[str | None] = None
     hub_models: ClassVar[Mapping[str, str | None]] = {}
+    i2v_class: ClassVar[str | None] = None
+    needs_image: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ checking
     def check(self, meta, *, strict: bool = False) -> None:
@@ -61,6 +78,9 @@ class VideoBackend(DiffusersBackend):
             raise RenderError(f"generator {self.key!r} renders text-to-video only; the file's "
                               f"conditioning image (image-to-video) cannot be applied",
                               field="video.image")
+        if video.image is None and self.needs_image:
+            raise RenderError(f"generator {self.key!r} is image-to-video: the file needs its "
+                              f"conditioning image (video.image)", field="video.image")
         dv = meta.defaults.video
         for name in sorted(VIDEO_FIELDS - self.video_uses - {"image"}):
             v = getattr(video, name)
@@ -115,18 +135,48 @@ class VideoBackend(DiffusersBackend):
     def _vae_tiling(self, pipe, on: bool) -> None:
         vae = getattr(pipe, "vae", None)
         if on:
-            if not hasattr(vae, "enable_tiling"):
+            try:
+                if not hasattr(vae, "enable_tiling"):
+                    raise NotImplementedError
+                vae.enable_tiling()
+            except NotImplementedError as e:    # diffusers' base raises it where absent
                 raise RenderError(f"the VAE of {type(pipe).__name__} has no tiled decoding",
-                                  field="video.vae_tiling")
-            vae.enable_tiling()
+                                  field="video.vae_tiling") from e
         elif hasattr(vae, "disable_tiling"):
             vae.disable_tiling()
 
+    @staticmethod
+    def conditioning_image(meta):
+        """The file's conditioning image (``video.image``) decoded as an RGB PIL image, or
+        None for text-to-video. RenderError naming ``video.image`` when it cannot be
+        decoded (its size is checked against the pixel budget before decoding)."""
+        payload = meta.video.image
+        if payload is None:
+            return None
+        try:
+            im = decode_payload(payload)
+        except AigifError as e:
+            raise RenderError(f"the conditioning image ({payload.codec}, {len(payload.data)} "
+                              f"bytes) cannot be decoded: {e}", field="video.image") from e
+        return im if im.mode == "RGB" else im.convert("RGB")
+
     def run(self, pipe, meta, generator) -> VideoFrames:
-        """Render ``meta`` on a loaded pipeline; return its ``VideoFrames``."""
-        pipe.scheduler = self.scheduler(pipe, meta)
+        """Render ``meta`` on a loaded pipeline; return its ``VideoFrames``. With a
+        conditioning image, the call's ``image`` is that image, on ``i2v_class`` (built
+        from ``pipe``'s components) where the family declares one."""
+        scheduler = self.scheduler(pipe, meta)
         self._vae_tiling(pipe, bool(meta.video.vae_tiling))
         kw = self.call_kwargs(meta, generator)
+        image = self.conditioning_image(meta) if "image" in self.video_uses else None
+        if image is not None:
+            kw["image"] = image
+            if self.i2v_class:
+                if getattr(_diffusers(), self.i2v_class, None) is None:
+                    raise MissingDependencyError(
+                        f"diffusers {_diffusers().__version__} has no {self.i2v_class} "
+                        f"(image-to-video): pip install -U 'aigif[render]'")
+                pipe = _sub(pipe, self.i2v_class)
+        pipe.scheduler = scheduler
         try:
             out = pipe(**kw)
         except ValueError as e:   # the pipeline's own argument checks (sizes, frame counts)
