@@ -104,6 +104,12 @@ def validate(src: Any, *, strict: bool = True) -> ValidationReport:
     if f.fingerprint is not None and f.fingerprint.algo not in set(spec.FingerprintAlgo):
         warn(Issue("unknown-fingerprint", f"fingerprint algorithm {f.fingerprint.algo} is not "
                    "known: exactness cannot be checked", "fingerprint", severity="warning"))
+    elif f.fingerprint is not None and \
+            (f.fingerprint.algo == spec.FingerprintAlgo.SHA256_RGB8_VIDEO) != f.is_video:
+        kind = "video frames" if f.is_video else "an image"
+        warn(Issue("fingerprint-kind", f"fingerprint algorithm {f.fingerprint.algo} is not one "
+                   f"of {kind}: it can never match this file's render", "fingerprint",
+                   severity="warning"))
     if f.payload is not None and f.payload.codec.startswith("codec-"):
         warn(Issue("unknown-codec", f"pixel payload codec {f.payload.codec[6:]} is not known "
                    "here", "pixels", severity="warning"))

@@ -19,7 +19,7 @@ from ..container import Fingerprint
 from ..errors import CodecError, MissingDependencyError
 
 __all__ = ["rgb8", "rgb_bytes", "psnr", "fingerprint", "matches", "base_digest",
-           "FINGERPRINT_BYTES", "BASE_DIGEST_BYTES"]
+           "FINGERPRINT_BYTES", "BASE_DIGEST_BYTES", "video_fingerprint"]
 
 FINGERPRINT_BYTES = 8
 BASE_DIGEST_BYTES = 4
@@ -83,11 +83,63 @@ def fingerprint(image: Any, algo: int = spec.FingerprintAlgo.SHA256_RGB8) -> Fin
     return Fingerprint(int(algo), w, h, digest)
 
 
+def _frames(video: Any):
+    """Frames (``VideoFrames``, a uint8 array ``[T, H, W, 3]`` or a list of images) as one
+    contiguous uint8 RGB array; CodecError when they are not frames."""
+    import numpy as np
+    a = getattr(video, "frames", video)
+    if isinstance(a, (list, tuple)):
+        a = np.stack([rgb8(im) for im in a]) if a else np.zeros((0, 0, 0, 3), np.uint8)
+    a = np.asarray(a)
+    if a.dtype != np.uint8 or a.ndim != 4 or a.shape[-1] != 3:
+        raise CodecError(f"expected video frames (uint8 [T, H, W, 3]), found "
+                         f"{a.dtype} {tuple(a.shape)}")
+    return np.ascontiguousarray(a)
+
+
+def video_fingerprint(video: Any,
+                      algo: int = spec.FingerprintAlgo.SHA256_RGB8_VIDEO) -> Fingerprint:
+    """The fingerprint element of video frames (``VideoFrames``, uint8 ``[T, H, W, 3]`` or
+    a list of images): algorithm 2, the first 8 bytes of SHA-256 over width, height and
+    frame count (u32 each, big-endian) and then the RGB8 frames in order. Raises
+    CodecError for another ``algo`` or what is not frames.
+
+    Example::
+
+        fp = video_fingerprint(np.zeros((8, 32, 32, 3), np.uint8))
+        (fp.algo, fp.width, fp.height)      # (2, 32, 32)
+    """
+    if algo != spec.FingerprintAlgo.SHA256_RGB8_VIDEO:
+        raise CodecError(f"fingerprint algorithm {algo} is not one of video frames; this "
+                         f"reader knows 2 (SHA256_RGB8_VIDEO)")
+    a = _frames(video)
+    t, h, w, _ = a.shape
+    d = hashlib.sha256(struct.pack(">III", w, h, t))
+    d.update(a.data)
+    return Fingerprint(int(algo), w, h, d.digest()[:FINGERPRINT_BYTES])
+
+
+def _is_frames(x: Any) -> bool:
+    a = getattr(x, "frames", x)
+    return isinstance(a, (list, tuple)) or getattr(a, "ndim", None) == 4
+
+
 def matches(fp: Fingerprint, image: Any) -> bool | None:
     """True/False when ``image`` has (not) the fingerprinted pixels; None for an algorithm
-    this reader does not know."""
+    this reader does not know. ``image`` may be video frames (``VideoFrames``, uint8
+    ``[T, H, W, 3]``, a list of images), which match only a video fingerprint (algorithm
+    2), as an image matches only an image fingerprint (algorithm 1)."""
+    if fp.algo == spec.FingerprintAlgo.SHA256_RGB8_VIDEO:
+        if not _is_frames(image):
+            return False
+        mine = video_fingerprint(image, fp.algo)
+        n = len(fp.digest)
+        return (mine.width, mine.height) == (fp.width, fp.height) and \
+            n > 0 and mine.digest[:n] == fp.digest[:n]
     if fp.algo != spec.FingerprintAlgo.SHA256_RGB8:
         return None
+    if _is_frames(image):
+        return False
     mine = fingerprint(image, fp.algo)
     n = len(fp.digest)
     return (mine.width, mine.height) == (fp.width, fp.height) and \

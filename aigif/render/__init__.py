@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = ["render_file", "render_meta", "generate", "RenderResult", "resolve_model",
            "register_model", "register_lora", "content_hash", "pipeline_cache", "PipelineCache",
-           "current_platform", "image_fingerprint", "psnr", "DiffusersBackend", "ModelSource",
+           "current_platform", "image_fingerprint", "video_fingerprint", "psnr", "DiffusersBackend", "ModelSource",
            "register_backend", "get_backend", "VideoFrames",
            "scheduler_class", "scheduler_key_for", "make_scheduler"]
 
@@ -26,6 +26,7 @@ _WHERE = {
     "pipeline_cache": "cache", "PipelineCache": "cache",
     "current_platform": "platform",
     "image_fingerprint": "..codecs.pixels:fingerprint", "psnr": "..codecs.pixels",
+    "video_fingerprint": "..codecs.pixels",
     "DiffusersBackend": "backends", "ModelSource": "backends",
     "register_backend": "backends", "get_backend": "backends", "VideoFrames": "video",
     "scheduler_class": "schedulers", "scheduler_key_for": "schedulers",

@@ -21,6 +21,7 @@ from typing import Any
 from ..codecs import decode_payload
 from ..codecs.video import decode_video_payload
 from ..codecs.pixels import fingerprint as _fingerprint, matches, psnr as _psnr
+from ..codecs.pixels import video_fingerprint as _video_fingerprint
 from ..container import FileData
 from ..io import dumps
 from ..errors import (AigifWarning, MissingDependencyError, ModelNotAvailableError, PlatformMismatchWarning,
@@ -329,10 +330,10 @@ def render_file(f: FileData, device: str | None = None, dtype: str | None = None
             return _from_payload(f, reference, t0)
         raise
     video = image if isinstance(image, VideoFrames) else None
-    if video is not None:   # the image fingerprint does not apply to frames
-        image, exact = None, None
-    else:
-        exact = None if f.fingerprint is None else matches(f.fingerprint, image)
+    if video is not None:   # frames match a video fingerprint (algorithm 2) only
+        image = None
+    exact = None if f.fingerprint is None else matches(f.fingerprint,
+                                                        image if video is None else video)
     if strict and exact is False:
         raise RenderError("the regenerated pixels do not match the file's fingerprint")
     timings["total"] = time.perf_counter() - t0
@@ -346,9 +347,12 @@ def render_file(f: FileData, device: str | None = None, dtype: str | None = None
 
 
 def _from_payload(f: FileData, reference: Any, t0: float) -> RenderResult:
-    if f.is_video:   # a video payload: its frames (the image fingerprint does not apply)
+    if f.is_video:   # a video payload: its frames (checked against a video fingerprint)
         frames, fps = decode_video_payload(f.payload)
-        return RenderResult(image=None, exact=None, video=VideoFrames(frames, fps),
+        video = VideoFrames(frames, fps)
+        return RenderResult(image=None, video=video,
+                            exact=None if f.fingerprint is None else matches(f.fingerprint,
+                                                                             video),
                             source="payload", timings={"total": time.perf_counter() - t0},
                             meta=f.meta)
     image = _payload_image(f)
@@ -368,10 +372,11 @@ def generate(meta: GenerationMeta, device: str | None = None, dtype: str | None 
              rng_device: str = "cpu", fingerprint: bool = True, info: dict | None = None,
              cache: PipelineCache | None = None, download: bool = True):
     """Generate the image ``meta`` describes; return ``(PIL image, AIGIF bytes)``
-    (``(VideoFrames, AIGIF bytes)`` for a video generation, without a fingerprint).
+    (``(VideoFrames, AIGIF bytes)`` for a video generation).
 
     The bytes carry ``meta`` with the platform it was generated on and (by default) the
-    fingerprint of the pixels, so a reader can tell an exact regeneration. A meta without a
+    fingerprint of the pixels (of the frames, algorithm 2, for a video), so a reader can
+    tell an exact regeneration. A meta without a
     seed gets a random 32-bit one (recorded in the file).
 
     Example::
@@ -388,7 +393,9 @@ def generate(meta: GenerationMeta, device: str | None = None, dtype: str | None 
     meta = meta.replace(platform=effective_platform(settings))
     image, _, _, _ = _render(meta, settings, cache=pipeline_cache if cache is None else cache,
                           download=download, strict=False)
-    f = FileData(meta=meta, info=info or {},
-                 fingerprint=_fingerprint(image) if fingerprint and
-                 not isinstance(image, VideoFrames) else None)
+    fp = None
+    if fingerprint:
+        fp = _video_fingerprint(image) if isinstance(image, VideoFrames) else \
+            _fingerprint(image)
+    f = FileData(meta=meta, info=info or {}, fingerprint=fp)
     return image, dumps(f)

@@ -292,6 +292,7 @@ class Upscaler(IntEnum):
 
 class FingerprintAlgo(IntEnum):
     SHA256_RGB8 = 1        # SHA-256 over "W H" header + RGB8 rows; digest truncated
+    SHA256_RGB8_VIDEO = 2  # SHA-256 over "W H T" header + RGB8 frames in order; truncated
 
 
 class PixelCodec(IntEnum):

@@ -135,6 +135,11 @@ def valid_cases() -> dict[str, AigifFile]:
         seed=48, guidance_scale=2.5, params={"min_guidance_scale": 1.5},
         video=Video(frames=14, fps=6, image=Payload("png", TINY_PNG), motion_bucket_id=180,
                     noise_aug_strength=0.1, decode_chunk_size=8)))
+    # a video fingerprint (algo 2): the digest of 8 black 32 x 32 frames (SHA-256 over
+    # 32, 32, 8 as big-endian u32, then 24,576 zero bytes; truncated to 8 bytes)
+    files["73-video-fingerprint"] = AigifFile(meta=M(
+        model="aigif-tiny-video", prompt="a red circle moving from left to right", seed=7),
+        fingerprint=Fingerprint(2, 32, 32, bytes.fromhex("07aebf6e0acb0d46")))
     return files
 
 
