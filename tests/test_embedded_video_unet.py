@@ -49,3 +49,27 @@ def test_prompt_pathway_tells_token_order_apart_and_output_shape():
     x = torch.randn(2, 3, 8, 32, 32)
     out = unet(x, torch.tensor([10, 900]), torch.cat([tokens, swapped])).sample
     assert out.shape == x.shape
+
+
+def test_trajectory_targets_and_loss_come_from_the_generator():
+    import numpy as np
+
+    from training.embedded import video_dataset
+    from training.embedded.train_video import trajectory_loss, trajectory_targets
+
+    rng = np.random.default_rng(0)
+    one = video_dataset.clip_from_single(("red", "circle", "right", "", "white"), rng)
+    two = video_dataset.clip_from_pair(("red", "circle", "down", "blue", "square", "up",
+                                        "white"), rng)
+    centres, rgb, mask = trajectory_targets([one, two], slots=2)
+    assert mask.tolist() == [[1, 0], [1, 1]]
+    assert torch.all(centres[0, 0, 1:, 0] > centres[0, 0, :-1, 0])      # rightwards
+    assert torch.all(centres[1, 0, 1:, 1] > centres[1, 0, :-1, 1])      # downwards
+    assert torch.all(centres[1, 1, 1:, 1] < centres[1, 1, :-1, 1])      # upwards
+    assert rgb[0, 0, 0] > 0.5 and torch.all(rgb[0, 1] == 0) and rgb[1, 1, 2] > 0.5
+    torch.manual_seed(0)
+    unet = TinyVideoUNet(**V2)
+    cond = torch.randn(2, 32, 64)
+    kept = trajectory_loss(unet, cond, [one, two], torch.tensor([1.0, 1.0]))
+    dropped = trajectory_loss(unet, cond, [one, two], torch.tensor([0.0, 0.0]))
+    assert kept > 0.05 and float(dropped) == 0.0

@@ -1,4 +1,4 @@
-"""Train aigif-tiny-video from scratch on the procedural motion clips (CPU is enough).
+"""Train aigif-tiny-video (and aigif-tiny-video-2) from scratch on the procedural motion clips (CPU is enough).
 
     OMP_NUM_THREADS=1 nice -n 5 python -m training.embedded.train_video --out runs/tiny_video \
         --steps 1600 --max-minutes 44
@@ -110,6 +110,45 @@ def evaluate(unet, text: TextCache, n_single: int = 16, n_pair: int = 8, **kw) -
     return {k: round(float(np.mean(v)), 3) for k, v in tally.items()}
 
 
+def trajectory_targets(clips, slots: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What ``TinyVideoUNet``'s trajectory slots should predict for ``clips``, known from the
+    procedural generator: per slot (the movers in caption order) the centre in every frame
+    in the network's patch-grid coordinates (``(px - 16) / 15``: -1 and 1 are the first and
+    last 2 x 2 patch's centres), its colour in [-1, 1], and a mask of the slots in use.
+    Returns ``(centres (B, S, T, 2), rgb (B, S, 3), mask (B, S))``."""
+    from .dataset import COLORS
+    b, t = len(clips), len(clips[0].tracks[0])
+    centres = torch.zeros(b, slots, t, 2)
+    rgb = torch.zeros(b, slots, 3)
+    mask = torch.zeros(b, slots)
+    for i, clip in enumerate(clips):
+        for j, (m, tr) in enumerate(zip(clip.movers[:slots], clip.tracks)):
+            centres[i, j] = (torch.tensor(tr, dtype=torch.float32) - 16.0) / 15.0
+            rgb[i, j] = torch.tensor(COLORS[m.color], dtype=torch.float32) / 127.5 - 1
+            mask[i, j] = 1.0
+    return centres, rgb, mask
+
+
+def trajectory_loss(unet: TinyVideoUNet, cond: torch.Tensor, clips, keep: torch.Tensor
+                    ) -> torch.Tensor:
+    """Auxiliary loss of the trajectory slots (``--traj-aux``): squared error of the
+    predicted paths (slots in use) and colours (every slot: 0 where unused) against the
+    generator's own (``trajectory_targets``), over captions not dropped (``keep``)."""
+    slots = unet.traj.slots
+    tokens = unet.prompt(cond) if unet.prompt is not None else cond
+    prm = unet.traj.pool(tokens).reshape(len(clips), slots, 9)
+    centres, rgb, mask = trajectory_targets(clips, slots)
+    frames = centres.shape[2]
+    tau = torch.linspace(-1, 1, frames)
+    basis = torch.stack([torch.ones_like(tau), tau, tau.abs()], dim=-1)      # (T, 3)
+    px = torch.einsum("tk,bsk->bst", basis, prm[..., 0:3])
+    py = torch.einsum("tk,bsk->bst", basis, prm[..., 3:6])
+    pos = ((px - centres[..., 0]) ** 2 + (py - centres[..., 1]) ** 2).mean(-1)   # (B, S)
+    col = ((prm[..., 6:9] - rgb) ** 2).mean(-1)                                  # (B, S)
+    per = (pos * mask).sum(-1) / mask.sum(-1).clamp(min=1) + col.mean(-1)         # (B,)
+    return (per * keep).sum() / keep.sum().clamp(min=1)
+
+
 def save(out: Path, ema: TinyVideoUNet) -> None:
     """The EMA model as a diffusers directory: ``unet/`` (float16 safetensors),
     ``scheduler/``, ``model_index.json``."""
@@ -146,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--trajectory-slots", type=int, default=0,
                     help="aigif-tiny-video-2: prompt -> per-object colour and path sketch "
                          "channels at the UNet's input (this many objects)")
+    ap.add_argument("--traj-aux", type=float, default=0.0,
+                    help="weight of the auxiliary loss that teaches the trajectory slots "
+                         "the generator's own paths and colours (trajectory_loss)")
     ap.add_argument("--p-pair", type=float, default=video_dataset.P_PAIR,
                     help="share of two-object clips in training")
     ap.add_argument("--init", default=None,
@@ -208,10 +250,12 @@ def main(argv: list[str] | None = None) -> None:
 
     t_start = time.time()
     losses: list[float] = []
+    aux_losses: list[float] = []
     log = open(out / "log.jsonl", "a")
     while step < args.steps:
-        frames, captions = video_dataset.sample_batch(rng, args.batch, args.p_pair)
-        captions = [c if rng.random() >= CFG_DROP else "" for c in captions]
+        clips = [video_dataset.sample_clip(rng, args.p_pair) for _ in range(args.batch)]
+        frames = np.stack([video_dataset.render_clip(c) for c in clips])
+        captions = [c if rng.random() >= CFG_DROP else "" for c in (c.caption for c in clips)]
         x0 = to_tensor(frames)
         cond = text(captions)
         t = torch.randint(0, sched.config.num_train_timesteps, (args.batch,), generator=gen)
@@ -222,8 +266,14 @@ def main(argv: list[str] | None = None) -> None:
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step)
         loss = F.mse_loss(unet(xt, t, cond).sample, v)
+        total = loss
+        if args.traj_aux:
+            keep = torch.tensor([float(bool(c)) for c in captions])
+            aux = trajectory_loss(unet, cond, clips, keep)
+            aux_losses.append(aux.item())
+            total = loss + args.traj_aux * aux
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
@@ -236,6 +286,8 @@ def main(argv: list[str] | None = None) -> None:
         if step % 50 == 0:
             rec = {"step": step, "loss": round(float(np.mean(losses[-50:])), 5),
                    "lr": lr_at(step), "minutes": round(elapsed, 2)}
+            if aux_losses:
+                rec["traj"] = round(float(np.mean(aux_losses[-50:])), 5)
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n")
             log.flush()
