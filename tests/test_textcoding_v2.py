@@ -1,4 +1,4 @@
-"""The cm2 candidate prompt coder (issue 21; training/textcoding/cm2.py, not yet a method).
+"""The cm2 prompt coder (text method 3; aigif/textcoding/cm2.py) with small tables fitted here.
 
 A small table is fitted from the T2I-CompBench training prompts (a few seconds), then:
 lossless round trips of arbitrary Unicode, only AigifError from any byte string, bounded
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from aigif.errors import AigifError, LimitExceededError, MetaError
 from aigif.spec import MAX_TEXT_CHARS
-from training.textcoding import cm2
+from aigif.textcoding import cm2
 from training.textcoding import train_cm2 as tr
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "prompts")
@@ -40,7 +40,7 @@ def model() -> cm2.Model:
     ctx, case, flag = tr.count(lex, texts, 3)
     blob = tr.dump(lex, tr.bake(lex, ctx, tr.PARAMS, log=lambda m: None), case, flag,
                    tr.PARAMS)
-    return cm2.Model(gzip.decompress(blob))
+    return cm2.read_table_file(blob)
 
 
 @pytest.mark.parametrize("text", SPECIAL)

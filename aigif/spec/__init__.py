@@ -81,7 +81,8 @@ class TextMethod(IntEnum):
     UTF8 = 0               # raw UTF-8
     BROTLI = 1             # UTF-8, brotli-compressed
     CM1 = 2                # context model of prompts, version 1 (spec/text-coding.md)
-    # 3.. reserved for later context-model versions (one code per frozen model)
+    CM2 = 3                # context model version 2: CLIP BPE pieces, KN escape chain
+    # 4.. reserved for later context-model versions (one code per frozen model)
 
 
 class Scheduler(IntEnum):

@@ -157,6 +157,7 @@ def _brotli_worth(raw: bytes, shortest: int) -> bool:
 register_method(Method(int(TextMethod.BROTLI), "brotli", _brotli_encode, _brotli_decode,
                        worth=_brotli_worth))
 register_lazy("cm1", 2, "aigif.textcoding.cm:METHOD")  # context model v1 (spec/text-coding.md)
+register_lazy("cm2", 3, "aigif.textcoding.cm2:METHOD")  # context model v2 (spec/text-coding.md)
 
 
 def _block(m: Method, prompt: str, negative: str) -> bytes:

@@ -11,7 +11,7 @@ import sys
 import time
 
 from aigif.textcoding import cm
-from training.textcoding import cm2
+from aigif.textcoding import cm2
 from training.textcoding import train as T
 from training.textcoding.train_cm2 import test_sets
 
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
         else:
             t0 = time.perf_counter()
             with open(p, "rb") as f:
-                coders[p] = cm2.Model(gzip.decompress(f.read()))
+                coders[p] = cm2.read_table_file(f.read())
             print(f"{p}: load {1000 * (time.perf_counter() - t0):.0f} ms", file=sys.stderr)
     for name, pairs in sets.items():
         chars = sum(len(p) + len(n) for p, n in pairs)

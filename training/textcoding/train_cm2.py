@@ -1,10 +1,12 @@
-"""Fit the cm2 prompt model (text method 3) and write ``build/cm2/cm2.bin.gz``.
+"""Fit the cm2 prompt model (text method 3) and write ``aigif/textcoding/data/cm2.bin``.
 
 Usage::
 
     pip download --no-deps -d /tmp/wheels clip-interrogator==0.6.0 \\
         comfyui-workflow-templates-json==0.1.123
-    python -m training.textcoding.train_cm2 --wheels /tmp/wheels [--eval]
+    python -m training.textcoding.train_cm2 --wheels /tmp/wheels [--check]
+    python -m training.textcoding.train_cm2 --wheels /tmp/wheels --baseline \\
+        --out build/cm2/trigram.bin        # the trigram baseline of benchmarks/size.py
 
 Lexicon: the CLIP BPE merges (open_clip ``bpe_simple_vocab_16e6.txt.gz``, MIT, in
 ``training/embedded/clip_bpe``) restricted to lowercase ASCII letters and digits, plus the
@@ -14,7 +16,10 @@ clip-interrogator's lists and the DiffusionDB phrase tree (hash split for flavor
 synthetic community-style prompts built from them (``synth_prompts``). The ComfyUI
 template prompts are never fitted: they are the held-out *source*.
 
-Deterministic: the same corpora give the same bytes.
+Model: interpolated modified Kneser-Ney over units (orders 3..0), baked into the escape
+chain of spec/text-coding.md M3.4 (``bake_kn``). Deterministic: the same corpora give the
+same bytes (``--check`` compares with the shipped file). Fitting takes ~2 minutes and
+~3 GB of memory on one core.
 """
 from __future__ import annotations
 
@@ -29,19 +34,25 @@ import time
 from array import array
 from collections import Counter, defaultdict
 
-from training.textcoding import cm2
-from training.textcoding.cm2 import (BOS0, BOS1, ESC, MAGIC, MODEL_VERSION, P_FIN, P_GAP, P_MID,
+import brotli
+
+from aigif.textcoding import cm2
+from aigif.textcoding.cm2 import (BOS0, BOS1, ESC, MAGIC, MODEL_VERSION, P_FIN, P_GAP, P_MID,
                                   Model)
 from training.textcoding import train as T
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BPE_FILE = os.path.join(ROOT, "training", "embedded", "clip_bpe", "bpe_simple_vocab_16e6.txt.gz")
-OUT = cm2.DEFAULT_TABLE
+OUT = os.path.join(ROOT, "aigif", "textcoding", "data", cm2.TABLE_FILE)
 ALNUM = set("abcdefghijklmnopqrstuvwxyz0123456789")
 GAP_MIN = 20
-PARAMS = dict(order=3, min_ctx=(0, 1, 2, 2), beta0=0.3, synth=60000, mode="backoff",
-              case_prior=0.5, rank_prior=0.0)
+#: the shipped model (text method 3). ``mode="backoff", interp=False, empty_neg=0.0`` gives
+#: the plain interpolated absolute-discounting trigram the issue names as the baseline
+PARAMS = dict(order=3, min_ctx=(0, 1, 2, 2), beta0=0.3, synth=60000, mode="kn", interp=True,
+              case_prior=0.5, rank_prior=0.0, empty_neg=0.5, brotli_quality=11)
+#: the baseline of benchmarks/size.py
+BASELINE = dict(mode="backoff", interp=False, empty_neg=0.0)
 
 
 # ---------------------------------------------------------------------- lexicon
@@ -106,7 +117,8 @@ def _cum(ws):
     return out
 
 
-def synth_prompts(c: dict, n: int, seed: int, held: bool = False) -> list[tuple[str, int]]:
+def synth_prompts(c: dict, n: int, seed: int, held: bool = False,
+                  empty_neg: float = 0.0) -> list[tuple[str, int]]:
     """Community-style prompts: subject, comma-separated modifiers, artists, weights,
     LoRA tags, BREAK, mixed case; ``held`` draws only held-out flavors and subjects."""
     rnd = random.Random(seed)
@@ -169,16 +181,18 @@ def synth_prompts(c: dict, n: int, seed: int, held: bool = False) -> list[tuple[
             words = [w for w in rnd.choice(fl)[0].split() if w.isalnum()] or ["style"]
             p += f" <lora:{'_'.join(words)}:{rnd.choice(['0.6', '0.7', '0.8', '1'])}>"
         out.append((p, 0))
-        if rnd.random() < 0.4:
+        if empty_neg and rnd.random() < empty_neg:
+            out.append(("", 1))
+        elif rnd.random() < 0.4:
             k = rnd.randrange(2, 12)
             ns = rnd.sample(neg, min(k, len(neg)))
             out.append((", ".join(ns), 1))
     return out
 
 
-def training_texts(c: dict, synth: int) -> list[tuple[str, int]]:
+def training_texts(c: dict, synth: int, empty_neg: float = 0.0) -> list[tuple[str, int]]:
     texts = [(t, 0) for t, *_ in c["compbench"] if not T.held_out(t, "compbench")]
-    texts += synth_prompts(c, synth, 1)
+    texts += synth_prompts(c, synth, 1, empty_neg=empty_neg)
     # the lists themselves, as short prompts
     texts += [(t, 0) for t, *_ in c["flavors"] if not T.held_out(t, "flavors")]
     texts += [(t, 0) for t, *_ in c["diffusiondb"]]
@@ -302,6 +316,104 @@ def bake(lex: Model, ctx, p: dict, log=print):
     return tables
 
 
+def _lower_key(key: int) -> int:
+    """The order k-1 context of an order k >= 1 key (its oldest unit dropped)."""
+    k = key & 3
+    return (key & ((1 << (4 + 16 * (k - 1))) - 1) & ~3) | (k - 1)
+
+
+def _oldest(key: int) -> int:
+    k = key & 3
+    return key >> (4 + 16 * (k - 1)) & 0xFFFF
+
+
+def bake_kn(lex: Model, ctx, p: dict, log=print):
+    """Interpolated modified Kneser-Ney, baked so that the escape chain *with exclusion*
+    (spec: a lower table never codes a symbol a higher table of the chain holds) codes
+    exactly the interpolated distribution: a stored context's entries are the interpolated
+    probabilities of its seen symbols, its ESC the rest of the mass."""
+    order = p["order"]
+    # counts per order: raw at the top order, continuation counts below (number of
+    # distinct one-unit-longer contexts seen with the symbol; raw where the context
+    # starts at BOS: nothing can extend it)
+    by_order: dict[int, dict[int, Counter]] = {k: {} for k in range(order + 1)}
+    for key, cc in ctx.items():
+        by_order[key & 3][key] = cc
+    use: dict[int, dict[int, Counter]] = {order: by_order[order]}
+    for k in range(order - 1, -1, -1):
+        cont: dict[int, Counter] = defaultdict(Counter)
+        for key, cc in by_order[k + 1].items():
+            lk = _lower_key(key)
+            for s in cc:
+                cont[lk][s] += 1
+        for key, cc in by_order[k].items():
+            if k >= 1 and _oldest(key) in (BOS0, BOS1):
+                cont[key] = Counter(cc)
+        use[k] = cont
+    tables: dict[int, dict[int, int]] = {}
+    probs: dict[int, dict[int, float]] = {}
+    for pos in (P_GAP, P_FIN, P_MID):
+        c0 = use[0].get(pos << 2, Counter())
+        d = {s: c0.get(s, 0) + p["beta0"] for s in _legal(lex.kinds, pos)}
+        tables[pos << 2] = _scale(d, 1 << 22)
+        tot = sum(tables[pos << 2].values())
+        probs[pos << 2] = {s: v / tot for s, v in tables[pos << 2].items()}
+
+    def p_chain(key: int, s: int) -> float:
+        """What the escape chain from stored context ``key`` (or its nearest stored
+        suffix) codes s with (no exclusion)."""
+        q = 1.0
+        while True:
+            while key not in probs:
+                key = _lower_key(key)
+            pr = probs[key]
+            if s in pr:
+                return q * pr[s]
+            if key & 3 == 0:
+                return 0.0
+            q *= pr[ESC]
+            key = _lower_key(key)
+    for k in range(1, order + 1):
+        nk = Counter()
+        for cc in use[k].values():
+            for v in cc.values():
+                if v <= 4:
+                    nk[v] += 1
+        Y = nk[1] / (nk[1] + 2 * nk[2]) if nk[1] + nk[2] else 0.5
+        D = [0.0, max(0.05, 1 - 2 * Y * nk[2] / max(nk[1], 1)),
+             max(0.05, 2 - 3 * Y * nk[3] / max(nk[2], 1)),
+             max(0.05, 3 - 4 * Y * nk[4] / max(nk[3], 1))]
+        D = [x * p.get("dscale", 1.0) for x in D]
+        kept = 0
+        for key in sorted(use[k]):
+            cc = use[k][key]
+            N = sum(cc.values())
+            if N < p["min_ctx"][k]:
+                continue
+            # interpolation realised by the escape chain: the coded probability of s is
+            # (c - D(c)) / N + bow * P_lower(s) summed over both paths' ... the encoder
+            # takes the first, so the table holds the discounted counts and ESC = bow
+            bow = sum(D[min(v, 3)] for v in cc.values()) / N
+            if p.get("interp"):
+                # seen symbols get their whole interpolated probability (the escape path
+                # would code them too, but the encoder never takes it); ESC keeps the
+                # mass the unseen ones need
+                lk = _lower_key(key)
+                pl = {s: p_chain(lk, s) for s in cc}
+                d = {s: (v - D[min(v, 3)]) / N + bow * pl[s] for s, v in cc.items()}
+                d[ESC] = max(bow * (1.0 - sum(pl.values())), 1e-6)
+            else:
+                d = {s: (v - D[min(v, 3)]) / N for s, v in cc.items() if v > D[min(v, 3)]}
+                d[ESC] = bow
+            tab = tables[key] = _scale(d, 1 << 16)
+            if p.get("interp"):
+                tot = sum(tab.values())
+                probs[key] = {s: v / tot for s, v in tab.items()}
+            kept += 1
+        log(f"order {k}: D={D[1]:.3f}/{D[2]:.3f}/{D[3]:.3f}, {kept} contexts kept")
+    return tables
+
+
 def dump(lex: Model, tables, case, flag, p) -> bytes:
     keys = sorted(tables)
     start = array("I", [0])
@@ -328,20 +440,21 @@ def dump(lex: Model, tables, case, flag, p) -> bytes:
     if sys.byteorder != "little":  # pragma: no cover
         for a in (start, syms, cum):
             a.byteswap()
+    hj += b" " * (-(12 + len(hj)) % 8)          # the arrays start 8-byte aligned
     blob = (MAGIC + struct.pack("<I", len(hj)) + hj + array("Q", keys).tobytes()
             + start.tobytes() + syms.tobytes() + cum.tobytes())
-    return gzip.compress(blob, compresslevel=9, mtime=0)
+    return brotli.compress(blob, quality=p.get("brotli_quality", 11), lgwin=24)
 
 
 def fit(c: dict, log=print, **over) -> bytes:
     p = dict(PARAMS, **over)
     t0 = time.time()
-    texts = training_texts(c, p["synth"])
+    texts = training_texts(c, p["synth"], p["empty_neg"])
     lex = Model.lexicon_only(*build_lexicon([t for t, _ in texts]))
     log(f"lexicon: {len(lex.units)} units ({time.time() - t0:.0f}s); {len(texts)} texts")
     ctx, case, flag = count(lex, texts, p["order"])
     log(f"counted {len(ctx)} contexts ({time.time() - t0:.0f}s)")
-    tables = bake(lex, ctx, p, log)
+    tables = (bake_kn if p["mode"] == "kn" else bake)(lex, ctx, p, log)
     blob = dump(lex, tables, case, flag, p)
     log(f"table file {len(blob)} bytes ({time.time() - t0:.0f}s)")
     return blob
@@ -368,14 +481,24 @@ def main(argv=None) -> int:
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared", "data", "prompts"))
     ap.add_argument("--wheels", required=True)
     ap.add_argument("--out", default=OUT)
+    ap.add_argument("--check", action="store_true",
+                    help="rebuild and compare with --out instead of writing it")
+    ap.add_argument("--baseline", action="store_true",
+                    help="the plain interpolated absolute-discounting trigram (benchmark)")
     ap.add_argument("--param", action="append", default=[], help="key=python-literal")
     a = ap.parse_args(argv)
-    over = {}
+    over = dict(BASELINE) if a.baseline else {}
     for kv in a.param:
         k, v = kv.split("=", 1)
         over[k] = eval(v, {})  # noqa: S307 - a developer's own command line
     c = T.load_corpora(a.shared, a.wheels)
     blob = fit(c, log=lambda m: print(m, file=sys.stderr), **over)
+    if a.check:
+        with open(a.out, "rb") as f:
+            same = f.read() == blob
+        print(f"{a.out}: {'identical' if same else 'DIFFERENT'} ({len(blob)} bytes)",
+              file=sys.stderr)
+        return 0 if same else 1
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "wb") as f:
         f.write(blob)

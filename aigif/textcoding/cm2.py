@@ -1,24 +1,19 @@
-"""Candidate text method ``cm2``: a backoff n-gram model over CLIP BPE pieces + range coder.
+"""Text method 3 (``cm2``): context model version 2 over CLIP BPE pieces + range coder.
 
-Work in progress for issue 21, kept in training/ (not in the wheel, no method code): it
-does not yet beat cm1 on held-out sources. Model version 2. A text is split into *words* (maximal runs of
-ASCII letters and digits) and *gaps* (everything else). Each word is lowercased and cut
-into CLIP BPE pieces (the tokenizer vocabulary of Stable Diffusion); its case is coded
-in a side channel (lower, Capitalized, UPPER, or a flag per letter). Gaps are coded as
-gap tokens (", ", " (", ":", ...) or, for a character outside the gap lexicon, an escaped
-code point. The units (pieces, gaps, END) are coded with a static backoff model of orders
-3, 2, 1 (contexts of the last 1..3 units, a single space gap not counted) and 0 (one
-table per position class), whose integer tables were baked from an interpolated
-absolute-discounting n-gram fitted by ``training/textcoding/train_cm2.py``. Every
+A text is split into *words* (maximal runs of ASCII letters and digits) and *gaps*
+(everything else). Each word is lowercased and cut into CLIP BPE pieces (the tokenizer
+vocabulary of Stable Diffusion); its case is coded in a side channel (lower, Capitalized,
+UPPER, or a flag per letter). Gaps are coded as gap tokens (", ", " (", ":", ...) or, for
+a character outside the gap lexicon, an escaped code point. The units (pieces, gaps, END)
+are coded with a static escape chain over contexts of the last 3, 2, 1 units (a single
+space gap not counted) and 0 (one table per position class): interpolated modified
+Kneser-Ney, baked into integer tables by ``training/textcoding/train_cm2.py``. Every
 probability is an integer count; the coder is the exact range coder of ``rangecoder``.
-``spec/text-coding.md`` (method 3) is the normative description.
-
-Tables: ``python -m training.textcoding.train_cm2 --wheels DIR`` writes
-``build/cm2/cm2.bin.gz``; ``Model(gzip.decompress(blob))`` loads one.
+``spec/text-coding.md`` (method 3) is the normative description; the table file is
+``data/cm2.bin.gz`` (frozen with the method code).
 """
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import re
@@ -27,15 +22,33 @@ import sys
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from aigif.errors import LimitExceededError, MalformedError, MetaError
-from aigif.spec import MAX_TEXT_CHARS
-from aigif.textcoding.cm import uni_bucket_counts
-from aigif.textcoding.rangecoder import BOTTOM, Decoder, Encoder
+from importlib import resources
 
-__all__ = ["MODEL_VERSION", "Model", "load_model", "split_text"]
+from ..errors import LimitExceededError, MalformedError, MetaError
+from ..spec import MAX_TEXT_CHARS
+from . import Method
+from .cm import uni_bucket_counts
+from .rangecoder import BOTTOM, Decoder, Encoder
+
+try:
+    from . import _cm2fast   # the compiled twin of Model.decode (_cm2fast.c), when it was built
+except ImportError:          # pragma: no cover - built wherever a C compiler was
+    _cm2fast = None
+
+#: Model.decode uses the compiled decoder when it is built and this is true; else the
+#: pure-Python reference below (the same texts and errors, only slower).
+#: ``AIGIF_PURE_PYTHON=1`` in the environment turns it off at import; tests set it per test.
+USE_COMPILED = _cm2fast is not None and os.environ.get("AIGIF_PURE_PYTHON", "") in ("", "0")
+
+__all__ = ["CODE", "METHOD", "MODEL_VERSION", "Model", "load_model", "split_text"]
+
+#: the text method code (spec.TextMethod.CM2), frozen with this model version
+CODE = 3
 
 MODEL_VERSION = 2
-TABLE_FILE = "cm2.bin.gz"
+TABLE_FILE = "cm2.bin"
+#: the decompressed table file may not be larger (a bound for the brotli stream)
+MAX_TABLE_BYTES = 64 << 20
 MAGIC = b"AIGIFCM2"
 
 # fixed unit ids
@@ -134,15 +147,21 @@ class Model:
             raise ValueError(f"version {head['version']}")
         pos = 12 + hlen
 
-        def arr(code: str, n: int) -> array:
+        view = memoryview(blob)
+
+        def arr(code: str, n: int):
+            # zero-copy views of the little-endian arrays (a copy only on big-endian hosts)
             nonlocal pos
-            a = array(code)
-            a.frombytes(blob[pos:pos + n * a.itemsize])
-            if len(a) != n:
+            size = n * {"Q": 8, "I": 4, "H": 2}[code]
+            if pos + size > len(blob):
                 raise ValueError("truncated")
             if sys.byteorder != "little":  # pragma: no cover
+                a = array(code)
+                a.frombytes(blob[pos:pos + size])
                 a.byteswap()
-            pos += n * a.itemsize
+            else:
+                a = view[pos:pos + size].cast(code)
+            pos += size
             return a
         self.units: list[str] = head["units"]
         self.kinds: str = head["kinds"]          # per unit: e E u b g n f
@@ -181,7 +200,28 @@ class Model:
         return out
 
     # ------------------------------------------------------------------ decoding
+    _fast_decode = None   # the compiled decoder's decode, made on first use (False: none)
+
+    def _compiled_decode(self):
+        """``_cm2fast.Decoder(...).decode`` over these tables (no copy of the arrays), or
+        False where the extension is not built or refuses the tables (the reference runs)."""
+        if _cm2fast is None:
+            return False
+        try:
+            return _cm2fast.Decoder(
+                self.keys, self.start, self.syms, self.cum, self.units, self.kinds,
+                self.space, [c.cum for c in self.case], [f.cum for f in self.flag],
+                self.uni.cum, MAX_TEXT_CHARS, MalformedError, LimitExceededError).decode
+        except (ValueError, TypeError):
+            return False
+
     def decode(self, data: bytes) -> tuple[str, str]:
+        if USE_COMPILED:
+            fast = self._fast_decode
+            if fast is None:
+                fast = self._fast_decode = self._compiled_decode()
+            if fast:
+                return fast(data)
         dec = _SliceDecoder(data)
         prev_block = [-1]
         return self._decode_text(dec, BOS0, prev_block), self._decode_text(dec, BOS1, prev_block)
@@ -427,17 +467,41 @@ class Model:
         return m
 
 
-DEFAULT_TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build",
-                             "cm2", TABLE_FILE)
-_models: dict[str, Model] = {}
+_model: Model | None = None
 _lock = threading.Lock()
 
 
-def load_model(path: str = DEFAULT_TABLE) -> Model:
-    """A table file (gzip), loaded once per path."""
-    with _lock:
-        m = _models.get(path)
-        if m is None:
-            with open(path, "rb") as f:
-                m = _models[path] = Model(gzip.decompress(f.read()))
-    return m
+def read_table_file(raw: bytes) -> Model:
+    """A model from the bytes of a table file (a brotli stream, spec method 3 §2)."""
+    import brotli
+    try:
+        dec = brotli.Decompressor()
+        blob = dec.process(raw, output_buffer_limit=MAX_TABLE_BYTES + 1)
+        if len(blob) > MAX_TABLE_BYTES or not dec.is_finished():
+            raise MetaError("cm2 table file is corrupt or over its size bound")
+    except brotli.error as e:
+        raise MetaError(f"cm2 table file is corrupt: {e}") from e
+    return Model(blob)
+
+
+def load_model() -> Model:
+    """The shipped version-2 model (``data/cm2.bin``), loaded once (thread-safe)."""
+    global _model
+    if _model is None:
+        with _lock:
+            if _model is None:
+                raw = resources.files(__package__).joinpath("data", TABLE_FILE).read_bytes()
+                _model = read_table_file(raw)
+    return _model
+
+
+def _encode(prompt: str, negative: str) -> bytes:
+    return load_model().encode(prompt, negative)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    return load_model().decode(data)
+
+
+#: a default writer candidate: the writer keeps the shortest of methods 0, 1, 2 and 3
+METHOD = Method(CODE, "cm2", _encode, _decode, default=True)
