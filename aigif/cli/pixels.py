@@ -11,9 +11,13 @@ import typer
 
 from .. import GenerationMeta, dumps
 from .. import open as aigif_open
+from .. import render as _render
 from ..codecs import codecs, get_codec
+from ..codecs.video import available_video_codecs
+from ..codecs.video.readers import read_video_file
 from ..codecs.video.writers import VIDEO_EXTENSIONS, write_video
 from ..document import encode_hybrid
+from ..errors import CodecError
 
 from ._common import check_output, console, fail, run_guarded, save_image, write_output
 
@@ -63,22 +67,31 @@ def _decode_video(f, output: Path, policy: str, quality: Optional[int], force: b
 
 
 def hybrid(
-    image: Path = typer.Option(..., "--image", help="the original image"),
+    image: Optional[Path] = typer.Option(None, "--image", help="the original image"),
+    video: Optional[Path] = typer.Option(
+        None, "--video", help="the original video (.mp4 .webm .mkv .mov .gif .webp .apng)"),
     output: Path = typer.Option(..., "-o", "--output", help="the .aigif file to write"),
     json_path: Optional[Path] = typer.Option(None, "--json", help="generation meta JSON"),
     regenerated: Optional[Path] = typer.Option(
-        None, help="the image a reader regenerates (default: render it here)"),
+        None, help="the image (video) a reader regenerates (default: render it here)"),
     target: float = typer.Option(40.0, help="target PSNR in dB"),
     exact: bool = typer.Option(False, help="bit-exact pixels (overrides --target)"),
-    codecs: str = typer.Option("avif,jxl,webp", help="pixel codecs to try"),
+    codecs: Optional[str] = typer.Option(
+        None, help="pixel codecs to try (default: avif,jxl,webp for an image; for a video "
+                   "ffv1,vp9,h264 with --exact, else av1,vp9,h264,ffv1)"),
+    fps: Optional[str] = typer.Option(
+        None, help="a video's frame rate (e.g. 16 or 24000/1001; default: the file's)"),
+    crf: Optional[int] = typer.Option(None, help="a lossy video codec's crf"),
     force: bool = typer.Option(False, help="overwrite an existing output"),
 ) -> None:
-    """Store an image as syntax, syntax + residual or pixels: whichever is smallest at the
-    target fidelity. Prints the decision and the PSNR reached."""
+    """Store an image (or a video) as syntax, syntax + residual or pixels: whichever is
+    smallest at the target fidelity. Prints the decision and the PSNR reached."""
     def go() -> None:
         import json
         import math
 
+        if (image is None) == (video is None):
+            fail("give the original as --image or as --video (one of them)")
         check_output(output, force)
         meta = None
         if json_path is not None:
@@ -86,15 +99,52 @@ def hybrid(
                 meta = GenerationMeta.from_dict(json.loads(json_path.read_text("utf-8")))
             except json.JSONDecodeError as e:
                 fail(f"{json_path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")
+        if video is not None:
+            return _hybrid_video(meta, video, output, regenerated, target, exact, codecs,
+                                 fps, crf, force)
         from ..codecs._pillow import open_image_file   # Pillow
         orig = open_image_file(str(image))
         regen = open_image_file(str(regenerated)) if regenerated is not None else None
-        keys = tuple(k for k in codecs.split(",") if k)
+        keys = tuple(k for k in (codecs or "avif,jxl,webp").split(",") if k)
         f, d = encode_hybrid(meta, orig, regen, math.inf if exact else target, codecs=keys)
         n = write_output(output, dumps(f), force=force)
         console.print(d.report(), highlight=False)
         console.print(f"wrote {output} ({n} bytes, {d.mode})")
     run_guarded(go)
+
+
+def _hybrid_video(meta, video: Path, output: Path, regenerated: Optional[Path],
+                  target: float, exact: bool, codecs: Optional[str], fps: Optional[str],
+                  crf: Optional[int], force: bool) -> None:
+    """``aigif hybrid --video``: ``aigif.codecs.residual_video.encode_video_hybrid`` over the
+    frames of ``video`` (and of ``regenerated``, else rendered here from the meta)."""
+    from ..codecs.residual_video import EXACT, encode_video_hybrid   # numpy
+    if meta is not None and meta.video is None:
+        fail(f"--video needs the meta of a video generation; {meta.generator!r} makes images")
+    orig, rate = read_video_file(video)
+    if fps is not None:
+        rate = fps
+    elif rate is None:
+        rate = meta.video.fps if meta is not None else None
+    if rate is None:
+        fail(f"{video} says no frame rate: give --fps")
+    regen = None
+    if regenerated is not None:
+        regen, _ = read_video_file(regenerated)
+    elif meta is not None:
+        regen = _render.render_meta(meta).video.frames
+    if regen is not None and regen.shape != orig.shape:
+        raise CodecError(f"the regenerated frames are {list(regen.shape)}, the original "
+                         f"{list(orig.shape)} ([T, H, W, 3]): they must be the same clip")
+    default = ("ffv1", "vp9", "h264") if exact else ("av1", "vp9", "h264", "ffv1")
+    keys = tuple(k for k in codecs.split(",") if k) if codecs else \
+        tuple(k for k in default if k in available_video_codecs())
+    f, d = encode_video_hybrid(meta, orig, regen, rate, target_psnr=EXACT if exact else
+                               target, codecs=keys, crf=crf)
+    n = write_output(output, dumps(f), force=force)
+    console.print(d.report(), highlight=False)
+    console.print(f"wrote {output} ({n} bytes, {d.mode}; {orig.shape[0]} frames "
+                  f"{orig.shape[2]}x{orig.shape[1]})")
 
 
 def codecs_cmd() -> None:
