@@ -248,3 +248,43 @@ def build_svd(path, seed: int = 0):
 
 
 PIPELINES["svd"] = "StableVideoDiffusionPipeline"
+
+
+def build_wan_i2v(path):
+    """A Wan 2.1-style image-to-video checkpoint (``WanImageToVideoPipeline``: the tiny Wan
+    VAE and text encoder of ``build_wan``, a transformer with image cross-attention
+    (``image_dim``) over 36 input channels = latents, mask and image latents, and a tiny
+    CLIP vision encoder), diffusers' test sizes."""
+    import torch
+    from diffusers import (AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline,
+                           WanTransformer3DModel)
+    from transformers import CLIPVisionConfig, CLIPVisionModel, UMT5Config, UMT5EncoderModel
+    try:
+        from transformers import CLIPImageProcessorPil as CLIPImageProcessor
+    except ImportError:
+        from transformers import CLIPImageProcessor
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=36,
+        out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32, num_layers=2,
+        cross_attn_norm=True, qk_norm="rms_norm_across_heads", rope_max_seq_len=32,
+        image_dim=4)
+    torch.manual_seed(0)
+    te = UMT5EncoderModel(UMT5Config(
+        vocab_size=48, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1,
+        decoder_start_token_id=0))
+    torch.manual_seed(0)
+    encoder = CLIPVisionModel(CLIPVisionConfig(
+        hidden_size=4, projection_dim=4, num_hidden_layers=2, num_attention_heads=2,
+        image_size=32, intermediate_size=16, patch_size=1))
+    sched = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True,
+                                    num_train_timesteps=1000, flow_shift=3.0)
+    pipe = WanImageToVideoPipeline(tokenizer=t5_tokenizer(), text_encoder=te, vae=vae,
+                                   transformer=transformer, scheduler=sched,
+                                   image_encoder=encoder,
+                                   image_processor=CLIPImageProcessor(crop_size=32, size=32))
+    return _save(pipe, Path(path))

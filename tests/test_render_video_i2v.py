@@ -4,6 +4,8 @@ bare diffusers call bit for bit (tiny pipelines with seeded random weights, save
 loaded through ``from_pretrained``; ``tests/_tiny_video_pipelines.py``):
 
 - ``ltx_video`` with an image: ``LTXImageToVideoPipeline`` on the LTX weights;
+- ``wan`` on a Wan 2.1 I2V checkpoint (``model_index.json`` names
+  ``WanImageToVideoPipeline``): that pipeline, loaded as such;
 - ``stable_video_diffusion``: ``StableVideoDiffusionPipeline`` with the micro-conditioning
   of the syntax (fps, motion_bucket_id, noise_aug_strength, decode_chunk_size).
 """
@@ -53,8 +55,11 @@ def _png(im: Image.Image) -> Payload:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("i2v_models")
-    out = {"ltx": tv.build_ltx(root / "ltx"), "svd": tv.build_svd(root / "svd")}
+    out = {"ltx": tv.build_ltx(root / "ltx"), "svd": tv.build_svd(root / "svd"),
+           "wan_i2v": tv.build_wan_i2v(root / "wan_i2v"), "wan": tv.build_wan(root / "wan")}
     register_model("tiny-i2v-ltx", out["ltx"], generator="ltx_video")
+    register_model("tiny-wan-i2v", out["wan_i2v"])   # family read from model_index.json
+    register_model("tiny-wan-t2v", out["wan"], generator="wan")
     register_model("tiny-svd", out["svd"])         # family read from model_index.json
     return out
 
@@ -118,6 +123,50 @@ def test_ltx_image_to_video_equals_bare_call(models):
                      guidance_scale=5.0, width=32, height=32, num_frames=9, frame_rate=24,
                      max_sequence_length=8, seed=1234)
     assert np.array_equal(_render(_ltx(None), cache).video.frames, want_t2v)
+
+
+# --------------------------------------------------------------------------- Wan I2V
+def _wan(model="tiny-wan-i2v", image=None, **kw) -> GenerationMeta:
+    p = dict(model=model, generator="wan", prompt="a cat surfing", negative_prompt="blurry",
+             seed=77, steps=2, guidance_scale=5.0, width=16, height=16,
+             params={"max_sequence_length": 8},
+             video=Video(frames=5, flow_shift=5.0, image=image))
+    p.update(kw)
+    return GenerationMeta(**p)
+
+
+def test_wan_i2v_checkpoint_equals_bare_call(models):
+    pytest.importorskip("ftfy")     # diffusers' WanImageToVideoPipeline calls it unguarded
+    img = _image(6)
+    meta = _wan(image=_png(img))
+    cache = PipelineCache(maxsize=1)
+    res = _render(meta, cache)
+    pipe = diffusers.WanImageToVideoPipeline.from_pretrained(
+        models["wan_i2v"], **dtype_kwarg(torch.float32), use_safetensors=True)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = diffusers.UniPCMultistepScheduler.from_config(pipe.scheduler.config,
+                                                                   flow_shift=5.0)
+    want = _frames(pipe(image=img, prompt=meta.prompt, negative_prompt=meta.negative_prompt,
+                        width=16, height=16, num_frames=5, num_inference_steps=2,
+                        guidance_scale=5.0, max_sequence_length=8,
+                        generator=torch.Generator("cpu").manual_seed(77), output_type="pil"))
+    assert res.video.frames.shape == (5, 16, 16, 3)
+    assert np.array_equal(res.video.frames, want)
+    other = _render(_wan(image=_png(_image(7))), cache)
+    assert other.cache_hit and not np.array_equal(other.video.frames, res.video.frames)
+    assert generator_for_pipeline_class("WanImageToVideoPipeline") == "wan"
+    assert aigif.registry.models.get("tiny-wan-i2v").generator == "wan"
+
+
+def test_wan_checkpoints_refuse_the_wrong_kind(models):
+    # an image-to-video checkpoint without an image
+    with pytest.raises(RenderError, match="image-to-video checkpoint") as e:
+        _render(_wan())
+    assert e.value.field == "video.image"
+    # a text-to-video checkpoint with an image: never rendered without it
+    with pytest.raises(RenderError, match="text-to-video checkpoint") as e:
+        _render(_wan("tiny-wan-t2v", image=_png(_image(0))))
+    assert e.value.field == "video.image"
 
 
 # --------------------------------------------------------------------------- SVD
@@ -228,10 +277,10 @@ def test_i2v_refusals(models):
     with pytest.raises(RenderError, match="video.image|conditioning image"):
         _render(_svd(None))
     # a text-to-video family cannot apply an image
-    wan = GenerationMeta(model="Wan-AI/Wan2.1-T2V-1.3B-Diffusers", generator="wan", seed=1,
+    cog = GenerationMeta(model="THUDM/CogVideoX-2b", generator="cogvideox", seed=1,
                          prompt="x", video=Video(image=_png(_image(0, (4, 4)))))
     with pytest.raises(RenderError, match="text-to-video only"):
-        get_backend("wan").check(wan)
+        get_backend("cogvideox").check(cog)
     # SVD takes no prompt: warned, refused with strict=True
     meta = _svd(_png(_image(0)), prompt="a wave")
     with pytest.warns(AigifWarning, match="prompt"):

@@ -14,7 +14,11 @@ conditioning image (``video.image``, a pixel payload) and passes it as the call'
 pipeline (``pipeline_class`` takes the image: Stable Video Diffusion) or, when the family
 declares ``i2v_class``, on that image-to-video pipeline built from the loaded weights with
 ``from_pipe`` (LTX-Video: ``LTXImageToVideoPipeline`` on the ``LTXPipeline``'s components,
-as ``LTXImageToVideoPipeline.from_pretrained`` on the same repository loads them).
+as ``LTXImageToVideoPipeline.from_pretrained`` on the same repository loads them), or, when
+the checkpoint itself is an image-to-video one (its ``model_index.json`` names the family's
+``i2v_checkpoint_class``: Wan 2.1 I2V's ``WanImageToVideoPipeline``), on that class, loaded
+as such; such a checkpoint cannot render without an image, nor a text-to-video checkpoint
+whose pipeline takes no image with one.
 """
 from __future__ import annotations
 
@@ -52,6 +56,8 @@ class VideoBackend(DiffusersBackend):
       itself (when ``"image"`` is in ``video_uses``)
     - ``needs_image``: the family is image-to-video only (a file without ``video.image``
       is refused)
+    - ``i2v_checkpoint_class``: the pipeline class of the family's image-to-video
+      checkpoints (read from ``model_index.json``); such a checkpoint loads with it
 
     ``run`` returns ``aigif.render.VideoFrames`` (uint8 ``[T, H, W, 3]`` + fps): the pixels
     of the bare pipeline call with ``output_type="pil"``.
@@ -62,6 +68,18 @@ class VideoBackend(DiffusersBackend):
     hub_models: ClassVar[Mapping[str, str | None]] = {}
     i2v_class: ClassVar[str | None] = None
     needs_image: ClassVar[bool] = False
+    i2v_checkpoint_class: ClassVar[str | None] = None
+
+    # ------------------------------------------------------------------ loading
+    def load(self, source, *, dtype, device: str, download: bool = True,
+             pipeline_class: str | None = None, components=None, **kw):
+        """``DiffusersBackend.load``, with the family's image-to-video class for a
+        checkpoint whose ``model_index.json`` names it (``i2v_checkpoint_class``)."""
+        if pipeline_class is None and self.i2v_checkpoint_class and \
+                _checkpoint_class(source, download) == self.i2v_checkpoint_class:
+            pipeline_class = self.i2v_checkpoint_class
+        return super().load(source, dtype=dtype, device=device, download=download,
+                            pipeline_class=pipeline_class, components=components, **kw)
 
     # ------------------------------------------------------------------ checking
     def check(self, meta, *, strict: bool = False) -> None:
@@ -167,18 +185,48 @@ class VideoBackend(DiffusersBackend):
         scheduler = self.scheduler(pipe, meta)
         self._vae_tiling(pipe, bool(meta.video.vae_tiling))
         kw = self.call_kwargs(meta, generator)
+        cls = type(pipe).__name__
+        if meta.video.image is None and cls == self.i2v_checkpoint_class:
+            raise RenderError(f"model {meta.model!r} is an image-to-video checkpoint ({cls}): "
+                              f"the file needs its conditioning image (video.image)",
+                              field="video.image")
         image = self.conditioning_image(meta) if "image" in self.video_uses else None
         if image is not None:
-            kw["image"] = image
-            if self.i2v_class:
+            if self.i2v_class and cls != self.i2v_checkpoint_class:
                 if getattr(_diffusers(), self.i2v_class, None) is None:
                     raise MissingDependencyError(
                         f"diffusers {_diffusers().__version__} has no {self.i2v_class} "
                         f"(image-to-video): pip install -U 'aigif[render]'")
                 pipe = _sub(pipe, self.i2v_class)
+            if "image" not in inspect.signature(type(pipe).__call__).parameters:
+                raise RenderError(f"model {meta.model!r} is a text-to-video checkpoint ({cls}): "
+                                  f"the file's conditioning image cannot be applied",
+                                  field="video.image")
+            kw["image"] = image
         pipe.scheduler = scheduler
         try:
             out = pipe(**kw)
         except ValueError as e:   # the pipeline's own argument checks (sizes, frame counts)
             raise RenderError(f"{type(pipe).__name__} refused the generation: {e}") from e
+        except NameError as e:    # diffusers' Wan I2V prompt cleaning calls ftfy unguarded
+            if "ftfy" in str(e):
+                raise MissingDependencyError(f"{type(pipe).__name__} needs ftfy: pip install "
+                                             f"-U 'aigif[render]' (or pip install ftfy)") from e
+            raise
         return VideoFrames(to_uint8(out.frames[0]), meta.video.fps)
+
+
+def _checkpoint_class(source, download: bool) -> str | None:
+    """The pipeline class ``model_index.json`` of ``source`` names (diffusers'
+    ``DiffusionPipeline.load_config``; a hub source fetches that one small file, at the
+    source's revision), or None when it cannot be read here (``from_pretrained`` then says
+    why)."""
+    if source.location is None:
+        return None
+    kw = {} if source.local else dict(revision=source.revision, local_files_only=not download)
+    try:
+        cfg = _diffusers().DiffusionPipeline.load_config(source.location, **kw)
+    except Exception:   # noqa: BLE001 - missing / unreadable: the load itself reports it
+        return None
+    name = cfg.get("_class_name") if isinstance(cfg, dict) else None
+    return name if isinstance(name, str) else None
