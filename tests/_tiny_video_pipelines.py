@@ -288,3 +288,28 @@ def build_wan_i2v(path):
                                    image_encoder=encoder,
                                    image_processor=CLIPImageProcessor(crop_size=32, size=32))
     return _save(pipe, Path(path))
+
+
+def build_cogvideox_i2v(path):
+    """A CogVideoX image-to-video checkpoint (``CogVideoXImageToVideoPipeline``: the
+    transformer takes the noisy latents and the image latents, 2 x 4 channels, with
+    learned positional embeddings of its sample size, as CogVideoX-5b-I2V's), the tiny
+    VAE and T5 of ``build_cogvideox``; diffusers' test sizes."""
+    import torch
+    from diffusers import (AutoencoderKLCogVideoX, CogVideoXDDIMScheduler,
+                           CogVideoXImageToVideoPipeline, CogVideoXTransformer3DModel)
+    torch.manual_seed(0)
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=2, attention_head_dim=16, in_channels=8, out_channels=4,
+        time_embed_dim=2, text_embed_dim=32, num_layers=1, sample_width=2, sample_height=2,
+        sample_frames=9, patch_size=2, temporal_compression_ratio=4, max_text_seq_length=8,
+        use_rotary_positional_embeddings=True, use_learned_positional_embeddings=True)
+    torch.manual_seed(0)
+    vae = AutoencoderKLCogVideoX(
+        in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8),
+        latent_channels=4, layers_per_block=1, norm_num_groups=2, temporal_compression_ratio=4)
+    pipe = CogVideoXImageToVideoPipeline(tokenizer=t5_tokenizer(), text_encoder=_t5(32),
+                                         vae=vae, transformer=transformer,
+                                         scheduler=CogVideoXDDIMScheduler())
+    return _save(pipe, Path(path))

@@ -5,7 +5,8 @@ loaded through ``from_pretrained``; ``tests/_tiny_video_pipelines.py``):
 
 - ``ltx_video`` with an image: ``LTXImageToVideoPipeline`` on the LTX weights;
 - ``wan`` on a Wan 2.1 I2V checkpoint (``model_index.json`` names
-  ``WanImageToVideoPipeline``): that pipeline, loaded as such;
+  ``WanImageToVideoPipeline``): that pipeline, loaded as such; ``cogvideox`` likewise on a
+  ``CogVideoXImageToVideoPipeline`` checkpoint;
 - ``stable_video_diffusion``: ``StableVideoDiffusionPipeline`` with the micro-conditioning
   of the syntax (fps, motion_bucket_id, noise_aug_strength, decode_chunk_size).
 """
@@ -60,6 +61,8 @@ def models(tmp_path_factory):
     register_model("tiny-i2v-ltx", out["ltx"], generator="ltx_video")
     register_model("tiny-wan-i2v", out["wan_i2v"])   # family read from model_index.json
     register_model("tiny-wan-t2v", out["wan"], generator="wan")
+    out["cog_i2v"] = tv.build_cogvideox_i2v(root / "cog_i2v")
+    register_model("tiny-cog-i2v", out["cog_i2v"])
     register_model("tiny-svd", out["svd"])         # family read from model_index.json
     return out
 
@@ -167,6 +170,28 @@ def test_wan_checkpoints_refuse_the_wrong_kind(models):
     with pytest.raises(RenderError, match="text-to-video checkpoint") as e:
         _render(_wan("tiny-wan-t2v", image=_png(_image(0))))
     assert e.value.field == "video.image"
+
+
+# --------------------------------------------------------------------------- CogVideoX I2V
+def test_cogvideox_i2v_checkpoint_equals_bare_call(models):
+    img = _image(8)
+    meta = GenerationMeta(model="tiny-cog-i2v", generator="cogvideox", prompt="a red fox",
+                          negative_prompt="blurry", seed=5, steps=2, guidance_scale=6.0,
+                          width=16, height=16, params={"max_sequence_length": 8},
+                          video=Video(frames=9, image=_png(img)))
+    assert aigif.registry.models.get("tiny-cog-i2v").generator == "cogvideox"
+    cache = PipelineCache(maxsize=1)
+    res = _render(meta, cache)
+    want = _bare("CogVideoXImageToVideoPipeline", models["cog_i2v"], image=img,
+                 prompt=meta.prompt, negative_prompt=meta.negative_prompt, width=16,
+                 height=16, num_frames=9, num_inference_steps=2, guidance_scale=6.0,
+                 max_sequence_length=8, seed=5)
+    assert res.video.frames.shape == (9, 16, 16, 3)
+    assert np.array_equal(res.video.frames, want)
+    other = _render(meta.replace(video=Video(frames=9, image=_png(_image(9)))), cache)
+    assert other.cache_hit and not np.array_equal(other.video.frames, res.video.frames)
+    with pytest.raises(RenderError, match="image-to-video checkpoint"):
+        _render(meta.replace(video=Video(frames=9)), cache)
 
 
 # --------------------------------------------------------------------------- SVD
@@ -277,10 +302,10 @@ def test_i2v_refusals(models):
     with pytest.raises(RenderError, match="video.image|conditioning image"):
         _render(_svd(None))
     # a text-to-video family cannot apply an image
-    cog = GenerationMeta(model="THUDM/CogVideoX-2b", generator="cogvideox", seed=1,
-                         prompt="x", video=Video(image=_png(_image(0, (4, 4)))))
+    hv = GenerationMeta(model="hunyuanvideo-community/HunyuanVideo", generator="hunyuan_video",
+                        seed=1, prompt="x", video=Video(image=_png(_image(0, (4, 4)))))
     with pytest.raises(RenderError, match="text-to-video only"):
-        get_backend("cogvideox").check(cog)
+        get_backend("hunyuan_video").check(hv)
     # SVD takes no prompt: warned, refused with strict=True
     meta = _svd(_png(_image(0)), prompt="a wave")
     with pytest.warns(AigifWarning, match="prompt"):

@@ -3,6 +3,11 @@
 Its schedulers are its own: ``cogvideox_ddim`` (CogVideoX-2b's ``CogVideoXDDIMScheduler``)
 and ``cogvideox_dpm`` (CogVideoX-5b's ``CogVideoXDPMScheduler``). CogVideoX-5b is usually
 run with ``params={"use_dynamic_cfg": True}``.
+
+Image-to-video: a CogVideoX I2V checkpoint (``model_index.json`` names
+``CogVideoXImageToVideoPipeline``, e.g. ``THUDM/CogVideoX-5b-I2V``) loads with that class and
+renders the file's conditioning image (``video.image``); it needs one, and a text-to-video
+checkpoint refuses one.
 """
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ __all__ = ["CogVideoXBackend"]
 class CogVideoXBackend(VideoBackend):
     key = "cogvideox"
     pipeline_class = "CogVideoXPipeline"
-    pipeline_classes = ("CogVideoXPipeline",)
+    pipeline_classes = ("CogVideoXPipeline", "CogVideoXImageToVideoPipeline")
+    i2v_checkpoint_class = "CogVideoXImageToVideoPipeline"
+    video_uses = frozenset({"frames", "fps", "image", "vae_tiling"})
     uses = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
                       "scheduler", "width", "height"})
     schedulers = frozenset({"cogvideox_ddim", "cogvideox_dpm"})
