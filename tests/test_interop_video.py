@@ -294,5 +294,58 @@ def test_bad_video_values_go_to_unmapped():
 def test_docs_name_the_video_nodes():
     doc = (Path(__file__).parents[1] / "docs" / "interop.md").read_text(encoding="utf-8")
     for word in ("VHS_VideoCombine", "WanImageToVideo", "LTXVConditioning",
-                 "ADE_AnimateDiffLoaderGen1", "expert_switch_step", "MAX_CONTAINER_TAGS"):
+                 "ADE_AnimateDiffLoaderGen1", "expert_switch_step", "MAX_CONTAINER_TAGS",
+                 "SVD_img2vid_Conditioning", "VideoLinearCFGGuidance"):
         assert word in doc, word
+
+
+#: ComfyUI's Stable Video Diffusion example graph (API format): image-only checkpoint,
+#: SVD conditioning, linear CFG guidance, KSampler, animated WebP at another rate
+SVD = {
+    "15": {"class_type": "ImageOnlyCheckpointLoader", "inputs": {"ckpt_name": "svd_xt.safetensors"}},
+    "23": {"class_type": "LoadImage", "inputs": {"image": "mountains.png"}},
+    "12": {"class_type": "SVD_img2vid_Conditioning", "inputs": {
+        "width": 1024, "height": 576, "video_frames": 14, "motion_bucket_id": 100, "fps": 6,
+        "augmentation_level": 0.05, "clip_vision": ["15", 1], "init_image": ["23", 0],
+        "vae": ["15", 2]}},
+    "14": {"class_type": "VideoLinearCFGGuidance", "inputs": {"min_cfg": 1.5, "model": ["15", 0]}},
+    "3": {"class_type": "KSampler", "inputs": {
+        "seed": 42, "steps": 20, "cfg": 2.5, "sampler_name": "euler", "scheduler": "karras",
+        "denoise": 1, "model": ["14", 0], "positive": ["12", 0], "negative": ["12", 1],
+        "latent_image": ["12", 2]}},
+    "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["15", 2]}},
+    "10": {"class_type": "SaveAnimatedWEBP", "inputs": {
+        "filename_prefix": "ComfyUI", "fps": 10, "lossless": False, "quality": 85,
+        "method": "default", "images": ["8", 0]}},
+}
+
+
+def test_svd_graph_imports_as_stable_video_diffusion():
+    """Every SVD widget that changes the frames reaches its field: the family, the hub
+    repo of the official file, frames and size of the conditioning, its fps (the
+    conditioning; the WebP's playback rate in params), motion bucket, augmentation, the
+    CFG ramp's two ends and the sampler; the image's name (its pixels are not in the
+    file) in params, so video.image stays empty."""
+    r = _graph(json.loads(json.dumps(SVD)))
+    m = r.meta
+    assert m.generator == "stable_video_diffusion"
+    assert m.model == "stabilityai/stable-video-diffusion-img2vid-xt"
+    assert (m.width, m.height, m.steps, m.seed, m.guidance_scale, m.scheduler) == \
+        (1024, 576, 20, 42, 2.5, "euler_karras")
+    v = m.video
+    assert (v.frames, v.fps, v.motion_bucket_id, v.noise_aug_strength, v.image) == \
+        (14, Fraction(6), 100, 0.05, None)
+    assert dict(m.params) == {"min_guidance_scale": 1.5, "init_image": "mountains.png",
+                              "output_fps": 10}
+    assert m.prompt == "" and not r.unmapped
+    f = aigif.loads(aigif.dumps(r.to_aigif()))
+    assert f.meta == m and f.is_video
+    # a fine-tune keeps its file name; a triangle CFG ramp has no diffusers equivalent
+    g = json.loads(json.dumps(SVD))
+    g["15"]["inputs"]["ckpt_name"] = "video/my_svd_finetune.safetensors"
+    g["14"]["class_type"] = "VideoTriangleCFGGuidance"
+    r = _graph(g)
+    assert (r.meta.model, r.meta.generator) == ("ckpt:video/my_svd_finetune.safetensors",
+                                                "stable_video_diffusion")
+    assert "min_guidance_scale" not in r.meta.params
+    assert r.unmapped == {"VideoTriangleCFGGuidance min_cfg": "1.5"}

@@ -3,7 +3,8 @@
 ``comfyui.graph_to_draft`` traces a graph's first pass as for an image; this module then
 says whether the graph made a video and with which diffusers video family
 (``animatediff``, ``cogvideox``, ``ltx_video``, ``wan``, ``text_to_video_sd``,
-``hunyuan_video``), and fills ``Draft.video`` (``aigif.Video`` keyword arguments):
+``hunyuan_video``, ``stable_video_diffusion``), and fills ``Draft.video`` (``aigif.Video``
+keyword arguments):
 
 * frames: the ``length`` of the latent the first pass samples (``EmptyHunyuanLatentVideo``,
   ``EmptyLTXVLatentVideo``, ``WanImageToVideo``, ``Wan22ImageToVideoLatent``,
@@ -11,7 +12,13 @@ says whether the graph made a video and with which diffusers video family
   a ``num_frames`` / ``frame_number`` input, or for AnimateDiff the empty latent's batch;
 * fps: the output node fed by the image chain (``CreateVideo`` / ``SaveAnimatedWEBP`` /
   ``SaveAnimatedPNG`` / ``SaveWEBM`` ``fps``, ``VHS_VideoCombine`` ``frame_rate``); for
-  LTX-Video the ``LTXVConditioning`` ``frame_rate`` the model is conditioned on;
+  LTX-Video the ``LTXVConditioning`` ``frame_rate`` the model is conditioned on, for Stable
+  Video Diffusion the ``SVD_img2vid_Conditioning`` ``fps``;
+* Stable Video Diffusion (``ImageOnlyCheckpointLoader`` + ``SVD_img2vid_Conditioning``):
+  ``motion_bucket_id``, ``augmentation_level`` as ``noise_aug_strength``, the
+  ``VideoLinearCFGGuidance`` ``min_cfg`` as ``params["min_guidance_scale"]`` (the sampler's
+  cfg is the maximum); the official checkpoint files (``svd.safetensors``,
+  ``svd_xt.safetensors``, ``svd_xt_1_1.safetensors``) as the hub repositories they come from;
 * flow_shift: ``ModelSamplingSD3`` ``shift`` on the model path (Wan, HunyuanVideo);
 * motion_adapter: the AnimateDiff motion model (``ADE_AnimateDiffLoaderGen1``,
   ``ADE_LoadAnimateDiffModel`` via ``ADE_UseEvolvedSampling``, ``AnimateDiffLoaderV1``...);
@@ -38,7 +45,7 @@ from ._common import to_float, to_int
 __all__ = ["family", "fill", "scheduler_key", "FLOW_FAMILIES", "VIDEO_FAMILIES"]
 
 VIDEO_FAMILIES = ("animatediff", "cogvideox", "ltx_video", "wan", "text_to_video_sd",
-                  "hunyuan_video")
+                  "hunyuan_video", "stable_video_diffusion")
 #: families whose models are flow-matching (ComfyUI euler + simple is flow Euler there)
 FLOW_FAMILIES = ("ltx_video", "wan", "hunyuan_video")
 _DEPTH = 48
@@ -52,6 +59,7 @@ _CLASS_FAMILY = (
     (("LTXV", "LTXAV"), "ltx_video"),
     (("HunyuanVideo", "EmptyHunyuanVideo15", "HyVideo"), "hunyuan_video"),
     (("CogVideo",), "cogvideox"),
+    (("SVD_img2vid",), "stable_video_diffusion"),
 )
 _CLIP_TYPES = {"wan": "wan", "ltxv": "ltx_video", "hunyuan_video": "hunyuan_video",
                "hunyuan_video_15": "hunyuan_video", "cogvideox": "cogvideox"}
@@ -66,6 +74,12 @@ _MOTION = {"mm_sd_v15_v2": "guoyww/animatediff-motion-adapter-v1-5-2",
            "v3_sd15_mm": "guoyww/animatediff-motion-adapter-v1-5-3",
            "mm_sd_v15": "guoyww/animatediff-motion-adapter-v1-5",
            "mm_sd_v14": "guoyww/animatediff-motion-adapter-v1-4"}
+#: the official SVD checkpoint files and the hub repositories that hold them
+_SVD = {"svd.safetensors": "stabilityai/stable-video-diffusion-img2vid",
+        "svd_image_decoder.safetensors": "stabilityai/stable-video-diffusion-img2vid",
+        "svd_xt.safetensors": "stabilityai/stable-video-diffusion-img2vid-xt",
+        "svd_xt_image_decoder.safetensors": "stabilityai/stable-video-diffusion-img2vid-xt",
+        "svd_xt_1_1.safetensors": "stabilityai/stable-video-diffusion-img2vid-xt-1-1"}
 _HUB = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}")
 _FILE_EXT = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".gguf", ".sft")
 # LTXVScheduler widgets that equal the schedule of diffusers' LTX-Video scheduler config
@@ -92,6 +106,9 @@ def _name_family(name: Any) -> str | None:
         return "text_to_video_sd"
     if "animatediff" in n:
         return "animatediff"
+    if re.search(r"(^|[^a-z])svd([^a-z]|$)", n) or "stable-video-diffusion" in n or \
+            "stable_video_diffusion" in n:
+        return "stable_video_diffusion"
     return None
 
 
@@ -397,6 +414,8 @@ def fill(g: Any, nodes: dict, main: list, v: dict, ckpt: Any, d: Any, fam: str |
         else:
             d.param("shift", shift)
     _i2v(g, first, d)
+    if fam == "stable_video_diffusion":
+        _svd(g, first, v, vid, d)
     if fam == "ltx_video":
         _ltx_schedule(g, first, d)
     if fam == "hunyuan_video" and "cfg" in d.params:
@@ -440,6 +459,10 @@ def _fps(g: Any, nodes: dict, main: list, first: dict, v: dict, fam: str | None,
             if g.cls(n) == "LTXVConditioning":
                 cond = _value(g, g.inputs(n).get("frame_rate"), ("frame_rate", "fps"))
                 break
+    if fam == "stable_video_diffusion":      # SVD conditions on its fps too
+        n = _svd_node(g, first)
+        if n is not None:
+            cond = _value(g, g.inputs(n).get("fps"), ("fps", "frame_rate"))
     fps = cond if cond is not None else out_fps
     if cond is not None and out_fps is not None and to_float(cond) != to_float(out_fps):
         more["output_fps"] = out_fps
@@ -487,6 +510,7 @@ def _i2v(g: Any, first: dict, d: Any) -> None:
     for _, n in _latent_nodes(g, first):
         ins = g.inputs(n)
         for k, p in (("start_image", "init_image"), ("image", "init_image"),
+                     ("init_image", "init_image"),
                      ("end_image", "end_image"), ("reference_image", "reference_image"),
                      ("ref_image", "reference_image")):
             if _is_link(ins.get(k)) and p not in d.params:
@@ -498,6 +522,35 @@ def _i2v(g: Any, first: dict, d: Any) -> None:
             s = to_float(_value(g, ins["strength"], ("strength",)))
             if s is not None and s != 1.0:
                 d.param("image_strength", s)
+
+
+def _svd_node(g: Any, first: dict) -> dict | None:
+    return next((n for _, n in _latent_nodes(g, first)
+                 if g.cls(n) == "SVD_img2vid_Conditioning"), None)
+
+
+def _svd(g: Any, first: dict, v: dict, vid: dict, d: Any) -> None:
+    """Stable Video Diffusion's micro-conditioning (``SVD_img2vid_Conditioning``) and the
+    linear CFG ramp's minimum (``VideoLinearCFGGuidance`` ``min_cfg``)."""
+    n = _svd_node(g, first)
+    if n is not None:
+        ins = g.inputs(n)
+        b = to_int(_value(g, ins.get("motion_bucket_id"), ("motion_bucket_id",)))
+        if b is not None:
+            vid["motion_bucket_id"] = b
+        a = to_float(_value(g, ins.get("augmentation_level"), ("augmentation_level",)))
+        if a is not None:
+            vid["noise_aug_strength"] = a
+    for _, m in _model_nodes(g, first, v):
+        cls = g.cls(m)
+        if cls == "VideoLinearCFGGuidance":
+            c = to_float(_value(g, g.inputs(m).get("min_cfg"), ("min_cfg",)))
+            if c is not None:
+                d.param("min_guidance_scale", c)
+            break
+        if cls == "VideoTriangleCFGGuidance":     # a ramp up and down: diffusers has none
+            d.keep("VideoTriangleCFGGuidance min_cfg", g.inputs(m).get("min_cfg"))
+            break
 
 
 def _ltx_schedule(g: Any, first: dict, d: Any) -> None:
@@ -555,6 +608,11 @@ def _model(d: Any, fam: str, ckpt: Any) -> None:
     checkpoint name."""
     d.generator = fam
     m = d.model or ""
+    if fam == "stable_video_diffusion" and isinstance(ckpt, str):
+        hub = _SVD.get(re.split(r"[\\/]", ckpt)[-1].lower())
+        if hub:
+            d.model, d.model_revision = hub, None
+            return
     if isinstance(ckpt, str) and _HUB.fullmatch(ckpt) and not ckpt.lower().endswith(_FILE_EXT):
         d.model, d.model_revision = ckpt, None
         return

@@ -108,6 +108,8 @@ PROBES = [
     # ComfyUI video workflows (comfyui_video): family names, hub ids, math-node input keys
     ("video-family-name", comfyui_video._name_family, lambda n: "wan" * (n // 3) + "x",
      40_000, [r"(^|[^a-z])wan([^a-z]|$)"]),
+    ("video-family-svd", comfyui_video._name_family, lambda n: "svd" * (n // 3) + "x",
+     40_000, [r"(^|[^a-z])svd([^a-z]|$)"]),
     ("video-hub-id", lambda v: comfyui_video._model(_common.Draft(), "wan", v),
      lambda n: "a" * (n // 2) + "/" + "a" * (n // 2) + "!", 40_000,
      [r"[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}"]),
