@@ -15,6 +15,7 @@ from . import io as _io
 from .bitstream.elements import Body
 from .bitstream.fastbody import parse_body as _fast_parse
 from .io import CHECK_SIZE, HEADER_SIZE, _to_bytes, dumps, element_bodies, loads, rewrite
+from .spec.models import IMAGE_TO_VIDEO_ONLY
 from .textcoding import encode_text
 
 __all__ = ["Issue", "ValidationReport", "validate"]
@@ -137,6 +138,10 @@ def _check_video(meta, warn) -> None:
             warn(Issue("video-field-unused", f"{name} is set but the {meta.generator} pipeline "
                        "has no such parameter: a renderer of this family cannot apply it",
                        f"video.{name}", severity="warning"))
+    if v.image is None and meta.generator in IMAGE_TO_VIDEO_ONLY:
+        warn(Issue("no-conditioning-image", f"{meta.generator} makes video from an image "
+                   "only, and the file has none: it cannot be rendered", "video.image",
+                   severity="warning"))
     if v.image is not None and v.image.codec.startswith("codec-"):
         warn(Issue("unknown-codec", f"conditioning image codec {v.image.codec[6:]} is not "
                    "known here", "video.image", severity="warning"))

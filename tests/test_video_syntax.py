@@ -279,3 +279,18 @@ def test_replace_keeps_or_drops_the_video():
     assert m.replace(seed=1).video.frames == 49
     assert m.replace(model="sd15", generator=None, video=None).video is None
     assert replace(m.video, frames=17).frames == 17
+
+
+def test_image_to_video_family_without_image_is_a_validation_warning():
+    """stable_video_diffusion makes video from an image only: a file of it without
+    ``video.image`` parses (the syntax allows it) but validate says it cannot render."""
+    svd = GenerationMeta(model="stabilityai/stable-video-diffusion-img2vid-xt",
+                         generator="stable_video_diffusion", seed=1)
+    r = aigif.validate(aigif.dumps(svd))
+    assert r.ok and [(i.code, i.field, i.severity) for i in r.issues
+                     if i.code == "no-conditioning-image"] == [
+        ("no-conditioning-image", "video.image", "warning")]
+    png = (VEC / "valid" / "70-video-svd-i2v.aigif").read_bytes()
+    assert "no-conditioning-image" not in {i.code for i in aigif.validate(png).issues}
+    assert "no-conditioning-image" not in {i.code for i in aigif.validate(
+        aigif.dumps(wan())).issues}

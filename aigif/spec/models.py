@@ -93,6 +93,10 @@ GENERATORS: tuple[GeneratorSpec, ...] = (
 
 GENERATOR_PRIVATE = range(1024, 2048)
 
+#: Video families that generate from a conditioning image only (spec "Codes: video
+#: generators", image-to-video): a file of one without ``video.image`` cannot be rendered.
+IMAGE_TO_VIDEO_ONLY: frozenset[str] = frozenset({"stable_video_diffusion"})
+
 # Well-known model codes start at 16 (see ModelKind). The revision column pins the hub
 # commit that regeneration loads (each seen as a snapshot of that repo in public code).
 MODELS: tuple[ModelSpec, ...] = (
