@@ -10,7 +10,7 @@ space gap not counted) and 0 (one table per position class): interpolated modifi
 Kneser-Ney, baked into integer tables by ``training/textcoding/train_cm2.py``. Every
 probability is an integer count; the coder is the exact range coder of ``rangecoder``.
 ``spec/text-coding.md`` (method 3) is the normative description; the table file is
-``data/cm2.bin.gz`` (frozen with the method code).
+``data/cm2.bin`` (frozen with the method code).
 """
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ class Model:
             pos += size
             return a
         self.units: list[str] = head["units"]
-        self.kinds: str = head["kinds"]          # per unit: e E u b g n f
+        self.kinds: str = head["kinds"]          # per unit: e u b g n f
         self.space = head["space"]                # unit id of the single-space gap
         nctx, nent = head["nctx"], head["nent"]
         self.keys = arr("Q", nctx)
@@ -254,6 +254,7 @@ class Model:
                 if pos == P_FIN:
                     raise MalformedError("word piece right after a word", field="text")
                 word.append(units[s])
+                nchars += len(units[s])      # a word's characters count piece by piece
                 if k == "f":
                     w = "".join(word)
                     word = []
@@ -263,7 +264,6 @@ class Model:
                         w = self._apply_case(dec, w, mode)
                         prev_mode = mode
                     out.append(w)
-                    nchars += len(w)
                     pos = P_FIN
                     gapcls = 2
                 else:
@@ -272,6 +272,8 @@ class Model:
             else:   # gap or UNI
                 if pos == P_MID:
                     raise MalformedError("gap inside a word", field="text")
+                if k == "b":
+                    raise MalformedError("text stream is corrupt (a BOS unit)", field="text")
                 if s == UNI:
                     ch = self._decode_uni(dec, prev_block)
                 else:
