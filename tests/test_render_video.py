@@ -256,3 +256,26 @@ def test_image_of_a_video_file_says_it_is_a_video(video_models):
     f = AigifFile(meta=_meta("t2vsd", video_models))
     with pytest.raises(RenderError, match="is a video"):
         f.image("render", device="cpu", cache=PipelineCache(maxsize=1))
+
+
+def test_video_model_codes_are_the_backends_pinned_repos():
+    """Model codes 34..41: each well-known video model is a hub repo its family's backend
+    pins, at the same revision, with its family's video defaults, and costs one byte of
+    model; rendering one without its weights names that revision."""
+    from aigif import spec
+    seen = []
+    for m in spec.MODELS:
+        fam = aigif.registry.generators.get(m.generator).defaults
+        if fam.video is None or m.hub_id is None:
+            continue
+        seen.append(m.code)
+        assert m.defaults.video == fam.video, m.key
+        assert get_backend(m.generator).hub_models[m.hub_id] == m.revision, m.key
+        meta = GenerationMeta(model=m.key, prompt="a cat", seed=1)
+        assert meta.generator == m.generator and meta.video == Video().resolve(fam.video)
+        hub = GenerationMeta(model=m.hub_id, generator=m.generator, prompt="a cat", seed=1)
+        # kind, family, id length, id, empty revision: 3 + id bytes more than the code
+        assert len(aigif.dumps(hub)) - len(aigif.dumps(meta)) == len(m.hub_id) + 3
+    assert seen == list(range(34, 42))
+    with pytest.raises(ModelNotAvailableError, match="0fad780a534b6463e45facd96134c9f345acfa5b"):
+        _render(GenerationMeta(model="wan21-t2v-1.3b", prompt="a cat", seed=1), download=False)

@@ -157,6 +157,9 @@ def valid_cases() -> dict[str, AigifFile]:
     files["73-video-fingerprint"] = AigifFile(meta=M(
         model="aigif-tiny-video", prompt="a red circle moving from left to right", seed=7),
         fingerprint=Fingerprint(2, 32, 32, bytes.fromhex("07aebf6e0acb0d46")))
+    # a well-known video model by code (37: Wan 2.1 T2V 1.3B, its defaults)
+    files["74-video-model-code"] = AigifFile(meta=M(model="wan21-t2v-1.3b", prompt="a cat",
+                                                    seed=1))
     # text method 3 (cm2, spec/text-coding.md part M3): a community-style prompt with
     # weights, a LoRA tag and mixed case, and a negative prompt (text-block vectors of the
     # method itself: spec/vectors/text/)
