@@ -47,6 +47,8 @@ def _cases() -> list[tuple[str, GenerationMeta]]:
     return [
         ("Wan 2.1 1.3B t2v, 81 f @ 16 fps, 832x480 (all family defaults)", GenerationMeta(**wan)),
         ("  same, hub revision pinned", GenerationMeta(**wan, model_revision=REV)),
+        ("  same, by model code wan21-t2v-1.3b (37, pinned)", GenerationMeta(
+            model="wan21-t2v-1.3b", prompt=PROMPT, seed=1234567890)),
         ("  same, 49 f @ 24000/1001 fps, 1280x720, flow_shift 5", GenerationMeta(
             **wan, width=1280, height=720,
             video=Video(frames=49, fps=Fraction(24000, 1001), flow_shift=5.0))),
@@ -60,6 +62,10 @@ def _cases() -> list[tuple[str, GenerationMeta]]:
         ("LTX-Video i2v, 97 f @ 24 fps, 67-byte PNG image", GenerationMeta(
             model="Lightricks/LTX-Video", generator="ltx_video", prompt=PROMPT,
             seed=1234567890, video=Video(frames=97, fps=24, image=Payload("png", TINY_PNG)))),
+        ("SVD-XT i2v, all family defaults, 67-byte PNG image", GenerationMeta(
+            model="stabilityai/stable-video-diffusion-img2vid-xt",
+            generator="stable_video_diffusion", seed=1234567890,
+            video=Video(image=Payload("png", TINY_PNG)))),
     ]
 
 
