@@ -105,7 +105,7 @@ def main() -> int:
             os.makedirs(os.path.dirname(os.path.abspath(a.baseline)), exist_ok=True)
             with open(a.baseline, "wb") as f_:
                 f_.write(train_cm2.fit(corp, log=lambda m: None,
-                                       **dict(train_cm2.BASELINE, brotli_quality=5)))
+                                       **dict(train_cm2.BASELINE, zstd_level=5)))
     else:
         print("(no --wheels: only T2I-CompBench and the hand-written set; zstd dictionary "
               "trained on the CompBench training part)\n")

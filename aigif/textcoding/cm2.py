@@ -174,8 +174,20 @@ class Model:
         self.case = [_Dense(c) for c in head["case"]]
         self.flag = [_Dense(c) for c in head["flag"]]
         self.uni = _Dense(uni_bucket_counts())
-        self.merges_raw = head["merges"]
+        merges = head["merges"]           # "a b\na b\n...": split on the first encode
+        if not isinstance(merges, str):
+            raise ValueError("merges is not a string")
+        self._merges_text = merges
         self._enc = None
+
+    @property
+    def merges_raw(self) -> list[list[str]]:
+        """The CLIP BPE merges in rank order (the encoder's; parsed on first use)."""
+        m = self.__dict__.get("_merges")
+        if m is None:
+            m = self.__dict__["_merges"] = [ln.split(" ") for ln in self._merges_text.split("\n")
+                                            if ln]
+        return m
 
     # ------------------------------------------------------------------ contexts
     def _table(self, key: int) -> int:
@@ -465,7 +477,8 @@ class Model:
     def lexicon_only(cls, units: list[str], kinds: str, space: int, merges: list) -> "Model":
         """A model without count tables: enough for ``events`` (training)."""
         m = cls.__new__(cls)
-        m.units, m.kinds, m.space, m.merges_raw, m._enc = units, kinds, space, merges, None
+        m.units, m.kinds, m.space, m._enc = units, kinds, space, None
+        m._merges_text = "".join(f"{a} {b}\n" for a, b in merges)
         return m
 
 
@@ -474,14 +487,16 @@ _lock = threading.Lock()
 
 
 def read_table_file(raw: bytes) -> Model:
-    """A model from the bytes of a table file (a brotli stream, spec method 3 §2)."""
-    import brotli
+    """A model from the bytes of a table file (one Zstandard frame, spec M3.2)."""
+    import zstandard
     try:
-        dec = brotli.Decompressor()
-        blob = dec.process(raw, output_buffer_limit=MAX_TABLE_BYTES + 1)
-        if len(blob) > MAX_TABLE_BYTES or not dec.is_finished():
-            raise MetaError("cm2 table file is corrupt or over its size bound")
-    except brotli.error as e:
+        size = zstandard.frame_content_size(raw)
+        if size < 0 or size > MAX_TABLE_BYTES:
+            raise MetaError("cm2 table file: no content size in its frame, or over 64 MiB")
+        blob = zstandard.ZstdDecompressor().decompress(raw, max_output_size=MAX_TABLE_BYTES)
+        if len(blob) != size:
+            raise MetaError("cm2 table file: its frame holds another size than it declares")
+    except zstandard.ZstdError as e:
         raise MetaError(f"cm2 table file is corrupt: {e}") from e
     return Model(blob)
 

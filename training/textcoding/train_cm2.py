@@ -34,7 +34,7 @@ import time
 from array import array
 from collections import Counter, defaultdict
 
-import brotli
+import zstandard
 
 from aigif.textcoding import cm2
 from aigif.textcoding.cm2 import (BOS0, BOS1, ESC, MAGIC, MODEL_VERSION, P_FIN, P_GAP, P_MID,
@@ -50,7 +50,8 @@ GAP_MIN = 20
 #: the shipped model (text method 3). ``mode="backoff", interp=False, empty_neg=0.0`` gives
 #: the plain interpolated absolute-discounting trigram the issue names as the baseline
 PARAMS = dict(order=3, min_ctx=(0, 1, 2, 2), beta0=0.3, synth=60000, mode="kn", interp=True,
-              case_prior=0.5, rank_prior=0.0, empty_neg=0.5, brotli_quality=11)
+              case_prior=0.5, rank_prior=0.0, empty_neg=0.5, zstd_level=19,
+              rank_mass=0.0, rank_c=200)
 #: the baseline of benchmarks/size.py
 BASELINE = dict(mode="backoff", interp=False, empty_neg=0.0)
 
@@ -352,9 +353,19 @@ def bake_kn(lex: Model, ctx, p: dict, log=print):
         use[k] = cont
     tables: dict[int, dict[int, int]] = {}
     probs: dict[int, dict[int, float]] = {}
+    rk = _piece_rank(lex) if p.get("rank_mass") else {}
     for pos in (P_GAP, P_FIN, P_MID):
         c0 = use[0].get(pos << 2, Counter())
         d = {s: c0.get(s, 0) + p["beta0"] for s in _legal(lex.kinds, pos)}
+        if rk:
+            # a Zipf prior over the word pieces by CLIP BPE merge rank (merges were learnt
+            # most frequent first, so a low rank is a frequent piece of real text): a
+            # fraction rank_mass of the table, for the pieces the corpora never showed
+            z = {s: 1.0 / (rk[s] + p["rank_c"]) for s in d if s in rk}
+            zs = sum(z.values())
+            mass = p["rank_mass"] * sum(d.values()) / (1 - p["rank_mass"])
+            for s_, v in z.items():
+                d[s_] += mass * v / zs
         tables[pos << 2] = _scale(d, 1 << 22)
         tot = sum(tables[pos << 2].values())
         probs[pos << 2] = {s: v / tot for s, v in tables[pos << 2].items()}
@@ -434,7 +445,7 @@ def dump(lex: Model, tables, case, flag, p) -> bytes:
     flagc = [list(_scale({m: row[m] + 0.5 for m in range(2)}, 1 << 12).values())
              for row in flag]
     head = {"version": MODEL_VERSION, "units": lex.units, "kinds": lex.kinds,
-            "space": lex.space, "merges": lex.merges_raw, "nctx": len(keys),
+            "space": lex.space, "merges": lex._merges_text, "nctx": len(keys),
             "nent": len(syms), "case": casec, "flag": flagc}
     hj = json.dumps(head, separators=(",", ":"), ensure_ascii=True).encode("ascii")
     if sys.byteorder != "little":  # pragma: no cover
@@ -443,7 +454,8 @@ def dump(lex: Model, tables, case, flag, p) -> bytes:
     hj += b" " * (-(12 + len(hj)) % 8)          # the arrays start 8-byte aligned
     blob = (MAGIC + struct.pack("<I", len(hj)) + hj + array("Q", keys).tobytes()
             + start.tobytes() + syms.tobytes() + cum.tobytes())
-    return brotli.compress(blob, quality=p.get("brotli_quality", 11), lgwin=24)
+    return zstandard.ZstdCompressor(level=p.get("zstd_level", 19), write_content_size=True,
+                                    write_checksum=True).compress(blob)
 
 
 def fit(c: dict, log=print, **over) -> bytes:
