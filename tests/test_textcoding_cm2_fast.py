@@ -287,7 +287,7 @@ def small_table(seed: int = 1, **bad) -> bytes:
     for c in case:
         c[rnd.randrange(4)] += 1
     head = {"version": cm2.MODEL_VERSION, "units": units, "kinds": "".join(k for _, k in UNITS),
-            "space": 4, "merges": [], "nctx": len(keys), "nent": len(syms), "case": case,
+            "space": 4, "merges": "", "nctx": len(keys), "nent": len(syms), "case": case,
             "flag": [[3, 1], [1, 3]]}
     hj = json.dumps(head, ensure_ascii=True).encode("ascii")
     hj += b" " * (-(12 + len(hj)) % 8)

@@ -9,7 +9,8 @@
  *
  * Decoder(keys, start, syms, cum, units, kinds, space, case, flag, uni, max_chars,
  *         malformed, limit) takes the loaded Model's arrays through the buffer protocol
- * without copying them (keys u64, start u32, syms u16, cum u32; a sequence of ints is copied),
+ * without copying them (keys u64, start u32, syms u16, cum u32; a sequence of ints or an
+ * unaligned buffer is copied),
  * the unit strings and kinds, the dense cumulative tables (case: 15 x 5, flag: 2 x 3, uni:
  * 4354 entries) and the two exception classes to raise. It refuses (ValueError) any table
  * that the reference would read differently from the rules below or would fail on with
@@ -98,8 +99,18 @@ static int arr_get(Arr *a, PyObject *obj, Py_ssize_t itemsize, const char *what)
                          (int)(8 * itemsize));
             return -1;
         }
-        a->p = a->view.buf;
         a->n = a->view.len / itemsize;
+        if ((uintptr_t)a->view.buf % itemsize) {    /* unaligned (an odd nent puts cum so):
+                                                      * an aligned copy */
+            a->owned = PyMem_Malloc(a->view.len ? a->view.len : 1);
+            if (!a->owned) { PyErr_NoMemory(); return -1; }
+            memcpy(a->owned, a->view.buf, a->view.len);
+            PyBuffer_Release(&a->view);
+            a->has_view = 0;
+            a->p = a->owned;
+            return 0;
+        }
+        a->p = a->view.buf;
         return 0;
     }
     PyObject *seq = PySequence_Fast(obj, what);
@@ -420,7 +431,7 @@ typedef struct {
 } Buf;
 
 static inline int buf_reserve(Buf *o, Py_ssize_t more) {
-    if (o->len + more <= o->cap) return 0;
+    if (o->buf && o->len + more <= o->cap) return 0;    /* (never NULL for memcpy) */
     Py_ssize_t cap = o->cap ? o->cap : 256;
     while (cap < o->len + more) cap *= 2;
     Py_UCS4 *b = PyMem_Realloc(o->buf, cap * sizeof(Py_UCS4));
