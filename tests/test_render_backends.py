@@ -11,6 +11,8 @@ from aigif.render.backends.base import ALL_FIELDS, DiffusersBackend
 from aigif.spec import GENERATORS, MODELS
 
 HUB_FAMILIES = ("sd", "sdxl", "sd3", "flux", "pixart_sigma", "lcm")
+#: video families with well-known hub models (model codes 34..41)
+VIDEO_HUB_FAMILIES = ("cogvideox", "ltx_video", "wan", "text_to_video_sd", "hunyuan_video")
 
 
 @pytest.mark.parametrize("key", HUB_FAMILIES)
@@ -29,7 +31,7 @@ def test_backend_declares_its_family(key):
 
 
 def test_every_well_known_model_has_a_backend_that_lists_it():
-    listed = {m for k in HUB_FAMILIES for m in get_backend(k).well_known}
+    listed = {m for k in HUB_FAMILIES + VIDEO_HUB_FAMILIES for m in get_backend(k).well_known}
     hub = {m.key for m in MODELS if m.hub_id}
     assert listed == hub
     assert set(BUILTIN_BACKENDS) == {g.key for g in GENERATORS}

@@ -21,6 +21,7 @@ class CogVideoXBackend(VideoBackend):
     pipeline_class = "CogVideoXPipeline"
     pipeline_classes = ("CogVideoXPipeline", "CogVideoXImageToVideoPipeline")
     i2v_checkpoint_class = "CogVideoXImageToVideoPipeline"
+    well_known = ("cogvideox-2b", "cogvideox-5b")
     video_uses = frozenset({"frames", "fps", "image", "vae_tiling"})
     uses = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
                       "scheduler", "width", "height"})

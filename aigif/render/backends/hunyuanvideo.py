@@ -14,6 +14,7 @@ class HunyuanVideoBackend(VideoBackend):
     key = "hunyuan_video"
     pipeline_class = "HunyuanVideoPipeline"
     pipeline_classes = ("HunyuanVideoPipeline",)
+    well_known = ("hunyuan-video",)
     uses = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
                       "scheduler", "width", "height"})
     flow = True

@@ -21,6 +21,7 @@ class LTXBackend(VideoBackend):
     pipeline_class = "LTXPipeline"
     pipeline_classes = ("LTXPipeline", "LTXImageToVideoPipeline")
     i2v_class = "LTXImageToVideoPipeline"
+    well_known = ("ltx-video",)
     uses = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
                       "scheduler", "width", "height"})
     flow = True

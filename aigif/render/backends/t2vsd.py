@@ -12,6 +12,7 @@ class TextToVideoSDBackend(VideoBackend):
     key = "text_to_video_sd"
     pipeline_class = "TextToVideoSDPipeline"
     pipeline_classes = ("TextToVideoSDPipeline",)
+    well_known = ("modelscope-t2v-1.7b",)
     call_params = {"eta": (float, int)}
     hub_models = {"damo-vilab/text-to-video-ms-1.7b": "338683c3175cde59b407a699af8fe68f4a2b8f74"}
 

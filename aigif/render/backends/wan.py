@@ -22,6 +22,7 @@ class WanBackend(VideoBackend):
     pipeline_class = "WanPipeline"
     pipeline_classes = ("WanPipeline", "WanImageToVideoPipeline")
     i2v_checkpoint_class = "WanImageToVideoPipeline"
+    well_known = ("wan21-t2v-1.3b", "wan21-t2v-14b", "wan22-t2v-a14b")
     uses = frozenset({"prompt", "negative_prompt", "seed", "steps", "guidance_scale",
                       "scheduler", "width", "height"})
     # UniPC / DPM-Solver++ on the model's flow sigmas, or flow-matching Euler
