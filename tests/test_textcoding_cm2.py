@@ -198,6 +198,10 @@ class _SpecRangeDecoder:
         return i
 
 
+#: reduced tables by (table, exclusion set) (the spec decoder's only cache; for speed)
+_REDUCED: dict = {}
+
+
 def _spec_run(t: dict, src) -> tuple[str, str]:
     """M3.3-M3.7: the two texts of a payload whose symbols ``src`` gives."""
     units, kinds, syms, cum, start = t["units"], t["kinds"], t["syms"], t["cum"], t["start"]
@@ -216,11 +220,31 @@ def _spec_run(t: dict, src) -> tuple[str, str]:
                 if key in t["table_of"]:
                     chain.append(t["table_of"][key])
             chain.append(t["table_of"][pos << 2])
+            excluded = set()                            # M3.4's exclusion set X
             for ti in chain:
                 a, e = start[ti], start[ti + 1] - 1
-                u = syms[src.sym(cum, a, e, ("unit", syms))]
+                if not excluded:
+                    u = syms[src.sym(cum, a, e, ("unit", syms))]
+                else:                                   # the table without X's entries
+                    ck = (id(cum), ti, frozenset(excluded))
+                    got = _REDUCED.get(ck)
+                    if got is None:
+                        ks, kc = [], [0]
+                        for i in range(a, e):
+                            if syms[i] not in excluded:
+                                ks.append(syms[i])
+                                kc.append(kc[-1] + cum[i + 1] - cum[i])
+                        if len(_REDUCED) > 512:
+                            _REDUCED.clear()
+                        got = _REDUCED[ck] = (ks, kc)
+                    ks, kc = got
+                    if kc[-1] == 0:
+                        raise MalformedError("every entry of a table excluded")
+                    u = ks[src.sym(kc, 0, len(ks), ("unit", ks))]
                 if u != ESC:
                     break
+                if e - a <= 256:                        # a small table excludes its symbols
+                    excluded.update(x for x in syms[a:e] if x != ESC)
             else:
                 raise MalformedError("ESC from the order-0 table")
             kind = kinds[u]

@@ -227,7 +227,10 @@ def test_cli_info_and_json_round_trip(tmp_path):
     assert json.loads(r.stdout)["video"]["frames"] == 49
     out = tmp_path / "o.aigif"
     assert run("encode", "--json", str(j), "-o", str(out)).returncode == 0
-    assert out.read_bytes() == src.read_bytes()
+    # the same file, but for the writer's choice of text method (not part of the
+    # canonical form: the vector predates text method 3)
+    assert aigif.loads(out.read_bytes()) == aigif.loads(src.read_bytes())
+    assert out.read_bytes() == aigif.dumps(aigif.loads(src.read_bytes()).meta)
 
 
 # --------------------------------------------------------------------------- bad bytes

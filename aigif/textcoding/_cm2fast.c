@@ -294,6 +294,8 @@ static int take_tables(Decoder *m) {
     m->mask = size - 1;
     m->shift = 64 - bits;
     for (Py_ssize_t t = 0; t < nctx; t++) {
+        if (t + 16 < nctx)      /* the slots are random: fetch ahead, many misses at once */
+            __builtin_prefetch(m->slots + hash_slot(m, keys[t + 16]), 1);
         uint64_t h = hash_slot(m, keys[t]);
         while (m->slots[h].b) h = (h + 1) & m->mask;
         m->slots[h] = (Slot){keys[t], start[t], start[t + 1] - 1};
@@ -444,6 +446,58 @@ static inline int buf_reserve(Buf *o, Py_ssize_t more) {
 static inline int is_alpha(Py_UCS4 c) { return (c | 32) >= 'a' && (c | 32) <= 'z'; }
 static inline Py_UCS4 to_upper(Py_UCS4 c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
 
+/* spec M3.4 exclusion: a table of at most EXCLUDE_MAX entries escaped from puts its symbols
+ * (ESC aside) in X; later tables of the chain are read without X's entries */
+#define EXCLUDE_MAX 256
+#define XMAX ((MAX_ORDER + 1) * EXCLUDE_MAX)   /* orders 3..0: each adds < EXCLUDE_MAX */
+
+static int cmp_ssize(const void *a, const void *b) {
+    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* dec_cum over entries lo..hi-1 less those whose symbol is in xs[0..nx) */
+static int64_t dec_cum_excl(Dec *d, const uint32_t *cum, const uint16_t *syms, Py_ssize_t lo,
+                            Py_ssize_t hi, const uint32_t *xs, int nx) {
+    Py_ssize_t rem[XMAX];
+    int nr = 0;
+    for (int q = 0; q < nx; q++) {
+        Py_ssize_t a = lo, b = hi;
+        while (a < b) {
+            Py_ssize_t mid = (Py_ssize_t)(((size_t)a + (size_t)b) / 2);
+            if (syms[mid] < xs[q]) a = mid + 1; else b = mid;
+        }
+        if (a < hi && syms[a] == xs[q]) rem[nr++] = a;
+    }
+    if (nr == 0) return dec_cum(d, cum, lo, hi, cum[hi]);
+    qsort(rem, (size_t)nr, sizeof rem[0], cmp_ssize);
+    int nu = 0;                                   /* unique (a symbol may be in X twice) */
+    for (int q = 0; q < nr; q++)
+        if (nu == 0 || rem[nu - 1] != rem[q]) rem[nu++] = rem[q];
+    uint64_t gone = 0;
+    for (int q = 0; q < nu; q++) gone += cum[rem[q] + 1] - cum[rem[q]];
+    uint64_t total = cum[hi] - gone;
+    if (total == 0) { d->err = E_RANGE; return -1; }
+    uint64_t r = d->rng / total;
+    uint64_t t = d->x / r;
+    if (t >= total) { d->err = E_RANGE; return -1; }
+    uint64_t before = 0;
+    for (int q = 0; q < nu; q++) {
+        if (cum[rem[q]] <= t + before) before += cum[rem[q] + 1] - cum[rem[q]];
+        else break;
+    }
+    uint64_t tt = t + before;
+    Py_ssize_t a = lo, b = hi;
+    while (a < b) {
+        Py_ssize_t mid = (Py_ssize_t)(((size_t)a + (size_t)b) / 2);
+        if (tt < cum[mid]) b = mid; else a = mid + 1;
+    }
+    Py_ssize_t i = a - 1;
+    uint64_t c = cum[i] - before;
+    if (renorm(d, d->x - r * c, r * (cum[i + 1] - cum[i])) < 0) return -1;
+    return i;
+}
+
 /* one text into o (from o->len on); returns E_NONE or an error kind */
 static int decode_text(const Decoder *m, Dec *d, int bos, int64_t *prev_block, Buf *o,
                        Buf *word) {
@@ -474,12 +528,18 @@ static int decode_text(const Decoder *m, Dec *d, int bos, int64_t *prev_block, B
             }
         }
         uint32_t s = ESC;
+        uint32_t xs[XMAX];
+        int nx = 0;
         for (int k = nh; k >= 0 && s == ESC; k--) {
             const Slot *t = chain[k];
             if (!t) continue;
-            int64_t i = dec_cum(d, cum, t->a, t->b, cum[t->b]);
+            int64_t i = nx ? dec_cum_excl(d, cum, m->syms, t->a, t->b, xs, nx)
+                           : dec_cum(d, cum, t->a, t->b, cum[t->b]);
             if (i < 0) return d->err;
             s = m->syms[i];
+            if (s == ESC && t->b - t->a <= EXCLUDE_MAX)
+                for (Py_ssize_t j = t->a; j < t->b; j++)
+                    if (m->syms[j] != ESC) xs[nx++] = m->syms[j];
         }
         if (s == ESC) return E_ORDER0;
         if (s == END) {

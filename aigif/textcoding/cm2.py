@@ -61,6 +61,9 @@ P_GAP, P_FIN, P_MID = 0, 1, 2
 C_LOWER, C_FIRST, C_UPPER, C_FLAGS = range(4)
 UNI_SAME = 4352
 MAX_ORDER = 3
+#: a table of at most this many entries (ESC included) that is escaped from excludes its
+#: symbols from the tables after it in the chain (spec M3.4)
+EXCLUDE_MAX = 256
 
 _SPLIT = re.compile(r"[0-9A-Za-z]+|[^0-9A-Za-z]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -92,6 +95,42 @@ class _SliceDecoder(Decoder):
     """The range decoder with a table lookup on a slice of one long cumulative array."""
     __slots__ = ()
 
+    def decode_index_excl(self, cum, a: int, b: int, rem: list[int]) -> int:
+        """``decode_index_range`` with the entries ``rem`` (ascending) taken out of the
+        table: total and cumulative counts less their frequencies (spec M3.4)."""
+        gone = 0
+        for j in rem:
+            gone += cum[j + 1] - cum[j]
+        total = cum[b] - gone
+        if total <= 0:
+            raise MalformedError("text stream is corrupt (code value past the range)",
+                                 field="text")
+        r = self.rng // total
+        x = self.x
+        t = x // r
+        if t >= total:
+            raise MalformedError("text stream is corrupt (code value past the range)",
+                                 field="text")
+        before = 0                  # frequencies of the removed entries before the symbol
+        for j in rem:
+            if cum[j] <= t + before:
+                before += cum[j + 1] - cum[j]
+            else:
+                break
+        i = bisect_right(cum, t + before, a, b) - 1
+        c = cum[i] - before
+        x -= r * c
+        rng = r * (cum[i + 1] - cum[i])
+        data, pos, n = self.data, self.pos, len(self.data)
+        while rng < BOTTOM:
+            if pos >= self._limit:
+                raise MalformedError("text stream ends before its last symbol", field="text")
+            rng <<= 8
+            x = (x << 8) | (data[pos] if pos < n else 0)
+            pos += 1
+        self.pos, self.x, self.rng = pos, x, rng
+        return i
+
     def decode_index_range(self, cum, a: int, b: int) -> int:
         """Decode an index ``a <= i < b`` of the table ``cum[a..b]`` (``cum[a] == 0``,
         total ``cum[b]``) without copying the slice."""
@@ -115,6 +154,19 @@ class _SliceDecoder(Decoder):
             pos += 1
         self.pos, self.x, self.rng = pos, x, rng
         return i
+
+
+def _removed(syms, a: int, b: int, excl: set) -> list[int]:
+    """Indexes of the entries of table ``a..b-1`` whose symbol is excluded, ascending."""
+    if len(excl) < b - a:
+        out = []
+        for x in excl:
+            i = bisect_left(syms, x, a, b)
+            if i < b and syms[i] == x:
+                out.append(i)
+        out.sort()
+        return out
+    return [i for i in range(a, b) if syms[i] in excl]
 
 
 class _Dense:
@@ -248,12 +300,19 @@ class Model:
         gapcls = 0
         syms, cum, start, kinds, units = self.syms, self.cum, self.start, self.kinds, self.units
         while True:
+            excl: set | None = None
             for t in self.chain(pos, hist):
                 a, b = start[t], start[t + 1] - 1
-                i = dec.decode_index_range(cum, a, b)
+                rem = _removed(syms, a, b, excl) if excl else None
+                i = dec.decode_index_excl(cum, a, b, rem) if rem else \
+                    dec.decode_index_range(cum, a, b)
                 s = syms[i]
                 if s != ESC:
                     break
+                if b - a <= EXCLUDE_MAX:
+                    if excl is None:
+                        excl = set()
+                    excl.update(syms[a:b - 1])      # all but the ESC entry
             else:
                 raise MalformedError("text stream is corrupt (escape from order 0)",
                                      field="text")
@@ -388,16 +447,29 @@ class Model:
 
     def _code(self, enc: Encoder, pos: int, hist: list[int], s: int) -> None:
         syms, cum, start = self.syms, self.cum, self.start
+        excl: set | None = None
         for t in self.chain(pos, hist):
             a, b = start[t], start[t + 1] - 1
             i = bisect_left(syms, s, a, b)
-            if i < b and syms[i] == s:
-                enc.encode(cum[i], cum[i + 1] - cum[i], cum[b])
+            found = i < b and syms[i] == s
+            if not found:
+                i = b - 1          # ESC is the last entry
+                if syms[i] != ESC:
+                    raise MetaError(f"cm2 model cannot code unit {s}")
+            gone = before = 0
+            if excl:
+                for j in _removed(syms, a, b, excl):
+                    f = cum[j + 1] - cum[j]
+                    gone += f
+                    if j < i:
+                        before += f
+            enc.encode(cum[i] - before, cum[i + 1] - cum[i], cum[b] - gone)
+            if found:
                 return
-            i = b - 1          # ESC is the last entry
-            if syms[i] != ESC:
-                raise MetaError(f"cm2 model cannot code unit {s}")
-            enc.encode(cum[i], cum[b] - cum[i], cum[b])
+            if b - a <= EXCLUDE_MAX:
+                if excl is None:
+                    excl = set()
+                excl.update(syms[a:b - 1])
         raise MetaError(f"cm2 model cannot code unit {s}")  # pragma: no cover
 
     def _encode_text(self, enc: Encoder, text: str, bos: int, prev_block: list[int]) -> None:

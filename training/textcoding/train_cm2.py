@@ -329,10 +329,11 @@ def _oldest(key: int) -> int:
 
 
 def bake_kn(lex: Model, ctx, p: dict, log=print):
-    """Interpolated modified Kneser-Ney, baked so that the escape chain *with exclusion*
-    (spec: a lower table never codes a symbol a higher table of the chain holds) codes
-    exactly the interpolated distribution: a stored context's entries are the interpolated
-    probabilities of its seen symbols, its ESC the rest of the mass."""
+    """Interpolated modified Kneser-Ney baked into the escape chain of spec M3.4: with
+    ``interp`` (the shipped model) a stored context's entries are its seen symbols'
+    interpolated probabilities and its ESC the mass the unseen ones need (the decoder's
+    exclusion of the seen symbols below makes that exact for tables of <= 256 entries);
+    without, the discounted counts and ESC = the interpolation weight."""
     order = p["order"]
     # counts per order: raw at the top order, continuation counts below (number of
     # distinct one-unit-longer contexts seen with the symbol; raw where the context
