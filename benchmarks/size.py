@@ -103,9 +103,10 @@ def main() -> int:
         if not os.path.exists(a.baseline):
             print(f"(building the trigram baseline {a.baseline}: ~2 minutes)", file=sys.stderr)
             os.makedirs(os.path.dirname(os.path.abspath(a.baseline)), exist_ok=True)
+            blob_ = train_cm2.fit(corp, log=lambda m: None,
+                                  **dict(train_cm2.BASELINE, zstd_level=5))
             with open(a.baseline, "wb") as f_:
-                f_.write(train_cm2.fit(corp, log=lambda m: None,
-                                       **dict(train_cm2.BASELINE, zstd_level=5)))
+                f_.write(blob_)
     else:
         print("(no --wheels: only T2I-CompBench and the hand-written set; zstd dictionary "
               "trained on the CompBench training part)\n")
@@ -140,6 +141,7 @@ def main() -> int:
     if os.path.exists(a.baseline):
         with open(a.baseline, "rb") as f_:
             extra["trigram"] = cm2.read_table_file(f_.read())
+        extra["trigram"].exclude_max = 0       # the plain backoff chain: no exclusion
     for spec_ in a.cm2:
         name_, path_ = spec_.split("=", 1)
         with open(path_, "rb") as f_:

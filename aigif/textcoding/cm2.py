@@ -265,6 +265,9 @@ class Model:
 
     # ------------------------------------------------------------------ decoding
     _fast_decode = None   # the compiled decoder's decode, made on first use (False: none)
+    #: spec M3.4's exclusion bound; method 3 is EXCLUDE_MAX. 0 turns exclusion off (the
+    #: plain backoff baseline of benchmarks/size.py; decoded in Python only)
+    exclude_max = EXCLUDE_MAX
 
     def _compiled_decode(self):
         """``_cm2fast.Decoder(...).decode`` over these tables (no copy of the arrays), or
@@ -282,6 +285,8 @@ class Model:
     def decode(self, data: bytes) -> tuple[str, str]:
         if USE_COMPILED:
             fast = self._fast_decode
+            if fast is None and self.exclude_max != EXCLUDE_MAX:
+                fast = self._fast_decode = False
             if fast is None:
                 fast = self._fast_decode = self._compiled_decode()
             if fast:
@@ -309,7 +314,7 @@ class Model:
                 s = syms[i]
                 if s != ESC:
                     break
-                if b - a <= EXCLUDE_MAX:
+                if b - a <= self.exclude_max:
                     if excl is None:
                         excl = set()
                     excl.update(syms[a:b - 1])      # all but the ESC entry
@@ -466,7 +471,7 @@ class Model:
             enc.encode(cum[i] - before, cum[i + 1] - cum[i], cum[b] - gone)
             if found:
                 return
-            if b - a <= EXCLUDE_MAX:
+            if b - a <= self.exclude_max:
                 if excl is None:
                     excl = set()
                 excl.update(syms[a:b - 1])
