@@ -302,6 +302,8 @@ def small_table(seed: int = 1, wide: bool = False, **bad) -> bytes:
         start.append(len(syms))
     if bad.get("sym_out_of_range"):
         syms[0] = n + 5
+    if bad.get("syms_unsorted"):      # (exclusion searches a table's ascending symbols)
+        syms[0], syms[1] = syms[1], syms[0]
     if bad.get("non_ascii_piece"):
         units[11] = "ç1"
     case = [[rnd.choice([0, 1, 5, 40]) for _ in range(4)] for _ in range(15)]
@@ -385,7 +387,8 @@ def test_exclusion_through_full_chains_of_256_entry_tables():
     assert "ok" in seen and any("escape from order 0" in x for x in seen)
 
 
-@pytest.mark.parametrize("bad", ["keys_unsorted", "sym_out_of_range", "non_ascii_piece"])
+@pytest.mark.parametrize("bad", ["keys_unsorted", "sym_out_of_range", "non_ascii_piece",
+                                 "syms_unsorted"])
 def test_tables_the_compiled_decoder_refuses_decode_with_the_reference(bad):
     m = cm2.Model(small_table(1, **{bad: True}))
     assert m._compiled_decode() is False

@@ -72,6 +72,7 @@ typedef struct {
     uint64_t mask;
     int shift;
     const struct Slot *order0[3];   /* the order-0 table of each position class */
+    int32_t *order0_index;          /* 3 x nunits: a unit's entry in that table, or -1 */
     Py_ssize_t nunits;
     Py_UCS4 *uchars;            /* the unit strings, concatenated */
     Py_ssize_t *uoff;           /* nunits + 1 */
@@ -193,6 +194,7 @@ static inline const Slot *find_table(const Decoder *m, uint64_t key) {
 static void Decoder_dealloc(Decoder *m) {
     arr_free(&m->akeys); arr_free(&m->astart); arr_free(&m->asyms); arr_free(&m->acum);
     PyMem_Free(m->slots);
+    PyMem_Free(m->order0_index);
     PyMem_Free(m->uchars);
     PyMem_Free(m->uoff);
     PyMem_Free(m->ukind);
@@ -277,6 +279,10 @@ static int take_tables(Decoder *m) {
                 PyErr_SetString(PyExc_ValueError, "a context table with a zero frequency");
                 return -1;
             }
+            if (i + 1 < b && syms[i] >= syms[i + 1]) {     /* exclusion merges on this */
+                PyErr_SetString(PyExc_ValueError, "a context table's symbols not ascending");
+                return -1;
+            }
             if (syms[i] != ESC && syms[i] >= m->nunits) {
                 PyErr_SetString(PyExc_ValueError, "a symbol outside the lexicon");
                 return -1;
@@ -300,12 +306,18 @@ static int take_tables(Decoder *m) {
         while (m->slots[h].b) h = (h + 1) & m->mask;
         m->slots[h] = (Slot){keys[t], start[t], start[t + 1] - 1};
     }
+    m->order0_index = PyMem_Malloc(3 * m->nunits * sizeof(int32_t));
+    if (!m->order0_index) { PyErr_NoMemory(); return -1; }
     for (int pos = 0; pos < 3; pos++) {
-        m->order0[pos] = find_table(m, (uint64_t)pos << 2);
-        if (!m->order0[pos]) {
+        const Slot *t = m->order0[pos] = find_table(m, (uint64_t)pos << 2);
+        if (!t) {
             PyErr_SetString(PyExc_ValueError, "no order-0 table");
             return -1;
         }
+        int32_t *ix = m->order0_index + pos * m->nunits;
+        for (Py_ssize_t u = 0; u < m->nunits; u++) ix[u] = -1;
+        for (uint32_t i = t->a; i < t->b; i++)
+            if (syms[i] != ESC) ix[syms[i]] = (int32_t)i;
     }
     return 0;
 }
@@ -451,29 +463,76 @@ static inline Py_UCS4 to_upper(Py_UCS4 c) { return c >= 'a' && c <= 'z' ? c - 32
 #define EXCLUDE_MAX 256
 #define XMAX ((MAX_ORDER + 1) * EXCLUDE_MAX)   /* orders 3..0: each adds < EXCLUDE_MAX */
 
-static int cmp_ssize(const void *a, const void *b) {
-    Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
-    return x < y ? -1 : x > y;
+/* X: ascending unit ids, no repeats (a table's symbols are strictly ascending) */
+typedef struct {
+    uint16_t v[XMAX];
+    int n;
+} XSet;
+
+/* X |= the symbols of entries a..b-1 other than ESC (ascending): a merge */
+static void xset_add(XSet *x, const uint16_t *syms, Py_ssize_t a, Py_ssize_t b) {
+    uint16_t out[XMAX];
+    int i = 0, k = 0;
+    Py_ssize_t j = a;
+    while (j < b && syms[j] == ESC) j++;
+    while (i < x->n || j < b) {
+        uint16_t v;
+        if (j >= b || (i < x->n && x->v[i] < syms[j])) {
+            v = x->v[i++];
+        } else {
+            v = syms[j];
+            if (i < x->n && x->v[i] == v) i++;
+            do j++; while (j < b && syms[j] == ESC);
+        }
+        out[k++] = v;
+    }
+    memcpy(x->v, out, (size_t)k * sizeof(uint16_t));
+    x->n = k;
 }
 
-/* dec_cum over entries lo..hi-1 less those whose symbol is in xs[0..nx) */
-static int64_t dec_cum_excl(Dec *d, const uint32_t *cum, const uint16_t *syms, Py_ssize_t lo,
-                            Py_ssize_t hi, const uint32_t *xs, int nx) {
-    Py_ssize_t rem[XMAX];
+/* the entries of a..b-1 whose symbol is in X, ascending: through the dense index of an
+ * order-0 table (ix), a merge of the two ascending lists, or a search of each member of X
+ * where the table is much longer than X */
+static int xset_find(const XSet *x, const uint16_t *syms, Py_ssize_t a, Py_ssize_t b,
+                     const int32_t *ix, Py_ssize_t *rem) {
     int nr = 0;
-    for (int q = 0; q < nx; q++) {
-        Py_ssize_t a = lo, b = hi;
-        while (a < b) {
-            Py_ssize_t mid = (Py_ssize_t)(((size_t)a + (size_t)b) / 2);
-            if (syms[mid] < xs[q]) a = mid + 1; else b = mid;
-        }
-        if (a < hi && syms[a] == xs[q]) rem[nr++] = a;
+    if (ix) {
+        for (int j = 0; j < x->n; j++)
+            if (ix[x->v[j]] >= 0) rem[nr++] = ix[x->v[j]];
+        return nr;
     }
-    if (nr == 0) return dec_cum(d, cum, lo, hi, cum[hi]);
-    qsort(rem, (size_t)nr, sizeof rem[0], cmp_ssize);
-    int nu = 0;                                   /* unique (a symbol may be in X twice) */
-    for (int q = 0; q < nr; q++)
-        if (nu == 0 || rem[nu - 1] != rem[q]) rem[nu++] = rem[q];
+    if (b - a <= 8 * (Py_ssize_t)x->n) {
+        Py_ssize_t i = a;
+        int j = 0;
+        while (i < b && j < x->n) {
+            if (syms[i] < x->v[j]) i++;
+            else if (syms[i] > x->v[j]) j++;
+            else { rem[nr++] = i++; j++; }
+        }
+        return nr;
+    }
+    Py_ssize_t lo = a;
+    for (int j = 0; j < x->n && lo < b; j++) {
+        uint16_t v = x->v[j];
+        Py_ssize_t step = 1;                    /* gallop from the last find, then bisect */
+        while (lo + step < b && syms[lo + step] < v) step *= 2;
+        Py_ssize_t l = lo + step / 2, h = lo + step < b ? lo + step : b;
+        while (l < h) {                         /* the first entry >= v in l..h (h: >= v) */
+            Py_ssize_t mid = (Py_ssize_t)(((size_t)l + (size_t)h) / 2);
+            if (syms[mid] < v) l = mid + 1; else h = mid;
+        }
+        if (l < b && syms[l] == v) rem[nr++] = l++;
+        lo = l;
+    }
+    return nr;
+}
+
+/* dec_cum over entries lo..hi-1 less those whose symbol is in X (M3.4) */
+static int64_t dec_cum_excl(Dec *d, const uint32_t *cum, const uint16_t *syms, Py_ssize_t lo,
+                            Py_ssize_t hi, const int32_t *ix, const XSet *x) {
+    Py_ssize_t rem[XMAX];
+    int nu = xset_find(x, syms, lo, hi, ix, rem);
+    if (nu == 0) return dec_cum(d, cum, lo, hi, cum[hi]);
     uint64_t gone = 0;
     for (int q = 0; q < nu; q++) gone += cum[rem[q] + 1] - cum[rem[q]];
     uint64_t total = cum[hi] - gone;
@@ -528,18 +587,17 @@ static int decode_text(const Decoder *m, Dec *d, int bos, int64_t *prev_block, B
             }
         }
         uint32_t s = ESC;
-        uint32_t xs[XMAX];
-        int nx = 0;
+        XSet xs;
+        xs.n = 0;
         for (int k = nh; k >= 0 && s == ESC; k--) {
             const Slot *t = chain[k];
             if (!t) continue;
-            int64_t i = nx ? dec_cum_excl(d, cum, m->syms, t->a, t->b, xs, nx)
-                           : dec_cum(d, cum, t->a, t->b, cum[t->b]);
+            int64_t i = !xs.n ? dec_cum(d, cum, t->a, t->b, cum[t->b])
+                : dec_cum_excl(d, cum, m->syms, t->a, t->b,
+                               k ? NULL : m->order0_index + pos * m->nunits, &xs);
             if (i < 0) return d->err;
             s = m->syms[i];
-            if (s == ESC && t->b - t->a <= EXCLUDE_MAX)
-                for (Py_ssize_t j = t->a; j < t->b; j++)
-                    if (m->syms[j] != ESC) xs[nx++] = m->syms[j];
+            if (s == ESC && t->b - t->a <= EXCLUDE_MAX) xset_add(&xs, m->syms, t->a, t->b);
         }
         if (s == ESC) return E_ORDER0;
         if (s == END) {
