@@ -25,7 +25,11 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 #define WINDOW_BYTES 6
 #define TOP ((uint64_t)1 << 48)
@@ -193,7 +197,7 @@ static inline const Slot *find_table(const Decoder *m, uint64_t key) {
 
 static void Decoder_dealloc(Decoder *m) {
     arr_free(&m->akeys); arr_free(&m->astart); arr_free(&m->asyms); arr_free(&m->acum);
-    PyMem_Free(m->slots);
+    free(m->slots);
     PyMem_Free(m->order0_index);
     PyMem_Free(m->uchars);
     PyMem_Free(m->uoff);
@@ -295,8 +299,17 @@ static int take_tables(Decoder *m) {
     while (size < 2 * (uint64_t)nctx) { size <<= 1; bits++; }
     if (bits == 0) { size = 2; bits = 1; }
     if (bits > 40) { PyErr_NoMemory(); return -1; }
-    m->slots = PyMem_Calloc(size, sizeof(Slot));
-    if (!m->slots) { PyErr_NoMemory(); return -1; }
+    /* 2 MiB aligned and, on Linux, in huge pages where the kernel has them: the lookups
+     * are random, so fewer TLB misses (a plain zeroed allocation elsewhere) */
+    size_t bytes = (size_t)size * sizeof(Slot);
+    void *mem = NULL;
+    if (posix_memalign(&mem, (size_t)2 << 20, bytes)) mem = NULL;
+    if (!mem) { PyErr_NoMemory(); return -1; }
+#if defined(MADV_HUGEPAGE)
+    madvise(mem, bytes, MADV_HUGEPAGE);
+#endif
+    memset(mem, 0, bytes);
+    m->slots = mem;
     m->mask = size - 1;
     m->shift = 64 - bits;
     for (Py_ssize_t t = 0; t < nctx; t++) {
