@@ -31,6 +31,14 @@
 #include <sys/mman.h>
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#define PREFETCH_W(p) __builtin_prefetch((p), 1)
+#else
+#define PREFETCH(p) ((void)0)
+#define PREFETCH_W(p) ((void)0)
+#endif
+
 #define WINDOW_BYTES 6
 #define TOP ((uint64_t)1 << 48)
 #define BOTTOM ((uint64_t)1 << 40)
@@ -303,7 +311,11 @@ static int take_tables(Decoder *m) {
      * are random, so fewer TLB misses (a plain zeroed allocation elsewhere) */
     size_t bytes = (size_t)size * sizeof(Slot);
     void *mem = NULL;
+#if defined(_WIN32)
+    mem = malloc(bytes);
+#else
     if (posix_memalign(&mem, (size_t)2 << 20, bytes)) mem = NULL;
+#endif
     if (!mem) { PyErr_NoMemory(); return -1; }
 #if defined(MADV_HUGEPAGE)
     madvise(mem, bytes, MADV_HUGEPAGE);
@@ -314,7 +326,7 @@ static int take_tables(Decoder *m) {
     m->shift = 64 - bits;
     for (Py_ssize_t t = 0; t < nctx; t++) {
         if (t + 16 < nctx)      /* the slots are random: fetch ahead, many misses at once */
-            __builtin_prefetch(m->slots + hash_slot(m, keys[t + 16]), 1);
+            PREFETCH_W(m->slots + hash_slot(m, keys[t + 16]));
         uint64_t h = hash_slot(m, keys[t]);
         while (m->slots[h].b) h = (h + 1) & m->mask;
         m->slots[h] = (Slot){keys[t], start[t], start[t + 1] - 1};
@@ -588,15 +600,15 @@ static int decode_text(const Decoder *m, Dec *d, int bos, int64_t *prev_block, B
             if (k > 1) key |= h1 << 20;
             if (k > 2) key |= h2 << 36;
             keys[k] = key;
-            __builtin_prefetch(m->slots + hash_slot(m, key));
+            PREFETCH(m->slots + hash_slot(m, key));
         }
         const Slot *chain[MAX_ORDER + 1];
         for (int k = nh; k >= 0; k--) {
             const Slot *t = chain[k] = k ? find_table(m, keys[k]) : m->order0[pos];
             if (t) {        /* fetch the entries of every table of the chain at once too */
-                __builtin_prefetch(cum + t->a);
-                __builtin_prefetch(cum + t->b);
-                __builtin_prefetch(m->syms + t->a);
+                PREFETCH(cum + t->a);
+                PREFETCH(cum + t->b);
+                PREFETCH(m->syms + t->a);
             }
         }
         uint32_t s = ESC;
