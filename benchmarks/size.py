@@ -223,7 +223,8 @@ def main() -> int:
     ms2 = [t * 1000 for t in times2]
     if ms2:
         print(f"\ncm2 encode+decode per prompt: median {statistics.median(ms2):.3f} ms, "
-              f"p95 {pct(ms2, 0.95):.3f} ms (n={len(ms2)}, pure Python); decode "
+              f"p95 {pct(ms2, 0.95):.3f} ms (n={len(ms2)}; encoder in Python, decoder "
+              f"{'compiled' if cm2.USE_COMPILED else 'pure Python'}); decode "
               f"{len(dec2) / sum(dec2):.0f} prompts/s")
     code2 = ("import time; t=time.perf_counter(); from aigif.textcoding import cm2; "
              "m=cm2.load_model(); t1=time.perf_counter(); m._prepare_encoder(); "
