@@ -124,14 +124,14 @@ def _spec_parse(raw: bytes) -> dict:
     if kinds[:4] != "eubb" or kinds[hd["space"]] != "g" or units[hd["space"]] != " ":
         raise MetaError("table file: special units")
     off = 12 + h
-    if len(b) != off + 8 * nctx + 4 * (nctx + 1) + 6 * nent:
+    if len(b) != off + 8 * nctx + 4 * (nctx + 1) + 6 * nent + 2 * (nent % 2):
         raise MetaError("table file: array sizes")
     keys = struct.unpack_from(f"<{nctx}Q", b, off)
     off += 8 * nctx
     start = struct.unpack_from(f"<{nctx + 1}I", b, off)
     off += 4 * (nctx + 1)
     syms = struct.unpack_from(f"<{nent}H", b, off)
-    off += 2 * nent
+    off += 2 * nent + 2 * (nent % 2)            # the padding (M3.2)
     cum = struct.unpack_from(f"<{nent}I", b, off)
     if any(x >= y for x, y in zip(keys, keys[1:])) or start[0] != 0 or start[-1] != nent:
         raise MetaError("table file: keys or starts")

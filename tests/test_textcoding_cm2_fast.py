@@ -315,7 +315,7 @@ def small_table(seed: int = 1, wide: bool = False, **bad) -> bytes:
     hj = json.dumps(head, ensure_ascii=True).encode("ascii")
     hj += b" " * (-(12 + len(hj)) % 8)
     return (cm2.MAGIC + struct.pack("<I", len(hj)) + hj + array("Q", keys).tobytes()
-            + start.tobytes() + syms.tobytes() + cum.tobytes())
+            + start.tobytes() + syms.tobytes() + b"\0\0" * (len(syms) % 2) + cum.tobytes())
 
 
 MESSAGES = ["code value past the range", "ends before its last symbol", "escape from order 0",

@@ -454,7 +454,7 @@ def dump(lex: Model, tables, case, flag, p) -> bytes:
             a.byteswap()
     hj += b" " * (-(12 + len(hj)) % 8)          # the arrays start 8-byte aligned
     blob = (MAGIC + struct.pack("<I", len(hj)) + hj + array("Q", keys).tobytes()
-            + start.tobytes() + syms.tobytes() + cum.tobytes())
+            + start.tobytes() + syms.tobytes() + b"\0\0" * (len(syms) % 2) + cum.tobytes())
     return zstandard.ZstdCompressor(level=p.get("zstd_level", 19), write_content_size=True,
                                     write_checksum=True).compress(blob)
 
