@@ -1,5 +1,6 @@
 """Property tests: round trips over generated metadata; arbitrary bytes raise only
 AigifError and never hang."""
+import math
 import string
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -7,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import aigif
 from aigif import GenerationMeta, Lora
 from aigif.meta import SCHEDULERS
-from aigif.spec import MODELS
+from aigif.spec import MAX_DECOMPRESSED_PIXELS, MODELS
 
 # Unicode without lone surrogates: CJK, emoji, combining marks, odd whitespace all included
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)
@@ -29,7 +30,8 @@ def metas(draw):
         kw["generator"] = draw(st.sampled_from(["sd", "sdxl", "flux"]))
         kw["model_revision"] = draw(st.one_of(st.none(), st.text("0123456789abcdef", min_size=1, max_size=40)))
     # a video model's frames x width x height must stay within the pixel budget
-    side = 4096 if GenerationMeta(model=model, **kw).video is not None else 16384
+    v = GenerationMeta(model=model, **kw).video
+    side = 16384 if v is None else math.isqrt(MAX_DECOMPRESSED_PIXELS // v.frames)
     return GenerationMeta(
         model=model, prompt=draw(prompt_like), negative_prompt=draw(prompt_like),
         seed=draw(st.one_of(st.none(), st.integers(0, 2**32 - 1), st.integers(0, 2**64 - 1))),
