@@ -6,6 +6,7 @@ package. Writes ``out/tiny_video.aigif`` (a few dozen bytes) and ``out/tiny_vide
 (the rendered frames, exact; Pillow only).
 
     python examples/tiny_video_demo.py "a blue square moving from top to bottom on a white background"
+    python examples/tiny_video_demo.py "a red square moving up on a black background" aigif-tiny-video-2
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ out.mkdir(exist_ok=True)
 
 prompt = sys.argv[1] if len(sys.argv) > 1 else \
     "a red circle moving from left to right on a white background"
-meta = aigif.GenerationMeta(model=VIDEO_MODEL_KEY, prompt=prompt, seed=7)
+model = sys.argv[2] if len(sys.argv) > 2 else VIDEO_MODEL_KEY   # or "aigif-tiny-video-2"
+meta = aigif.GenerationMeta(model=model, prompt=prompt, seed=7)
 
 # Generate the clip; the AIGIF bytes carry the syntax (8 frames at 8 fps: the defaults).
 clip, data = aigif.generate(meta)
@@ -34,7 +36,7 @@ apng = encode_video_file(clip.frames, clip.fps, ".apng")
 # Read the file back and regenerate its frames.
 again = aigif.open(out / "tiny_video.aigif").render().video
 
-print(f"model               : {VIDEO_MODEL_KEY} (embedded)")
+print(f"model               : {model} (embedded)")
 print(f"prompt              : {prompt}")
 print(f"out/tiny_video.aigif: {len(data)} bytes (syntax {len(aigif.dumps(meta))} B + "
       f"platform record)")

@@ -1,7 +1,7 @@
-"""Model codes 16 (aigif-tiny), 31 (aigif-tiny-2) and 32 (aigif-tiny-video) name these exact
-weights: files made with them regenerate exactly only if they never change. A retrained model
-gets a new code. (aigif-tiny-video's text encoder and tokenizer are aigif-tiny-2's, frozen by
-that directory's hash.)"""
+"""Model codes 16 (aigif-tiny), 31 (aigif-tiny-2), 32 (aigif-tiny-video) and 33
+(aigif-tiny-video-2) name these exact weights: files made with them regenerate exactly only
+if they never change. A retrained model gets a new code. (The video models' text encoder and
+tokenizer are aigif-tiny-2's, frozen by that directory's hash.)"""
 from importlib.resources import files
 
 import pytest
@@ -10,7 +10,8 @@ pytest.importorskip("torch")
 
 FROZEN = {"aigif_tiny": "f4c342716c8e6f693306870feb490b56",     # code 16
           "aigif_tiny_2": "81f971807e07b30acd429091d6750afe",   # code 31
-          "aigif_tiny_video": "de10bd914b3f53ad1bf09785305c1e82"}                           # code 32
+          "aigif_tiny_video": "de10bd914b3f53ad1bf09785305c1e82",   # code 32
+          "aigif_tiny_video_2": "c61f41d9784e57182d68308ba4930123"}  # code 33
 
 
 @pytest.mark.parametrize("directory", sorted(FROZEN))

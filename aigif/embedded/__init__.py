@@ -5,7 +5,8 @@ Submodules load lazily (torch is only imported by ``pipeline`` and ``backend``):
 - ``pipeline``  ``AigifTinyPipeline``, a pixel-space diffusers pipeline
 - ``backend``   the generator extension registered under ``"aigif_tiny"``
 - ``video_unet``, ``video_pipeline``, ``video_backend``  aigif-tiny-video, the text-to-video
-  model (``TinyVideoUNet``, ``AigifTinyVideoPipeline``, generator ``"aigif_tiny_video"``)
+  model (``TinyVideoUNet``, ``AigifTinyVideoPipeline``, generator ``"aigif_tiny_video"``;
+  models ``"aigif-tiny-video"`` and ``"aigif-tiny-video-2"``, the one that follows prompts)
 
 Training, the procedural dataset, the pixel checker and the tokenizer builder live outside
 the wheel, in ``training/embedded`` (``python -m training.embedded.train``).
@@ -22,7 +23,8 @@ PACKAGED: dict[str, str] = {"aigif-tiny": "aigif_tiny", "aigif-tiny-2": "aigif_t
 # Packaged video models (generator "aigif_tiny_video"), model key -> package data directory.
 VIDEO_MODEL_KEY = "aigif-tiny-video"
 VIDEO_GENERATOR_KEY = "aigif_tiny_video"
-VIDEO_PACKAGED: dict[str, str] = {"aigif-tiny-video": "aigif_tiny_video"}
+VIDEO_PACKAGED: dict[str, str] = {"aigif-tiny-video": "aigif_tiny_video",
+                                  "aigif-tiny-video-2": "aigif_tiny_video_2"}
 # A directory without its own text encoder and tokenizer shares these (stage-2 models
 # retrain only the UNet on top of the frozen text encoder of aigif-tiny).
 BASE_DIR = "aigif_tiny"
