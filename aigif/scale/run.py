@@ -286,7 +286,10 @@ def _run_processes(todo: list[Job], devs: list, options: dict, man: Manifest | N
         jobs = d.next(name)
         inflight[name] = jobs
         if jobs:
-            procs[name][1].send([asdict(j) for j in jobs])
+            try:
+                procs[name][1].send([asdict(j) for j in jobs])
+            except OSError:     # the worker died after its last answer (broken pipe): its
+                pass            # sentinel fires next and reports these jobs as failed
 
     for dev in devs:
         start(dev)
