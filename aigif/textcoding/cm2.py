@@ -97,8 +97,9 @@ class _SliceDecoder(Decoder):
     __slots__ = ()
 
     def decode_index_excl(self, cum, a: int, b: int, rem: list[int]) -> int:
-        """``decode_index_range`` with the entries ``rem`` (ascending) taken out of the
-        table: total and cumulative counts less their frequencies (spec M3.4)."""
+        """Decode an index ``a <= i < b`` of the table ``cum[a..b]`` (``cum[a] == 0``, total
+        ``cum[b]``, no copy of the slice) with the entries ``rem`` (ascending) taken out:
+        total and cumulative counts less their frequencies (spec M3.4)."""
         gone = 0
         for j in rem:
             gone += cum[j + 1] - cum[j]
@@ -122,30 +123,6 @@ class _SliceDecoder(Decoder):
         c = cum[i] - before
         x -= r * c
         rng = r * (cum[i + 1] - cum[i])
-        data, pos, n = self.data, self.pos, len(self.data)
-        while rng < BOTTOM:
-            if pos >= self._limit:
-                raise MalformedError("text stream ends before its last symbol", field="text")
-            rng <<= 8
-            x = (x << 8) | (data[pos] if pos < n else 0)
-            pos += 1
-        self.pos, self.x, self.rng = pos, x, rng
-        return i
-
-    def decode_index_range(self, cum, a: int, b: int) -> int:
-        """Decode an index ``a <= i < b`` of the table ``cum[a..b]`` (``cum[a] == 0``,
-        total ``cum[b]``) without copying the slice."""
-        total = cum[b]
-        r = self.rng // total
-        x = self.x
-        t = x // r
-        if t >= total:
-            raise MalformedError("text stream is corrupt (code value past the range)",
-                                 field="text")
-        i = bisect_right(cum, t, a, b) - 1
-        c = cum[i]
-        x -= r * c
-        rng = r * (cum[i + 1] - c)
         data, pos, n = self.data, self.pos, len(self.data)
         while rng < BOTTOM:
             if pos >= self._limit:
@@ -354,9 +331,7 @@ class Model:
             excl: set | None = None
             for t in self.chain(pos, hist):
                 a, b = start[t], start[t + 1] - 1
-                rem = _removed(syms, a, b, excl) if excl else None
-                i = dec.decode_index_excl(cum, a, b, rem) if rem else \
-                    dec.decode_index_range(cum, a, b)
+                i = dec.decode_index_excl(cum, a, b, _removed(syms, a, b, excl) if excl else ())
                 s = syms[i]
                 if s != ESC:
                     break
@@ -380,8 +355,8 @@ class Model:
                 if k == "f":
                     w = "".join(word)
                     word = []
-                    mode = -1 if w.isdigit() else dec.decode_index(
-                        self.case[prev_mode * 3 + gapcls].cum, self.case[prev_mode * 3 + gapcls].total)
+                    ct = self.case[prev_mode * 3 + gapcls]
+                    mode = -1 if w.isdigit() else dec.decode_index(ct.cum, ct.total)
                     if mode >= 0:
                         w = self._apply_case(dec, w, mode)
                         prev_mode = mode

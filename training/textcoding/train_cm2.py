@@ -50,8 +50,7 @@ GAP_MIN = 20
 #: the shipped model (text method 3). ``mode="backoff", interp=False, empty_neg=0.0`` gives
 #: the plain interpolated absolute-discounting trigram the issue names as the baseline
 PARAMS = dict(order=3, min_ctx=(0, 1, 2, 2), beta0=0.3, synth=60000, mode="kn", interp=True,
-              case_prior=0.5, rank_prior=0.0, empty_neg=0.5, zstd_level=19,
-              rank_mass=0.0, rank_c=200)
+              case_prior=0.5, rank_prior=0.0, empty_neg=0.5, zstd_level=19)
 #: the baseline of benchmarks/size.py
 BASELINE = dict(mode="backoff", interp=False, empty_neg=0.0)
 
@@ -354,19 +353,9 @@ def bake_kn(lex: Model, ctx, p: dict, log=print):
         use[k] = cont
     tables: dict[int, dict[int, int]] = {}
     probs: dict[int, dict[int, float]] = {}
-    rk = _piece_rank(lex) if p.get("rank_mass") else {}
     for pos in (P_GAP, P_FIN, P_MID):
         c0 = use[0].get(pos << 2, Counter())
         d = {s: c0.get(s, 0) + p["beta0"] for s in _legal(lex.kinds, pos)}
-        if rk:
-            # a Zipf prior over the word pieces by CLIP BPE merge rank (merges were learnt
-            # most frequent first, so a low rank is a frequent piece of real text): a
-            # fraction rank_mass of the table, for the pieces the corpora never showed
-            z = {s: 1.0 / (rk[s] + p["rank_c"]) for s in d if s in rk}
-            zs = sum(z.values())
-            mass = p["rank_mass"] * sum(d.values()) / (1 - p["rank_mass"])
-            for s_, v in z.items():
-                d[s_] += mass * v / zs
         tables[pos << 2] = _scale(d, 1 << 22)
         tot = sum(tables[pos << 2].values())
         probs[pos << 2] = {s: v / tot for s, v in tables[pos << 2].items()}
