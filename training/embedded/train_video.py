@@ -190,6 +190,9 @@ def main(argv: list[str] | None = None) -> None:
                          "the generator's own paths and colours (trajectory_loss)")
     ap.add_argument("--p-pair", type=float, default=video_dataset.P_PAIR,
                     help="share of two-object clips in training")
+    ap.add_argument("--fg-weight", type=float, default=0.0,
+                    help="extra weight of the v-loss on the objects' pixels (those that differ "
+                         "from the clip's background): loss weight 1 + this there, 1 elsewhere")
     ap.add_argument("--init", default=None,
                     help="stage 2: start from this saved model directory's unet/ (its EMA "
                          "weights), with a fresh optimiser and schedule")
@@ -265,7 +268,15 @@ def main(argv: list[str] | None = None) -> None:
         v = a.sqrt() * noise - (1 - a).sqrt() * x0
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step)
-        loss = F.mse_loss(unet(xt, t, cond).sample, v)
+        if args.fg_weight:
+            from .dataset import BACKGROUNDS
+            bg = torch.tensor([BACKGROUNDS[c.background] for c in clips], dtype=torch.float32)
+            bg = bg.div(127.5).sub(1).view(-1, 3, 1, 1, 1)
+            fg = ((x0 - bg).abs().amax(dim=1, keepdim=True) > 1e-3).float()
+            w = 1 + args.fg_weight * fg
+            loss = ((unet(xt, t, cond).sample - v) ** 2 * w).mean() / w.mean()
+        else:
+            loss = F.mse_loss(unet(xt, t, cond).sample, v)
         total = loss
         if args.traj_aux:
             keep = torch.tensor([float(bool(c)) for c in captions])
