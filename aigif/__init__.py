@@ -40,6 +40,7 @@ _LAZY = {
     "interop": "aigif.interop:",
     "codecs": "aigif.codecs:",
     "encode_image": "aigif.codecs:encode_image",
+    "features": "aigif.featuremap:features",
 }
 
 __all__ = [

@@ -352,7 +352,7 @@ def _check_codec(key: str, entry: Any) -> None:
                                 f"instance, got {type(entry).__name__} (no {attr!r})")
     if entry.key != key:
         raise RegistryError(f"codec key mismatch: registered as {key!r}, declares {entry.key!r}")
-    frozen = {c.name.lower(): int(c) for c in PixelCodec}
+    frozen = {c.name.lower().replace("_", "-"): int(c) for c in PixelCodec}
     if key in frozen:
         if entry.code != frozen[key]:
             raise RegistryError(f"codec {key!r} has the frozen code {frozen[key]}, "
@@ -370,8 +370,10 @@ codecs: Registry[Any] = Registry("codec", "aigif.codecs", _check_codec)
 
 def codec_code(key: str) -> int | None:
     """The numeric code of codec ``key`` (built-in or registered), or None."""
-    if isinstance(key, str) and key.upper() in PixelCodec.__members__:
-        return int(PixelCodec[key.upper()])
+    # a built-in key's enum name: upper case, "-" spelled "_" (omni-icm: OMNI_ICM)
+    name = key.upper().replace("-", "_") if isinstance(key, str) else None
+    if name is not None and "_" not in key and name in PixelCodec.__members__:
+        return int(PixelCodec[name])
     if key not in codecs:
         return None
     try:
@@ -383,8 +385,9 @@ def codec_code(key: str) -> int | None:
 def codec_kind(key: str) -> str | None:
     """``"video"`` or ``"image"``: what a payload of codec ``key`` holds (built-in codes by
     ``spec.VIDEO_CODECS``, a registered codec by its ``kind``); None for an unknown key."""
-    if isinstance(key, str) and key.upper() in PixelCodec.__members__:
-        return "video" if PixelCodec[key.upper()] in VIDEO_CODECS else "image"
+    name = key.upper().replace("-", "_") if isinstance(key, str) else None
+    if name is not None and "_" not in key and name in PixelCodec.__members__:
+        return "video" if PixelCodec[name] in VIDEO_CODECS else "image"
     if key not in codecs:
         return None
     try:
@@ -396,7 +399,7 @@ def codec_kind(key: str) -> str | None:
 def codec_key(code: int) -> str | None:
     """The key of the codec with numeric ``code`` (built-in or registered), or None."""
     if code in PixelCodec._value2member_map_:
-        return PixelCodec(code).name.lower()
+        return PixelCodec(code).name.lower().replace("_", "-")
     return codecs.key_for_code(code)
 
 

@@ -24,7 +24,7 @@ from ..validate import validate as check
 from ._common import check_output, console, fail, run_guarded, write_output
 
 #: feature modules under aigif/cli/ that add commands with ``register(app)``
-COMMAND_MODULES: tuple[str, ...] = ("pixels", "interop", "render")
+COMMAND_MODULES: tuple[str, ...] = ("pixels", "interop", "render", "features")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="AIGIF: AI-generated images stored as their generation syntax.")

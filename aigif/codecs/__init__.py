@@ -102,6 +102,8 @@ for _key, _ref in (("png", "aigif.codecs._pillow:PngCodec"),
                    ("h265", "aigif.codecs.video._av:H265Codec"),
                    ("ffv1", "aigif.codecs.video._av:Ffv1Codec")):
     codecs.register(_key, _ref, code=int(CodecCode[_key.upper()]))
+codecs.register("omni-icm", "aigif.codecs.learned.omni_icm:OmniIcmCodec",
+                code=int(CodecCode.OMNI_ICM))
 
 _instances: dict[str, Codec] = {}
 _lock = threading.Lock()

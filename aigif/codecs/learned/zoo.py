@@ -21,6 +21,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 MODELS: dict[str, tuple[str, str]] = {
     "sth-mshp-1": ("sth-mshp-1.safetensors", "mshp"),
     "sth-rdc-1": ("sth-rdc-1.safetensors", "rdc"),
+    "omni-icm-1": ("omni-icm-1.safetensors", "omni"),
 }
 
 _memory: dict[str, tuple[dict, bytes]] = {}
@@ -75,6 +76,9 @@ def load(key: str, dtype=None):
         elif arch == "rdc":
             from .rdc import RdcCoder
             coder = RdcCoder(tensors, dtype=dtype)
+        elif arch == "omni":
+            from .omni_icm_model import OmniCoder
+            coder = OmniCoder(tensors, dtype=dtype)
         else:
             raise KeyError(f"unknown architecture {arch!r}")
         _cache[(key, dtype)] = (coder, h)
