@@ -40,9 +40,12 @@ class AigifFile(FileData):
         """Regenerate the image (``aigif.render.render_file``; needs ``aigif[render]``)."""
         return _render.render_file(self, **kwargs)
 
-    def pixels(self):
+    def pixels(self, groups=None, fill=None):
         """Decode the pixel payload to a PIL image (``aigif.codecs.decode_payload``).
 
+        ``groups`` (a list of group ids; gitssic payloads only): decode only those regions
+        (their pixels equal a full decode's); the rest is ``fill`` (an (r, g, b) triple,
+        default mid-gray (128, 128, 128)). ``f.pixels(groups=[1, 3])``.
         Raises CodecError when there is no payload or it is corrupt, or when it is a video
         (a video payload's frames are ``.frames()``: one method, one return type),
         LimitExceededError when it declares more pixels than the limits allow.
@@ -50,7 +53,9 @@ class AigifFile(FileData):
         if self.payload is None:
             raise CodecError("this file has no pixel payload")
         _not_video(self.payload)
-        return _codecs.decode_payload(self.payload)
+        if groups is None and fill is not None:
+            raise CodecError("fill= is for a partial decode (groups=[...])")
+        return _codecs.decode_payload(self.payload, groups=groups, fill=fill)
 
     def frames(self):
         """Decode the video payload: ``aigif.render.VideoFrames`` (``.frames`` uint8
@@ -109,7 +114,8 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
          image: Any = None, fallback: str | None = None, quality: int | None = None,
          lossless: bool = False, effort: int | None = None, info: dict | None = None,
          text_method: int | None = None, meta: GenerationMeta | None = None,
-         video: Any = None, fps: Any = None, crf: int | None = None) -> int:
+         video: Any = None, fps: Any = None, crf: int | None = None,
+         groups: Any = None) -> int:
     """Write an AIGIF file; return the number of bytes written.
 
     Paths are written atomically (a new temporary file in the same folder, then a rename):
@@ -125,6 +131,9 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
     ("av1" by default, "vp9", "h264", "h265", "ffv1") at ``crf`` / ``lossless``; its frame
     rate is the VideoFrames', else ``fps``, else the generation's ``video.fps``; without
     meta it makes a pixels-only video file (spec 3.1: VIDEO set). Needs ``aigif[video]``.
+    ``groups`` (``fallback="gitssic"`` only): the regions a reader can decode alone, a 2-D
+    int array at pixel or 16 x 16 block resolution (ids 0..254; a block takes its pixels'
+    most frequent id) or an int k (automatic map of k regions); default automatic, 4.
     Raises MetaError / LimitExceededError / CodecError.
 
     Example::
@@ -148,10 +157,13 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
         f = replace(f, payload=_video_payload(f.meta, video, fps, fallback, crf, lossless))
     elif crf is not None or fps is not None:
         raise CodecError("crf= and fps= are for a video payload (video=)")
+    if groups is not None and (image is None or fallback != "gitssic"):
+        raise CodecError("groups= is for an image coded with fallback='gitssic'")
     if image is not None:
+        opts = {} if groups is None else {"groups": groups}
         f = replace(f, payload=_codecs.encode_payload(
             image, codec=fallback or _codecs.DEFAULT_CODEC, quality=quality,
-            lossless=lossless, effort=effort))
+            lossless=lossless, effort=effort, **opts))
     if info:
         f = replace(f, info={**f.info, **info})
     data = _io.dumps(f, text_method=text_method)

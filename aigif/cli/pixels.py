@@ -31,6 +31,9 @@ def decode(
     policy: str = typer.Option("auto", help="auto | pixels | render | prefer_render"),
     quality: Optional[int] = typer.Option(None, help="quality of a lossy output format"),
     force: bool = typer.Option(False, help="overwrite an existing output"),
+    groups: Optional[str] = typer.Option(
+        None, help="gitssic payloads: decode only these groups (ids, e.g. 1,3); the rest "
+                   "is mid-gray"),
 ) -> None:
     """Write the image of an .aigif file (its pixel payload, or regenerated per --policy)."""
     def go() -> None:
@@ -39,7 +42,18 @@ def decode(
         except ImportError:
             fail("decode needs Pillow: pip install 'aigif[images]'")
         check_output(output, force)
+        want = _group_ids(groups) if groups is not None else None
         f = aigif_open(file)
+        if want is not None:
+            if f.is_video or f.payload is None:
+                fail("--groups decodes a group-structured pixel payload (gitssic); this "
+                     "file has none")
+            im = f.pixels(groups=want)
+            save_image(im, output, force=force,
+                       **({} if quality is None else {"quality": quality}))
+            console.print(f"wrote {output} ({im.size[0]}x{im.size[1]} {im.mode}, groups "
+                          f"{','.join(map(str, want))} of the pixel payload; the rest mid-gray)")
+            return None
         if f.is_video:
             return _decode_video(f, output, policy, quality, force)
         res = f.image(policy=policy)
@@ -50,6 +64,16 @@ def decode(
         console.print(f"wrote {output} ({im.size[0]}x{im.size[1]} {im.mode}, "
                       f"from {res.path}{note})")
     run_guarded(go)
+
+
+def _group_ids(text: str) -> list[int]:
+    try:
+        ids = [int(t) for t in text.replace(" ", "").split(",") if t != ""]
+    except ValueError:
+        ids = []
+    if not ids or any(i < 0 for i in ids):
+        fail(f"--groups takes group ids separated by commas (e.g. 1,3), got {text!r}")
+    return ids
 
 
 def _decode_video(f, output: Path, policy: str, quality: Optional[int], force: bool) -> None:

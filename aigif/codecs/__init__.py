@@ -96,6 +96,7 @@ for _key, _ref in (("png", "aigif.codecs._pillow:PngCodec"),
                    ("jpeg", "aigif.codecs._pillow:JpegCodec"),
                    ("sth", "aigif.codecs.learned.sth:SthCodec"),
                    ("nvtc", "aigif.codecs.learned.nvtc:NvtcCodec"),
+                   ("gitssic", "aigif.codecs.learned.gitssic:GitssicCodec"),
                    ("av1", "aigif.codecs.video._av:Av1Codec"),
                    ("vp9", "aigif.codecs.video._av:Vp9Codec"),
                    ("h264", "aigif.codecs.video._av:H264Codec"),
@@ -213,9 +214,11 @@ def encode_payload(image: "Image.Image", codec: str = DEFAULT_CODEC, quality: in
                                    **opts))
 
 
-def decode_payload(payload: Payload) -> "Image.Image":
+def decode_payload(payload: Payload, **opts: Any) -> "Image.Image":
     """Decode a pixel payload to a loaded Pillow image.
 
+    ``opts`` go to the codec's ``decode`` (e.g. ``groups=[1, 3]`` for a codec with
+    ``partial = True``, gitssic: only those regions); a codec without them raises CodecError.
     Raises CodecError for corrupt, truncated or mislabelled bytes, LimitExceededError when
     the declared size is over ``aigif.spec.MAX_DECOMPRESSED_PIXELS`` (checked before any
     pixel is decoded), MissingDependencyError when the codec is not installed.
@@ -223,8 +226,12 @@ def decode_payload(payload: Payload) -> "Image.Image":
     from ._pillow import _wrap, check_size
     c = _resolve(payload.codec)
     what = f"{c.key} payload"
+    opts = {k: v for k, v in opts.items() if v is not None}
+    if opts.get("groups") is not None and not getattr(c, "partial", False):
+        raise CodecError(f"pixel codec {c.key!r} has no groups: only a group-structured "
+                         f"codec (gitssic) decodes regions alone")
     try:
-        im = c.decode(bytes(payload.data))
+        im = c.decode(bytes(payload.data), **opts)
         check_size(im.size, what)  # a third-party codec's output answers to the budget too
     except AigifError:
         raise

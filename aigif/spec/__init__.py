@@ -311,6 +311,7 @@ class PixelCodec(IntEnum):
     H264 = 10     # video: H.264 in MP4
     H265 = 11     # video: H.265 in MP4
     FFV1 = 12     # video: FFV1 (lossless, RGB) in Matroska
+    GITSSIC = 13  # learned: group-structured, regions decodable alone (aigif.codecs.learned.gitssic)
     OMNI_ICM = 14  # learned: coding for machines, features (aigif.codecs.learned.omni_icm)
     # 64..127 private
 

@@ -1,6 +1,8 @@
 """Regenerate the learned-codec payload vectors (spec/vectors/codecs).
 
-    python spec/vectors/make_codec_vectors.py [--check]
+    python spec/vectors/make_codec_vectors.py [--check] [--only PREFIX]
+
+(``--only gitssic`` regenerates only the vectors whose name starts with it.)
 
 For each learned pixel codec and the weights the reference library ships: a payload
 (``<name>.bin``, the codec's ``data``) made by the reference encoder from a fixed synthetic
@@ -9,7 +11,8 @@ image, and ``<name>.json`` with what a conforming decoder must reproduce:
 * ``integers_sha256``: SHA-256 of every integer the decoder derives from the stream
   before the float synthesis (sth version 1: z then y symbols, int32 little-endian;
   sth version 2: z symbols are not kept, the fixed-point latents as int64 little-endian;
-  nvtc: the index arrays of each sub-stream in order, int32 little-endian). These MUST be
+  nvtc: the index arrays of each sub-stream in order, int32 little-endian; gitssic: the
+  block map, then the fixed-point latents, int64 little-endian). These MUST be
   equal on every machine (the entropy model is integer).
 * ``pixels``: the reference decoder's pixels (``<name>.png``); a decoder MAY differ by
   float rounding in the synthesis, ``min_psnr_db`` is the bound the tests hold it to.
@@ -69,6 +72,10 @@ def decode_integers(codec: str, data: bytes) -> tuple[str, Image.Image]:
         loaded = nvtc.load_model(hd["model"])
         idx = nvtc.decode_indices(loaded, hd["width"], hd["height"], hd["streams"])
         return _sha(idx, "int32"), nvtc.synthesize(loaded, idx, hd["width"], hd["height"])
+    if codec == "gitssic":
+        c = C.get_codec("gitssic")
+        coder, blocks, y, p = c.decode_latents(data)
+        return _sha([blocks, y], "int64"), c.decode(data)
     raise ValueError(codec)
 
 
@@ -80,7 +87,16 @@ def cases():
                "sth-rdc-1") for lv in range(4)],
             ("sth-v2-L2-q30", "sth", {"quality": 30, "model": 2, "effort": 2}, "sth-rdc-1"),
             ("nvtc-q75", "nvtc", {"quality": 75}, "nvtc"),
-            ("nvtc-q30", "nvtc", {"quality": 30}, "nvtc")]
+            ("nvtc-q30", "nvtc", {"quality": 30}, "nvtc"),
+            ("gitssic-q75-map", "gitssic", {"quality": 75, "groups": _GITSSIC_MAP},
+             "gitssic-1"),
+            ("gitssic-q50-auto3", "gitssic", {"quality": 50, "groups": 3}, "gitssic-1")]
+
+
+#: an explicit block map for the 160 x 96 picture (6 x 10 blocks of 16 x 16): three groups
+_GITSSIC_MAP = [[0, 0, 0, 1, 1, 1, 1, 2, 2, 2], [0, 0, 1, 1, 1, 1, 2, 2, 2, 2],
+                [0, 0, 1, 1, 0, 1, 2, 2, 2, 2], [0, 0, 0, 1, 1, 1, 1, 2, 2, 1],
+                [0, 0, 0, 0, 1, 1, 1, 1, 1, 1], [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]]
 
 
 def _available(key: str) -> bool:
@@ -106,10 +122,23 @@ def invalid_cases(valid: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
     if "nvtc-q75" in valid:
         d = valid["nvtc-q75"]
         out["nvtc-truncated"] = (d[:-1], "sub-streams shorter than declared")
+    if "gitssic-q75-map" in valid:
+        d = valid["gitssic-q75-map"]
+        out["gitssic-truncated"] = (d[:-4], "stream lengths do not match the payload")
+        out["gitssic-version-2"] = (d[:4] + b"\x02" + d[5:], "version 2 is not defined")
+        out["gitssic-foreign-weights"] = (d[:6] + b"\0" * 8 + d[14:], "weights hash differs")
+        out["gitssic-huge"] = (d[:14] + struct.pack(">HH", 65535, 65535) + d[18:24]
+                               + struct.pack(">HH", 4096, 4096) + d[28:],
+                               "limit: size over the pixel budget")
+        out["gitssic-mask-frequency-0"] = (d[:29] + b"\0\0" + d[31:],
+                                           "mask event frequency f0 = 0 with 3 groups")
+        out["gitssic-group-length-moved"] = (
+            d[:41] + struct.pack(">I", struct.unpack_from(">I", d, 41)[0] + 4) + d[45:-4],
+            "len[0] declared 4 bytes longer, the payload 4 bytes shorter")
     return out
 
 
-def main(check: bool) -> int:
+def main(check: bool, only: str | None = None) -> int:
     import torch
     torch.set_num_threads(1)
     from aigif import codecs as C
@@ -117,6 +146,8 @@ def main(check: bool) -> int:
     valid = {}
     im = picture()
     for name, codec, kw, key in cases():
+        if only and not name.startswith(only):
+            continue
         if not _available(key):
             print(f"skip {name}: weights {key} not installed")
             continue
@@ -148,6 +179,8 @@ def main(check: bool) -> int:
         valid[name] = data
         print(f"wrote {name}: {len(data)} bytes")
     for name, (data, why) in invalid_cases(valid).items():
+        if only and not name.startswith(only):
+            continue
         codec = name.split("-")[0]
         p = HERE / "invalid" / f"{name}.bin"
         if check:
@@ -175,4 +208,6 @@ def main(check: bool) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main("--check" in sys.argv[1:]))
+    argv = sys.argv[1:]
+    sys.exit(main("--check" in argv, argv[argv.index("--only") + 1] if "--only" in argv
+                  else None))

@@ -21,6 +21,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 MODELS: dict[str, tuple[str, str]] = {
     "sth-mshp-1": ("sth-mshp-1.safetensors", "mshp"),
     "sth-rdc-1": ("sth-rdc-1.safetensors", "rdc"),
+    "gitssic-1": ("gitssic-1.safetensors", "gitssic"),
     "omni-icm-1": ("omni-icm-1.safetensors", "omni"),
 }
 
@@ -76,6 +77,9 @@ def load(key: str, dtype=None):
         elif arch == "rdc":
             from .rdc import RdcCoder
             coder = RdcCoder(tensors, dtype=dtype)
+        elif arch == "gitssic":
+            from .gitssic_model import GitSsicCoder
+            coder = GitSsicCoder(tensors, dtype=dtype)
         elif arch == "omni":
             from .omni_icm_model import OmniCoder
             coder = OmniCoder(tensors, dtype=dtype)
