@@ -158,6 +158,20 @@ def test_round_trip_and_partial_decode_equals_full_inside_groups(tiny):
     assert (red[pix != 1] == (255, 0, 0)).all()
 
 
+def test_group_ids_with_gaps_keep_their_numbers(tiny):
+    c = C.get_codec("gitssic")
+    b = np.zeros((3, 4), np.int64)
+    b[:, 2:] = 5                                  # ids 0 and 5: groups 1..4 are empty
+    data = c.encode(picture(64, 48), groups=b)
+    p = c._parse(data)
+    assert p["G"] == 6 and [e - a for a, e in p["subs"]][1:5] == [0, 0, 0, 0]
+    assert (c.block_map(data) == b).all()
+    full = np.asarray(c.decode(data))
+    five = np.asarray(c.decode(data, groups=[5]))
+    assert (five[:, 32:] == full[:, 32:]).all() and (five[:, :32] == 128).all()
+    assert (np.asarray(c.decode(data, groups=[2])) == 128).all()
+
+
 def test_partial_decode_reads_only_the_wanted_sub_streams(tiny):
     c = C.get_codec("gitssic")
     data = bytearray(c.encode(picture(96, 64), groups=blocks_for(96, 64, k=2)))

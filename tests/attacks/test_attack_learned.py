@@ -1,4 +1,4 @@
-"""Mutated learned-codec payloads (sth, nvtc; shipped weights) through decode_payload:
+"""Mutated learned-codec payloads (sth, nvtc, gitssic; shipped weights) through decode_payload:
 only AigifError escapes, each input ends quickly, nothing is built past the header checks."""
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _mutants(data: bytes, n: int, seed: int):
         yield data[:i] + b"\xff" + data[i + 1:]
 
 
-@pytest.mark.parametrize("key", ["sth", "nvtc"])
+@pytest.mark.parametrize("key", ["sth", "nvtc", "gitssic"])
 def test_mutated_learned_payloads_raise_only_aigif_errors(key):
     data = _payload(key)
     worst = 0.0
@@ -58,4 +58,22 @@ def test_mutated_learned_payloads_raise_only_aigif_errors(key):
         except aigif.AigifError:
             pass
         worst = max(worst, time.perf_counter() - t0)
+    assert worst < 10.0, worst
+
+
+def test_mutated_gitssic_payloads_through_partial_decodes_and_the_block_map():
+    """gitssic: the same mutants through a partial decode (groups=[1]) and through
+    ``block_map`` (the mask stream alone) raise only AigifError, quickly."""
+    data = _payload("gitssic")
+    c = C.get_codec("gitssic")
+    worst = 0.0
+    for m in _mutants(data, 60, seed=13):
+        for call in (lambda: C.decode_payload(Payload("gitssic", m), groups=[1]),
+                     lambda: c.block_map(m)):
+            t0 = time.perf_counter()
+            try:
+                call()
+            except aigif.AigifError:
+                pass
+            worst = max(worst, time.perf_counter() - t0)
     assert worst < 10.0, worst
