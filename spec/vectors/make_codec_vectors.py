@@ -12,7 +12,8 @@ image, and ``<name>.json`` with what a conforming decoder must reproduce:
   before the float synthesis (sth version 1: z then y symbols, int32 little-endian;
   sth version 2: z symbols are not kept, the fixed-point latents as int64 little-endian;
   nvtc: the index arrays of each sub-stream in order, int32 little-endian; gitssic: the
-  block map, then the fixed-point latents, int64 little-endian). These MUST be
+  block map, then the fixed-point latents, int64 little-endian; omni-icm: the feature
+  symbols, int32 little-endian: they are the features). These MUST be
   equal on every machine (the entropy model is integer).
 * ``pixels``: the reference decoder's pixels (``<name>.png``); a decoder MAY differ by
   float rounding in the synthesis, ``min_psnr_db`` is the bound the tests hold it to.
@@ -76,6 +77,10 @@ def decode_integers(codec: str, data: bytes) -> tuple[str, Image.Image]:
         c = C.get_codec("gitssic")
         coder, blocks, y, p = c.decode_latents(data)
         return _sha([blocks, y], "int64"), c.decode(data)
+    if codec == "omni-icm":
+        c = C.get_codec("omni-icm")
+        coder, sym, level, w, h = c.decode_symbols(data)
+        return _sha([sym], "int32"), Image.fromarray(coder.preview(sym, level, h, w), "RGB")
     raise ValueError(codec)
 
 
@@ -90,7 +95,9 @@ def cases():
             ("nvtc-q30", "nvtc", {"quality": 30}, "nvtc"),
             ("gitssic-q75-map", "gitssic", {"quality": 75, "groups": _GITSSIC_MAP},
              "gitssic-1"),
-            ("gitssic-q50-auto3", "gitssic", {"quality": 50, "groups": 3}, "gitssic-1")]
+            ("gitssic-q50-auto3", "gitssic", {"quality": 50, "groups": 3}, "gitssic-1"),
+            ("omni-icm-q50", "omni-icm", {"quality": 50}, "omni-icm-1"),
+            ("omni-icm-q0", "omni-icm", {"quality": 0}, "omni-icm-1")]
 
 
 #: an explicit block map for the 160 x 96 picture (6 x 10 blocks of 16 x 16): three groups
@@ -135,6 +142,16 @@ def invalid_cases(valid: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
         out["gitssic-group-length-moved"] = (
             d[:41] + struct.pack(">I", struct.unpack_from(">I", d, 41)[0] + 4) + d[45:-4],
             "len[0] declared 4 bytes longer, the payload 4 bytes shorter")
+    if "omni-icm-q50" in valid:
+        d = valid["omni-icm-q50"]
+        out["omni-icm-truncated"] = (d[:-4], "stream length does not match the payload")
+        out["omni-icm-level-5"] = (d[:18] + b"\x05" + d[19:], "level 5 is not defined")
+        out["omni-icm-foreign-weights"] = (d[:6] + b"\0" * 8 + d[14:], "weights hash differs")
+        out["omni-icm-shape-mismatch"] = (d[:21] + struct.pack(">H", d[21] * 256 + d[22] + 1)
+                                          + d[23:], "hy is not ceil(height / 8)")
+        out["omni-icm-huge"] = (d[:14] + struct.pack(">HH", 65535, 65535) + d[18:21]
+                                + struct.pack(">HH", 8192, 8192) + d[25:],
+                                "limit: size over the pixel budget")
     return out
 
 
@@ -181,7 +198,7 @@ def main(check: bool, only: str | None = None) -> int:
     for name, (data, why) in invalid_cases(valid).items():
         if only and not name.startswith(only):
             continue
-        codec = name.split("-")[0]
+        codec = "omni-icm" if name.startswith("omni-icm") else name.split("-")[0]
         p = HERE / "invalid" / f"{name}.bin"
         if check:
             if p.read_bytes() != data:
