@@ -156,6 +156,9 @@ def test_round_trip_and_partial_decode_equals_full_inside_groups(tiny):
         assert (part[~inside] == 128).all()
     red = np.asarray(c.decode(data, groups=[1], fill=(255, 0, 0)))
     assert (red[pix != 1] == (255, 0, 0)).all()
+    for bad in ((300, 0, 0), (1, 2), "ab"):
+        with pytest.raises(CodecError, match="fill"):
+            c.decode(data, groups=[1], fill=bad)
 
 
 def test_group_ids_with_gaps_keep_their_numbers(tiny):

@@ -406,7 +406,7 @@ class GitssicCodec(Codec):
             keep = np.isin(blocks, sorted(want)).repeat(BLOCK, 0).repeat(BLOCK, 1)
             try:
                 rgb[~keep[:p["h"], :p["w"]]] = np.asarray(fill, np.uint8).reshape(3)
-            except (ValueError, TypeError) as e:
-                raise CodecError(f"gitssic: fill must be an (r, g, b) triple, got "
+            except (ValueError, TypeError, OverflowError) as e:
+                raise CodecError(f"gitssic: fill must be an (r, g, b) triple of 0..255, got "
                                  f"{fill!r}") from e
         return Image.fromarray(rgb, "RGB")
