@@ -7,6 +7,7 @@ when installed."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -231,6 +232,37 @@ def test_training_loss_runs_and_filter_ablation_differs():
         loss = om.info_nce(net.embed(y), net.embed(y + 0.01)) - torch.log2(lik).mean()
         loss.backward()
         assert net.g_a[0].weight.grad is not None
+
+
+_TRAIN = Path(__file__).resolve().parents[1] / "training" / "codecs" / "train_omni_icm.py"
+
+
+@pytest.mark.skipif(not (_TRAIN.parents[2].parent / "shared" / "data" / "images"
+                         / "wikipedia-photos").is_dir(), reason="no training photos")
+def test_training_resumes_to_the_same_weights_and_the_seed_matters(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("train_omni_icm", _TRAIN)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    tiny = ["--N", "8", "--M", "12", "--batch", "4", "--size", "32", "--max-images", "2",
+            "--ckpt-every", "100"]
+    threads = torch.get_num_threads()
+
+    def train(run, steps, seed=0):
+        mod.main(["--run", str(tmp_path / run), "--steps", str(steps), "--seed", str(seed),
+                  *tiny])
+        return torch.load(tmp_path / run / "ckpt.pt", weights_only=False)
+
+    try:
+        train("resumed", 2)
+        a = train("resumed", 4)
+        b = train("straight", 4)
+        c = train("other", 4, seed=1)
+    finally:
+        torch.set_num_threads(threads)
+    assert a["step"] == b["step"] == 4
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert not torch.equal(a["model"]["g_a.0.weight"], c["model"]["g_a.0.weight"])
 
 
 shipped = pytest.mark.skipif(not zoo.available("omni-icm-1"), reason="no shipped omni-icm-1")

@@ -129,6 +129,8 @@ def main(argv=None):
     ap.add_argument("--no-filter", action="store_true")
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--max-images", type=int, default=None,
+                    help="train on the first N training photos only (tests)")
     ap.add_argument("--accelerate", action="store_true")
     ap.add_argument("--export", type=Path, default=None,
                     help="write the float16 safetensors of <run>/ckpt.pt here and stop")
@@ -137,6 +139,7 @@ def main(argv=None):
     args.run.mkdir(parents=True, exist_ok=True)
     ck = args.run / "ckpt.pt"
 
+    torch.manual_seed(args.seed)     # before the model: its initial weights come from it
     model = OmniIcm(args.N, args.M, filter=not args.no_filter)
     aux = [p for n, p in model.named_parameters() if n.startswith("prior.")]
     main_p = [p for n, p in model.named_parameters() if not n.startswith("prior.")]
@@ -167,7 +170,7 @@ def main(argv=None):
         from accelerate import Accelerator
         acc = Accelerator()
         model, opt = acc.prepare(model, opt)
-    images = load(train_files())
+    images = load(train_files()[:args.max_images])
     lo, hi = math.log2(min(STEPS) / STEP_ONE), math.log2(max(STEPS) / STEP_ONE)
     t0 = time.time()
 
