@@ -24,7 +24,10 @@ from .render.video import VideoFrames
 
 __all__ = ["AigifFile", "Payload", "Fingerprint", "RawElement", "ImageResult", "VideoResult",
            "POLICIES", "loads", "open_file", "save", "read_image", "read_video",
-           "encode_hybrid"]
+           "encode_hybrid", "GROUPS_INFO_KEY"]
+
+#: the info key (spec 6.3) that names a group-structured payload's groups (JSON id -> name)
+GROUPS_INFO_KEY = "gitssic.groups"
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,12 +43,56 @@ class AigifFile(FileData):
         """Regenerate the image (``aigif.render.render_file``; needs ``aigif[render]``)."""
         return _render.render_file(self, **kwargs)
 
+    def group_names(self) -> dict[int, str]:
+        """The names of the pixel payload's groups that the file's info records
+        (``"gitssic.groups"``, written by ``aigif.save(..., groups="objects")``): group id
+        -> name, e.g. ``{0: "background", 1: "red fox"}``; ``{}`` when it records none.
+        Raises CodecError when the entry is not a JSON object of id -> name."""
+        import json
+        text = self.info.get(GROUPS_INFO_KEY)
+        if text is None:
+            return {}
+        try:
+            d = json.loads(text)
+            out = {int(k): v for k, v in d.items()}
+            if any(not isinstance(v, str) or k < 0 for k, v in out.items()):
+                raise ValueError("names must be strings, ids >= 0")
+        except (ValueError, TypeError, AttributeError) as e:
+            raise CodecError(f"info {GROUPS_INFO_KEY!r} is not a JSON object of group id -> "
+                             f"name: {e}", field=f"info.{GROUPS_INFO_KEY}") from e
+        return out
+
+    def group_ids(self, groups) -> list[int]:
+        """Group ids of ``groups``: ints as they are, names looked up in
+        ``group_names()`` (case-insensitive; a name matches exactly, or as the only name
+        that contains it: "fox" finds "red fox"). CodecError for a name that matches none
+        or several."""
+        names = None
+        out = []
+        for g in groups:
+            if not isinstance(g, str) or g.strip().isdigit():
+                out.append(int(g))
+                continue
+            names = self.group_names() if names is None else names
+            want = g.strip().lower()
+            hits = [i for i, n in names.items() if n.lower() == want] or \
+                [i for i, n in names.items() if want in n.lower()]
+            if len(hits) != 1:
+                known = ", ".join(f"{i} {n!r}" for i, n in sorted(names.items())) or \
+                    "none recorded"
+                raise CodecError(f"group {g!r} {'is ambiguous' if hits else 'is not named'} "
+                                 f"in this file (groups: {known})")
+            out.append(hits[0])
+        return out
+
     def pixels(self, groups=None, fill=None):
         """Decode the pixel payload to a PIL image (``aigif.codecs.decode_payload``).
 
-        ``groups`` (a list of group ids; gitssic payloads only): decode only those regions
-        (their pixels equal a full decode's); the rest is ``fill`` (an (r, g, b) triple,
-        default mid-gray (128, 128, 128)). ``f.pixels(groups=[1, 3])``.
+        ``groups`` (a list of group ids or names; gitssic payloads only): decode only those
+        regions (their pixels equal a full decode's); the rest is ``fill`` (an (r, g, b)
+        triple, default mid-gray (128, 128, 128)). ``f.pixels(groups=[1, 3])``;
+        ``f.pixels(groups=["fox"])`` for a file whose info names its groups
+        (``group_names()``).
         Raises CodecError when there is no payload or it is corrupt, or when it is a video
         (a video payload's frames are ``.frames()``: one method, one return type),
         LimitExceededError when it declares more pixels than the limits allow.
@@ -55,6 +102,9 @@ class AigifFile(FileData):
         _not_video(self.payload)
         if groups is None and fill is not None:
             raise CodecError("fill= is for a partial decode (groups=[...])")
+        if groups is not None and not isinstance(groups, (str, bytes)) and \
+                any(isinstance(g, str) for g in groups):
+            groups = self.group_ids(groups)
         return _codecs.decode_payload(self.payload, groups=groups, fill=fill)
 
     def frames(self):
@@ -133,7 +183,12 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
     meta it makes a pixels-only video file (spec 3.1: VIDEO set). Needs ``aigif[video]``.
     ``groups`` (``fallback="gitssic"`` only): the regions a reader can decode alone, a 2-D
     int array at pixel or 16 x 16 block resolution (ids 0..254; a block takes its pixels'
-    most frequent id) or an int k (automatic map of k regions); default automatic, 4.
+    most frequent id), an int k (automatic map of k regions; default 4), or ``"objects"``:
+    the regions of the objects the prompt names, from the generator's cross-attention
+    (``aigif.render.object_groups``: regenerates the image here, with models already on
+    this machine), their names recorded in the file's info under ``"gitssic.groups"``
+    (``f.group_names()``); where the generator cannot tell, the automatic map, with an
+    ``AigifWarning`` saying why.
     Raises MetaError / LimitExceededError / CodecError.
 
     Example::
@@ -159,6 +214,12 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
         raise CodecError("crf= and fps= are for a video payload (video=)")
     if groups is not None and (image is None or fallback != "gitssic"):
         raise CodecError("groups= is for an image coded with fallback='gitssic'")
+    if isinstance(groups, str):
+        if groups != "objects":
+            raise CodecError(f"groups= takes a mask, an int k or 'objects', not {groups!r}")
+        groups, names = _render.object_groups(f, image)
+        if names:
+            f = replace(f, info={**f.info, GROUPS_INFO_KEY: _group_names_json(names)})
     if image is not None:
         opts = {} if groups is None else {"groups": groups}
         f = replace(f, payload=_codecs.encode_payload(
@@ -171,6 +232,12 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
         dest.write(data)
         return len(data)
     return write_atomic(dest, data)
+
+
+def _group_names_json(names: dict) -> str:
+    import json
+    return json.dumps({str(k): names[k] for k in sorted(names)}, ensure_ascii=False,
+                      separators=(",", ":"))
 
 
 def _video_payload(meta: GenerationMeta | None, video: Any, fps: Any, codec: str | None,

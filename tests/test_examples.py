@@ -58,3 +58,19 @@ def test_tiny_demo_main_job(tmp_path):
     assert "render exact  : True" in r.stdout
     size = (tmp_path / "out" / "tiny.aigif").stat().st_size
     assert f"out/tiny.aigif: {size} bytes" in r.stdout and size < 200
+
+
+def test_object_regions_example(tmp_path):
+    """Object regions from cross-attention, stored as gitssic groups named in the file."""
+    import pytest
+    pytest.importorskip("torch")
+    pytest.importorskip("constriction")
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "object_regions.py"),
+                        "a large red circle in the top left corner on a white background"],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                       env={**__import__("os").environ, "HF_HUB_OFFLINE": "1",
+                            "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr
+    assert "objects   : large red circle, white background" in r.stdout
+    assert "only 'large red circle' decoded" in r.stdout
+    assert (tmp_path / "out" / "object.png").is_file()

@@ -32,8 +32,8 @@ def decode(
     quality: Optional[int] = typer.Option(None, help="quality of a lossy output format"),
     force: bool = typer.Option(False, help="overwrite an existing output"),
     groups: Optional[str] = typer.Option(
-        None, help="gitssic payloads: decode only these groups (ids, e.g. 1,3); the rest "
-                   "is mid-gray"),
+        None, help="gitssic payloads: decode only these groups (ids, e.g. 1,3, or names "
+                   "the file records, e.g. 'red fox'); the rest is mid-gray"),
 ) -> None:
     """Write the image of an .aigif file (its pixel payload, or regenerated per --policy)."""
     def go() -> None:
@@ -48,11 +48,18 @@ def decode(
             if f.is_video or f.payload is None:
                 fail("--groups decodes a group-structured pixel payload (gitssic); this "
                      "file has none")
+            if any(isinstance(g, str) for g in want) and not f.group_names():
+                fail(f"--groups takes group ids separated by commas (e.g. 1,3), got "
+                     f"{groups!r}: this file names no groups (names work for files saved "
+                     f"with groups='objects')")
+            want = f.group_ids(want)
             im = f.pixels(groups=want)
             save_image(im, output, force=force,
                        **({} if quality is None else {"quality": quality}))
+            names = f.group_names()
+            said = ",".join(f"{g} ({names[g]})" if g in names else str(g) for g in want)
             console.print(f"wrote {output} ({im.size[0]}x{im.size[1]} {im.mode}, groups "
-                          f"{','.join(map(str, want))} of the pixel payload; the rest mid-gray)")
+                          f"{said} of the pixel payload; the rest mid-gray)")
             return None
         if f.is_video:
             return _decode_video(f, output, policy, quality, force)
@@ -66,13 +73,13 @@ def decode(
     run_guarded(go)
 
 
-def _group_ids(text: str) -> list[int]:
-    try:
-        ids = [int(t) for t in text.replace(" ", "").split(",") if t != ""]
-    except ValueError:
-        ids = []
-    if not ids or any(i < 0 for i in ids):
-        fail(f"--groups takes group ids separated by commas (e.g. 1,3), got {text!r}")
+def _group_ids(text: str) -> list:
+    """Ids (ints) and names (str, looked up in the file by ``AigifFile.group_ids``)."""
+    items = [t.strip() for t in text.split(",") if t.strip() != ""]
+    ids = [int(t) if t.lstrip("-").isdigit() else t for t in items]
+    if not ids or any(isinstance(i, int) and i < 0 for i in ids):
+        fail(f"--groups takes group ids or names separated by commas (e.g. 1,3 or "
+             f"'red fox'), got {text!r}")
     return ids
 
 

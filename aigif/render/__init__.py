@@ -17,7 +17,8 @@ __all__ = ["render_file", "render_meta", "generate", "RenderResult", "resolve_mo
            "register_model", "register_lora", "content_hash", "pipeline_cache", "PipelineCache",
            "current_platform", "image_fingerprint", "video_fingerprint", "psnr", "DiffusersBackend", "ModelSource",
            "register_backend", "get_backend", "VideoFrames",
-           "scheduler_class", "scheduler_key_for", "make_scheduler"]
+           "scheduler_class", "scheduler_key_for", "make_scheduler",
+           "object_map", "object_groups", "ObjectMap"]
 
 _WHERE = {
     "render_file": "engine", "render_meta": "engine", "generate": "engine",
@@ -31,6 +32,7 @@ _WHERE = {
     "register_backend": "backends", "get_backend": "backends", "VideoFrames": "video",
     "scheduler_class": "schedulers", "scheduler_key_for": "schedulers",
     "make_scheduler": "schedulers",
+    "object_map": "objects", "object_groups": "objects", "ObjectMap": "objects",
 }
 
 

@@ -7,12 +7,14 @@ recorded platform where it can (dtype, RNG device, CPU threads, determinism flag
 the initial noise from a seeded ``torch.Generator`` (CPU by default), runs the family's
 backend and checks the result against the file's fingerprint. A file with generation
 stages (``meta.stages``) or LoRAs renders through ``aigif.render.stages`` (every pass on the
-loaded pipeline's shared components; the stages' other models held with it).
+loaded pipeline's shared components; the stages' other models held with it); a video file's
+LoRAs are applied by its video family's backend around its one pipeline call.
 """
 from __future__ import annotations
 
 import re
 import secrets
+from contextlib import nullcontext
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -243,7 +245,10 @@ def _payload_image(f: FileData):
 
 
 def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCache,
-            download: bool, strict: bool, approximate: bool = False):
+            download: bool, strict: bool, approximate: bool = False, observe=None):
+    """(image, cache hit, timings, stages run). ``observe``: called with the loaded
+    pipeline, returns a context manager the generation runs in (``aigif.render.objects``
+    records cross-attention with it; it must not change the computation)."""
     if meta.seed is None:
         raise RenderError("the file records no seed, so its image cannot be regenerated",
                           field="seed")
@@ -261,8 +266,9 @@ def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCa
     pipe, hit = _load(backend, source, settings, cache, download, extra)
     t1 = time.perf_counter()
     run = None
-    with applied(settings):
-        if meta.stages or meta.loras:
+    with applied(settings), (observe(pipe) if observe is not None else nullcontext()):
+        # a video family applies the file's LoRAs in its own run (VideoBackend.run)
+        if meta.stages or (meta.loras and meta.video is None):
             run = _stages.run(backend, pipe, meta,
                               _stage_loader(pipe, backend, meta, settings, download),
                               strict=strict, approximate=approximate)
