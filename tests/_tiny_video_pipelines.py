@@ -313,3 +313,37 @@ def build_cogvideox_i2v(path):
                                          vae=vae, transformer=transformer,
                                          scheduler=CogVideoXDDIMScheduler())
     return _save(pipe, Path(path))
+
+
+# --------------------------------------------------------------------------- LoRAs
+#: family -> (the diffusers pipeline whose ``save_lora_weights`` writes the file, its
+#: transformer class), for the transformer video families
+LORA_TRANSFORMERS = {"wan": ("WanPipeline", "WanTransformer3DModel"),
+                     "ltx": ("LTXPipeline", "LTXVideoTransformer3DModel"),
+                     "cogvideox": ("CogVideoXPipeline", "CogVideoXTransformer3DModel"),
+                     "hunyuan": ("HunyuanVideoPipeline", "HunyuanVideoTransformer3DModel")}
+
+
+def build_video_lora(family: str, model_dir, path, *, rank: int = 4, seed: int = 7,
+                     weight_name: str = "lora.safetensors"):
+    """A LoRA for the tiny ``family`` model in ``model_dir`` (the transformer's attention
+    projections), made with peft on the saved transformer, random non-zero weights (a
+    fresh peft LoRA adds nothing: its B is zero), saved with the family pipeline's
+    ``save_lora_weights`` as safetensors, the format diffusers' video LoRA loaders read.
+    Returns the file's path."""
+    import diffusers
+    import torch
+    from peft import LoraConfig, get_peft_model_state_dict
+    pipe_cls, tr_cls = (getattr(diffusers, n) for n in LORA_TRANSFORMERS[family])
+    tr = tr_cls.from_pretrained(Path(model_dir) / "transformer", use_safetensors=True)
+    tr.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights=False,
+                              target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, p in tr.named_parameters():
+            if "lora_" in name:
+                p.normal_(0.0, 0.5)
+    path = Path(path)
+    pipe_cls.save_lora_weights(path, transformer_lora_layers=get_peft_model_state_dict(tr),
+                               weight_name=weight_name, safe_serialization=True)
+    return path / weight_name

@@ -7,7 +7,8 @@ recorded platform where it can (dtype, RNG device, CPU threads, determinism flag
 the initial noise from a seeded ``torch.Generator`` (CPU by default), runs the family's
 backend and checks the result against the file's fingerprint. A file with generation
 stages (``meta.stages``) or LoRAs renders through ``aigif.render.stages`` (every pass on the
-loaded pipeline's shared components; the stages' other models held with it).
+loaded pipeline's shared components; the stages' other models held with it); a video file's
+LoRAs are applied by its video family's backend around its one pipeline call.
 """
 from __future__ import annotations
 
@@ -266,7 +267,8 @@ def _render(meta: GenerationMeta, settings: RenderSettings, *, cache: PipelineCa
     t1 = time.perf_counter()
     run = None
     with applied(settings), (observe(pipe) if observe is not None else nullcontext()):
-        if meta.stages or meta.loras:
+        # a video family applies the file's LoRAs in its own run (VideoBackend.run)
+        if meta.stages or (meta.loras and meta.video is None):
             run = _stages.run(backend, pipe, meta,
                               _stage_loader(pipe, backend, meta, settings, download),
                               strict=strict, approximate=approximate)

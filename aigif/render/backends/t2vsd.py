@@ -15,6 +15,9 @@ class TextToVideoSDBackend(VideoBackend):
     well_known = ("modelscope-t2v-1.7b",)
     call_params = {"eta": (float, int)}
     hub_models = {"damo-vilab/text-to-video-ms-1.7b": "338683c3175cde59b407a699af8fe68f4a2b8f74"}
+    # the pipeline has diffusers' SD LoRA loader, but its UNet3DConditionModel has no
+    # load_lora_adapter (peft), so a LoRA of the UNet cannot be loaded into it
+    lora_loader = False
 
 
 backend = TextToVideoSDBackend()

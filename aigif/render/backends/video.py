@@ -19,6 +19,11 @@ the checkpoint itself is an image-to-video one (its ``model_index.json`` names t
 ``i2v_checkpoint_class``: Wan 2.1 I2V's ``WanImageToVideoPipeline``), on that class, loaded
 as such; such a checkpoint cannot render without an image, nor a text-to-video checkpoint
 whose pipeline takes no image with one.
+
+LoRAs: ``run`` loads the file's LoRAs into the pipeline with its own ``load_lora_weights``
+and activates them with ``set_adapters`` (``aigif.render.loras.LoraSession``, as for the
+image families), and unloads them after the call; ``check`` refuses them (naming
+``loras``) for a family whose pipeline cannot load one.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from typing import ClassVar, Mapping
 
 from ...codecs import decode_payload
 from ...errors import AigifError, MissingDependencyError, RenderError
+from ..loras import LoraSession
 from ..schedulers import spec_for
 from ..stages import _sub
 from ..video import VideoFrames, to_uint8
@@ -58,6 +64,8 @@ class VideoBackend(DiffusersBackend):
       is refused)
     - ``i2v_checkpoint_class``: the pipeline class of the family's image-to-video
       checkpoints (read from ``model_index.json``); such a checkpoint loads with it
+    - ``lora_loader``: False where the family's pipeline cannot load LoRAs although its
+      class has ``load_lora_weights`` (a file with LoRAs is refused, naming ``loras``)
 
     ``run`` returns ``aigif.render.VideoFrames`` (uint8 ``[T, H, W, 3]`` + fps): the pixels
     of the bare pipeline call with ``output_type="pil"``.
@@ -69,6 +77,7 @@ class VideoBackend(DiffusersBackend):
     i2v_class: ClassVar[str | None] = None
     needs_image: ClassVar[bool] = False
     i2v_checkpoint_class: ClassVar[str | None] = None
+    lora_loader: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ loading
     def load(self, source, *, dtype, device: str, download: bool = True,
@@ -87,10 +96,11 @@ class VideoBackend(DiffusersBackend):
         if video is None:
             raise RenderError(f"generator {self.key!r} makes video, but the file has no video "
                               f"element", field="video")
-        if meta.stages or meta.loras:
-            raise RenderError(f"generator {self.key!r}: generation stages and LoRAs of video "
-                              f"files are not rendered here", field="stages" if meta.stages
-                              else "loras")
+        if meta.stages:
+            raise RenderError(f"generator {self.key!r}: generation stages of video files are "
+                              f"not rendered here", field="stages")
+        if meta.loras:
+            self._check_lora_loader()
         super().check(meta, strict=strict)
         if video.image is not None and "image" not in self.video_uses:
             raise RenderError(f"generator {self.key!r} renders text-to-video only; the file's "
@@ -109,6 +119,21 @@ class VideoBackend(DiffusersBackend):
                 self._shift_option(meta) is None and video.flow_shift != dv.flow_shift:
             self._say(f"scheduler {meta.scheduler!r} has no flow shift; video.flow_shift "
                       f"{video.flow_shift!r} is ignored", strict)
+
+    def _check_lora_loader(self) -> None:
+        """RenderError naming ``loras`` when the family's diffusers pipeline class has no
+        LoRA loader (``load_lora_weights``: Stable Video Diffusion). A class diffusers does
+        not have (the embedded tiny model's) is checked on the loaded pipeline instead."""
+        if not self.lora_loader:
+            raise RenderError(f"generator {self.key!r}: {self.pipeline_class} cannot load "
+                              f"LoRAs, so the file's LoRAs cannot be applied", field="loras")
+        names = {self.pipeline_class, self.i2v_class, self.i2v_checkpoint_class} - {None}
+        for name in sorted(names):
+            cls = getattr(_diffusers(), name, None)
+            if cls is not None and not callable(getattr(cls, "load_lora_weights", None)):
+                raise RenderError(f"generator {self.key!r}: {name} has no LoRA loader "
+                                  f"(load_lora_weights), so the file's LoRAs cannot be "
+                                  f"applied", field="loras")
 
     # ------------------------------------------------------------------ scheduler
     @staticmethod
@@ -181,7 +206,19 @@ class VideoBackend(DiffusersBackend):
     def run(self, pipe, meta, generator) -> VideoFrames:
         """Render ``meta`` on a loaded pipeline; return its ``VideoFrames``. With a
         conditioning image, the call's ``image`` is that image, on ``i2v_class`` (built
-        from ``pipe``'s components) where the family declares one."""
+        from ``pipe``'s components) where the family declares one. The file's LoRAs
+        (``meta.loras``) are loaded with the pipeline's own ``load_lora_weights`` and
+        activated with ``set_adapters`` (``aigif.render.loras.LoraSession``, as for the
+        image families) for this call only: they are unloaded afterwards, whatever
+        happens, so the cached pipeline renders the next file without them."""
+        session = LoraSession()
+        try:
+            session.activate(pipe, meta.loras)
+            return self._run(pipe, meta, generator)
+        finally:
+            session.close()
+
+    def _run(self, pipe, meta, generator) -> VideoFrames:
         scheduler = self.scheduler(pipe, meta)
         self._vae_tiling(pipe, bool(meta.video.vae_tiling))
         kw = self.call_kwargs(meta, generator)
