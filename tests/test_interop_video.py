@@ -349,3 +349,95 @@ def test_svd_graph_imports_as_stable_video_diffusion():
                                                 "stable_video_diffusion")
     assert "min_guidance_scale" not in r.meta.params
     assert r.unmapped == {"VideoTriangleCFGGuidance min_cfg": "1.5"}
+
+
+# ----------------------------------------------------------------- LoRAs of video graphs
+def _lora_node(name, strength, model, clip=None):
+    if clip is None:
+        return {"class_type": "LoraLoaderModelOnly", "inputs": {
+            "lora_name": name, "strength_model": strength, "model": model}}
+    return {"class_type": "LoraLoader", "inputs": {
+        "lora_name": name, "strength_model": strength, "strength_clip": clip,
+        "model": model, "clip": ["1", 1]}}
+
+
+def test_video_graph_loras_reach_the_video_file():
+    """LoraLoaderModelOnly on a Wan graph (a distillation LoRA then a style LoRA), and a
+    LoraLoader (model + clip strengths) on an AnimateDiff graph: meta.loras, in the order
+    they apply, kept through the file."""
+    g = _wan()
+    g["60"] = _lora_node("wan/lightx2v_I2V_14B_480p_cfg_step_distill_rank64_bf16.safetensors",
+                         1.0, ["37", 0])
+    g["61"] = _lora_node("wan/paper_cut_style.safetensors", 0.6, ["60", 0])
+    g["54"]["inputs"]["model"] = ["61", 0]
+    r = _graph(g)
+    m = r.meta
+    assert m.generator == "wan" and m.video.frames == build.WAN_I2V["50"]["inputs"]["length"]
+    assert m.loras == (
+        aigif.Lora("wan/lightx2v_I2V_14B_480p_cfg_step_distill_rank64_bf16.safetensors", 1.0),
+        aigif.Lora("wan/paper_cut_style.safetensors", 0.6))
+    assert not r.unmapped
+    assert aigif.loads(aigif.dumps(r.to_aigif())).meta == m
+
+    g = json.loads(json.dumps(build.ANIMATEDIFF))
+    g["20"] = _lora_node("add_detail.safetensors", 0.8, ["1", 0], clip=0.5)
+    g["2"]["inputs"]["model"] = ["20", 0]
+    for nid in ("4", "5"):
+        g[nid]["inputs"]["clip"] = ["20", 1]
+    m = _graph(g).meta
+    assert m.generator == "animatediff" and m.video.frames == 24
+    assert m.loras == (aigif.Lora("add_detail.safetensors", 0.8, clip_weight=0.5),)
+    assert m.prompt == "a corgi running on the beach, waves, golden hour"
+
+
+def test_wan22_expert_loras_are_both_kept():
+    """Wan 2.2 A14B with a LoRA chain on each expert (LightX2V high / low noise): the
+    high-noise expert's in meta.loras, the low-noise expert's in params["loras_2"] (next
+    to params["model_2"]); none dropped."""
+    g = json.loads(json.dumps(build.WAN22))
+    g["90"] = _lora_node("wan22_lightx2v_high_noise.safetensors", 1.0, ["75", 0])
+    g["91"] = _lora_node("wan22_lightx2v_low_noise.safetensors", 0.8, ["76", 0])
+    g["92"] = _lora_node("low_style.safetensors", 0.5, ["91", 0])
+    g["82"]["inputs"]["model"] = ["90", 0]
+    g["86"]["inputs"]["model"] = ["92", 0]
+    r = _graph(g)
+    m = r.meta
+    assert m.loras == (aigif.Lora("wan22_lightx2v_high_noise.safetensors", 1.0),)
+    assert m.params["loras_2"] == ("wan22_lightx2v_low_noise.safetensors:0.8, "
+                                   "low_style.safetensors:0.5")
+    assert m.params["model_2"] == "ckpt:wan2.2_t2v_low_noise_14B_fp8_scaled.safetensors"
+    assert not r.unmapped
+    # without LoRAs on the low-noise expert there is no loras_2
+    g["86"]["inputs"]["model"] = ["76", 0]
+    assert "loras_2" not in _graph(g).meta.params
+
+
+def test_wanvideowrapper_lora_select_chain():
+    """ComfyUI-WanVideoWrapper: WanVideoLoraSelect nodes chained by prev_lora into the
+    WanVideoModelLoader's lora input (and WanVideoLoraSelectMulti)."""
+    g = {"198": {"class_type": "WanVideoModelLoader", "inputs": {
+            "model": "wan\\wan2.1_t2v_14B_fp8_e4m3fn.safetensors", "base_precision": "fp16",
+            "lora": ["300", 0]}},
+         "300": {"class_type": "WanVideoLoraSelect", "inputs": {
+             "lora": "Wan21_CausVid_14B_T2V_lora_rank32.safetensors", "strength": 0.7,
+             "prev_lora": ["301", 0], "low_mem_load": False}},
+         "301": {"class_type": "WanVideoLoraSelectMulti", "inputs": {
+             "lora_0": "style.safetensors", "strength_0": 1.0, "lora_1": "none",
+             "strength_1": 1.0, "low_mem_load": False}},
+         "232": {"class_type": "WanVideoTextEmbedBridge", "inputs": {"positive": ["234", 0],
+                                                                     "negative": ["235", 0]}},
+         "234": {"class_type": "CLIPTextEncode", "inputs": {"text": "a heron", "clip": ["233", 0]}},
+         "235": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["233", 0]}},
+         "240": {"class_type": "WanVideoEmptyEmbeds", "inputs": {
+             "width": 832, "height": 480, "num_frames": 81}},
+         "252": {"class_type": "WanVideoSampler", "inputs": {
+             "steps": 8, "cfg": 1.0, "shift": 8.0, "seed": 1234, "scheduler": "unipc",
+             "denoise_strength": 1.0, "model": ["198", 0], "text_embeds": ["232", 0],
+             "image_embeds": ["240", 0]}},
+         "253": {"class_type": "WanVideoDecode", "inputs": {"samples": ["252", 0]}},
+         "254": {"class_type": "VHS_VideoCombine", "inputs": {
+             "frame_rate": 16, "images": ["253", 0], "format": "video/h264-mp4"}}}
+    m = _graph(g).meta
+    assert m.generator == "wan" and (m.video.frames, m.video.fps) == (81, Fraction(16))
+    assert m.loras == (aigif.Lora("style.safetensors", 1.0),
+                       aigif.Lora("Wan21_CausVid_14B_T2V_lora_rank32.safetensors", 0.7))

@@ -400,6 +400,8 @@ def _model_of(g: _Graph, link: Any, loras: list, info: dict, depth: int = 0) -> 
         # (AnimateDiff loaders name a motion module and pass the checkpoint's model on)
         for k in ("model_name", "model", "model_path", "ckpt", "checkpoint"):
             if isinstance(ins.get(k), str) and ins[k]:
+                if _is_link(ins.get("lora")):      # WanVideoModelLoader <- WanVideoLoraSelect
+                    loras[0:0] = _lora_chain(g, ins["lora"])
                 return ins[k]
     if cls in _LORA_LOADERS or "lora_name" in ins:
         lo = make_lora(g.scalar(ins.get("lora_name")), g.scalar(ins.get("strength_model", 1.0)),
@@ -568,6 +570,30 @@ def _lora_stack(ins: dict) -> list:
             continue
         if lo is not None:
             out.append(lo)
+    return out
+
+
+def _lora_chain(g: _Graph, link: Any) -> list:
+    """LoRAs of a model loader's ``lora`` input (ComfyUI-WanVideoWrapper): a chain of
+    ``WanVideoLoraSelect`` nodes (``lora`` + ``strength``; ``prev_lora`` applies first)
+    or ``WanVideoLoraSelectMulti`` (``lora_0``.. + ``strength_0``..), in the order they
+    apply."""
+    out: list = []
+    seen: set = set()
+    while _is_link(link) and len(seen) < _MAX_DEPTH:
+        hit = g.node(link)
+        if hit is None or hit[0] in seen:
+            break
+        seen.add(hit[0])
+        ins = g.inputs(hit[1])
+        here = [lo for lo in _lora_stack(ins) if lo.name.lower() != "none"]
+        name = g.scalar(ins.get("lora"))
+        if isinstance(name, str) and name.lower() != "none":
+            lo = make_lora(name, g.scalar(ins.get("strength", 1.0)))
+            if lo is not None:
+                here.insert(0, lo)
+        out[0:0] = here
+        link = ins.get("prev_lora")
     return out
 
 

@@ -23,7 +23,8 @@ keyword arguments):
 * motion_adapter: the AnimateDiff motion model (``ADE_AnimateDiffLoaderGen1``,
   ``ADE_LoadAnimateDiffModel`` via ``ADE_UseEvolvedSampling``, ``AnimateDiffLoaderV1``...);
 * the Wan 2.2 two-expert ``KSamplerAdvanced`` hand-over: params ``model_2``,
-  ``expert_switch_step``, ``guidance_scale_2`` instead of a Refiner stage.
+  ``expert_switch_step``, ``guidance_scale_2`` instead of a Refiner stage, and the LoRAs
+  on the low-noise expert's model chain as ``loras_2`` (``name:weight, ...``).
 
 What has no typed field goes to ``params`` (context options, beta schedule, LTX scheduler
 shifts, the i2v image names) or ``unmapped``; the graph itself stays verbatim in ``source``.
@@ -40,7 +41,7 @@ from ..errors import MetaError
 from ..registry import generators
 from ..stages import Refiner
 from ..video import frame_rate
-from ._common import to_float, to_int
+from ._common import make_lora, to_float, to_int
 
 __all__ = ["family", "fill", "scheduler_key", "FLOW_FAMILIES", "VIDEO_FAMILIES"]
 
@@ -590,9 +591,18 @@ def _experts(g: Any, nodes: dict, main: list, v: dict, d: Any, stages: list,
         d.param("steps_2", st.steps)
     for k, x in st.params.items():
         d.param(f"{k}_2", x)
-    loras = getattr(st, "loras", None)
+    # the low-noise expert's own LoRAs (a Refiner stage has no LoRAs, so they are read
+    # from its model chain here): loader-nearest first, as the first pass's in meta.loras
+    loras = []
+    for _, n in _upstream(g, ins.get("model"), _MODEL_KEYS, 64):
+        li = g.inputs(n)
+        if "lora_name" in li:
+            lo = make_lora(_value(g, li.get("lora_name"), ("lora_name",)),
+                           _value(g, li.get("strength_model", 1.0), ("strength_model",)))
+            if lo is not None and lo.name != "None":
+                loras.insert(0, lo)
     if loras:
-        d.keep("model_2 loras", ", ".join(f"{lo.name}:{lo.weight:g}" for lo in loras))
+        d.param("loras_2", ", ".join(f"{lo.name}:{lo.weight:g}" for lo in loras))
     for _, n in _upstream(g, ins.get("model"), _MODEL_KEYS, 64):
         if g.cls(n) in ("ModelSamplingSD3", "ModelSamplingAuraFlow"):
             s2 = to_float(_value(g, g.inputs(n).get("shift"), ("shift",)))
