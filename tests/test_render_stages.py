@@ -325,6 +325,34 @@ def test_lora_applied_and_unloaded(models, cache, lora):
     assert _same(clip.image, res.image)
 
 
+def test_lora_loader_failure_is_a_render_error_and_leaves_no_adapter(models, lora):
+    """A pipeline's load_lora_weights failing with something other than ValueError (here an
+    AttributeError after the UNet's layers went in, as when a later component has no
+    load_lora_adapter) is a RenderError naming the LoRA and the pipeline class, and the
+    half-loaded adapter is removed; a pipeline without a loader is refused for the image."""
+    from aigif.render.loras import LoraSession
+    pipe = _sd(models["sd"])
+    real = pipe.load_lora_weights
+
+    def half_load(*a, **kw):
+        real(*a, **kw)
+        raise AttributeError("'TinyTextEncoder' object has no attribute 'load_lora_adapter'")
+
+    pipe.load_lora_weights = half_load
+    session = LoraSession()
+    with pytest.raises(RenderError, match="'stg-detail'.*StableDiffusionPipeline") as e:
+        session.activate(pipe, (Lora("stg-detail", 0.7),))
+    assert e.value.field == "loras" and isinstance(e.value.__cause__, AttributeError)
+    session.close()
+    assert not any(pipe.get_list_adapters().values())
+    assert not any("lora_" in n for n, _ in pipe.unet.named_parameters())
+
+    class NoLoader:
+        pass
+    with pytest.raises(RenderError, match="NoLoader cannot load LoRAs; the image would"):
+        LoraSession().activate(NoLoader(), (Lora("stg-detail"),))
+
+
 def test_missing_and_unsafe_loras_are_refused(models, cache, tmp_path):
     with pytest.raises(ModelNotAvailableError, match="'no-such-lora'.*register_lora"):
         _render(_meta(loras=(Lora("no-such-lora"),)), cache)

@@ -242,3 +242,31 @@ def test_video_lora_on_image_to_video(models):
     without = _render(plain, cache)
     assert not np.array_equal(without, got)
     assert np.array_equal(without, _render(plain, PipelineCache()))
+
+
+def test_video_lora_loader_failure_and_wording(tmp_path):
+    """TextToVideoSDPipeline has the SD loader, but its UNet3DConditionModel has no
+    load_lora_adapter: load_lora_weights raises AttributeError. A LoraSession turns that
+    into a RenderError naming the LoRA and the pipeline class, and the pipeline is left
+    with no adapter. A video model without a loader is refused for the video, not the
+    image."""
+    from aigif.render.loras import LoraSession
+    model = tv.build_t2vsd(tmp_path / "t2v")
+    register_lora("vlora-sd-for-t2v", tp.build_sd_lora(tmp_path / "lora"))
+    try:
+        pipe = diffusers.TextToVideoSDPipeline.from_pretrained(
+            model, **dtype_kwarg(torch.float32), use_safetensors=True)
+        session = LoraSession(output="video")
+        with pytest.raises(RenderError, match="'vlora-sd-for-t2v'.*TextToVideoSDPipeline"
+                           ".*AttributeError") as e:
+            session.activate(pipe, (Lora("vlora-sd-for-t2v", 0.7),))
+        assert e.value.field == "loras" and "video" in str(e.value)
+        session.close()
+        assert not any(pipe.get_list_adapters().values())
+    finally:
+        unregister_lora("vlora-sd-for-t2v")
+    tiny = GenerationMeta(model="aigif-tiny-video", generator="aigif_tiny_video", seed=1,
+                          prompt="a red circle moving right", loras=(Lora("vlora-any"),),
+                          video=Video())
+    with pytest.raises(RenderError, match="cannot load LoRAs; the video would differ"):
+        render_meta(tiny, device="cpu", cache=PipelineCache())

@@ -138,11 +138,31 @@ def _load_state_dict(path: str) -> dict:
     return load_file(path)
 
 
+def _drop_adapter(pipe: Any, name: str) -> None:
+    """Remove adapter ``name`` from whichever components of ``pipe`` a failed
+    ``load_lora_weights`` left it in (nothing when none has it)."""
+    try:
+        left = pipe.get_list_adapters()
+    except Exception:   # noqa: BLE001 - no PEFT backend / no component with adapters
+        return
+    if any(name in names for names in left.values()):
+        try:
+            pipe.delete_adapters(name)
+        except Exception:   # noqa: BLE001 - a component without delete_adapters
+            pipe.unload_lora_weights()
+
+
 class LoraSession:
     """The LoRAs of one render: ``activate(pipe, loras)`` before each pass, ``close()``
-    at the end (unloads every LoRA it loaded, leaving the pipelines clean)."""
+    at the end (unloads every LoRA it loaded, leaving the pipelines clean).
 
-    def __init__(self) -> None:
+    ``output``: what the render makes (``"image"`` or ``"video"``), for the messages.
+    ``activate`` raises RenderError (field ``loras``) when a pipeline cannot load a LoRA:
+    no ``load_lora_weights``, or the loader fails (a LoRA for another model, a component
+    without ``load_lora_adapter``); an adapter left half-loaded is removed first."""
+
+    def __init__(self, output: str = "image") -> None:
+        self._output = output
         # id(pipe) -> (pipe, {sha256: adapter name})
         self._loaded: dict[int, tuple[Any, dict[str, str]]] = {}
 
@@ -151,8 +171,8 @@ class LoraSession:
         if not loras and id(pipe) not in self._loaded:
             return
         if loras and not callable(getattr(pipe, "load_lora_weights", None)):
-            raise RenderError(f"{type(pipe).__name__} cannot load LoRAs; the image would "
-                              f"differ", field="loras")
+            raise RenderError(f"{type(pipe).__name__} cannot load LoRAs; the {self._output} "
+                              f"would differ", field="loras")
         files = [find_lora(lo) for lo in loras]
         _, adapters = self._loaded.setdefault(id(pipe), (pipe, {}))
         for lo, f in zip(loras, files):
@@ -169,11 +189,18 @@ class LoraSession:
                 raise MissingDependencyError(f"applying LoRA {lo.name!r} needs peft: "
                                              f"pip install peft") from e
             except (ValueError, KeyError, RuntimeError) as e:
+                _drop_adapter(pipe, name)
                 if "peft" in str(e).lower():
                     raise MissingDependencyError(
                         f"applying LoRA {lo.name!r}: {e} (pip install -U peft)") from e
                 raise RenderError(f"LoRA {lo.name!r} ({f.path}) does not fit "
                                   f"{type(pipe).__name__}: {e}", field="loras") from e
+            except Exception as e:   # AttributeError: a component without load_lora_adapter
+                _drop_adapter(pipe, name)
+                raise RenderError(f"LoRA {lo.name!r} ({f.path}) cannot be loaded into "
+                                  f"{type(pipe).__name__} ({type(e).__name__} in its "
+                                  f"load_lora_weights: {e}); the {self._output} would differ "
+                                  f"without it", field="loras") from e
             adapters[f.sha256] = name
         if not loras:
             pipe.disable_lora()

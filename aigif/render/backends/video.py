@@ -211,7 +211,7 @@ class VideoBackend(DiffusersBackend):
         activated with ``set_adapters`` (``aigif.render.loras.LoraSession``, as for the
         image families) for this call only: they are unloaded afterwards, whatever
         happens, so the cached pipeline renders the next file without them."""
-        session = LoraSession()
+        session = LoraSession(output="video")
         try:
             session.activate(pipe, meta.loras)
             return self._run(pipe, meta, generator)
