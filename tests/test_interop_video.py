@@ -412,10 +412,10 @@ def test_wan22_expert_loras_are_both_kept():
     assert "loras_2" not in _graph(g).meta.params
 
 
-def test_wanvideowrapper_lora_select_chain():
-    """ComfyUI-WanVideoWrapper: WanVideoLoraSelect nodes chained by prev_lora into the
-    WanVideoModelLoader's lora input (and WanVideoLoraSelectMulti)."""
-    g = {"198": {"class_type": "WanVideoModelLoader", "inputs": {
+def _wrapper_graph() -> dict:
+    """A ComfyUI-WanVideoWrapper text-to-video graph with a WanVideoLoraSelect (node 300)
+    chained to a WanVideoLoraSelectMulti (301) on the model loader's lora input."""
+    return {"198": {"class_type": "WanVideoModelLoader", "inputs": {
             "model": "wan\\wan2.1_t2v_14B_fp8_e4m3fn.safetensors", "base_precision": "fp16",
             "lora": ["300", 0]}},
          "300": {"class_type": "WanVideoLoraSelect", "inputs": {
@@ -437,7 +437,42 @@ def test_wanvideowrapper_lora_select_chain():
          "253": {"class_type": "WanVideoDecode", "inputs": {"samples": ["252", 0]}},
          "254": {"class_type": "VHS_VideoCombine", "inputs": {
              "frame_rate": 16, "images": ["253", 0], "format": "video/h264-mp4"}}}
+
+
+def test_wanvideowrapper_lora_select_chain():
+    """ComfyUI-WanVideoWrapper: WanVideoLoraSelect nodes chained by prev_lora into the
+    WanVideoModelLoader's lora input (and WanVideoLoraSelectMulti)."""
+    g = _wrapper_graph()
     m = _graph(g).meta
     assert m.generator == "wan" and (m.video.frames, m.video.fps) == (81, Fraction(16))
     assert m.loras == (aigif.Lora("style.safetensors", 1.0),
                        aigif.Lora("Wan21_CausVid_14B_T2V_lora_rank32.safetensors", 0.7))
+
+
+def test_wanvideowrapper_lora_strength_schedule_is_kept():
+    """A WanVideoLoraSelect strength given per step (a list) was weight 1.0 with nothing
+    kept; now the first value is the weight, the whole list is in params["lora_schedules"]
+    (JSON: name -> strengths) and a warning says a render applies one weight."""
+    causvid = "Wan21_CausVid_14B_T2V_lora_rank32.safetensors"
+    g = _wrapper_graph()
+    g["300"]["inputs"]["strength"] = [0.9, 0.6, 0.3, 0.0]
+    r = _graph(g)
+    assert r.meta.loras == (aigif.Lora("style.safetensors", 1.0), aigif.Lora(causvid, 0.9))
+    assert json.loads(r.meta.params["lora_schedules"]) == {causvid: [0.9, 0.6, 0.3, 0.0]}
+    assert any(causvid in w and "per-step" in w and "params['lora_schedules']" in w
+               for w in r.warnings)
+    assert aigif.loads(aigif.dumps(r.to_aigif())).meta == r.meta
+    # a list of one repeated value is that weight, with nothing to warn about
+    g["300"]["inputs"]["strength"] = [0.5, 0.5, 0.5]
+    r = _graph(g)
+    assert r.meta.loras[1] == aigif.Lora(causvid, 0.5)
+    assert "lora_schedules" not in r.meta.params and not r.warnings
+    # a strength from a node whose value cannot be read: kept verbatim, with a warning
+    g["300"]["inputs"]["strength"] = ["310", 0]
+    g["310"] = {"class_type": "CreateCFGScheduleFloatList", "inputs": {
+        "steps": 8, "cfg_scale_start": 1.0, "cfg_scale_end": 0.2,
+        "interpolation": "linear", "start_percent": 0.0, "end_percent": 1.0}}
+    r = _graph(g)
+    assert r.unmapped[f"lora strength {causvid}"] == '["310",0]'
+    assert r.meta.loras[1] == aigif.Lora(causvid, 1.0)
+    assert any(causvid in w and "not a number" in w for w in r.warnings)

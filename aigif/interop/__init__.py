@@ -215,7 +215,7 @@ def _finish(tool: str, draft: Draft, used: list[C.TextItem], c: C.Container) -> 
     if sw is not None and len(sw.text) < 200:
         info["software"] = sw.text
     return ImportResult(tool=tool, meta=meta, unmapped=dict(draft.unmapped), source=source,
-                        info=info, warnings=list(c.problems),
+                        info=info, warnings=list(c.problems) + list(draft.warnings),
                         image_size=(c.width, c.height) if c.width and c.height else None,
                         core_set=core)
 

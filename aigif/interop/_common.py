@@ -28,7 +28,8 @@ class ImportResult:
     had no typed home (it stays in ``source`` too); ``source``: the verbatim metadata
     texts, keyed by their chunk keyword, plus ``"tool"`` and ``"container"`` (how they
     were stored, so export writes them back byte for byte); ``info``: software, version;
-    ``warnings``: damage found on the way (truncated chunks...).
+    ``warnings``: damage found on the way (truncated chunks...), and values the typed
+    meta holds only approximately (a per-step LoRA strength rendered as one weight).
     """
 
     tool: str
@@ -200,6 +201,8 @@ class Draft:
         self.params: dict[str, Any] = {}
         self.loras: list[Lora] = []
         self.unmapped: dict[str, str] = {}
+        #: what the import could not carry over exactly (ImportResult.warnings)
+        self.warnings: list[str] = []
         self.model: str | None = None
         self.generator: str | None = None
         self.model_revision: str | None = None

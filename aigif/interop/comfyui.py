@@ -10,6 +10,7 @@ ordered; the first pass fills the core fields and later passes become typed stag
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from . import samplers as sampler_names
@@ -401,7 +402,7 @@ def _model_of(g: _Graph, link: Any, loras: list, info: dict, depth: int = 0) -> 
         for k in ("model_name", "model", "model_path", "ckpt", "checkpoint"):
             if isinstance(ins.get(k), str) and ins[k]:
                 if _is_link(ins.get("lora")):      # WanVideoModelLoader <- WanVideoLoraSelect
-                    loras[0:0] = _lora_chain(g, ins["lora"])
+                    loras[0:0] = _lora_chain(g, ins["lora"], info)
                 return ins[k]
     if cls in _LORA_LOADERS or "lora_name" in ins:
         lo = make_lora(g.scalar(ins.get("lora_name")), g.scalar(ins.get("strength_model", 1.0)),
@@ -573,11 +574,33 @@ def _lora_stack(ins: dict) -> list:
     return out
 
 
-def _lora_chain(g: _Graph, link: Any) -> list:
+def _strength(g: _Graph, raw: Any) -> tuple[Any, list | None]:
+    """A ``WanVideoLoraSelect`` strength: ``(weight, None)`` for one number; for a
+    per-step list (literal or from a primitive node) ``(first value, the list)``; a list
+    of one repeated value is that value; ``(None, None)`` for a link to a node that is no
+    value node (a schedule builder: its widgets are not the strength)."""
+    if _is_link(raw):
+        hit = g.deref(raw)
+        plain = [] if hit is None else [x for x in g.inputs(hit[1]).values() if not _is_link(x)]
+        if hit is None or (len(plain) != 1 and not any(
+                k in g.inputs(hit[1]) for k in ("strength", "value", "float", "FLOAT", "number"))):
+            return None, None
+    v = raw if isinstance(raw, list) and not _is_link(raw) else g.scalar(raw, ("strength",))
+    if isinstance(v, (list, tuple)) and v and len(v) <= 10_000 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and
+            abs(x) != float("inf") for x in v):
+        vals = [float(x) for x in v]
+        return vals[0], (vals if len(set(vals)) > 1 else None)
+    return v, None
+
+
+def _lora_chain(g: _Graph, link: Any, info: dict | None = None) -> list:
     """LoRAs of a model loader's ``lora`` input (ComfyUI-WanVideoWrapper): a chain of
     ``WanVideoLoraSelect`` nodes (``lora`` + ``strength``; ``prev_lora`` applies first)
     or ``WanVideoLoraSelectMulti`` (``lora_0``.. + ``strength_0``..), in the order they
-    apply."""
+    apply. A strength given per step (a list) gives the LoRA its first value as weight;
+    ``info["lora_schedules"]`` gets ``(name, the list)``, and a strength that is no
+    number ``info["lora_strength_unread"]`` ``(name, verbatim)`` (weight 1.0)."""
     out: list = []
     seen: set = set()
     while _is_link(link) and len(seen) < _MAX_DEPTH:
@@ -589,9 +612,15 @@ def _lora_chain(g: _Graph, link: Any) -> list:
         here = [lo for lo in _lora_stack(ins) if lo.name.lower() != "none"]
         name = g.scalar(ins.get("lora"))
         if isinstance(name, str) and name.lower() != "none":
-            lo = make_lora(name, g.scalar(ins.get("strength", 1.0)))
+            raw = ins.get("strength", 1.0)
+            w, schedule = _strength(g, raw)
+            lo = make_lora(name, w)
             if lo is not None:
                 here.insert(0, lo)
+                if info is not None and schedule is not None:
+                    info.setdefault("lora_schedules", []).append((lo.name, schedule))
+                elif info is not None and to_float(w) is None:
+                    info.setdefault("lora_strength_unread", []).append((lo.name, raw))
         out[0:0] = here
         link = ins.get("prev_lora")
     return out
@@ -799,6 +828,7 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
     if info.get("text_l"):
         d.param("prompt_2", info["text_l"])
     d.loras = _dedupe(loras)
+    _lora_strength_notes(info, d)
     # later passes (hires fix, refiner, img2img), ControlNets, detailers: typed stages
     first_pass = {"v": v, "ckpt": ckpt, "pos": pos, "neg": neg, "loras": d.loras,
                   "flow": flow}
@@ -807,6 +837,26 @@ def graph_to_draft(nodes: dict[str, dict]) -> Draft:
         stages = comfyui_video.fill(g, nodes, main, v, ckpt, d, fam, stages)
     d.stages.extend(stages)
     return _others(d, found, main)
+
+
+def _lora_strength_notes(info: dict, d: Draft) -> None:
+    """Per-step LoRA strengths (WanVideoWrapper) into ``params["lora_schedules"]`` (JSON:
+    LoRA name -> list of strengths, one per step) with a warning (a render applies one
+    weight per LoRA: the first value); a strength that could not be read is kept in
+    ``unmapped`` with a warning."""
+    sched = dict(info.get("lora_schedules", ()))
+    if sched:
+        d.param("lora_schedules", json.dumps(sched, separators=(",", ":"), ensure_ascii=False))
+        for name, vals in sched.items():
+            d.warnings.append(f"LoRA {name!r}: WanVideoLoraSelect strength is a per-step "
+                              f"schedule ({len(vals)} values, {vals[0]:g} to {vals[-1]:g}); "
+                              f"meta.loras has its first value {vals[0]:g} as the weight, "
+                              f"which a render applies to every step; the schedule is in "
+                              f"params['lora_schedules']")
+    for name, raw in info.get("lora_strength_unread", ()):
+        d.keep(f"lora strength {name}", raw)
+        d.warnings.append(f"LoRA {name!r}: WanVideoLoraSelect strength {raw!r} is not a "
+                          f"number that could be read; meta.loras has weight 1.0 for it")
 
 
 # --------------------------------------------------------------------------- stages
