@@ -403,7 +403,9 @@ def encode_hybrid(meta: GenerationMeta | None, original: Any, regenerated: Any =
     >>> f, d = encode_hybrid(meta, original, target_psnr=40.0)   # doctest: +SKIP
     >>> print(d.report()); data = aigif.dumps(f)
     """
-    from .codecs.residual import encode_hybrid as _encode   # numpy + Pillow
+    from .codecs.residual import check_effort, encode_hybrid as _encode   # numpy + Pillow
+    if "effort" in choose_kw:   # refused before a render, not after
+        check_effort(target_psnr, **choose_kw)
     if meta is not None and regenerated is None and render:
         regenerated = _render.render_meta(meta).image
     data, d = _encode(meta, original, regenerated, target_psnr, keep_syntax=keep_syntax,

@@ -142,6 +142,50 @@ def test_cli_hybrid_reports_the_decision(tmp_path):
     assert apply_residual(Image.open(regen), f.residual).tobytes() == im.tobytes()
 
 
+def _sth_rdc_available() -> bool:
+    try:
+        from aigif.codecs.learned import zoo
+    except ImportError:
+        return False
+    return C.get_codec("sth").available() and zoo.available("sth-rdc-1")
+
+
+@pytest.mark.skipif(not _sth_rdc_available(), reason="sth codec or sth-rdc-1 weights missing")
+def test_cli_hybrid_effort_reaches_the_pixel_codec(tmp_path):
+    """aigif hybrid --effort N goes to the pixel codecs tried: with sth, the payload's
+    complexity-level byte (spec "Syntax: sth payload": offset 20 of a version-2 payload)
+    is N; an effort outside a codec's effort_range is a one-line error naming the codec
+    and its range (exit 2, nothing written)."""
+    orig = tmp_path / "orig.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(np.clip(np.asarray(sample()) + rng.normal(0, 4, (48, 64, 3)), 0, 255)
+                    .astype(np.uint8)).save(orig)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    payloads = {}
+    for effort in (0, 3):
+        out = tmp_path / f"e{effort}.aigif"
+        r = subprocess.run([sys.executable, "-m", "aigif", "hybrid", "--image", str(orig),
+                            "--codecs", "sth", "--target", "20", "--effort", str(effort),
+                            "-o", str(out)], capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        p = aigif.open(out).payload
+        assert p.codec == "sth" and p.data[4] == 2
+        payloads[effort] = p.data
+    assert payloads[0][20] == 0 and payloads[3][20] == 3
+    assert payloads[0] != payloads[3]
+    out = tmp_path / "bad.aigif"
+    r = subprocess.run([sys.executable, "-m", "aigif", "hybrid", "--image", str(orig),
+                        "--codecs", "webp,sth", "--effort", "5", "-o", str(out)],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "'sth'" in r.stderr and "0..3" in r.stderr and "'webp'" not in r.stderr
+    assert not out.exists()
+    # a video's codecs take --crf: --effort there is refused, not ignored
+    r = subprocess.run([sys.executable, "-m", "aigif", "hybrid", "--video", str(tmp_path / "c.mp4"),
+                        "--effort", "1", "-o", str(out)], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "--crf" in r.stderr and not out.exists(), r.stderr
+
+
 def test_unknown_codec_codes_in_files_load_nothing(run_py):
     r = run_py(
         "import sys, aigif\n"

@@ -113,6 +113,10 @@ def hybrid(
     fps: Optional[str] = typer.Option(
         None, help="a video's frame rate (e.g. 16 or 24000/1001; default: the file's)"),
     crf: Optional[int] = typer.Option(None, help="a lossy video codec's crf"),
+    effort: Optional[int] = typer.Option(
+        None, help="an image's pixel codecs' speed/size setting, on each codec's own scale "
+                   "(see `aigif codecs`; e.g. sth 0..3); a codec whose range does not hold "
+                   "it is an error (default: each codec's own)"),
     force: bool = typer.Option(False, help="overwrite an existing output"),
 ) -> None:
     """Store an image (or a video) as syntax, syntax + residual or pixels: whichever is
@@ -131,13 +135,17 @@ def hybrid(
             except json.JSONDecodeError as e:
                 fail(f"{json_path}: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}")
         if video is not None:
+            if effort is not None:
+                fail("--effort applies to an image's pixel codecs; a video's lossy codecs "
+                     "take --crf")
             return _hybrid_video(meta, video, output, regenerated, target, exact, codecs,
                                  fps, crf, force)
         from ..codecs._pillow import open_image_file   # Pillow
         orig = open_image_file(str(image))
         regen = open_image_file(str(regenerated)) if regenerated is not None else None
         keys = tuple(k for k in (codecs or "avif,jxl,webp").split(",") if k)
-        f, d = encode_hybrid(meta, orig, regen, math.inf if exact else target, codecs=keys)
+        f, d = encode_hybrid(meta, orig, regen, math.inf if exact else target, codecs=keys,
+                             effort=effort)
         n = write_output(output, dumps(f), force=force)
         console.print(d.report(), highlight=False)
         console.print(f"wrote {output} ({n} bytes, {d.mode})")

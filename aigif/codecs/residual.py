@@ -30,7 +30,7 @@ import io
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -44,7 +44,7 @@ from . import codec_for_code, get_codec
 from .pixels import base_digest, psnr, rgb8
 
 __all__ = ["encode_residual", "apply_residual", "residual_info", "choose_encoding", "encode_hybrid",
-           "psnr", "Decision", "Candidate", "ResidualInfo", "EXACT"]
+           "check_effort", "psnr", "Decision", "Candidate", "ResidualInfo", "EXACT"]
 
 #: ``target_psnr=EXACT`` asks for bit-exact pixels.
 EXACT = math.inf
@@ -280,15 +280,21 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
                     lossless_codecs: Iterable[str] = ("jxl", "webp", "png"),
                     residual_inner: Sequence[str] = ("jxl", "webp"),
                     residual_lossy: Sequence[str] = ("avif", "jxl"),
-                    pixels_keep_syntax: bool = False) -> Decision:
+                    pixels_keep_syntax: bool = False, effort: int | None = None) -> Decision:
     """Pick syntax-only, syntax + residual or pixels-only: the smallest meeting the target.
 
     ``regenerated`` is the image the decoder will regenerate (None: no syntax, pixels
     only). ``syntax_bytes`` is the size of the file without pixels or residual; it is
     added to the two syntax modes (and to pixels when ``pixels_keep_syntax``). ``target_psnr=EXACT`` asks for bit-exact pixels.
     Pixels-only takes, per codec, the lowest quality that meets the target (lossless
-    codecs for EXACT). Returns a Decision; ``Decision.report()`` is a readable table.
+    codecs for EXACT). ``effort``: the pixel codecs' speed/size setting, on each codec's
+    own scale (``Codec.effort_range``; None: each codec's default); it goes to every codec
+    tried for pixels mode (not to the residual's codecs). Returns a Decision;
+    ``Decision.report()`` is a readable table. Raises CodecError when no codec reaches the
+    target, or when ``effort`` is outside the range of a codec to try (naming it).
     """
+    pixel_keys = tuple(lossless_codecs if not math.isfinite(target_psnr) else codecs)
+    check_effort(target_psnr, effort, codecs=pixel_keys, lossless_codecs=pixel_keys)
     o = _rgb(original)
     cands: list[Candidate] = []
     exact = not math.isfinite(target_psnr)
@@ -306,23 +312,24 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
             cands.append(Candidate("residual", syntax_bytes + len(r), p,
                                    f"{how}, {info.codec}", r))
     im = Image.fromarray(o, "RGB")
-    for key in (lossless_codecs if exact else codecs):
+    for key in pixel_keys:
         c = get_codec(key)
         if not c.available():
             continue
+        lossless_effort = _LOSSLESS_EFFORT.get(key) if effort is None else effort
         if exact:
-            data = c.encode(im, lossless=True, effort=_LOSSLESS_EFFORT.get(key))
+            data = c.encode(im, lossless=True, effort=lossless_effort)
             got = (data, math.inf)
         else:
             for opts in ({}, *_HIGH_FIDELITY.get(key, ())):
                 def trial(q: int, c=c, opts=opts) -> tuple[bytes, float]:
-                    d = c.encode(im, quality=q, **opts)
+                    d = c.encode(im, quality=q, effort=effort, **opts)
                     return d, psnr(o, _rgb(c.decode(d)))
                 got = _lowest_quality(trial, target_psnr)
                 if got is not None:
                     break
             if got is None and c.lossless:  # lossy mode cannot reach it: lossless can
-                got = (c.encode(im, lossless=True, effort=_LOSSLESS_EFFORT.get(key)), math.inf)
+                got = (c.encode(im, lossless=True, effort=lossless_effort), math.inf)
         if got is not None:
             extra = syntax_bytes if pixels_keep_syntax else 0
             cands.append(Candidate("pixels", extra + len(got[0]), got[1], f"{key}", got[0]))
@@ -333,6 +340,27 @@ def choose_encoding(original: Image.Image, regenerated: Image.Image | None,
                     best.data if best.mode == "residual" else None,
                     Payload(best.detail, best.data) if best.mode == "pixels" else None,
                     tuple(cands), p0)
+
+
+def check_effort(target_psnr: float, effort: Any, *,
+                 codecs: Iterable[str] = ("avif", "jxl", "webp"),
+                 lossless_codecs: Iterable[str] = ("jxl", "webp", "png"), **_: Any) -> None:
+    """Check ``effort`` (None: nothing to check) against the codecs ``choose_encoding``
+    tries for pixels mode at ``target_psnr`` (``lossless_codecs`` for EXACT, else
+    ``codecs``; other keywords of ``choose_encoding`` are ignored), so a caller can refuse
+    it before rendering. CodecError naming the first codec whose ``effort_range`` does not
+    hold ``effort`` (or that has no effort setting)."""
+    if effort is None:
+        return
+    for key in (lossless_codecs if not math.isfinite(target_psnr) else codecs):
+        r = get_codec(key).effort_range
+        if r is None:
+            raise CodecError(f"codec {key!r} has no effort setting; effort {effort!r} "
+                             f"cannot be applied to it")
+        if isinstance(effort, bool) or not isinstance(effort, int) or \
+                not r[0] <= effort <= r[1]:
+            raise CodecError(f"effort {effort!r} is outside codec {key!r}'s effort range "
+                             f"{r[0]}..{r[1]}")
 
 
 def encode_hybrid(meta, original: Image.Image, regenerated: Image.Image | None,
