@@ -69,6 +69,9 @@ def models(tmp_path_factory):
     yield out
     for fam in GENERATOR:
         unregister_lora(f"vlora-{fam}-style")
+    from aigif.registry import models as _models
+    for name in [f"tiny-video-{fam}" for fam in GENERATOR] + ["tiny-motion-adapter"]:
+        _models.unregister(name)
 
 
 def _meta(fam: str, models, **kw) -> GenerationMeta:
