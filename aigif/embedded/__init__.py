@@ -6,7 +6,8 @@ Submodules load lazily (torch is only imported by ``pipeline`` and ``backend``):
 - ``backend``   the generator extension registered under ``"aigif_tiny"``
 - ``video_unet``, ``video_pipeline``, ``video_backend``  aigif-tiny-video, the text-to-video
   model (``TinyVideoUNet``, ``AigifTinyVideoPipeline``, generator ``"aigif_tiny_video"``;
-  models ``"aigif-tiny-video"`` and ``"aigif-tiny-video-2"``, the one that follows prompts)
+  models ``"aigif-tiny-video"``, ``"aigif-tiny-video-2"`` and ``"aigif-tiny-video-3"``: the
+  second follows motion, the third motion and colour)
 
 Training, the procedural dataset, the pixel checker and the tokenizer builder live outside
 the wheel, in ``training/embedded`` (``python -m training.embedded.train``).
@@ -24,7 +25,8 @@ PACKAGED: dict[str, str] = {"aigif-tiny": "aigif_tiny", "aigif-tiny-2": "aigif_t
 VIDEO_MODEL_KEY = "aigif-tiny-video"
 VIDEO_GENERATOR_KEY = "aigif_tiny_video"
 VIDEO_PACKAGED: dict[str, str] = {"aigif-tiny-video": "aigif_tiny_video",
-                                  "aigif-tiny-video-2": "aigif_tiny_video_2"}
+                                  "aigif-tiny-video-2": "aigif_tiny_video_2",
+                                  "aigif-tiny-video-3": "aigif_tiny_video_3"}
 # A directory without its own text encoder and tokenizer shares these (stage-2 models
 # retrain only the UNet on top of the frozen text encoder of aigif-tiny).
 BASE_DIR = "aigif_tiny"

@@ -148,6 +148,8 @@ MODELS: tuple[ModelSpec, ...] = (
               Defaults(20, 3.0, "dpmpp_2m", 32, 32, video=VideoDefaults(8, Fraction(8)))),
     ModelSpec(33, "aigif-tiny-video-2", "aigif_tiny_video", None, None,
               Defaults(20, 3.0, "dpmpp_2m", 32, 32, video=VideoDefaults(8, Fraction(8)))),
+    ModelSpec(42, "aigif-tiny-video-3", "aigif_tiny_video", None, None,
+              Defaults(20, 3.0, "dpmpp_2m", 32, 32, video=VideoDefaults(8, Fraction(8)))),
     # Well-known video models (issue 19): the hub repos the video backends pin, with their
     # family's defaults (the pipeline call's; CogVideoX-5b ships the DPM scheduler). Code
     # 33 is left to the second embedded video model, added in parallel.
