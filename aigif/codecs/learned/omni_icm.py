@@ -21,14 +21,12 @@ size, lengths against the payload) before any tensor is built.
 """
 from __future__ import annotations
 
-import importlib.util
 import struct
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ...errors import CodecError
-from .. import Codec
-from . import zoo
+from ._base import ZooCodec
 
 __all__ = ["OmniIcmCodec", "FeatureMap", "MODEL_IDS", "MAGIC", "VERSION", "HEADER",
            "STRIDE", "LEVELS", "DEFAULT_LEVEL"]
@@ -73,7 +71,7 @@ def level_of(quality: int | None) -> int:
     return DEFAULT_LEVEL if quality is None else round(quality * (LEVELS - 1) / 100)
 
 
-class OmniIcmCodec(Codec):
+class OmniIcmCodec(ZooCodec):
     key: ClassVar[str] = "omni-icm"
     code: ClassVar[int] = 14
     mime: ClassVar[str] = "application/x-aigif-omni-icm"
@@ -86,18 +84,7 @@ class OmniIcmCodec(Codec):
     #: the model id new payloads use (tests may point it at in-memory weights)
     default_model: ClassVar[int] = 1
 
-    def available(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None
-                   for m in ("torch", "numpy", "constriction", "safetensors"))
-
-    def _coder(self, model_id: int, dtype=None):
-        key = MODEL_IDS.get(model_id)
-        if key is None:
-            raise CodecError(f"omni-icm payload names unknown model {model_id}")
-        if not zoo.available(key):
-            raise CodecError(f"omni-icm model {key!r}: weights not installed "
-                             f"({zoo.path(key)})")
-        return zoo.load(key, dtype)
+    model_ids: ClassVar[dict[int, str]] = MODEL_IDS
 
     def encode(self, image, quality: int | None = None, lossless: bool = False,
                effort: int | None = None, model: int | None = None, **opts: Any) -> bytes:

@@ -27,13 +27,11 @@ Torch, numpy and constriction are imported only when a payload is encoded or dec
 """
 from __future__ import annotations
 
-import importlib.util
 import struct
 from typing import Any, ClassVar
 
 from ...errors import CodecError
-from .. import Codec
-from . import zoo
+from ._base import ZooCodec
 
 STEP_ONE = 256  # = models.STEP_ONE (models imports torch; this module must not)
 
@@ -57,7 +55,7 @@ def _layout(width: int, height: int) -> tuple[int, int, int, int]:
     return hz * 4, wz * 4, hz, wz
 
 
-class SthCodec(Codec):
+class SthCodec(ZooCodec):
     key: ClassVar[str] = "sth"
     code: ClassVar[int] = 6
     mime: ClassVar[str] = "application/x-aigif-sth"
@@ -70,17 +68,7 @@ class SthCodec(Codec):
     #: the model id new payloads use (tests may point it at in-memory weights)
     default_model: ClassVar[int] = 2
 
-    def available(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None
-                   for m in ("torch", "numpy", "constriction", "safetensors"))
-
-    def _coder(self, model_id: int, dtype=None):
-        key = MODEL_IDS.get(model_id)
-        if key is None:
-            raise CodecError(f"sth payload names unknown model {model_id}")
-        if not zoo.available(key):
-            raise CodecError(f"sth model {key!r}: weights not installed ({zoo.path(key)})")
-        return zoo.load(key, dtype)
+    model_ids: ClassVar[dict[int, str]] = MODEL_IDS
 
     def encode(self, image, quality: int | None = None, lossless: bool = False,
                effort: int | None = None, model: int | None = None, **opts: Any) -> bytes:
