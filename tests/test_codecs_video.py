@@ -328,6 +328,11 @@ def test_cli_codecs_lists_video_codecs(capsys):
         line = next(ln for ln in out.splitlines() if ln.startswith(k + " "))
         assert f"code {CODES[k]}" in line and "video" in line
         assert ("available" in line) == (k in AVAILABLE) or "missing" in line
+    # one column per field, whatever the key's length (gitssic, omni-icm are longer)
+    rows = [ln for ln in out.splitlines() if " code " in ln]
+    assert len({ln.index(" code ") for ln in rows}) == 1, rows
+    assert any(ln.startswith("omni-icm ") and " features " in ln for ln in rows)
+    assert any(ln.startswith("gitssic ") and " groups " in ln for ln in rows)
 
 
 def test_cli_render_writes_a_video_result(tmp_path):

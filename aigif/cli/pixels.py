@@ -189,7 +189,9 @@ def _hybrid_video(meta, video: Path, output: Path, regenerated: Optional[Path],
 def codecs_cmd() -> None:
     """List the pixel codecs (image and video), their codes and whether they are installed."""
     def go() -> None:
-        for key in codecs.keys():
+        keys = list(codecs.keys())
+        width = max(map(len, keys), default=0)
+        for key in keys:
             c = get_codec(key)
             kind = getattr(c, "kind", "image")
             modes = "/".join(m for m, ok in (("lossy", c.lossy), ("lossless", c.lossless)) if ok)
@@ -197,7 +199,10 @@ def codecs_cmd() -> None:
             eff = (f"crf {crf[0]}..{crf[1]}" if kind == "video" and crf else
                    f"effort {c.effort_range[0]}..{c.effort_range[1]}" if c.effort_range else "")
             state = "available" if c.available() else f"missing: pip install 'aigif[{c.extra}]'"
-            console.print(f"{key:<6} code {c.code:<3} {kind:<5} {modes:<15} {eff:<13} {state}")
+            what = ("features" if getattr(c, "feature_codec", False) else
+                    "groups" if getattr(c, "partial", False) else "")
+            console.print(f"{key:<{width}} code {c.code:<3} {kind:<5} {modes:<15} {eff:<13} "
+                          f"{what:<8} {state}", highlight=False)
     run_guarded(go)
 
 
