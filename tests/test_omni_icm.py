@@ -263,6 +263,18 @@ def test_training_resumes_to_the_same_weights_and_the_seed_matters(tmp_path):
     assert a["step"] == b["step"] == 4
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     assert not torch.equal(a["model"]["g_a.0.weight"], c["model"]["g_a.0.weight"])
+    # --accelerate (the GPU route) through a real accelerate.Accelerator on this CPU: the
+    # same weights as the plain loop, up to float noise
+    pytest.importorskip("accelerate")
+    try:
+        mod.main(["--run", str(tmp_path / "acc"), "--steps", "4", "--seed", "0",
+                  "--accelerate", *tiny])
+    finally:
+        torch.set_num_threads(threads)
+    d = torch.load(tmp_path / "acc" / "ckpt.pt", weights_only=False)
+    assert d["step"] == 4 and d["model"].keys() == b["model"].keys()
+    assert all(torch.allclose(d["model"][k].float(), b["model"][k].float(), atol=1e-5)
+               for k in b["model"])
 
 
 shipped = pytest.mark.skipif(not zoo.available("omni-icm-1"), reason="no shipped omni-icm-1")

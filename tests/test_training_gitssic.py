@@ -58,3 +58,16 @@ def test_resumed_run_equals_uninterrupted_run_and_exports(data, tmp_path):
     from aigif.codecs.learned.gitssic_model import GitSsicCoder
     coder = GitSsicCoder(load_file(out))
     assert coder.M == 16 and coder.H == 8
+
+
+def test_accelerate_path_trains_like_the_plain_loop_on_cpu(data, tmp_path):
+    """``--accelerate`` (the GPU route) runs here on the CPU through a real
+    ``accelerate.Accelerator``: same steps, same weights as the plain loop up to float
+    noise (one process, no mixed precision)."""
+    pytest.importorskip("accelerate")
+    T.main(["--run", str(tmp_path / "plain"), "--steps", "4", *TINY])
+    T.main(["--run", str(tmp_path / "acc"), "--steps", "4", "--accelerate", *TINY])
+    a = torch.load(tmp_path / "plain" / "final.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "acc" / "final.pt", weights_only=False)["model"]
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-5) for k in a)
