@@ -14,6 +14,10 @@ Tables:
 
     python benchmarks/gitssic.py                  # 24 Kodak images
     python benchmarks/gitssic.py --images 6 --json out.json
+    python benchmarks/gitssic.py --partial-only --images 6   # table 3's timing only:
+        # one-group decodes with the cropped synthesis and with the whole-grid one
+
+(The cropped synthesis is taken with one torch thread only: run with OMP_NUM_THREADS=1.)
 """
 from __future__ import annotations
 
@@ -57,6 +61,66 @@ def structure(data: bytes) -> dict:
                 subs=[b - a for a, b in p["subs"]])
 
 
+def partial_timing(gc, imgs, k: int, q: int, repeat: int) -> dict:
+    """Best-of-``repeat`` decode times: full, one group with the cropped synthesis, one
+    group on the whole grid (the crop switched off); max |Δ| inside the group."""
+    import torch
+
+    from aigif.codecs.learned import gitssic_model as GM
+
+    def best(fn):
+        ts = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            r = fn()
+            ts.append(time.perf_counter() - t0)
+        return min(ts), r
+
+    box_fn = GM.GitSsicCoder.synthesis_box
+    t = dict(full=0.0, crop=0.0, grid=0.0)
+    n_part = cropped = max_d = 0
+    area = []
+    for im in imgs:
+        d = gc.encode(im, quality=q, groups=k)
+        tf, full = best(lambda: np.asarray(gc.decode(d)))
+        t["full"] += tf
+        pix = gc.group_map(d)
+        blocks = gc.block_map(d)
+        coder, _ = gc._coder(gc._parse(d)["model"])
+        for g in np.unique(blocks).tolist():
+            sel = pix == g
+            box = coder.synthesis_box(blocks, {g})
+            cropped += box is not None
+            r0, r1, c0, c1 = box or (0, blocks.shape[0], 0, blocks.shape[1])
+            area.append((r1 - r0) * (c1 - c0) / blocks.size)
+            tc, part = best(lambda: np.asarray(gc.decode(d, groups=[g])))
+            GM.GitSsicCoder.synthesis_box = lambda self, b, gr: None
+            try:
+                tg, part_g = best(lambda: np.asarray(gc.decode(d, groups=[g])))
+            finally:
+                GM.GitSsicCoder.synthesis_box = box_fn
+            t["crop"] += tc
+            t["grid"] += tg
+            n_part += 1
+            max_d = max(max_d, int(np.abs(part[sel].astype(int) - full[sel]).max()),
+                        int(np.abs(part_g[sel].astype(int) - full[sel]).max()))
+    n = len(imgs)
+    res = dict(full_s=t["full"] / n, crop_s=t["crop"] / n_part, grid_s=t["grid"] / n_part,
+               decodes=n_part, cropped=cropped, crop_area=float(np.mean(area)),
+               max_abs_diff=max_d, threads=torch.get_num_threads())
+    print(f"\n## One-group decode time ({n} images, k = {k}, quality {q}, "
+          f"{res['threads']} torch thread(s), best of {repeat})\n")
+    print("| decode | s / decode |")
+    print("|---|---|")
+    print(f"| full | {res['full_s']:.3f} |")
+    print(f"| one group, synthesis on the whole grid (before) | {res['grid_s']:.3f} |")
+    print(f"| one group, cropped synthesis | {res['crop_s']:.3f} |")
+    print(f"\n{cropped} of {n_part} one-group decodes cropped; mean synthesis area "
+          f"{res['crop_area']:.0%} of the grid; max |Δ| vs the full decode inside the "
+          f"group: {max_d}")
+    return res
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--kodak", default=str(KODAK))
@@ -67,6 +131,9 @@ def main(argv=None) -> None:
     ap.add_argument("--sth-qualities", type=int, nargs="*", default=[50, 75, 100])
     ap.add_argument("--avif-qualities", type=int, nargs="*", default=[30, 50, 65, 80])
     ap.add_argument("--json")
+    ap.add_argument("--partial-only", action="store_true",
+                    help="only time one-group decodes, cropped synthesis vs whole grid")
+    ap.add_argument("--repeat", type=int, default=3, help="--partial-only: best of N")
     args = ap.parse_args(argv)
     files = sorted(Path(args.kodak).glob("*.png"))[:args.images]
     if not files:
@@ -76,6 +143,11 @@ def main(argv=None) -> None:
     n = len(imgs)
     gc = C.get_codec("gitssic")
     out: dict = {"images": n, "k": args.k}
+    if args.partial_only:
+        out["partial"] = partial_timing(gc, imgs, args.k, args.region_quality, args.repeat)
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1))
+        return
 
     # 1. RD of the full decode
     rows = []

@@ -161,6 +161,132 @@ def test_round_trip_and_partial_decode_equals_full_inside_groups(tiny):
             c.decode(data, groups=[1], fill=bad)
 
 
+@pytest.fixture
+def one_thread():
+    """The cropped synthesis is taken with one torch thread only (GitSsicCoder.synthesis_box)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _grids_seen(coder, monkeypatch):
+    """Record the latent grid (hb, wb) of every synthesis run."""
+    seen, synth = [], coder.net.synthesis
+
+    def spy(y, g):
+        seen.append(tuple(y.shape[-2:]))
+        return synth(y, g)
+    monkeypatch.setattr(coder.net, "synthesis", spy)
+    return seen
+
+
+def _random_map(rng, hb, wb):
+    k, kind = int(rng.integers(2, 6)), int(rng.integers(0, 3))
+    if kind == 0:                                   # salt and pepper
+        return rng.integers(0, k, (hb, wb))
+    if kind == 1:                                   # rectangles on a background
+        b = np.zeros((hb, wb), np.int64)
+        for g in range(1, k):
+            r, c = rng.integers(0, hb), rng.integers(0, wb)
+            b[r:r + rng.integers(1, 5), c:c + rng.integers(1, 5)] = g
+        return b
+    return (np.arange(wb)[None] * k // wb).repeat(hb, 0)     # vertical bands
+
+
+@pytest.mark.parametrize("weights", ["tiny", pytest.param("shipped", marks=pytest.mark.skipif(
+    not zoo.available("gitssic-1"), reason="no shipped gitssic-1"))])
+def test_cropped_synthesis_equals_the_whole_grid_inside_the_groups(weights, tensors,
+                                                                   one_thread, monkeypatch):
+    """Random latents, maps, sizes and group subsets: a one- or two-group synthesis runs on
+    a crop of the grid (aligned to the windows) and its pixels inside the groups equal the
+    whole grid's bit for bit."""
+    coder = GM.GitSsicCoder(tensors) if weights == "tiny" else zoo.load("gitssic-1")[0]
+    seen = _grids_seen(coder, monkeypatch)
+    rng = np.random.default_rng(7 if weights == "tiny" else 8)
+    cases = cropped = 0
+    for _ in range(30 if weights == "tiny" else 10):
+        hb, wb = (int(v) for v in rng.integers(2, 13, 2))
+        h, w = hb * 16 - int(rng.integers(0, 16)), wb * 16 - int(rng.integers(0, 16))
+        b = _random_map(rng, hb, wb)
+        y = (rng.normal(0, 3, (coder.M, hb, wb)) * (1 << coder.frac)).astype(np.int64)
+        full = coder.synthesize(y, b, h, w)
+        ids = np.unique(b)
+        for want in [{int(g)} for g in ids] + [set(rng.choice(ids, 2, False).tolist())]:
+            keep = np.isin(b, sorted(want))
+            yz = np.where(keep[None], y, 0)
+            seen.clear()
+            part = coder.synthesize(yz, b, h, w, want)
+            box = coder.synthesis_box(b, want)
+            if box is not None:
+                r0, r1, c0, c1 = box
+                assert seen == [(r1 - r0, c1 - c0)] and (r1 - r0) * (c1 - c0) < hb * wb
+                assert r0 % 4 == 0 and c0 % 4 == 0 and keep[r0:r1, c0:c1].sum() == keep.sum()
+                cropped += 1
+            else:
+                assert seen == [(hb, wb)]
+            inside = keep.repeat(16, 0).repeat(16, 1)[:h, :w]
+            assert np.abs(part[inside].astype(int) - full[inside]).max() == 0
+            cases += 1
+    assert cropped >= cases // 4, (cropped, cases)
+
+
+def test_an_unaligned_crop_would_change_pixels(tensors, one_thread):
+    """Why the crop's corner is a multiple of the window: one block off, the windows
+    regroup the tokens and the pixels change (this is what the alignment prevents)."""
+    coder = GM.GitSsicCoder(tensors)
+    rng = np.random.default_rng(3)
+    b = np.zeros((8, 8), np.int64)
+    b[:, :2] = 1                                    # group 0: columns 2..7
+    y = (rng.normal(0, 3, (coder.M, 8, 8)) * (1 << coder.frac)).astype(np.int64)
+    y[:, b == 1] = 0
+    full = coder.synthesize(y, b, 128, 128)
+    assert coder.synthesis_box(b, {0}) is None       # aligned corner = 0: no gain, no crop
+    crop = coder.synthesize(y[:, :, 2:], b[:, 2:], 128, 96)
+    assert np.abs(crop.astype(int) - full[:, 32:]).max() > 0
+    b[:, :4] = 1                                    # group 0: columns 4..7, aligned
+    y[:, b == 1] = 0
+    full = coder.synthesize(y, b, 128, 128)
+    assert coder.synthesis_box(b, {0}) == (0, 8, 4, 8)
+    assert (coder.synthesize(y, b, 128, 128, {0})[:, 64:] == full[:, 64:]).all()
+
+
+def test_synthesis_falls_back_to_the_whole_grid_where_a_crop_may_differ(tensors):
+    """More than one torch thread (elementwise kernels chunk by tensor size; a chunk's
+    tail takes the scalar GELU, an ulp off the vector one), float16/bfloat16: no crop."""
+    b = np.zeros((8, 8), np.int64)
+    b[:, :4] = 1
+    n = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert GM.GitSsicCoder(tensors).synthesis_box(b, {0}) == (0, 8, 4, 8)
+        assert GM.GitSsicCoder(tensors, torch.bfloat16).synthesis_box(b, {0}) is None
+        assert GM.GitSsicCoder(tensors).synthesis_box(b, {0, 1}) is None   # whole grid
+        torch.set_num_threads(2)
+        assert GM.GitSsicCoder(tensors).synthesis_box(b, {0}) is None
+    finally:
+        torch.set_num_threads(n)
+
+
+def test_partial_decode_runs_the_synthesis_on_a_crop(tiny, one_thread, monkeypatch):
+    c = C.get_codec("gitssic")
+    b = np.zeros((6, 10), np.int64)
+    b[1:4, 5:7] = 1
+    b[4:, :3] = 2
+    data = c.encode(picture(150, 90), groups=b)
+    full = np.asarray(c.decode(data))
+    coder, _ = c._coder(TEST_ID)
+    seen = _grids_seen(coder, monkeypatch)
+    pix = c.group_map(data)
+    for want, grid in (([1], (4, 3)), ([2], (2, 3)), ([1, 2], (6, 7)), ([0], (6, 10))):
+        seen.clear()
+        part = np.asarray(c.decode(data, groups=want))
+        assert seen == [grid]
+        inside = np.isin(pix, want)
+        assert np.abs(part[inside].astype(int) - full[inside]).max() == 0
+        assert (part[~inside] == 128).all()
+
+
 def test_group_ids_with_gaps_keep_their_numbers(tiny):
     c = C.get_codec("gitssic")
     b = np.zeros((3, 4), np.int64)
@@ -324,9 +450,18 @@ def test_shipped_weights_partial_equals_full_and_same_symbols_elsewhere(tmp_path
     pix = c.group_map(data)
     n = int(pix.max()) + 1
     assert n >= 2
-    for g in range(n):
-        part = np.asarray(c.decode(data, groups=[g]))
-        assert np.abs(part[pix == g].astype(int) - full[pix == g]).max() == 0
+    threads = torch.get_num_threads()
+    try:
+        for t in (1, threads):       # cropped synthesis (one thread) and whole grid
+            torch.set_num_threads(t)
+            for g in range(n):
+                part = np.asarray(c.decode(data, groups=[g]))
+                assert np.abs(part[pix == g].astype(int) - full[pix == g]).max() == 0
+        coder, _ = c._coder(1)
+        torch.set_num_threads(1)
+        assert any(coder.synthesis_box(c.block_map(data), {g}) for g in range(n))
+    finally:
+        torch.set_num_threads(threads)
     mse = np.mean((full.astype(float) - np.asarray(im, float)) ** 2)
     assert 10 * np.log10(255 ** 2 / mse) > 24
     _check_other_process(run_py, tmp_path, "-", data, c)

@@ -15,7 +15,9 @@ stream; group g's latents (all M channels of its blocks) in its own sub-stream, 
 that wants groups {1, 3} entropy-decodes z and those two sub-streams only. The synthesis is
 group-independent (group-masked Swin attention, per-token layers), so the pixels of the
 decoded groups equal a full decode's bit for bit; the other pixels are filled with
-``fill`` (default mid-gray (128, 128, 128)).
+``fill`` (default mid-gray (128, 128, 128)). With one torch thread a partial decode runs
+the synthesis on the groups' bounding rectangle only, aligned to the attention windows
+(``GitSsicCoder.synthesis_box``): same pixels, less work.
 
 Groups (``encode(..., groups=...)``, ``aigif.save(..., groups=...)``): a 2-D int array
 at block resolution (ceil(h/16) x ceil(w/16)) or at pixel resolution (h x w: each block
@@ -400,9 +402,9 @@ class GitssicCodec(Codec):
         import numpy as np
         from PIL import Image
         coder, blocks, y_fixed, p = self.decode_latents(data, groups, dtype)
-        rgb = coder.synthesize(y_fixed, blocks, p["h"], p["w"])
+        want = None if groups is None else self._wanted(groups, p["G"])
+        rgb = coder.synthesize(y_fixed, blocks, p["h"], p["w"], want)
         if groups is not None:
-            want = self._wanted(groups, p["G"])
             keep = np.isin(blocks, sorted(want)).repeat(BLOCK, 0).repeat(BLOCK, 1)
             try:
                 rgb[~keep[:p["h"], :p["w"]]] = np.asarray(fill, np.uint8).reshape(3)

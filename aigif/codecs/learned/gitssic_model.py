@@ -227,11 +227,58 @@ class GitSsicCoder:
         unit = int(step) * (1 << self.frac) // STEP_ONE
         return means + (np.asarray(sym, np.int64) - self.y_radius) * unit
 
-    def synthesize(self, y_fixed, blocks, h: int, w: int):
+    def synthesis_box(self, blocks, groups) -> tuple[int, int, int, int] | None:
+        """The block rectangle (r0, r1, c0, c1) the synthesis of ``groups`` runs on, or None
+        (run it on the whole grid) when a crop could change a bit of those groups' pixels
+        or would not be smaller.
+
+        The rectangle holds every block of the groups (a token's output depends only on its
+        group's tokens, and those outside the rectangle are other groups or padding, masked
+        either way); its top-left corner is a multiple of ``window`` blocks, so at every
+        stage (1, 2, 4 tokens per block) the regular and the shifted windows (padding, no
+        roll) fall where they fall on the whole grid, with the same tokens in the same
+        places. What else could differ is the kernels' work split, which depends on the
+        tensor sizes: with more than one torch thread an elementwise op is chunked by
+        size and a chunk's tail takes the scalar code (GELU's differs from the vector
+        code by an ulp), so the crop is taken only with one thread, float32/float64, and
+        when every MLP activation holds a multiple of 64 values on both grids."""
         import numpy as np
-        y_hat = np.asarray(y_fixed, np.float64) / float(1 << self.frac)   # exact
-        g = torch.from_numpy(np.asarray(blocks, np.int64))[None]
+        if self.dtype not in (torch.float32, torch.float64) or torch.get_num_threads() != 1:
+            return None
+        b = np.asarray(blocks)
+        sel = np.isin(b, sorted(groups))
+        if not sel.any():
+            return None
+        hb, wb = b.shape
+        rows, cols = np.nonzero(sel.any(1))[0], np.nonzero(sel.any(0))[0]
+        a = self.net.window
+        r0, r1 = int(rows[0]) // a * a, int(rows[-1]) + 1
+        c0, c1 = int(cols[0]) // a * a, int(cols[-1]) + 1
+        if (r1 - r0) * (c1 - c0) == hb * wb:
+            return None
+        s = self.net.g_s
+        for stage, r in (("s3", 1), ("s2", 2), ("s1", 4)):
+            hid = s[stage].blocks[0].mlp[0].out_features if len(s[stage].blocks) else 0
+            if any(n * r * r * hid % 64 for n in ((r1 - r0) * (c1 - c0), hb * wb)):
+                return None
+        return r0, r1, c0, c1
+
+    def synthesize(self, y_fixed, blocks, h: int, w: int, groups=None):
+        """uint8 [h, w, 3]. With ``groups`` (ids), only those groups' pixels are wanted:
+        the synthesis may run on a crop of the grid (:meth:`synthesis_box`), the pixels of
+        those groups are the whole grid's bit for bit, the rest are 0 or garbage."""
+        import numpy as np
+        box = None if groups is None else self.synthesis_box(blocks, groups)
+        r0, r1, c0, c1 = box or (0, len(blocks), 0, len(blocks[0]))
+        y_hat = np.asarray(y_fixed, np.float64)[:, r0:r1, c0:c1] / float(1 << self.frac)
+        g = torch.from_numpy(np.ascontiguousarray(np.asarray(blocks, np.int64)[r0:r1, c0:c1]))
         with torch.no_grad():
-            x = self.net.synthesis(torch.from_numpy(y_hat)[None].to(self.dtype), g)
-        x = x[0, :, :h, :w].clamp(0, 1).mul(255).round().to(torch.uint8)
-        return x.permute(1, 2, 0).contiguous().numpy()
+            x = self.net.synthesis(torch.from_numpy(y_hat)[None].to(self.dtype), g[None])
+        y0, x0 = r0 * BLOCK, c0 * BLOCK
+        x = x[0, :, :h - y0, :w - x0].clamp(0, 1).mul(255).round().to(torch.uint8)
+        x = x.permute(1, 2, 0).contiguous().numpy()
+        if box is None:
+            return x
+        out = np.zeros((h, w, 3), np.uint8)
+        out[y0:y0 + x.shape[0], x0:x0 + x.shape[1]] = x
+        return out
