@@ -115,3 +115,29 @@ def test_export(folder, tmp_path):
     assert interop.read(tmp_path / "y.webp").source["UserComment"] == INFOTEXT
     res = runner.invoke(app, ["export", str(folder / "a.png"), "-o", str(tmp_path / "y.gif")])
     assert res.exit_code == 2 and ".png" in res.output
+
+
+def test_import_image_dir_carries_the_conditioning_image(tmp_path):
+    """``aigif import`` of an image-to-video ComfyUI graph: without --image-dir a warning
+    names the image and the option (exit 0, no image); with it the file holds the PNG's
+    own bytes as video.image; a folder that is not there is an error, not a traceback."""
+    from pathlib import Path
+    build_dir = Path(__file__).parent / "fixtures" / "interop" / "video"
+    src = build_dir / "comfy_wan_i2v_animated.webp"
+    (tmp_path / "input").mkdir()
+    Image.new("RGB", (10, 6), "orange").save(tmp_path / "input" / "portrait.png")
+    res = runner.invoke(app, ["import", str(src), str(tmp_path / "a.aigif")])
+    assert res.exit_code == 0, res.output
+    assert "portrait.png" in res.output and "--image-dir" in res.output
+    assert aigif.open(tmp_path / "a.aigif").meta.video.image is None
+    res = runner.invoke(app, ["import", str(src), str(tmp_path / "b.aigif"),
+                              "--image-dir", str(tmp_path / "input")])
+    assert res.exit_code == 0, res.output
+    assert "conditioning image" in res.output and "warning" not in res.output
+    m = aigif.open(tmp_path / "b.aigif").meta
+    assert m.video.image == aigif.Payload("png", (tmp_path / "input" / "portrait.png").read_bytes())
+    assert m.params["init_image"] == "portrait.png"
+    res = runner.invoke(app, ["import", str(src), str(tmp_path / "c.aigif"),
+                              "--image-dir", str(tmp_path / "nope")])
+    assert res.exit_code != 0 and "image_dir" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "c.aigif").exists()

@@ -1,6 +1,7 @@
 """ComfyUI video workflows and video containers -> video AIGIF metadata (issue 19,
 deliverable 5). Fixtures: tests/fixtures/interop/video (built by build.py there with PyAV
 and Pillow; the graphs are written by hand in the shape ComfyUI executes them)."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -476,3 +477,118 @@ def test_wanvideowrapper_lora_strength_schedule_is_kept():
     assert r.unmapped[f"lora strength {causvid}"] == '["310",0]'
     assert r.meta.loras[1] == aigif.Lora(causvid, 1.0)
     assert any(causvid in w and "not a number" in w for w in r.warnings)
+
+
+# ----------------------------------------------------------------- the conditioning image
+def _pixels(im):
+    return im.convert("RGB").tobytes()
+
+
+def _picture(size=(12, 8)):
+    from PIL import Image
+    im = Image.new("RGB", size)
+    im.putdata([((i * 37) % 256, (i * 11) % 256, (i * 101) % 256)
+                for i in range(size[0] * size[1])])
+    return im
+
+
+def test_i2v_without_image_dir_warns_and_keeps_the_name():
+    """No folder given: the file is as before (the name in params, no image) and a
+    warning names the image and the option."""
+    r = _graph(json.loads(json.dumps(SVD)))
+    assert r.meta.video.image is None and r.meta.params["init_image"] == "mountains.png"
+    assert len(r.warnings) == 1
+    assert "'mountains.png'" in r.warnings[0] and "--image-dir" in r.warnings[0]
+
+
+def test_i2v_image_dir_png_is_stored_byte_for_byte(tmp_path):
+    pytest.importorskip("PIL")
+    from aigif.codecs import decode_payload
+    im = _picture()
+    im.save(tmp_path / "mountains.png")
+    raw = (tmp_path / "mountains.png").read_bytes()
+    r = _graph(json.loads(json.dumps(SVD)))
+    plain = r.meta
+    r = interop.read(_png([("prompt", json.dumps(SVD))]), image_dir=tmp_path)
+    m = r.meta
+    assert not r.warnings
+    assert m.video.image == aigif.Payload("png", raw)                 # its own bytes
+    assert _pixels(decode_payload(m.video.image)) == _pixels(im)
+    assert m.params["init_image"] == "mountains.png"                  # nothing lost
+    assert m == dataclasses.replace(plain, video=dataclasses.replace(plain.video,
+                                                                     image=m.video.image))
+    assert json.loads(r.source["prompt"]) == SVD                      # graph verbatim
+    data = aigif.dumps(r.to_aigif())
+    assert aigif.validate(data).ok and aigif.loads(data).meta == m
+
+
+def test_i2v_wan_webp_fixture_jpeg_in_a_subfolder_is_encoded_losslessly(tmp_path):
+    """The Wan I2V fixture names portrait.png: found in the folder it is attached. A JPEG
+    in a subfolder is stored as PNG with exactly the pixels Pillow decodes from it."""
+    pytest.importorskip("PIL")
+    from PIL import Image
+
+    from aigif.codecs import decode_payload
+    _picture((16, 16)).save(tmp_path / "portrait.png")
+    r = interop.read(FIX / "comfy_wan_i2v_animated.webp", image_dir=str(tmp_path))
+    assert r.meta.video.image.data == (tmp_path / "portrait.png").read_bytes()
+    assert r.meta.generator == "wan" and not r.warnings
+    (tmp_path / "sub").mkdir()
+    _picture((20, 12)).save(tmp_path / "sub" / "photo.jpg", quality=70)
+    r = _graph(_wan(**{"52.image": "sub/photo.jpg"}))
+    assert r.meta.video.image is None
+    r = interop.read(_png([("prompt", json.dumps(_wan(**{"52.image": "sub/photo.jpg"})))]),
+                     image_dir=tmp_path)
+    img = r.meta.video.image
+    assert img.codec == "png" and not r.warnings
+    with Image.open(tmp_path / "sub" / "photo.jpg") as jpg:
+        assert _pixels(decode_payload(img)) == _pixels(jpg)
+    assert r.meta.params["init_image"] == "sub/photo.jpg"
+
+
+@pytest.mark.parametrize("name", ["../secret.png", "../../secret.png", "sub/../../secret.png",
+                                  "..\\secret.png", "/tmp/secret.png", "C:\\secret.png",
+                                  "C:secret.png", "link/secret.png", "missing.png"])
+def test_i2v_names_outside_the_folder_are_refused(tmp_path, name):
+    """A name from the file never reads outside the folder: absolute names, '..' and a
+    link leading out are refused with a warning (no traceback); the import goes on."""
+    pytest.importorskip("PIL")
+    inside = tmp_path / "input"
+    (inside / "sub").mkdir(parents=True)
+    _picture().save(tmp_path / "secret.png")          # what an escape would reach
+    try:
+        (inside / "link").symlink_to(tmp_path, target_is_directory=True)
+    except OSError:
+        if name.startswith("link"):
+            pytest.skip("no symlinks here")
+    g = json.loads(json.dumps(SVD))
+    g["23"]["inputs"]["image"] = name
+    r = interop.read(_png([("prompt", json.dumps(g))]), image_dir=inside)
+    assert r.meta.video.image is None and r.meta.params["init_image"] == name
+    assert len(r.warnings) == 1 and repr(name) in r.warnings[0]
+    assert ("refused" in r.warnings[0]) == (name != "missing.png")
+
+
+@pytest.mark.parametrize("w,h,says", [(40000, 2, "40000x2"),        # aigif's per-side limit
+                                      (100000, 100000, "pixels")])  # Pillow's bomb limit
+def test_i2v_image_over_the_pixel_limit_is_refused_before_decoding(tmp_path, w, h, says):
+    """A PNG whose header declares more pixels than the limits (with a few bytes of
+    data) is refused by its declared size, not decoded."""
+    import struct
+    import zlib
+
+    def chunk(t, body):
+        return struct.pack(">I", len(body)) + t + body + struct.pack(">I", zlib.crc32(t + body))
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    (tmp_path / "mountains.png").write_bytes(bomb)
+    r = interop.read(_png([("prompt", json.dumps(SVD))]), image_dir=tmp_path)
+    assert r.meta.video.image is None
+    assert len(r.warnings) == 1 and says in r.warnings[0] and "'mountains.png'" in r.warnings[0]
+
+
+def test_i2v_image_dir_must_be_a_folder(tmp_path):
+    with pytest.raises(ImportMetadataError, match="image_dir"):
+        interop.read(_png([("prompt", json.dumps(SVD))]), image_dir=tmp_path / "nope")
+    r = interop.read(_png([("prompt", json.dumps(build.LTXV))]), image_dir=tmp_path)
+    assert r.meta.video.image is None and not r.warnings     # a text-to-video graph

@@ -186,18 +186,25 @@ def import_(
                                   "(.png .jpg .webp .mp4 .mov .webm .mkv)"),
     output: Path = typer.Argument(..., help="the .aigif file to write"),
     force: bool = typer.Option(False, help="overwrite an existing output"),
+    image_dir: Optional[Path] = typer.Option(None, "--image-dir", metavar="DIR",
+                                             help="folder holding the conditioning image an "
+                                             "image-to-video workflow names (ComfyUI's "
+                                             "input/): it goes into the file, losslessly"),
 ) -> None:
     """Import one image or video's generation metadata (A1111, ComfyUI image and video
     workflows, InvokeAI, NovelAI, Fooocus, SwarmUI...) into an .aigif file: a video
-    workflow gives a video file (its family, frames, fps, motion fields)."""
+    workflow gives a video file (its family, frames, fps, motion fields; with
+    --image-dir, an image-to-video workflow's conditioning image)."""
     def go() -> None:
         check_output(output, force)
-        r = interop.read(source)
+        r = interop.read(source, image_dir=image_dir)
         data = dumps(r.to_aigif())
         n = write_output(output, data, force=force)
         m = r.meta
         what = f"{m.generator} video, {m.video.frames} frames at {m.video.fps} fps" \
             if m.video is not None else f"{m.generator} image"
+        if m.video is not None and m.video.image is not None:
+            what += f", conditioning image {len(m.video.image.data)} bytes"
         console.print(Text_(f"wrote {output} ({n} bytes; {r.tool}, {what}; "
                             f"{r.mapped_count} fields, {len(r.unmapped)} verbatim)"))
         for w in r.warnings:

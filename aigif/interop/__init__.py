@@ -29,6 +29,7 @@ from ..errors import AigifError, ImportMetadataError
 from . import _container as C
 from ._common import Draft, ImportResult
 from ._exif import scan_exif
+from ._i2v import attach as _attach_image
 from ._limits import MAX_INPUT_BYTES, MAX_STEALTH_PIXELS
 from ._scan import scan
 from ._stealth import png_stealth_signature, read_stealth
@@ -103,22 +104,30 @@ def _pil_container(im: Any) -> C.Container:
     return c
 
 
-def read(src: Any, *, stealth: bool = True) -> ImportResult:
+def read(src: Any, *, stealth: bool = True, image_dir: Any = None) -> ImportResult:
     """Read the generation metadata of an image written by another tool.
 
     ``src``: a path, the file's bytes, a binary file object, or a Pillow image.
     ``stealth``: also look for alpha-channel "stealth" data when no text is found (needs
-    Pillow). Returns an ImportResult (``.tool``, ``.meta``, ``.unmapped``, ``.source``,
+    Pillow). ``image_dir``: a folder (ComfyUI's ``input/``) where the conditioning image
+    an image-to-video workflow names (``params["init_image"]``) is looked up; when found
+    it becomes ``meta.video.image`` (a lossless PNG payload: a PNG's own bytes), else, or
+    without the folder, a warning names it. A name that is absolute or climbs out of the
+    folder is refused (warning). Returns an ImportResult (``.tool``, ``.meta``, ``.unmapped``, ``.source``,
     ``.to_aigif()``). Raises ImportMetadataError when the file cannot be read or holds no
-    generation metadata; never anything else.
+    generation metadata, or ``image_dir`` is not a folder; never anything else.
 
     Example::
 
         r = read("image.png")
         print(r.tool, r.meta.prompt, r.unmapped)
+        r = read("ComfyUI_00001_.webp", image_dir="ComfyUI/input")   # image-to-video
+        r.meta.video.image                 # Payload('png', ...) or None (see r.warnings)
     """
     try:
-        return _read(src, stealth)
+        res = _read(src, stealth)
+        _attach_image(res, image_dir)
+        return res
     except AigifError:
         raise
     except (RecursionError, MemoryError) as e:
