@@ -16,6 +16,7 @@ Tables:
     python benchmarks/gitssic.py --images 6 --json out.json
     python benchmarks/gitssic.py --partial-only --images 6   # table 3's timing only:
         # one-group decodes with the cropped synthesis and with the whole-grid one
+    python benchmarks/gitssic.py --partial-only --quadrants   # the 4 quadrants as groups
 
 (The cropped synthesis is taken with one torch thread only: run with OMP_NUM_THREADS=1.)
 """
@@ -61,7 +62,13 @@ def structure(data: bytes) -> dict:
                 subs=[b - a for a, b in p["subs"]])
 
 
-def partial_timing(gc, imgs, k: int, q: int, repeat: int) -> dict:
+def _quadrants(w: int, h: int) -> np.ndarray:
+    hb, wb = -(-h // 16), -(-w // 16)
+    i, j = np.mgrid[0:hb, 0:wb]
+    return (2 * (i >= hb // 2) + (j >= wb // 2)).astype(np.int64)
+
+
+def partial_timing(gc, imgs, k: int, q: int, repeat: int, quadrants: bool = False) -> dict:
     """Best-of-``repeat`` decode times: full, one group with the cropped synthesis, one
     group on the whole grid (the crop switched off); max |Δ| inside the group."""
     import torch
@@ -81,7 +88,7 @@ def partial_timing(gc, imgs, k: int, q: int, repeat: int) -> dict:
     n_part = cropped = max_d = 0
     area = []
     for im in imgs:
-        d = gc.encode(im, quality=q, groups=k)
+        d = gc.encode(im, quality=q, groups=_quadrants(*im.size) if quadrants else k)
         tf, full = best(lambda: np.asarray(gc.decode(d)))
         t["full"] += tf
         pix = gc.group_map(d)
@@ -108,7 +115,8 @@ def partial_timing(gc, imgs, k: int, q: int, repeat: int) -> dict:
     res = dict(full_s=t["full"] / n, crop_s=t["crop"] / n_part, grid_s=t["grid"] / n_part,
                decodes=n_part, cropped=cropped, crop_area=float(np.mean(area)),
                max_abs_diff=max_d, threads=torch.get_num_threads())
-    print(f"\n## One-group decode time ({n} images, k = {k}, quality {q}, "
+    what = "the 4 quadrants" if quadrants else f"automatic map, k = {k}"
+    print(f"\n## One-group decode time ({n} images, {what}, quality {q}, "
           f"{res['threads']} torch thread(s), best of {repeat})\n")
     print("| decode | s / decode |")
     print("|---|---|")
@@ -134,6 +142,9 @@ def main(argv=None) -> None:
     ap.add_argument("--partial-only", action="store_true",
                     help="only time one-group decodes, cropped synthesis vs whole grid")
     ap.add_argument("--repeat", type=int, default=3, help="--partial-only: best of N")
+    ap.add_argument("--quadrants", action="store_true",
+                    help="--partial-only: group map = the 4 quadrants (compact regions) "
+                         "instead of the automatic map")
     args = ap.parse_args(argv)
     files = sorted(Path(args.kodak).glob("*.png"))[:args.images]
     if not files:
@@ -144,7 +155,8 @@ def main(argv=None) -> None:
     gc = C.get_codec("gitssic")
     out: dict = {"images": n, "k": args.k}
     if args.partial_only:
-        out["partial"] = partial_timing(gc, imgs, args.k, args.region_quality, args.repeat)
+        out["partial"] = partial_timing(gc, imgs, args.k, args.region_quality, args.repeat,
+                                        args.quadrants)
         if args.json:
             Path(args.json).write_text(json.dumps(out, indent=1))
         return
