@@ -30,13 +30,11 @@ only when a payload is encoded or decoded.
 """
 from __future__ import annotations
 
-import importlib.util
 import struct
 from typing import Any, ClassVar, Iterable
 
 from ...errors import CodecError
-from .. import Codec
-from . import zoo
+from ._base import ZooCodec
 
 __all__ = ["GitssicCodec", "MODEL_IDS", "MAGIC", "HEADER", "BLOCK", "MAX_GROUPS",
            "DEFAULT_FILL", "auto_groups", "snap_groups", "encode_mask", "decode_mask"]
@@ -206,7 +204,7 @@ def decode_mask(data: bytes, hb: int, wb: int, n_groups: int, f0: int, f1: int):
 
 # --- the codec ------------------------------------------------------------------------------
 
-class GitssicCodec(Codec):
+class GitssicCodec(ZooCodec):
     key: ClassVar[str] = "gitssic"
     code: ClassVar[int] = 13
     mime: ClassVar[str] = "application/x-aigif-gitssic"
@@ -219,17 +217,7 @@ class GitssicCodec(Codec):
     #: the model id new payloads use (tests may point it at in-memory weights)
     default_model: ClassVar[int] = 1
 
-    def available(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None
-                   for m in ("torch", "numpy", "constriction", "safetensors"))
-
-    def _coder(self, model_id: int, dtype=None):
-        key = MODEL_IDS.get(model_id)
-        if key is None:
-            raise CodecError(f"gitssic payload names unknown model {model_id}")
-        if not zoo.available(key):
-            raise CodecError(f"gitssic model {key!r}: weights not installed ({zoo.path(key)})")
-        return zoo.load(key, dtype)
+    model_ids: ClassVar[dict[int, str]] = MODEL_IDS
 
     def encode(self, image, quality: int | None = None, lossless: bool = False,
                effort: int | None = None, groups: Any = None, model: int | None = None,
