@@ -92,7 +92,7 @@ def _resolve(m: str, revision: str | None, generator: str | None,
     if hub:                   # a stage's "owner/name@revision"
         m, revision = hub.group(1), hub.group(2)
     if mo:
-        info = find_local_model(bytes.fromhex(mo.group(1)))
+        info = find_local_model(bytes.fromhex(mo.group(1)), generator)
         if info is None:
             raise ModelNotAvailableError(
                 f"local model {m} (generator {generator!r}) is not on this machine; "

@@ -125,12 +125,21 @@ def register_model(name: str, path: str | os.PathLike, *, generator: str | None 
     return info
 
 
-def find_local_model(h: bytes) -> ModelInfo | None:
+def find_local_model(h: bytes, generator: str | None = None) -> ModelInfo | None:
     """The registered model with content hash ``h``, else one found in the folders of
-    ``$AIGIF_MODEL_PATH`` (registered under ``local-<hex>`` once found), else None."""
-    info = model_for_hash(h)
-    if info is not None:
-        return info
+    ``$AIGIF_MODEL_PATH`` (registered under ``local-<hex>`` once found), else None.
+
+    The hash covers the weights only, so two directories (say an SD model and an
+    AnimateDiff pipeline built on it) can share it. With ``generator`` (the file's family)
+    a registered model or a folder of that family wins; one of another family is the
+    last resort."""
+    if generator is not None:
+        info = model_for_hash(h, generator)
+        if info is not None:
+            return info
+    other = model_for_hash(h)
+    if other is not None and generator is None:
+        return other
     for folder in filter(None, os.environ.get(MODEL_PATH_ENV, "").split(os.pathsep)):
         base = Path(folder)
         if not base.is_dir():
@@ -139,8 +148,11 @@ def find_local_model(h: bytes) -> ModelInfo | None:
             if not (d / "model_index.json").is_file():
                 continue
             try:
-                if content_hash(d) == h:
-                    return register_model(f"local-{h.hex()}", d)
+                if content_hash(d) != h:
+                    continue
+                if other is not None and _generator_of(d) != generator:
+                    continue
+                return register_model(f"local-{h.hex()}", d)
             except (RenderError, RegistryError, OSError):
                 continue
-    return None
+    return other
