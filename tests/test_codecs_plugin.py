@@ -197,3 +197,27 @@ def test_unknown_codec_codes_in_files_load_nothing(run_py):
         "print('ok')\n")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
+
+
+def test_cli_hybrid_exact_tries_the_codecs_asked_for(tmp_path):
+    """aigif hybrid --exact --codecs K: the pixels are coded losslessly by those codecs
+    (they used to be ignored: jxl, webp, png were tried whatever --codecs said); a lossy-only
+    codec there is a one-line error naming it (exit 2, nothing written)."""
+    orig = tmp_path / "orig.png"
+    sample().save(orig)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for key in ("png", "webp"):
+        out = tmp_path / f"{key}.aigif"
+        r = subprocess.run([sys.executable, "-m", "aigif", "hybrid", "--image", str(orig),
+                            "--exact", "--codecs", key, "-o", str(out)],
+                           capture_output=True, text=True, env=env)
+        assert r.returncode == 0, r.stderr
+        f = aigif.open(out)
+        assert f.payload.codec == key
+        assert f.pixels().convert("RGB").tobytes() == Image.open(orig).convert("RGB").tobytes()
+    out = tmp_path / "bad.aigif"
+    r = subprocess.run([sys.executable, "-m", "aigif", "hybrid", "--image", str(orig),
+                        "--exact", "--codecs", "png,avif", "-o", str(out)],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "avif" in r.stderr and "lossless" in r.stderr and not out.exists()

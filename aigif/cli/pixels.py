@@ -97,6 +97,11 @@ def _decode_video(f, output: Path, policy: str, quality: Optional[int], force: b
                   f"from {res.path}{note})")
 
 
+def _lossless_image_codecs() -> list[str]:
+    return [k for k in codecs.keys()
+            if getattr(get_codec(k), "kind", "image") == "image" and get_codec(k).lossless]
+
+
 def hybrid(
     image: Optional[Path] = typer.Option(None, "--image", help="the original image"),
     video: Optional[Path] = typer.Option(
@@ -108,7 +113,8 @@ def hybrid(
     target: float = typer.Option(40.0, help="target PSNR in dB"),
     exact: bool = typer.Option(False, help="bit-exact pixels (overrides --target)"),
     codecs: Optional[str] = typer.Option(
-        None, help="pixel codecs to try (default: avif,jxl,webp for an image; for a video "
+        None, help="pixel codecs to try (default: avif,jxl,webp for an image, jxl,webp,png "
+                   "lossless with --exact; for a video "
                    "ffv1,vp9,h264 with --exact, else av1,vp9,h264,ffv1)"),
     fps: Optional[str] = typer.Option(
         None, help="a video's frame rate (e.g. 16 or 24000/1001; default: the file's)"),
@@ -144,8 +150,14 @@ def hybrid(
         orig = open_image_file(str(image))
         regen = open_image_file(str(regenerated)) if regenerated is not None else None
         keys = tuple(k for k in (codecs or "avif,jxl,webp").split(",") if k)
-        f, d = encode_hybrid(meta, orig, regen, math.inf if exact else target, codecs=keys,
-                             effort=effort)
+        kw = {"codecs": keys, "effort": effort}
+        if exact and codecs:    # --exact tries the codecs asked for, in lossless mode
+            lossy = [k for k in keys if not get_codec(k).lossless]
+            if lossy:
+                fail(f"--exact needs lossless pixel codecs; {', '.join(lossy)} cannot code "
+                     f"exact pixels (lossless image codecs: {', '.join(_lossless_image_codecs())})")
+            kw["lossless_codecs"] = keys
+        f, d = encode_hybrid(meta, orig, regen, math.inf if exact else target, **kw)
         n = write_output(output, dumps(f), force=force)
         console.print(d.report(), highlight=False)
         console.print(f"wrote {output} ({n} bytes, {d.mode})")
