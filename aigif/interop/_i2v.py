@@ -68,7 +68,9 @@ def attach(res: Any, image_dir: Any) -> None:
 def _path(base: Path, name: str) -> Path:
     """``name`` under ``base``; ImportMetadataError for a name that leaves it (absolute,
     a drive, ``..``, a link leading outside) or that is not there."""
-    n = re.sub(r"\s*\[input\]$", "", name)      # ComfyUI's annotated names: "x.png [input]"
+    n = name[:-len("[input]")].rstrip() if name.endswith("[input]") else name
+    # (ComfyUI's annotated names: "x.png [input]"; string ops: a "\s*...$" regex is
+    # quadratic on a long run of spaces)
     parts = re.split(r"[\\/]", n)
     if "\0" in n or n.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", n) or \
             any(p == ".." for p in parts):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from aigif.interop import _common, a1111, comfyui, comfyui_video, fooocus, generic, invokeai
+from aigif.interop._i2v import _path as _i2v_path
 from aigif.interop._xmp import xmp_user_comment as _xmp_user_comment
 
 INTEROP = Path(a1111.__file__).parent
@@ -113,6 +114,12 @@ PROBES = [
     ("video-hub-id", lambda v: comfyui_video._model(_common.Draft(), "wan", v),
      lambda n: "a" * (n // 2) + "/" + "a" * (n // 2) + "!", 40_000,
      [r"[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}"]),
+    # the conditioning-image name of an image-to-video graph (_i2v._path: refused or not
+    # found; the split and the drive check must stay linear on long names)
+    ("i2v-image-name-spaces", lambda v: _i2v_path_quiet(v), lambda n: "a" + " " * n + "[inpu",
+     40_000, [r"[\\/]", r"[A-Za-z]:"]),
+    ("i2v-image-name-parts", lambda v: _i2v_path_quiet(v), lambda n: "a/" * (n // 2) + "..",
+     40_000, []),
     ("video-math-keys", comfyui.graph_to_draft, lambda n: {
         "1": {"class_type": "ComfyMathExpression", "inputs": {
             "expression": "a", "values." + "a" * n: 1, "values.b": ["6", 0]}},
@@ -126,6 +133,14 @@ PROBES = [
             "model": ["4", 0], "positive": ["5", 0], "negative": ["5", 0],
             "latent_image": ["2", 0]}}}, 20_000, [r"[a-z]"]),
 ]
+
+
+def _i2v_path_quiet(name: str) -> None:
+    from aigif.errors import ImportMetadataError
+    try:
+        _i2v_path(INTEROP, name)
+    except ImportMetadataError:
+        pass
 
 
 @pytest.mark.parametrize("name,fn,make,n", [p[:4] for p in PROBES], ids=[p[0] for p in PROBES])
