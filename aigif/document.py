@@ -212,8 +212,10 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
         f = replace(f, payload=_video_payload(f.meta, video, fps, fallback, crf, lossless))
     elif crf is not None or fps is not None:
         raise CodecError("crf= and fps= are for a video payload (video=)")
-    if groups is not None and (image is None or fallback != "gitssic"):
-        raise CodecError("groups= is for an image coded with fallback='gitssic'")
+    if groups is not None and (image is None or fallback is None or
+                               not getattr(_codecs.get_codec(fallback), "partial", False)):
+        raise CodecError("groups= is for an image coded with a group-structured codec "
+                         "(fallback='gitssic')")
     if isinstance(groups, str):
         if groups != "objects":
             raise CodecError(f"groups= takes a mask, an int k or 'objects', not {groups!r}")

@@ -97,14 +97,13 @@ for _key, _ref in (("png", "aigif.codecs._pillow:PngCodec"),
                    ("sth", "aigif.codecs.learned.sth:SthCodec"),
                    ("nvtc", "aigif.codecs.learned.nvtc:NvtcCodec"),
                    ("gitssic", "aigif.codecs.learned.gitssic:GitssicCodec"),
+                   ("omni-icm", "aigif.codecs.learned.omni_icm:OmniIcmCodec"),
                    ("av1", "aigif.codecs.video._av:Av1Codec"),
                    ("vp9", "aigif.codecs.video._av:Vp9Codec"),
                    ("h264", "aigif.codecs.video._av:H264Codec"),
                    ("h265", "aigif.codecs.video._av:H265Codec"),
                    ("ffv1", "aigif.codecs.video._av:Ffv1Codec")):
-    codecs.register(_key, _ref, code=int(CodecCode[_key.upper()]))
-codecs.register("omni-icm", "aigif.codecs.learned.omni_icm:OmniIcmCodec",
-                code=int(CodecCode.OMNI_ICM))
+    codecs.register(_key, _ref, code=int(CodecCode[_key.upper().replace("-", "_")]))
 
 _instances: dict[str, Codec] = {}
 _lock = threading.Lock()

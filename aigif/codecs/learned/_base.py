@@ -12,7 +12,7 @@ from ...errors import CodecError
 from .. import Codec
 from . import zoo
 
-__all__ = ["ZooCodec"]
+__all__ = ["ZooCodec", "quality_step"]
 
 
 class ZooCodec(Codec):
@@ -37,3 +37,24 @@ class ZooCodec(Codec):
             raise CodecError(f"{self.key} model {key!r}: weights not installed "
                              f"({zoo.path(key)})")
         return zoo.load(key, dtype)
+
+    def _rgb_input(self, image):
+        """``image`` as RGB (alpha and palettes through RGBA), its size checked against
+        the pixel budget and the payloads' 16-bit sides: ``(image, width, height)``."""
+        from .._pillow import check_size
+        if image.mode != "RGB":
+            image = image.convert("RGBA").convert("RGB") if "A" in image.mode or \
+                image.mode == "P" else image.convert("RGB")
+        w, h = image.size
+        check_size((w, h), f"{self.key} image")
+        if not (1 <= w <= 0xFFFF and 1 <= h <= 0xFFFF):
+            raise CodecError(f"{self.key} codes 1..65535 pixels per side, not {w}x{h}")
+        return image, w, h
+
+
+def quality_step(quality: int | None, step_one: int) -> int:
+    """The latent quantization step, in 1/256 units, of ``quality`` (None: ``step_one``,
+    the trained step): ``step_one * 2^((75 - quality) / 25)``, clamped to 1..65535."""
+    if quality is None:
+        return step_one
+    return max(1, min(0xFFFF, round(step_one * 2 ** ((75 - quality) / 25))))

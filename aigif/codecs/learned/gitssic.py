@@ -34,7 +34,7 @@ import struct
 from typing import Any, ClassVar, Iterable
 
 from ...errors import CodecError
-from ._base import ZooCodec
+from ._base import ZooCodec, quality_step
 
 __all__ = ["GitssicCodec", "MODEL_IDS", "MAGIC", "HEADER", "BLOCK", "MAX_GROUPS",
            "DEFAULT_FILL", "auto_groups", "snap_groups", "encode_mask", "decode_mask"]
@@ -224,7 +224,6 @@ class GitssicCodec(ZooCodec):
                **opts: Any) -> bytes:
         import numpy as np
 
-        from .._pillow import check_size
         from .coding import encode_tables
         if lossless:
             raise CodecError("gitssic has no lossless mode")
@@ -233,15 +232,8 @@ class GitssicCodec(ZooCodec):
         if opts:
             raise CodecError(f"gitssic: unknown option(s) {', '.join(sorted(opts))}")
         model_id = self.default_model if model is None else model
-        step = STEP_ONE if quality is None else \
-            max(1, min(0xFFFF, round(STEP_ONE * 2 ** ((75 - quality) / 25))))
-        if image.mode != "RGB":
-            image = image.convert("RGBA").convert("RGB") if "A" in image.mode or \
-                image.mode == "P" else image.convert("RGB")
-        w, h = image.size
-        check_size((w, h), "gitssic image")
-        if not (1 <= w <= 0xFFFF and 1 <= h <= 0xFFFF):
-            raise CodecError(f"gitssic codes 1..65535 pixels per side, not {w}x{h}")
+        step = quality_step(quality, STEP_ONE)
+        image, w, h = self._rgb_input(image)
         rgb = np.asarray(image)
         if groups is None or (isinstance(groups, int) and not isinstance(groups, bool)):
             k = 4 if groups is None else groups
@@ -323,8 +315,9 @@ class GitssicCodec(ZooCodec):
 
     def group_map(self, data: bytes):
         """The group id of every pixel (int64 [h, w])."""
-        p = self._parse(bytes(data))
-        b = self.block_map(data)
+        data = bytes(data)
+        p = self._parse(data)
+        b = decode_mask(data[slice(*p["mask"])], p["hb"], p["wb"], p["G"], *p["f"])
         return b.repeat(BLOCK, 0).repeat(BLOCK, 1)[:p["h"], :p["w"]]
 
     def decode_latents(self, data: bytes, groups: Iterable[int] | None = None, dtype=None):
@@ -366,6 +359,7 @@ class GitssicCodec(ZooCodec):
                                                    step)
         except CodingError as e:
             raise CodecError(f"gitssic payload: {e}") from e
+        p["want"] = want
         return coder, blocks, y_fixed, p
 
     @staticmethod
@@ -390,7 +384,7 @@ class GitssicCodec(ZooCodec):
         import numpy as np
         from PIL import Image
         coder, blocks, y_fixed, p = self.decode_latents(data, groups, dtype)
-        want = None if groups is None else self._wanted(groups, p["G"])
+        want = None if groups is None else p["want"]
         rgb = coder.synthesize(y_fixed, blocks, p["h"], p["w"], want)
         if groups is not None:
             keep = np.isin(blocks, sorted(want)).repeat(BLOCK, 0).repeat(BLOCK, 1)

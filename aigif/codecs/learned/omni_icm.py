@@ -90,7 +90,6 @@ class OmniIcmCodec(ZooCodec):
                effort: int | None = None, model: int | None = None, **opts: Any) -> bytes:
         import numpy as np
 
-        from .._pillow import check_size
         if lossless:
             raise CodecError("omni-icm has no lossless mode")
         if effort is not None:
@@ -100,13 +99,7 @@ class OmniIcmCodec(ZooCodec):
         level = level_of(quality)
         if not 0 <= level < coder.levels:
             raise CodecError(f"omni-icm model {model_id} has levels 0..{coder.levels - 1}")
-        if image.mode != "RGB":
-            image = image.convert("RGBA").convert("RGB") if "A" in image.mode or \
-                image.mode == "P" else image.convert("RGB")
-        w, h = image.size
-        check_size((w, h), "omni-icm image")
-        if not (1 <= w <= 0xFFFF and 1 <= h <= 0xFFFF):
-            raise CodecError(f"omni-icm codes 1..65535 pixels per side, not {w}x{h}")
+        image, w, h = self._rgb_input(image)
         hy, wy = _layout(w, h)
         sym = coder.analyse(np.asarray(image), level)
         yb = coder.stream(sym, level)

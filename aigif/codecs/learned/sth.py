@@ -31,7 +31,7 @@ import struct
 from typing import Any, ClassVar
 
 from ...errors import CodecError
-from ._base import ZooCodec
+from ._base import ZooCodec, quality_step
 
 STEP_ONE = 256  # = models.STEP_ONE (models imports torch; this module must not)
 
@@ -74,20 +74,12 @@ class SthCodec(ZooCodec):
                effort: int | None = None, model: int | None = None, **opts: Any) -> bytes:
         import numpy as np
 
-        from .._pillow import check_size
         if lossless:
             raise CodecError("sth has no lossless mode")
         model_id = self.default_model if model is None else model
         coder, h8 = self._coder(model_id)
-        step = STEP_ONE if quality is None else \
-            max(1, min(0xFFFF, round(STEP_ONE * 2 ** ((75 - quality) / 25))))
-        if image.mode != "RGB":
-            image = image.convert("RGBA").convert("RGB") if "A" in image.mode or \
-                image.mode == "P" else image.convert("RGB")
-        w, h = image.size
-        check_size((w, h), "sth image")
-        if not (1 <= w <= 0xFFFF and 1 <= h <= 0xFFFF):
-            raise CodecError(f"sth codes 1..65535 pixels per side, not {w}x{h}")
+        step = quality_step(quality, STEP_ONE)
+        image, w, h = self._rgb_input(image)
         hy, wy, hz, wz = _layout(w, h)
         if getattr(coder, "levels", None) is None:      # version 1: no context levels
             if effort not in (None, 0):
