@@ -15,6 +15,7 @@ from . import codecs as _codecs
 from . import io as _io
 from . import render as _render
 from ._atomic import write_atomic
+from .codecs.learned.gitssic import GROUPS_INFO_KEY, group_names_json
 from .codecs.video import DEFAULT_VIDEO_CODEC, decode_video_payload, encode_video_payload
 from .container import Fingerprint, FileData, Payload, RawElement
 from .errors import CodecError, MetaError, MissingDependencyError, RenderError
@@ -25,9 +26,6 @@ from .render.video import VideoFrames
 __all__ = ["AigifFile", "Payload", "Fingerprint", "RawElement", "ImageResult", "VideoResult",
            "POLICIES", "loads", "open_file", "save", "read_image", "read_video",
            "encode_hybrid", "GROUPS_INFO_KEY"]
-
-#: the info key (spec 6.3) that names a group-structured payload's groups (JSON id -> name)
-GROUPS_INFO_KEY = "gitssic.groups"
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,7 +219,7 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
             raise CodecError(f"groups= takes a mask, an int k or 'objects', not {groups!r}")
         groups, names = _render.object_groups(f, image)
         if names:
-            f = replace(f, info={**f.info, GROUPS_INFO_KEY: _group_names_json(names)})
+            f = replace(f, info={**f.info, GROUPS_INFO_KEY: group_names_json(names)})
     if image is not None:
         opts = {} if groups is None else {"groups": groups}
         f = replace(f, payload=_codecs.encode_payload(
@@ -234,12 +232,6 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
         dest.write(data)
         return len(data)
     return write_atomic(dest, data)
-
-
-def _group_names_json(names: dict) -> str:
-    import json
-    return json.dumps({str(k): names[k] for k in sorted(names)}, ensure_ascii=False,
-                      separators=(",", ":"))
 
 
 def _video_payload(meta: GenerationMeta | None, video: Any, fps: Any, codec: str | None,

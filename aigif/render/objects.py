@@ -19,14 +19,14 @@ to ``render_file``'s (tested). torch / numpy load on first use.
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..codecs.learned.gitssic import BLOCK, auto_groups
+from ..codecs.learned.gitssic import BLOCK, GROUPS_INFO_KEY as INFO_KEY, auto_groups
+from ..codecs.learned.gitssic import group_names_json
 from ..codecs.pixels import psnr
 from ..container import FileData
 from ..errors import AigifError, AigifWarning, RenderError
@@ -40,8 +40,6 @@ from .platform import resolve_settings
 __all__ = ["ObjectMap", "object_map", "object_groups", "prompt_objects", "assign_blocks",
            "INFO_KEY", "BLOCK", "DEFAULT_THRESHOLD"]
 
-#: The info key (spec 6.3) under which a file names its groups: JSON {"id": "name"}.
-INFO_KEY = "gitssic.groups"
 DEFAULT_THRESHOLD = 0.4     # DAAM's tau on min-max normalized maps
 
 _STOP = frozenset("""a an the this that these those some any each every one two three
@@ -152,12 +150,6 @@ class ObjectMap:
         """``{INFO_KEY: '{"0": "background", "1": "red fox", ...}'}``: the file info entry
         (spec 6.3) that names the groups, for ``aigif.save(..., info=...)``."""
         return {INFO_KEY: group_names_json(self.groups)}
-
-
-def group_names_json(groups: dict[int, str]) -> str:
-    """The canonical JSON text of a group-name table (keys ascending)."""
-    return json.dumps({str(k): groups[k] for k in sorted(groups)}, ensure_ascii=False,
-                      separators=(",", ":"))
 
 
 def _meta_of(obj) -> GenerationMeta:

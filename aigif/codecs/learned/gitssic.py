@@ -37,7 +37,8 @@ from ...errors import CodecError
 from ._base import ZooCodec, quality_step
 
 __all__ = ["GitssicCodec", "MODEL_IDS", "MAGIC", "HEADER", "BLOCK", "MAX_GROUPS",
-           "DEFAULT_FILL", "auto_groups", "snap_groups", "encode_mask", "decode_mask"]
+           "DEFAULT_FILL", "auto_groups", "snap_groups", "encode_mask", "decode_mask",
+           "GROUPS_INFO_KEY", "group_names_json"]
 
 STEP_ONE = 256      # = models.STEP_ONE (models imports torch; this module must not)
 BLOCK = 16          # = gitssic_model.BLOCK
@@ -201,6 +202,18 @@ def decode_mask(data: bytes, hb: int, wb: int, n_groups: int, f0: int, f1: int):
         out[p] = next(it) if e == 2 else (out[p - 1] if e == 0 else out[p - wb])
     return out.reshape(hb, wb)
 
+
+
+#: The file-info key (spec 6.3) under which a file names its gitssic groups: JSON
+#: {"id": "name"} (``aigif.save(..., groups="objects")``, ``AigifFile.group_names``).
+GROUPS_INFO_KEY = "gitssic.groups"
+
+
+def group_names_json(groups: dict[int, str]) -> str:
+    """The canonical JSON text of a group-name table (keys ascending)."""
+    import json
+    return json.dumps({str(k): groups[k] for k in sorted(groups)}, ensure_ascii=False,
+                      separators=(",", ":"))
 
 # --- the codec ------------------------------------------------------------------------------
 
