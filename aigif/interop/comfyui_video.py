@@ -593,7 +593,9 @@ def _experts(g: Any, nodes: dict, main: list, v: dict, d: Any, stages: list,
         d.param(f"{k}_2", x)
     # the low-noise expert's own LoRAs (a Refiner stage has no LoRAs, so they are read
     # from its model chain here): loader-nearest first, as the first pass's in meta.loras
-    loras = []
+    # (one walk up its model chain: the LoRAs, and the first model-sampling node's shift)
+    loras, s2 = [], None
+    shift_seen = False
     for _, n in _upstream(g, ins.get("model"), _MODEL_KEYS, 64):
         li = g.inputs(n)
         if "lora_name" in li:
@@ -601,14 +603,13 @@ def _experts(g: Any, nodes: dict, main: list, v: dict, d: Any, stages: list,
                            _value(g, li.get("strength_model", 1.0), ("strength_model",)))
             if lo is not None and lo.name != "None":
                 loras.insert(0, lo)
+        if not shift_seen and g.cls(n) in ("ModelSamplingSD3", "ModelSamplingAuraFlow"):
+            shift_seen = True
+            s2 = to_float(_value(g, li.get("shift"), ("shift",)))
     if loras:
         d.param("loras_2", ", ".join(f"{lo.name}:{lo.weight:g}" for lo in loras))
-    for _, n in _upstream(g, ins.get("model"), _MODEL_KEYS, 64):
-        if g.cls(n) in ("ModelSamplingSD3", "ModelSamplingAuraFlow"):
-            s2 = to_float(_value(g, g.inputs(n).get("shift"), ("shift",)))
-            if s2 is not None and s2 != shift:
-                d.param("flow_shift_2", s2)
-            break
+    if s2 is not None and s2 != shift:
+        d.param("flow_shift_2", s2)
     return stages[1:]
 
 
