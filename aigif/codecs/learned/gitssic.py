@@ -236,8 +236,6 @@ class GitssicCodec(ZooCodec):
                effort: int | None = None, groups: Any = None, model: int | None = None,
                **opts: Any) -> bytes:
         import numpy as np
-
-        from .coding import encode_tables
         if lossless:
             raise CodecError("gitssic has no lossless mode")
         if effort is not None:
@@ -256,6 +254,18 @@ class GitssicCodec(ZooCodec):
             blocks = auto_groups(rgb, k)
         else:
             blocks = snap_groups(groups, w, h)
+        return self.encode_blocks(rgb, blocks, step, model_id)
+
+    def encode_blocks(self, rgb, blocks, step: int, model: int | None = None) -> bytes:
+        """The payload of ``rgb`` (uint8 [h, w, 3]) with the block map ``blocks`` (int
+        [ceil(h/16), ceil(w/16)], ids 0..254, checked by the caller) at latent step
+        ``step`` (1/256 units, 1..65535): what ``encode`` writes once it has resolved
+        quality and groups (the ssvc video codec codes its I frames with it)."""
+        import numpy as np
+
+        from .coding import encode_tables
+        model_id = self.default_model if model is None else model
+        h, w = rgb.shape[:2]
         n_groups = int(blocks.max()) + 1
         coder, h8 = self._coder(model_id)
         hb, wb = blocks.shape
