@@ -8,7 +8,7 @@ The bytes a codec writes are exactly what the codec library writes (a complete .
 calling the codec directly.
 
 Video payloads (av1=8, vp9=9, h264=10, h265=11, ffv1=12: frames in a WebM / MP4 / Matroska
-file) are in the same registry behind ``aigif.codecs.video.VideoCodec`` (``kind == "video"``)
+file; the learned envc=15, vlvc=16, ssvc=17, imclvc=18: ``aigif.codecs.learned.lvc``) are in the same registry behind ``aigif.codecs.video.VideoCodec`` (``kind == "video"``)
 and go through ``aigif.codecs.video.encode_video_payload`` / ``decode_video_payload``.
 
 Nothing here imports Pillow at module level: ``aigif.open(...).meta`` never loads it.
@@ -102,7 +102,11 @@ for _key, _ref in (("png", "aigif.codecs._pillow:PngCodec"),
                    ("vp9", "aigif.codecs.video._av:Vp9Codec"),
                    ("h264", "aigif.codecs.video._av:H264Codec"),
                    ("h265", "aigif.codecs.video._av:H265Codec"),
-                   ("ffv1", "aigif.codecs.video._av:Ffv1Codec")):
+                   ("ffv1", "aigif.codecs.video._av:Ffv1Codec"),
+                   ("envc", "aigif.codecs.learned.lvc.bitstream:EnvcCodec"),
+                   ("vlvc", "aigif.codecs.learned.lvc.bitstream:VlvcCodec"),
+                   ("ssvc", "aigif.codecs.learned.lvc.bitstream:SsvcCodec"),
+                   ("imclvc", "aigif.codecs.learned.lvc.bitstream:ImclvcCodec")):
     codecs.register(_key, _ref, code=int(CodecCode[_key.upper().replace("-", "_")]))
 
 _instances: dict[str, Codec] = {}

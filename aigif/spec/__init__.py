@@ -313,6 +313,10 @@ class PixelCodec(IntEnum):
     FFV1 = 12     # video: FFV1 (lossless, RGB) in Matroska
     GITSSIC = 13  # learned: group-structured, regions decodable alone (aigif.codecs.learned.gitssic)
     OMNI_ICM = 14  # learned: coding for machines, features (aigif.codecs.learned.omni_icm)
+    ENVC = 15     # learned video: cross-scale flows (aigif.codecs.learned.lvc.envc)
+    VLVC = 16     # learned video: voxel flows, flow prediction (aigif.codecs.learned.lvc.vlvc)
+    SSVC = 17     # learned video: semantically structured, per-group streams (lvc.ssvc)
+    IMCLVC = 18   # learned video: flow net, context mining, super-resolution (lvc.imclvc)
     # 64..127 private
 
 
@@ -321,7 +325,8 @@ CODEC_PRIVATE = range(64, 128)
 #: Codes of the video codecs (spec 6.2, video payloads): their payload is a sequence of
 #: frames, and a file holding one is a video file (presence bit VIDEO).
 VIDEO_CODECS = frozenset({PixelCodec.AV1, PixelCodec.VP9, PixelCodec.H264, PixelCodec.H265,
-                          PixelCodec.FFV1})
+                          PixelCodec.FFV1, PixelCodec.ENVC, PixelCodec.VLVC, PixelCodec.SSVC,
+                          PixelCodec.IMCLVC})
 
 
 class ValueType(IntEnum):

@@ -23,6 +23,9 @@ MODELS: dict[str, tuple[str, str]] = {
     "sth-rdc-1": ("sth-rdc-1.safetensors", "rdc"),
     "gitssic-1": ("gitssic-1.safetensors", "gitssic"),
     "omni-icm-1": ("omni-icm-1.safetensors", "omni"),
+    "lvc-res-1": ("lvc-res-1.safetensors", "lvcres"),
+    "lvc-sr-1": ("lvc-sr-1.safetensors", "lvcsr"),
+    "lvc-flow-1": ("lvc-flow-1.safetensors", "lvcflow"),
 }
 
 _memory: dict[str, tuple[dict, bytes]] = {}
@@ -83,6 +86,15 @@ def load(key: str, dtype=None):
         elif arch == "omni":
             from .omni_icm_model import OmniCoder
             coder = OmniCoder(tensors, dtype=dtype)
+        elif arch == "lvcres":
+            from .lvc.residual import ResidualCoder
+            coder = ResidualCoder(tensors, dtype=dtype)
+        elif arch == "lvcsr":
+            from .lvc.sr import SrCoder
+            coder = SrCoder(tensors, dtype=dtype)
+        elif arch == "lvcflow":
+            from .lvc.flownet import FlowEstimator
+            coder = FlowEstimator(tensors, dtype=dtype)
         else:
             raise KeyError(f"unknown architecture {arch!r}")
         _cache[(key, dtype)] = (coder, h)

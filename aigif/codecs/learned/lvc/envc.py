@@ -1,0 +1,118 @@
+"""ENVC-small (codec ``envc``, code 15): cross-scale flow P frames.
+
+A P frame is predicted from the previous decoded frame by one **cross-scale flow** per
+16 x 16 block: (dx, dy) in quarter pels and a scale symbol s in 0..4, the level s / 2 of a
+3-level Gaussian pyramid volume of the reference (``motion.pyramid_volume``: sharp, /2,
+/4 brought back to full size). The block vectors are interpolated bilinearly to a dense
+field and the volume is sampled trilinearly with a 5-D ``grid_sample``
+(``motion.scale_space_warp``): where motion is unreliable (occlusions, blur, noise) the
+encoder picks a coarser scale and the prediction gets smoother, ENVC's "scale sets the
+precision of the prediction". The frame is then coded by the conditional residual coder
+``lvc-res-1`` given that prediction.
+
+Option ``cross_scale`` (default True): False forces scale level 0 everywhere (plain
+bilinear warp of the reference, no scale symbols: the single-scale ablation).
+
+Header extension: 1 byte, flags (bit 0: cross_scale; other bits 0).
+P frame sub-streams: [flow, z, y]; flow = ``motion.encode_fields`` of [dx, dy] or
+[dx, dy, s] (C = 2 or 3) on the ceil(H/16) x ceil(W/16) block grid, no temporal prediction.
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ....errors import CodecError
+from .scheme import Scheme
+
+__all__ = ["EnvcScheme", "SCALES", "PYRAMID"]
+
+#: scale symbols 0..SCALES-1 (level = s / 2)
+SCALES = 5
+#: pyramid levels of the reference volume
+PYRAMID = 3
+
+
+class EnvcScheme(Scheme):
+    key: ClassVar[str] = "envc"
+    options: ClassVar[dict[str, Any]] = {"cross_scale": True}
+    n_refs: ClassVar[int] = 1
+
+    # -- header ------------------------------------------------------------------------------
+    @property
+    def cross(self) -> bool:
+        return bool(self.opts["cross_scale"])
+
+    def ext(self) -> bytes:
+        return bytes([1 if self.cross else 0])
+
+    def read_ext(self, ext: bytes) -> None:
+        if len(ext) != 1 or ext[0] > 1:
+            raise CodecError(f"envc payload: header extension must be 1 flag byte (0 or 1), "
+                             f"got {bytes(ext).hex() or 'nothing'}")
+        self.opts["cross_scale"] = bool(ext[0])
+
+    # -- prediction (encoder and decoder) ------------------------------------------------
+    def _blocks(self) -> tuple[int, int]:
+        return -(-self.height // 16), -(-self.width // 16)
+
+    def _ref(self):
+        from .motion import pyramid_volume, to_tensor
+        (refp,) = self.padded_refs()[-1:]
+        ref = to_tensor(refp, self.dtype)
+        return ref, (pyramid_volume(ref, PYRAMID) if self.cross else None)
+
+    def _warp(self, fields, ref, vol, crop: bool = True):
+        """Prediction [1, 3, H, W] from integer block fields [C, hb, wb] (``crop`` False:
+        the padded size hb*16 x wb*16)."""
+        import torch
+
+        from .motion import QPEL, dense, scale_space_warp, warp
+        g = torch.from_numpy(fields.astype("float64")).to(self.dtype)[None]
+        d = dense(g)
+        flow = d[:, :2] / QPEL
+        if vol is None:
+            p = warp(ref, flow)
+        else:
+            p = scale_space_warp(vol, flow, d[:, 2:3] / 2)
+        return p[:, :, :self.height, :self.width] if crop else p
+
+    # -- coding ------------------------------------------------------------------------------
+    def encode_inter(self, x):
+        import numpy as np
+        import torch
+        from torch.nn import functional as F
+
+        from .motion import block_flow, encode_fields, estimate, to_tensor
+        hb, wb = self._blocks()
+        (refp,) = self.padded_refs()[-1:]
+        xp = np.pad(x, ((0, hb * 16 - self.height), (0, wb * 16 - self.width), (0, 0)),
+                    mode="edge")
+        fields = block_flow(estimate(xp, refp, self.opts["motion"]))
+        ref, vol = self._ref()
+        if vol is not None:
+            xt = to_tensor(xp, self.dtype)
+            errs = []
+            for s in range(SCALES):
+                f = np.concatenate([fields, np.full((1, hb, wb), s, np.int32)])
+                p = self._warp(f, ref, vol, crop=False)
+                errs.append(F.avg_pool2d(((p - xt) ** 2).sum(1, keepdim=True), 16)[0, 0])
+            best = torch.stack(errs).argmin(0).numpy().astype(np.int32)
+            fields = np.concatenate([fields, best[None]])
+        data = encode_fields(fields)
+        pred = self._warp(fields, ref, vol)
+        res, x_hat = self.res_encode(x, pred)
+        return [data, *res], x_hat
+
+    def decode_inter(self, streams: list):
+        from .motion import decode_fields
+        if len(streams) < 1:
+            raise CodecError(f"envc payload frame {self.index}: a P frame has a flow "
+                             f"sub-stream and the residual's")
+        hb, wb = self._blocks()
+        c = 3 if self.cross else 2
+        fields = decode_fields(streams[0], c, hb, wb)
+        if self.cross and (fields[2].min() < 0 or fields[2].max() >= SCALES):
+            raise CodecError(f"envc payload frame {self.index}: scale symbol outside "
+                             f"0..{SCALES - 1}")
+        ref, vol = self._ref()
+        return self.res_decode(streams[1:], self._warp(fields, ref, vol))
