@@ -1,0 +1,195 @@
+"""The ``ssvc`` learned video codec (code 17, issue 20): 64 x 64 tile groups, gitssic I
+frames, motion-constrained integer prediction, tile-local residuals, one sub-stream per
+group; a partial decode equals the full decode inside its groups and reads only its groups'
+sub-streams.
+
+Tiny random-init gitssic and residual models are registered in memory (zoo.register)."""
+from __future__ import annotations
+
+import pytest
+
+np = pytest.importorskip("numpy")
+torch = pytest.importorskip("torch")
+pytest.importorskip("constriction")
+pytest.importorskip("safetensors")
+pytest.importorskip("cv2")
+
+from aigif.codecs.learned import gitssic as G  # noqa: E402
+from aigif.codecs.learned import gitssic_model as GM  # noqa: E402
+from aigif.codecs.learned import zoo  # noqa: E402
+from aigif.codecs.learned.lvc import ssvc as S  # noqa: E402
+from aigif.codecs.learned.lvc.residual_model import random_tensors  # noqa: E402
+from aigif.errors import CodecError  # noqa: E402
+
+GITSSIC_ID, GITSSIC_KEY = 251, "gitssic-test-tiny-ssvc"
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.manual_seed(0)
+    m = GM.GitSsic(C=(8, 16, 16), depths=(2, 2, 2), heads=(1, 2, 2), window=4, M=16, H=8,
+                   Mh=16).eval()
+    return GM.export_gitssic(m), random_tensors(N=16, M=16, H=8, C=(8, 8, 8))
+
+
+@pytest.fixture
+def tiny(monkeypatch, models):
+    zoo.register(GITSSIC_KEY, models[0], arch="gitssic")
+    zoo.register("lvc-res-1", models[1], "lvcres")
+    monkeypatch.setitem(G.MODEL_IDS, GITSSIC_ID, GITSSIC_KEY)
+    monkeypatch.setattr(G.GitssicCodec, "default_model", GITSSIC_ID)
+    yield
+    zoo.register(GITSSIC_KEY, None)
+    zoo.register("lvc-res-1", None)
+
+
+def clip(t=4, h=100, w=130, seed=0):
+    """A gradient background, a red square moving right and down, a little noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    bg = np.stack([255 * x / w, 255 * y / h, 128 + 60 * np.sin(x / 7.0)], -1)
+    out = []
+    for i in range(t):
+        f = bg.copy()
+        f[20 + 3 * i:50 + 3 * i, 30 + 5 * i:60 + 5 * i] = (250, 30, 30)
+        out.append(np.clip(f + rng.normal(0, 4, f.shape), 0, 255).astype(np.uint8))
+    return np.stack(out)
+
+
+TILES = np.array([[0, 1, 1], [0, 2, 2]])       # 130 x 100 -> 3 x 2 tiles
+
+
+@pytest.fixture
+def coded(tiny):
+    frames = clip()
+    return frames, S.SsvcCodec().encode(frames, 8, crf=28, groups=TILES, gop=3)
+
+
+def test_round_trip_probe_and_determinism(tiny, coded):
+    frames, data = coded
+    c = S.SsvcCodec()
+    assert c.probe(data) == (130, 100, 4, 8)
+    out, fps = c.decode(data)
+    assert out.shape == frames.shape and out.dtype == np.uint8 and fps == 8
+    assert (c.tile_map(data) == TILES).all()
+    assert c.encode(frames, 8, crf=28, groups=TILES, gop=3) == data
+    kinds = [f.kind for f in S.parse(data)[1]]
+    assert kinds == [0, 1, 1, 0]                    # gop=3: frames 0 and 3 are I frames
+
+
+@pytest.mark.parametrize("want", [[0], [1], [2], [0, 2], [2, 1, 0]])
+def test_partial_decode_is_exact_inside_its_groups(tiny, coded, want):
+    _, data = coded
+    c = S.SsvcCodec()
+    full, _ = c.decode(data)
+    part, _ = c.decode(data, groups=want, fill=(1, 2, 3))
+    keep = np.isin(c.group_map(data), want)
+    assert np.abs(part.astype(int) - full)[:, keep].max() == 0
+    assert (part[:, ~keep] == (1, 2, 3)).all()
+
+
+def test_partial_decode_reads_only_its_ranges(tiny, coded):
+    """Bytes outside read_ranges(groups) scrambled: the partial decode does not change,
+    and it reads less than the whole payload."""
+    _, data = coded
+    c = S.SsvcCodec()
+    want = [1]
+    ranges = c.read_ranges(data, want)
+    used = np.zeros(len(data), bool)
+    for a, b in ranges:
+        used[a:b] = True
+    assert 0.2 < used.mean() < 0.8
+    rng = np.random.default_rng(1)
+    scrambled = np.frombuffer(data, np.uint8).copy()
+    scrambled[~used] = rng.integers(0, 256, int((~used).sum()))
+    before, _ = c.decode(data, groups=want)
+    after, _ = c.decode(scrambled.tobytes(), groups=want)
+    assert (before == after).all()
+    assert c.read_ranges(data) == [(0, len(data))] or \
+        sum(b - a for a, b in c.read_ranges(data)) == len(data)
+
+
+def test_prediction_reads_only_its_group(tiny):
+    """predict(): whatever the flows, a group's prediction does not change when every
+    pixel of the other groups changes."""
+    rng = np.random.default_rng(0)
+    tiles = np.array([[0, 1, 1], [2, 1, 0]])
+    ref = rng.integers(0, 256, (128, 192, 3)).astype(np.uint8)
+    for scale in (3, 40, 255):
+        v = rng.integers(-scale, scale + 1, (2, 8, 12))
+        a = S.predict(ref, v, tiles)
+        for g in range(3):
+            mine = (tiles == g).repeat(64, 0).repeat(64, 1)
+            other = ref.copy()
+            other[~mine] = rng.integers(0, 256, (int((~mine).sum()), 3))
+            b = S.predict(other, v, tiles)
+            assert (a[mine] == b[mine]).all()
+
+
+def test_dense_flow_is_exact_bilinear_upsampling_per_tile():
+    """Inside one tile the integer flow equals torch's bilinear upsampling (align_corners
+    False) of the tile's 4 x 4 vectors, exactly (x 1024)."""
+    rng = np.random.default_rng(2)
+    v = rng.integers(-255, 256, (2, 4, 8))
+    d = S.dense_flow(v)
+    for c0 in (0, 4):
+        t = torch.from_numpy(v[:, :, c0:c0 + 4].astype(np.float64))[None]
+        up = torch.nn.functional.interpolate(t, scale_factor=16, mode="bilinear",
+                                             align_corners=False)[0].numpy()
+        assert (up * 1024 == d[:, :, c0 * 16:c0 * 16 + 64]).all()
+
+
+def test_zero_flow_predicts_the_reference():
+    ref = np.random.default_rng(3).integers(0, 256, (64, 128, 3)).astype(np.uint8)
+    p = S.predict(ref, np.zeros((2, 4, 8), np.int64), np.array([[0, 1]]))
+    assert (S._rounded(p) == ref).all()
+
+
+def test_group_options(tiny):
+    frames = clip(2)
+    # pixel-resolution mask: each tile takes its most frequent id
+    mask = np.zeros((100, 130), np.int64)
+    mask[:, 64:] = 1
+    assert (S.tile_groups(mask, frames[0], 130, 100) == [[0, 1, 1], [0, 1, 1]]).all()
+    blocks = np.zeros((7, 9), np.int64)
+    blocks[4:] = 3
+    assert (S.tile_groups(blocks, frames[0], 130, 100) == [[0, 0, 0], [3, 3, 3]]).all()
+    auto = S.tile_groups(2, frames[0], 130, 100)
+    assert auto.shape == (2, 3) and set(np.unique(auto)) <= {0, 1} and auto[0, 0] == 0
+    for bad in (np.zeros((2, 3, 1), int), np.full((2, 3), 255), np.zeros((5, 5), int),
+                np.zeros((2, 3), float), "objects", 0, 256):
+        with pytest.raises(CodecError):
+            S.tile_groups(bad, frames[0], 130, 100)
+
+
+def test_bad_group_lists_and_fill(tiny, coded):
+    _, data = coded
+    c = S.SsvcCodec()
+    for bad in ([3], [-1], [], "1", [1.5], [True], [None], 5):
+        with pytest.raises(CodecError):
+            c.decode(data, groups=bad)
+        if bad not in ([],):
+            with pytest.raises(CodecError):
+                c.read_ranges(data, bad)
+    for fill in ((0, 0), (0, 0, 256), "gray", None):
+        with pytest.raises(CodecError):
+            c.decode(data, groups=[0], fill=fill)
+
+
+def test_bad_encode_options(tiny):
+    c = S.SsvcCodec()
+    frames = clip(2, 64, 64)
+    for kw in (dict(crf=52), dict(crf=1.5), dict(gop=-1), dict(motion="slow"),
+               dict(lossless=True), dict(foo=1)):
+        with pytest.raises(CodecError):
+            c.encode(frames, 8, **kw)
+
+
+def test_one_group_and_tiny_frames(tiny):
+    """One group (the whole frame), a frame smaller than a tile."""
+    frames = clip(3, 40, 50)
+    c = S.SsvcCodec()
+    data = c.encode(frames, 8, groups=1)
+    full, _ = c.decode(data)
+    part, _ = c.decode(data, groups=[0])
+    assert full.shape == (3, 40, 50, 3) and (full == part).all()
