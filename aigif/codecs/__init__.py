@@ -105,7 +105,7 @@ for _key, _ref in (("png", "aigif.codecs._pillow:PngCodec"),
                    ("ffv1", "aigif.codecs.video._av:Ffv1Codec"),
                    ("envc", "aigif.codecs.learned.lvc.bitstream:EnvcCodec"),
                    ("vlvc", "aigif.codecs.learned.lvc.bitstream:VlvcCodec"),
-                   ("ssvc", "aigif.codecs.learned.lvc.bitstream:SsvcCodec"),
+                   ("ssvc", "aigif.codecs.learned.lvc.ssvc:SsvcCodec"),
                    ("imclvc", "aigif.codecs.learned.lvc.bitstream:ImclvcCodec")):
     codecs.register(_key, _ref, code=int(CodecCode[_key.upper().replace("-", "_")]))
 
