@@ -102,7 +102,7 @@ ABLATIONS = {"envc": ("single-scale flow", {"cross_scale": False}),
              "imclvc": ("no super-resolution", {"sr": False})}
 ANCHOR = "h264"
 INTRA_ANCHOR = "sth"
-QUICK = dict(clips=("6.1",), frames=8, sweep=3)
+QUICK = dict(clips=("6.1",), frames=8, sweep=4)
 
 
 # ----------------------------------------------------------------------------- clips
@@ -222,6 +222,36 @@ def sweep_of(key: str, n: int | None) -> tuple[int, ...]:
     return tuple(s[i] for i in idx)
 
 
+def register_random_init() -> list[str]:
+    """Register random-init stand-ins for the lvc models whose weights file is missing
+    (development only: the learned rows then measure untrained networks). Returns the keys."""
+    from aigif.codecs.learned import zoo
+    makers = {
+        "lvc-res-1": ("lvcres", lambda: __import__(
+            "aigif.codecs.learned.lvc.residual_model", fromlist=["x"]).random_tensors(seed=0)),
+        "lvc-flow-1": ("lvcflow", lambda: _export_random("flownet", "SpyNetMini", "export_flow")),
+        "lvc-sr-1": ("lvcsr", lambda: _export_random("sr", "SrHead", "export_sr")),
+    }
+    done = []
+    for key, (arch, make) in makers.items():
+        if zoo.path(key).exists():
+            continue
+        try:
+            zoo.register(key, make(), arch)
+            done.append(key)
+        except Exception as e:  # noqa: BLE001 - a module not written yet
+            print(f"(random init of {key} not possible: {type(e).__name__}: {e})")
+    return done
+
+
+def _export_random(module: str, cls: str, fn: str) -> dict:
+    import importlib
+    import torch
+    m = importlib.import_module(f"aigif.codecs.learned.lvc.{module}")
+    torch.manual_seed(0)
+    return getattr(m, fn)(getattr(m, cls)().eval())
+
+
 def available(key: str) -> str | None:
     """Why codec ``key`` cannot run here (None: it can)."""
     try:
@@ -236,16 +266,19 @@ def available(key: str) -> str | None:
 
 
 def run_clip(name: str, clip: np.ndarray, fps: Fraction, keys: list[str], n_sweep: int | None,
-             ablations: bool, log=print) -> list[dict]:
-    """Every point of every codec in ``keys`` on one clip (+ the ablations)."""
+             ablations: bool, log=print, failed: list | None = None) -> list[dict]:
+    """Every point of every codec in ``keys`` on one clip (+ the ablations); a point that
+    raises is logged (and appended to ``failed``) and left out."""
     rows = []
+    failed = [] if failed is None else failed
     for key in keys:
         for s in sweep_of(key, n_sweep):
             try:
                 r = (code_intra(clip, fps, key, s) if key in INTRA else
                      code_video(clip, fps, key, s))
-            except AigifError as e:
+            except Exception as e:  # noqa: BLE001 - report it, measure the others
                 log(f"  {key} {s}: FAILED {type(e).__name__}: {e}")
+                failed.append(f"{name} {key} {s}: {type(e).__name__}: {e}")
                 continue
             r["clip"] = name
             rows.append(r)
@@ -255,8 +288,9 @@ def run_clip(name: str, clip: np.ndarray, fps: Fraction, keys: list[str], n_swee
             crf = sweep_of(key, n_sweep)[-1]
             try:
                 r = code_video(clip, fps, key, crf, **opts)
-            except AigifError as e:
+            except Exception as e:  # noqa: BLE001
                 log(f"  {key} {label}: FAILED {type(e).__name__}: {e}")
+                failed.append(f"{name} {key} {label}: {type(e).__name__}: {e}")
                 continue
             r.update(clip=name, ablation=label, options=opts)
             r["setting"] += f" {label}"
@@ -387,24 +421,24 @@ def plot(rows: list[dict], clip: str, path: str, title: str) -> None:
         font = ImageFont.load_default()
     xs = [x for v in cv.values() for x, _ in v]
     ys = [y for v in cv.values() for _, y in v]
-    x1 = max(xs) * 1.05
+    lx0, lx1 = math.log10(min(xs) / 1.1), math.log10(max(xs) * 1.1)
     y0, y1 = math.floor(min(ys)) - 1, math.ceil(max(ys)) + 1
-    sx = lambda x: L + x / x1 * (W - L - R)  # noqa: E731
+    sx = lambda x: L + (math.log10(x) - lx0) / (lx1 - lx0) * (W - L - R)  # noqa: E731
     sy = lambda y: H - B - (y - y0) / (y1 - y0) * (H - T - B)  # noqa: E731
     d.rectangle([L, T, W - R, H - B], outline="black")
-    st = _nice_step(x1)
-    x = 0.0
-    while x <= x1:
-        d.line([sx(x), T, sx(x), H - B], fill=(225, 225, 225))
-        d.text((sx(x) - 14, H - B + 8), f"{x:g}", fill="black", font=font)
-        x += st
+    for e in range(math.floor(lx0), math.ceil(lx1) + 1):
+        for m in (1, 2, 5):
+            x = m * 10 ** e
+            if lx0 <= math.log10(x) <= lx1:
+                d.line([sx(x), T, sx(x), H - B], fill=(225, 225, 225))
+                d.text((sx(x) - 14, H - B + 8), f"{x:g}", fill="black", font=font)
     sty = _nice_step(y1 - y0, 10)
     y = math.ceil(y0 / sty) * sty
     while y <= y1:
         d.line([L, sy(y), W - R, sy(y)], fill=(225, 225, 225))
         d.text((L - 35, sy(y) - 8), f"{y:g}", fill="black", font=font)
         y += sty
-    d.text((L + (W - L - R) / 2 - 30, H - 30), "kbps", fill="black", font=font)
+    d.text((L + (W - L - R) / 2 - 30, H - 30), "kbps (log scale)", fill="black", font=font)
     d.text((10, 15), title, fill="black", font=font)
     for i, (key, pts) in enumerate(cv.items()):
         col = COLORS.get(key, (0, 0, 0))
@@ -431,9 +465,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--no-ablations", action="store_true")
     ap.add_argument("--quick", action="store_true",
                     help=f"~2 minutes: clip {QUICK['clips'][0]}, {QUICK['frames']} frames, "
-                         f"{QUICK['sweep']} settings per codec (BD-rates need 4: n/a)")
+                         f"{QUICK['sweep']} settings per codec")
     ap.add_argument("--cpu", type=int, default=None,
                     help="pin the process to this CPU (default: the first one allowed)")
+    ap.add_argument("--random-init", action="store_true",
+                    help="development: random-init stand-ins for lvc models without weights")
     ap.add_argument("--json", default="", help="write every point and the BD-rates here")
     ap.add_argument("--md", default="", help="write the tables (markdown) here")
     ap.add_argument("--plot-dir", default="", help="write one RD plot (PNG) per clip here")
@@ -448,6 +484,7 @@ def main(argv=None) -> dict:
         os.sched_setaffinity(0, {cpu})
     import torch
     torch.set_num_threads(1)
+    stand_ins = register_random_init() if a.random_init else []
     keys, skipped = [], {}
     for k in [k for k in a.codecs.split(",") if k]:
         if k not in CLASSICAL | INTRA | LEARNED:
@@ -465,30 +502,41 @@ def main(argv=None) -> dict:
            ""]
     for k, why in skipped.items():
         out.append(f"- {k}: skipped, {why}")
+    if stand_ins:
+        out.append(f"- RANDOM-INIT stand-ins (untrained; the learned rows mean nothing): "
+                   f"{', '.join(stand_ins)}")
     print("\n".join(out), flush=True)
-    rows, descs = [], {}
+    rows, descs, failed = [], {}, []
     t_start = time.perf_counter()
     for name in clips_arg:
         clip, fps, how = load_clip(name, frames)
         descs[name] = f"{name}: {how}, {len(clip)} frames of {clip.shape[2]}x{clip.shape[1]}, {float(fps):.3g} fps"
         print(f"\n## {descs[name]}\n\n{ROW_HEAD}", flush=True)
-        rows += run_clip(name, clip, fps, keys, sweep, not a.no_ablations)
+        rows += run_clip(name, clip, fps, keys, sweep, not a.no_ablations, failed=failed)
     bd = bd_table(rows, clips_arg)
-    tail = [format_bd(bd, clips_arg), format_speed(rows), format_ablations(rows),
-            f"Total time {time.perf_counter() - t_start:.0f} s."]
+    tail = [format_bd(bd, clips_arg), format_speed(rows), format_ablations(rows)]
+    if failed:
+        tail += ["Failed points:", ""] + [f"- {f}" for f in failed] + [""]
+    tail += [f"Total time {time.perf_counter() - t_start:.0f} s."]
     print("\n" + "\n".join(tail), flush=True)
     res = {"clips": descs, "rows": rows, "bd_rate": bd, "skipped": skipped,
+           "random_init": stand_ins, "failed": failed,
            "argv": argv if argv is not None else sys.argv[1:]}
+    plots = {}
     if a.plot_dir:
         Path(a.plot_dir).mkdir(parents=True, exist_ok=True)
         for name in clips_arg:
-            p = Path(a.plot_dir) / f"learned-video-rd-{name}.png"
+            plots[name] = p = Path(a.plot_dir) / f"learned-video-rd-{name}.png"
             plot(rows, name, str(p), f"RGB PSNR (dB) vs kbps: {descs[name]}")
             print(f"wrote {p}")
     if a.md:
         md = out[:]
         for name in clips_arg:
-            md += ["", f"## {descs[name]}", "", ROW_HEAD]
+            md += ["", f"## {descs[name]}", ""]
+            if name in plots:
+                rel = os.path.relpath(plots[name], Path(a.md).resolve().parent)
+                md += [f"![RD {name}]({rel})", ""]
+            md += [ROW_HEAD]
             md += [_fmt_row(r) for r in rows if r["clip"] == name]
         md += [""] + tail
         Path(a.md).write_text("\n".join(md) + "\n")
