@@ -313,20 +313,21 @@ def _fmt_row(r: dict) -> str:
             f"{r['psnr']:.2f} | {r['psnr_y']:.2f} | {ms} | {r['enc_s']:.2f} | {fps} |")
 
 
-def curves(rows: list[dict], clip: str) -> dict[str, list[tuple[float, float]]]:
-    """codec -> [(kbps, RGB PSNR)] of one clip, ablation rows left out."""
+def curves(rows: list[dict], clip: str, metric: str = "psnr") -> dict[str, list[tuple[float, float]]]:
+    """codec -> [(kbps, metric)] of one clip, ablation rows left out."""
     out: dict[str, list] = {}
     for r in rows:
         if r["clip"] == clip and "ablation" not in r:
-            out.setdefault(r["codec"], []).append((r["kbps"], r["psnr"]))
+            out.setdefault(r["codec"], []).append((r["kbps"], r[metric]))
     return out
 
 
-def bd_table(rows: list[dict], clips: list[str]) -> dict[str, dict[str, dict]]:
-    """{"vs h264": {codec: {clip: bd}}, "vs sth": {...}}: BD-rate (PSNR) per clip."""
+def bd_table(rows: list[dict], clips: list[str], metric: str = "psnr") -> dict[str, dict[str, dict]]:
+    """{"vs h264": {codec: {clip: bd}}, "vs sth intra": {...}}: BD-rate per clip on
+    ``metric`` (psnr: RGB, psnr_y: luma)."""
     out: dict[str, dict] = {f"vs {ANCHOR}": {}, f"vs {INTRA_ANCHOR} intra": {}}
     for clip in clips:
-        cv = curves(rows, clip)
+        cv = curves(rows, clip, metric)
         for codec, pts in cv.items():
             if codec != ANCHOR and ANCHOR in cv:
                 out[f"vs {ANCHOR}"].setdefault(codec, {})[clip] = bd_rate(cv[ANCHOR], pts)
@@ -340,12 +341,12 @@ def _pct(v) -> str:
     return "n/a" if v is None else f"{v:+.1f} %"
 
 
-def format_bd(bd: dict, clips: list[str]) -> str:
+def format_bd(bd: dict, clips: list[str], what: str = "RGB PSNR") -> str:
     lines = []
     for title, table in bd.items():
         if not table:
             continue
-        lines += [f"BD-rate (RGB PSNR) {title} (negative: fewer bits for the same PSNR)", "",
+        lines += [f"BD-rate ({what}) {title} (negative: fewer bits for the same PSNR)", "",
                   "| codec | " + " | ".join(clips) + " | mean |",
                   "|---|" + "---:|" * (len(clips) + 1)]
         for codec, per in table.items():
@@ -521,12 +522,14 @@ def main(argv=None) -> dict:
         print(f"\n## {descs[name]}\n\n{ROW_HEAD}", flush=True)
         rows += run_clip(name, clip, fps, keys, sweep, not a.no_ablations, failed=failed)
     bd = bd_table(rows, clips_arg)
-    tail = [format_bd(bd, clips_arg), format_speed(rows), format_ablations(rows)]
+    bd_y = bd_table(rows, clips_arg, "psnr_y")
+    tail = [format_bd(bd, clips_arg), format_bd(bd_y, clips_arg, "Y PSNR"),
+            format_speed(rows), format_ablations(rows)]
     if failed:
         tail += ["Failed points:", ""] + [f"- {f}" for f in failed] + [""]
     tail += [f"Total time {time.perf_counter() - t_start:.0f} s."]
     print("\n" + "\n".join(tail), flush=True)
-    res = {"clips": descs, "rows": rows, "bd_rate": bd, "skipped": skipped,
+    res = {"clips": descs, "rows": rows, "bd_rate": bd, "bd_rate_y": bd_y, "skipped": skipped,
            "random_init": stand_ins, "failed": failed,
            "argv": argv if argv is not None else sys.argv[1:]}
     plots = {}
