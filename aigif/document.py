@@ -105,9 +105,13 @@ class AigifFile(FileData):
             groups = self.group_ids(groups)
         return _codecs.decode_payload(self.payload, groups=groups, fill=fill)
 
-    def frames(self):
+    def frames(self, groups=None, fill=None):
         """Decode the video payload: ``aigif.render.VideoFrames`` (``.frames`` uint8
         ``[T, H, W, 3]``, ``.fps`` exact), needs ``aigif[video]``.
+
+        ``groups`` (a list of group ids or names; ssvc payloads only): decode only those
+        groups over the whole clip, reading only their sub-streams; their pixels equal a
+        full decode's, the rest is ``fill`` (default mid-gray). ``f.frames(groups=[1])``.
 
         Raises CodecError when there is no payload, it is an image (``.pixels()``) or it is
         corrupt; LimitExceededError when it declares more frames x pixels than the limits
@@ -120,7 +124,12 @@ class AigifFile(FileData):
         """
         if self.payload is None:
             raise CodecError("this file has no pixel payload")
-        return _payload_frames(self.payload)
+        if groups is None and fill is not None:
+            raise CodecError("fill= is for a partial decode (groups=[...])")
+        if groups is not None and not isinstance(groups, (str, bytes)) and \
+                any(isinstance(g, str) for g in groups):
+            groups = self.group_ids(groups)
+        return _payload_frames(self.payload, groups=groups, fill=fill)
 
     def video(self, policy: str = "auto", *, strict: bool = False, **render_kwargs: Any):
         """The best frames available under ``policy`` (as ``.image``): a ``VideoResult``
@@ -179,9 +188,10 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
     ("av1" by default, "vp9", "h264", "h265", "ffv1") at ``crf`` / ``lossless``; its frame
     rate is the VideoFrames', else ``fps``, else the generation's ``video.fps``; without
     meta it makes a pixels-only video file (spec 3.1: VIDEO set). Needs ``aigif[video]``.
-    ``groups`` (``fallback="gitssic"`` only): the regions a reader can decode alone, a 2-D
-    int array at pixel or 16 x 16 block resolution (ids 0..254; a block takes its pixels'
-    most frequent id), an int k (automatic map of k regions; default 4), or ``"objects"``:
+    ``groups`` (``fallback="gitssic"``, or ``"ssvc"`` for a video: its regions snap to
+    64 x 64 tiles, fixed over the clip, the objects of frame 0): the regions a reader can
+    decode alone, a 2-D int array at pixel or 16 x 16 block resolution (ids 0..254; a
+    block takes its pixels' most frequent id), an int k (automatic map of k regions; default 4), or ``"objects"``:
     the regions of the objects the prompt names, from the generator's cross-attention
     (``aigif.render.object_groups``: regenerates the image here, with models already on
     this machine), their names recorded in the file's info under ``"gitssic.groups"``
@@ -200,6 +210,17 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
                             field="meta")
         obj = meta
     f = obj if isinstance(obj, FileData) else AigifFile(meta=obj)
+    if groups is not None and ((image is None and video is None) or fallback is None or
+                               not getattr(_codecs.get_codec(fallback), "partial", False)):
+        raise CodecError("groups= is for an image coded with a group-structured codec "
+                         "(fallback='gitssic') or a video coded with one (fallback='ssvc')")
+    if isinstance(groups, str):
+        if groups != "objects":
+            raise CodecError(f"groups= takes a mask, an int k or 'objects', not {groups!r}")
+        first = image if video is None else _first_frame(video)
+        groups, names = _render.object_groups(f, first)
+        if names:
+            f = replace(f, info={**f.info, GROUPS_INFO_KEY: group_names_json(names)})
     if video is not None:
         if image is not None:
             raise MetaError("give image= or video=, not both: a file holds one payload",
@@ -207,19 +228,10 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
         if quality is not None or effort is not None:
             raise CodecError("a video payload takes crf= (and lossless=), not quality= / "
                              "effort=")
-        f = replace(f, payload=_video_payload(f.meta, video, fps, fallback, crf, lossless))
+        f = replace(f, payload=_video_payload(f.meta, video, fps, fallback, crf, lossless,
+                                              groups))
     elif crf is not None or fps is not None:
         raise CodecError("crf= and fps= are for a video payload (video=)")
-    if groups is not None and (image is None or fallback is None or
-                               not getattr(_codecs.get_codec(fallback), "partial", False)):
-        raise CodecError("groups= is for an image coded with a group-structured codec "
-                         "(fallback='gitssic')")
-    if isinstance(groups, str):
-        if groups != "objects":
-            raise CodecError(f"groups= takes a mask, an int k or 'objects', not {groups!r}")
-        groups, names = _render.object_groups(f, image)
-        if names:
-            f = replace(f, info={**f.info, GROUPS_INFO_KEY: group_names_json(names)})
     if image is not None:
         opts = {} if groups is None else {"groups": groups}
         f = replace(f, payload=_codecs.encode_payload(
@@ -234,8 +246,17 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
     return write_atomic(dest, data)
 
 
+def _first_frame(video: Any):
+    """Frame 0 of ``video`` (VideoFrames, a [T, H, W, 3] array or a list of images)."""
+    frames = getattr(video, "frames", video)
+    try:
+        return frames[0]
+    except (TypeError, IndexError, KeyError) as e:
+        raise CodecError(f"video=: no first frame ({e})") from e
+
+
 def _video_payload(meta: GenerationMeta | None, video: Any, fps: Any, codec: str | None,
-                   crf: int | None, lossless: bool) -> Payload:
+                   crf: int | None, lossless: bool, groups: Any = None) -> Payload:
     frames = getattr(video, "frames", video)           # VideoFrames or frames
     rate = getattr(video, "fps", None)
     if rate is not None and fps is not None and rate != fps:
@@ -248,8 +269,9 @@ def _video_payload(meta: GenerationMeta | None, video: Any, fps: Any, codec: str
         raise MetaError(f"a video payload in the file of an image generation "
                         f"({meta.generator!r}): a file's payload is of the file's kind",
                         field="payload")
+    opts = {} if groups is None else {"groups": groups}
     return encode_video_payload(frames, rate, codec or DEFAULT_VIDEO_CODEC, crf=crf,
-                                lossless=lossless)
+                                lossless=lossless, **opts)
 
 
 def _not_video(p: Payload) -> None:
@@ -258,10 +280,10 @@ def _not_video(p: Payload) -> None:
                          f".frames() (aigif.render.VideoFrames), not one image")
 
 
-def _payload_frames(p: Payload):
+def _payload_frames(p: Payload, **opts: Any):
     if codec_kind(p.codec) != "video":
         raise CodecError(f"this file's payload is an image ({p.codec}): use .pixels()")
-    frames, fps = decode_video_payload(p)
+    frames, fps = decode_video_payload(p, **opts)
     return VideoFrames(frames, fps)
 
 

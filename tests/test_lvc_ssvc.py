@@ -193,3 +193,57 @@ def test_one_group_and_tiny_frames(tiny):
     full, _ = c.decode(data)
     part, _ = c.decode(data, groups=[0])
     assert full.shape == (3, 40, 50, 3) and (full == part).all()
+
+
+# --- the file level: aigif.save(video=, fallback="ssvc", groups=), f.frames(groups=), CLI --
+
+def test_save_and_frames_of_groups(tiny, tmp_path):
+    import aigif
+    frames = clip(3)
+    p = tmp_path / "clip.aigif"
+    aigif.save(None, p, video=frames, fps=8, fallback="ssvc", groups=TILES)
+    f = aigif.open(p)
+    full = f.frames()
+    part = f.frames(groups=[2], fill=(0, 0, 0))
+    keep = (TILES == 2).repeat(64, 0).repeat(64, 1)[:100, :130]
+    assert part.frames.shape == full.frames.shape and part.fps == 8
+    assert (part.frames[:, keep] == full.frames[:, keep]).all()
+    assert (part.frames[:, ~keep] == 0).all()
+    with pytest.raises(CodecError):
+        f.frames(groups=[7])
+    with pytest.raises(CodecError):
+        f.frames(fill=(0, 0, 0))
+    q = tmp_path / "h.aigif"
+    aigif.save(None, q, video=frames, fps=8, fallback="ffv1")
+    with pytest.raises(CodecError, match="no groups"):
+        aigif.open(q).frames(groups=[0])
+    with pytest.raises(CodecError, match="group-structured"):
+        aigif.save(None, tmp_path / "x.aigif", video=frames, fps=8, fallback="ffv1",
+                   groups=TILES)
+
+
+def test_cli_decode_objects_of_a_video(tiny, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    import aigif
+    from aigif.cli import pixels as pixels_cli
+    from aigif.codecs.video.readers import read_video_file
+    pytest.importorskip("av")
+    frames = clip(3)
+    p = tmp_path / "clip.aigif"
+    aigif.save(None, p, video=frames, fps=8, fallback="ssvc", groups=TILES)
+    app = typer.Typer()
+    pixels_cli.register(app)
+    r = CliRunner().invoke(app, ["decode", str(p), "-o", str(tmp_path / "o.mkv"),
+                                 "--objects", "0,2"])
+    assert r.exit_code == 0, r.output
+    got, fps = read_video_file(tmp_path / "o.mkv")             # ffv1: exact
+    want = aigif.open(p).frames(groups=[0, 2]).frames
+    assert (got == want).all() and fps == 8
+    r = CliRunner().invoke(app, ["decode", str(p), "-o", str(tmp_path / "g.mkv"),
+                                 "--groups", "9"])
+    assert r.exit_code != 0 and "no group 9" in r.output
+    r = CliRunner().invoke(app, ["decode", str(p), "-o", str(tmp_path / "b.mkv"),
+                                 "--groups", "1", "--objects", "1"])
+    assert r.exit_code != 0 and "not both" in r.output

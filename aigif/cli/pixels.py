@@ -32,8 +32,11 @@ def decode(
     quality: Optional[int] = typer.Option(None, help="quality of a lossy output format"),
     force: bool = typer.Option(False, help="overwrite an existing output"),
     groups: Optional[str] = typer.Option(
-        None, help="gitssic payloads: decode only these groups (ids, e.g. 1,3, or names "
-                   "the file records, e.g. 'red fox'); the rest is mid-gray"),
+        None, help="gitssic / ssvc payloads: decode only these groups (ids, e.g. 1,3, or "
+                   "names the file records, e.g. 'red fox'); the rest is mid-gray"),
+    objects: Optional[str] = typer.Option(
+        None, help="the same as --groups (a group of an ssvc video or a gitssic image is "
+                   "an object: decode just those objects)"),
 ) -> None:
     """Write the image of an .aigif file (its pixel payload, or regenerated per --policy)."""
     def go() -> None:
@@ -42,17 +45,23 @@ def decode(
         except ImportError:
             fail("decode needs Pillow: pip install 'aigif[images]'")
         check_output(output, force)
-        want = _group_ids(groups) if groups is not None else None
+        if groups is not None and objects is not None:
+            fail("give --groups or --objects (the same option), not both")
+        asked = groups if objects is None else objects
+        flag = "--groups" if objects is None else "--objects"
+        want = _group_ids(asked, flag) if asked is not None else None
         f = aigif_open(file)
         if want is not None:
-            if f.is_video or f.payload is None:
-                fail("--groups decodes a group-structured pixel payload (gitssic); this "
-                     "file has none")
+            if f.payload is None or not getattr(get_codec(f.payload.codec), "partial", False):
+                fail(f"{flag} decodes a group-structured pixel payload (gitssic image, ssvc "
+                     f"video); this file has none")
             if any(isinstance(g, str) for g in want) and not f.group_names():
-                fail(f"--groups takes group ids separated by commas (e.g. 1,3), got "
-                     f"{groups!r}: this file names no groups (names work for files saved "
+                fail(f"{flag} takes group ids separated by commas (e.g. 1,3), got "
+                     f"{asked!r}: this file names no groups (names work for files saved "
                      f"with groups='objects')")
             want = f.group_ids(want)
+            if f.is_video:
+                return _decode_video(f, output, policy, quality, force, want)
             im = f.pixels(groups=want)
             save_image(im, output, force=force,
                        **({} if quality is None else {"quality": quality}))
@@ -73,28 +82,39 @@ def decode(
     run_guarded(go)
 
 
-def _group_ids(text: str) -> list:
+def _group_ids(text: str, flag: str = "--groups") -> list:
     """Ids (ints) and names (str, looked up in the file by ``AigifFile.group_ids``)."""
     items = [t.strip() for t in text.split(",") if t.strip() != ""]
     ids = [int(t) if t.lstrip("-").isdigit() else t for t in items]
     if not ids or any(isinstance(i, int) and i < 0 for i in ids):
-        fail(f"--groups takes group ids or names separated by commas (e.g. 1,3 or "
+        fail(f"{flag} takes group ids or names separated by commas (e.g. 1,3 or "
              f"'red fox'), got {text!r}")
     return ids
 
 
-def _decode_video(f, output: Path, policy: str, quality: Optional[int], force: bool) -> None:
+def _decode_video(f, output: Path, policy: str, quality: Optional[int], force: bool,
+                  groups: Optional[list] = None) -> None:
     """``aigif decode`` of a video file: its frames written as the file ``output``'s
-    extension names (aigif.codecs.video.writers)."""
+    extension names (aigif.codecs.video.writers); with ``groups`` (ids, an ssvc payload)
+    only those groups' pixels, the rest mid-gray."""
     if output.suffix.lower() not in VIDEO_EXTENSIONS:
         fail(f"{output}: the file is a video; write it as {', '.join(VIDEO_EXTENSIONS)}")
-    res = f.video(policy=policy)
-    v = res.video
+    if groups is not None:
+        if policy not in ("auto", "pixels"):
+            fail(f"--groups/--objects decode the pixel payload: --policy {policy} does not "
+                 f"apply")
+        v = f.frames(groups=groups)
+        names = f.group_names()
+        said = ",".join(f"{g} ({names[g]})" if g in names else str(g) for g in groups)
+        src = f"groups {said} of the pixel payload; the rest mid-gray"
+    else:
+        res = f.video(policy=policy)
+        v = res.video
+        src = f"from {res.path}" + (f"; {res.note}" if res.note else "")
     write_video(output, v.frames, v.fps, quality=quality, overwrite=force,
                 replace_symlink=force)
-    note = f"; {res.note}" if res.note else ""
     console.print(f"wrote {output} ({len(v)} frames {v.size[0]}x{v.size[1]} at {v.fps} fps, "
-                  f"from {res.path}{note})")
+                  f"{src})")
 
 
 def _lossless_image_codecs() -> list[str]:

@@ -266,16 +266,25 @@ def _check_payload(payload: Payload) -> VideoCodec:
     return _resolve(payload.codec)
 
 
-def decode_video_payload(payload: Payload) -> "tuple[np.ndarray, Fraction]":
+def decode_video_payload(payload: Payload, **opts: Any) -> "tuple[np.ndarray, Fraction]":
     """Decode a video payload to ``(frames, fps)``: uint8 ``[T, H, W, 3]`` and a Fraction.
 
+    ``opts`` (None values dropped) go to the codec's ``decode``: ``groups=[1, 3]`` (and
+    ``fill=``) for a group-structured codec (``partial = True``: ssvc) decodes only those
+    groups, their pixels equal to a full decode's; any other codec raises CodecError.
     Raises CodecError for corrupt, truncated or mislabelled bytes, LimitExceededError when
     the declared frames x size is over the limits or ``video_budget()`` (checked before any
     frame is decoded), MissingDependencyError when the codec is not installed.
     """
     c = _check_payload(payload)
+    opts = {k: v for k, v in opts.items() if v is not None}
+    if opts.get("groups") is None and opts:
+        raise CodecError(f"{', '.join(sorted(opts))}= is for a partial decode (groups=[...])")
+    if opts and not getattr(c, "partial", False):
+        raise CodecError(f"video codec {c.key!r} has no groups: only a group-structured "
+                         f"codec (ssvc) decodes regions alone")
     try:
-        return c.decode(bytes(payload.data))
+        return c.decode(bytes(payload.data), **opts)
     except AigifError:
         raise
     except MemoryError:
