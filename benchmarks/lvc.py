@@ -521,6 +521,9 @@ def main(argv=None) -> dict:
         descs[name] = f"{name}: {how}, {len(clip)} frames of {clip.shape[2]}x{clip.shape[1]}, {float(fps):.3g} fps"
         print(f"\n## {descs[name]}\n\n{ROW_HEAD}", flush=True)
         rows += run_clip(name, clip, fps, keys, sweep, not a.no_ablations, failed=failed)
+        if a.json:  # the points so far, in case the run is cut short
+            Path(a.json).write_text(json.dumps({"clips": descs, "rows": rows, "partial": True},
+                                               indent=1, default=str))
     bd = bd_table(rows, clips_arg)
     bd_y = bd_table(rows, clips_arg, "psnr_y")
     tail = [format_bd(bd, clips_arg), format_bd(bd_y, clips_arg, "Y PSNR"),
