@@ -32,13 +32,15 @@ def models():
     return GM.export_gitssic(m), random_tensors(N=16, M=16, H=8, C=(8, 8, 8))
 
 
-@pytest.fixture
-def tiny(monkeypatch, models):
+@pytest.fixture(scope="module")
+def tiny(models):
+    mp = pytest.MonkeyPatch()
     zoo.register(GITSSIC_KEY, models[0], arch="gitssic")
     zoo.register("lvc-res-1", models[1], "lvcres")
-    monkeypatch.setitem(G.MODEL_IDS, GITSSIC_ID, GITSSIC_KEY)
-    monkeypatch.setattr(G.GitssicCodec, "default_model", GITSSIC_ID)
+    mp.setitem(G.MODEL_IDS, GITSSIC_ID, GITSSIC_KEY)
+    mp.setattr(G.GitssicCodec, "default_model", GITSSIC_ID)
     yield
+    mp.undo()
     zoo.register(GITSSIC_KEY, None)
     zoo.register("lvc-res-1", None)
 
@@ -59,7 +61,7 @@ def clip(t=4, h=100, w=130, seed=0):
 TILES = np.array([[0, 1, 1], [0, 2, 2]])       # 130 x 100 -> 3 x 2 tiles
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def coded(tiny):
     frames = clip()
     return frames, S.SsvcCodec().encode(frames, 8, crf=28, groups=TILES, gop=3)

@@ -575,10 +575,14 @@ class SsvcCodec(LvcCodec):
             raise CodecError(f"ssvc: fill must be an (r, g, b) triple of 0..255, got "
                              f"{fill!r}") from e
         fillv = fillv.astype(np.uint8)
+        intra = self._intra()
+        blocks = tiles.repeat(TB, 0).repeat(TB, 1)
         for i, f in enumerate(frames):
             if f.kind == KIND_I:
                 self._intra_parse(f.streams[0], head, n_groups, i)
-        intra = self._intra()
+                if not np.array_equal(intra.block_map(f.streams[0]), blocks):
+                    raise CodecError(f"ssvc payload: I frame {i}'s gitssic block map is not "
+                                     f"the tile map")
         coder, res_h8 = self._residual(head.res_model, dtype)
         if res_h8 != head.res_hash:
             raise CodecError(f"ssvc payload was made with other residual weights (hash "
