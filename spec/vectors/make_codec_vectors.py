@@ -13,10 +13,16 @@ image, and ``<name>.json`` with what a conforming decoder must reproduce:
   sth version 2: z symbols are not kept, the fixed-point latents as int64 little-endian;
   nvtc: the index arrays of each sub-stream in order, int32 little-endian; gitssic: the
   block map, then the fixed-point latents, int64 little-endian; omni-icm: the feature
-  symbols, int32 little-endian: they are the features). These MUST be
+  symbols, int32 little-endian: they are the features; the learned video codecs envc /
+  vlvc: every integer array the decoder derives, frame by frame (I frames: the
+  fixed-point latents; P frames: the decoded flow fields, then the residual's fixed-point
+  latents), int64 little-endian). These MUST be
   equal on every machine (the entropy model is integer).
-* ``pixels``: the reference decoder's pixels (``<name>.png``); a decoder MAY differ by
-  float rounding in the synthesis, ``min_psnr_db`` is the bound the tests hold it to.
+* ``pixels``: the reference decoder's pixels (``<name>.png``; a video's frames stacked
+  top to bottom); a decoder MAY differ by float rounding in the synthesis, ``min_psnr_db``
+  is the bound the tests hold it to.
+
+The video vectors code ``clip()``, a fixed synthetic clip (the picture panned).
 
 Invalid payloads (``<name>.bin`` with ``"error": "codec"`` or ``"limit"``): a decoder MUST
 refuse each (a codec error, or for a declared size over the budget a limit error) before it
@@ -51,6 +57,17 @@ def picture(w: int = 160, h: int = 96) -> Image.Image:
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8), "RGB")
 
 
+#: learned video codecs with vectors (payloads: ``aigif.codecs.video``)
+VIDEO = ("envc", "vlvc")
+
+
+def clip(t: int = 5, w: int = 160, h: int = 96) -> np.ndarray:
+    """A fixed synthetic clip: ``picture`` panned by (3, 1) pixels a frame, uint8
+    [t, h, w, 3]."""
+    a = np.asarray(picture(w + 3 * t, h + t))
+    return np.stack([a[i:i + h, 3 * i:3 * i + w] for i in range(t)])
+
+
 def _sha(arrays, dtype) -> str:
     h = hashlib.sha256()
     for a in arrays:
@@ -61,6 +78,10 @@ def _sha(arrays, dtype) -> str:
 def decode_integers(codec: str, data: bytes) -> tuple[str, Image.Image]:
     """(integers_sha256, pixels) of a payload, through the reference decoder."""
     from aigif import codecs as C
+    if codec in VIDEO:
+        ints, frames = C.get_codec(codec).decode_integers(data)
+        t, h, w, _ = frames.shape
+        return _sha(ints, "int64"), Image.fromarray(frames.reshape(t * h, w, 3), "RGB")
     if codec == "sth":
         c = C.get_codec("sth")
         coder, z, y, w, h, step = c.decode_symbols(data)
@@ -97,7 +118,13 @@ def cases():
              "gitssic-1"),
             ("gitssic-q50-auto3", "gitssic", {"quality": 50, "groups": 3}, "gitssic-1"),
             ("omni-icm-q50", "omni-icm", {"quality": 50}, "omni-icm-1"),
-            ("omni-icm-q0", "omni-icm", {"quality": 0}, "omni-icm-1")]
+            ("omni-icm-q0", "omni-icm", {"quality": 0}, "omni-icm-1"),
+            ("envc-crf28", "envc", {"crf": 28}, "lvc-res-1"),
+            ("envc-single-scale-crf36", "envc", {"crf": 36, "cross_scale": False},
+             "lvc-res-1"),
+            ("vlvc-crf28-gop3", "vlvc", {"crf": 28, "gop": 3}, "lvc-res-1"),
+            ("vlvc-no-prediction-crf36", "vlvc", {"crf": 36, "flow_prediction": False},
+             "lvc-res-1")]
 
 
 #: an explicit block map for the 160 x 96 picture (6 x 10 blocks of 16 x 16): three groups
@@ -114,8 +141,40 @@ def _available(key: str) -> bool:
     return zoo.available(key)
 
 
+def _lvc_invalid() -> dict[str, tuple[bytes, str]]:
+    """Invalid lvc payloads built by hand (no weights needed): each is refused while the
+    container is parsed, before a model is loaded."""
+    from fractions import Fraction
+
+    from aigif.codecs.learned.lvc import bitstream as B
+    head = B.Header(15, 160, 96, 2, Fraction(8), 28, 256, 152, 0, 1, 1, b"\x11" * 8, 1,
+                    b"\x22" * 8, b"\x01")
+    i_rec = B.pack_frame(0, [b"\0" * 8, b"\0" * 16])
+    p_rec = B.pack_frame(1, [b"\x03\x03\x03\0\0\0\0", b"\0" * 4, b"\0" * 8])
+    good = B.pack_header(head) + i_rec + p_rec
+    v_head = head._replace(scheme=16, ext=b"\x01\x03")
+    return {
+        "envc-truncated": (good[:-1], "the last sub-stream is 1 byte shorter than declared"),
+        "envc-trailing-byte": (good + b"\0", "a byte after the last frame record"),
+        "envc-frames-3": (B.pack_header(head._replace(frames=3)) + i_rec + p_rec,
+                          "3 frames declared, 2 frame records"),
+        "envc-first-frame-p": (B.pack_header(head) + p_rec + p_rec, "frame 0 is a P frame"),
+        "envc-version-2": (good[:4] + b"\x02" + good[5:], "version 2 is not defined"),
+        "envc-scheme-16": (good[:5] + b"\x10" + good[6:],
+                           "scheme 16 (vlvc) stored as an envc payload"),
+        "envc-fps-den-0": (good[:16] + b"\0" * 4 + good[20:], "frame rate denominator 0"),
+        "envc-foreign-weights": (good, "weights hashes differ from the installed models'"),
+        "envc-huge": (B.pack_header(head._replace(width=16384, height=16384)) + i_rec + p_rec,
+                      "limit: 2 frames of 16384 x 16384 over the decode budget"),
+        "envc-frames-over-limit": (B.pack_header(head._replace(frames=16385)) + i_rec
+                                   + p_rec, "limit: 16385 frames (MAX_VIDEO_FRAMES 16384)"),
+        "vlvc-extension-k3": (B.pack_header(v_head) + i_rec + p_rec,
+                              "vlvc header extension declares K = 3"),
+    }
+
+
 def invalid_cases(valid: dict[str, bytes]) -> dict[str, tuple[bytes, str]]:
-    out = {}
+    out = _lvc_invalid()
     if "sth-v2-L2-q75" in valid:
         d = valid["sth-v2-L2-q75"]
         out["sth-truncated"] = (d[:-4], "sub-stream lengths do not match the payload")
@@ -182,7 +241,12 @@ def main(check: bool, only: str | None = None) -> int:
                 bad.append(f"{name}: pixels {p:.1f} dB from the reference")
             valid[name] = data
             continue
-        data = C.encode_payload(im, codec, **kw).data
+        if codec in VIDEO:
+            from aigif.codecs.video import encode_video_payload
+            frames = clip()
+            data = encode_video_payload(frames, 8, codec, **kw).data
+        else:
+            data = C.encode_payload(im, codec, **kw).data
         ints, px = decode_integers(codec, data)
         bin_p.write_bytes(data)
         buf = io.BytesIO()
@@ -191,6 +255,7 @@ def main(check: bool, only: str | None = None) -> int:
         js_p.write_text(json.dumps({
             "codec": codec, "code": C.codec_code(codec), "settings": kw,
             "bytes": len(data), "width": im.width, "height": im.height,
+            **({"frames": len(frames), "fps": 8} if codec in VIDEO else {}),
             "integers_sha256": ints, "pixels": png_p.name, "min_psnr_db": MIN_PSNR}, indent=1)
             + "\n")
         valid[name] = data
@@ -212,8 +277,12 @@ def main(check: bool, only: str | None = None) -> int:
         from aigif.container import Payload
         from aigif.errors import CodecError, LimitExceededError
         want = LimitExceededError if why.startswith("limit") else CodecError
+        from aigif.codecs.video import decode_video_payload
         try:
-            C.decode_payload(Payload(codec, data))
+            if codec in VIDEO:
+                decode_video_payload(Payload(codec, data))
+            else:
+                C.decode_payload(Payload(codec, data))
             bad.append(f"invalid/{name}: decoded without an error")
         except want:
             pass

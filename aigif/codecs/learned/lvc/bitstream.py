@@ -224,6 +224,15 @@ class LvcCodec(VideoCodec):
         from .scheme import decode
         return decode(self, bytes(data), dtype, opts)
 
+    def decode_integers(self, data: bytes, dtype=None):
+        """``(integer arrays, frames)``: every integer the decoder derives (flow fields,
+        I-frame and residual fixed-point latents, in decoding order; the same on every
+        machine) and the decoded frames (conformance vectors)."""
+        from .scheme import decode
+        trace: list = []
+        frames, _ = decode(self, bytes(data), dtype, {}, trace)
+        return trace, frames
+
     def probe(self, data: bytes) -> tuple[int, int, int, Fraction]:
         head, _ = parse_header(bytes(data), f"{self.key} payload")
         if head.scheme != self.code:

@@ -114,5 +114,6 @@ class EnvcScheme(Scheme):
         if self.cross and (fields[2].min() < 0 or fields[2].max() >= SCALES):
             raise CodecError(f"envc payload frame {self.index}: scale symbol outside "
                              f"0..{SCALES - 1}")
+        self.note(fields)
         ref, vol = self._ref()
         return self.res_decode(streams[1:], self._warp(fields, ref, vol))

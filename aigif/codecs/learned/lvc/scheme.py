@@ -65,6 +65,14 @@ class Scheme:
         self.refs: list = []
         self.index = 0
         self.intra = self.intra_hash = self.residual = self.res_hash = None
+        #: None, or a list that collects every integer array the decoder derives (flow
+        #: fields, latents) in decoding order: conformance vectors hash it
+        self.trace: list | None = None
+
+    def note(self, *arrays) -> None:
+        """Record decoded integer arrays in ``trace`` (when tracing)."""
+        if self.trace is not None:
+            self.trace.extend(arrays)
 
     # -- header extension -------------------------------------------------------------------
     def ext(self) -> bytes:
@@ -119,6 +127,7 @@ class Scheme:
                                           head.intra_level)
         except CodingError as e:
             raise CodecError(f"{self.key} payload frame {self.index} (I): {e}") from e
+        self.note(y)
         return self.intra.synthesize(y, head.height, head.width)
 
     def encode_inter(self, x) -> tuple[list, Any]:
@@ -133,6 +142,9 @@ class Scheme:
         return self.residual.encode(x, pred, self.head.step)
 
     def res_decode(self, streams: list, pred):
+        if self.trace is not None:
+            self.note(self.residual.decode_symbols(list(streams), self.height, self.width,
+                                                   self.head.step)[2])
         return self.residual.decode(list(streams), pred, self.head.step)
 
     def padded_refs(self, bs: int = 16):
@@ -240,8 +252,9 @@ def _push(scheme: Scheme, x_hat) -> None:
     del scheme.refs[:-scheme.n_refs]
 
 
-def decode(codec, data: bytes, dtype, opts: dict):
-    """The payload -> (frames uint8 [T, H, W, 3], fps). CodecError / LimitExceededError."""
+def decode(codec, data: bytes, dtype, opts: dict, trace: list | None = None):
+    """The payload -> (frames uint8 [T, H, W, 3], fps). CodecError / LimitExceededError.
+    ``trace`` (a list) receives the decoded integer arrays (``Scheme.note``)."""
     what = f"{codec.key} payload"
     head, records = parse(data, what)
     if head.scheme != codec.code:
@@ -260,6 +273,7 @@ def decode(codec, data: bytes, dtype, opts: dict):
     dtype = dtype or torch.float32
     scheme = cls(head, dtype, {**cls.decode_options, **opts})
     scheme.read_ext(head.ext)
+    scheme.trace = trace
     _attach(codec, scheme, dtype, head)
     out = np.empty((head.frames, head.height, head.width, 3), np.uint8)
     try:

@@ -159,6 +159,7 @@ class VlvcScheme(Scheme):
             if fields[c].min() < 0 or fields[c].max() >= n:
                 raise CodecError(f"vlvc payload frame {self.index}: {what} symbol outside "
                                  f"0..{n - 1}")
+        self.note(fields)
         x_hat = self.res_decode(streams[1:], self._predict(fields, self._stack()))
         self.history = (self.history + [fields])[-2:]
         return x_hat
