@@ -622,6 +622,8 @@ class SsvcCodec(LvcCodec):
                 raise CodecError(f"{what} group {g}: sub-stream truncated")
             ks = list(s[:2])
             flags = [bool(s[2 + k // 8] & (0x80 >> (k % 8))) for k in range(n)]
+            if n % 8 and s[1 + nf] & (0xFF >> (n % 8)):
+                raise CodecError(f"{what} group {g}: unused tile flag bits are set")
             pos = 2 + nf
             ml, pos = _get_varint(s, pos, f"{what} group {g}")
             if ml > len(s) - pos:
