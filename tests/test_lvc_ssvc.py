@@ -249,3 +249,17 @@ def test_cli_decode_objects_of_a_video(tiny, tmp_path):
     r = CliRunner().invoke(app, ["decode", str(p), "-o", str(tmp_path / "b.mkv"),
                                  "--groups", "1", "--objects", "1"])
     assert r.exit_code != 0 and "not both" in r.output
+
+
+def test_shipped_weights_partial_decode_exact():
+    """gitssic-1 and lvc-res-1 as shipped (skipped where a weights file is missing)."""
+    if not (zoo.path("gitssic-1").is_file() and zoo.path("lvc-res-1").is_file()):
+        pytest.skip("shipped gitssic-1 / lvc-res-1 weights not installed")
+    frames = clip(3, 64, 128)
+    c = S.SsvcCodec()
+    data = c.encode(frames, 8, groups=np.array([[0, 1]]))
+    full, _ = c.decode(data)
+    part, _ = c.decode(data, groups=[1])
+    assert (part[:, :, 64:] == full[:, :, 64:]).all()
+    mse = np.mean((full.astype(float) - frames) ** 2)
+    assert 10 * np.log10(255 ** 2 / mse) > 25

@@ -54,6 +54,7 @@ BLOCK = 16
 TB = TILE // BLOCK          # blocks per tile side
 FLOW_MAX = 255
 POS_BITS = 12               # sample positions in 1/4096 pel
+LAMBDA0 = 0.013             # the residual coder's training trade (train_lvc_res --lmbda)
 INTRA_GITSSIC = 2           # lvc intra_model id of gitssic-1
 _RES_KEY = 1                # lvc res_model id of lvc-res-1
 
@@ -182,6 +183,14 @@ def predict(ref, v, tiles):
     top = r[y0, x0] * (one - ax)[..., None] + r[y0, x1] * ax[..., None]
     bot = r[y1, x0] * (one - ax)[..., None] + r[y1, x1] * ax[..., None]
     return top * (one - ay)[..., None] + bot * ay[..., None]
+
+
+def _bits(coder, z_sym, y_sym, index) -> float:
+    """The information content (bits) of a tile's residual symbols under their tables."""
+    import numpy as np
+    zt = coder.z_table[np.arange(coder.H)[:, None], np.asarray(z_sym).reshape(coder.H, -1)]
+    yt = coder.y_table[np.asarray(index).reshape(-1), np.asarray(y_sym).reshape(-1)]
+    return float(-np.log2(zt / 65536.0).sum() - np.log2(yt / 65536.0).sum())
 
 
 def _rounded(pred_int):
@@ -393,6 +402,9 @@ class SsvcCodec(LvcCodec):
         r, c, tidx, bsel = _group_blocks(tiles, g)
         if not len(tidx):
             return b""
+        # rate-distortion trade of coding a tile vs skipping it: the residual coder's
+        # training loss, bits + (LAMBDA0 / D^2) * MSE (D = step / 256), per tile in SSE
+        mu = 3 * (step / STEP_ONE) ** 2 / LAMBDA0
         ks, mv = _encode_flows(_flow_residuals(v, r, c, bsel))
         tw = tiles.shape[1]
         flags, zs, ys, yidx = [], [], [], []
@@ -408,7 +420,7 @@ class SsvcCodec(LvcCodec):
             x_hat = coder._synth(coder._fixed(means, y_sym, step), pred_p, TILE, TILE)
             d_skip = int(((skip.astype(np.int64) - x) ** 2).sum())
             d_code = int(((x_hat.astype(np.int64) - x) ** 2).sum())
-            coded = d_code < d_skip
+            coded = d_code + mu * _bits(coder, z_sym, y_sym, index) < d_skip
             flags.append(coded)
             recon[sl] = x_hat if coded else skip
             if coded:
