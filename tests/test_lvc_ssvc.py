@@ -263,3 +263,15 @@ def test_shipped_weights_partial_decode_exact():
     assert (part[:, :, 64:] == full[:, :, 64:]).all()
     mse = np.mean((full.astype(float) - frames) ** 2)
     assert 10 * np.log10(255 ** 2 / mse) > 25
+
+
+def test_encoder_reconstruction_and_integer_trace(tiny, coded):
+    frames, data = coded
+    c = S.SsvcCodec()
+    payload, recon = c.encode_recon(frames, 8, crf=28, groups=TILES, gop=3)
+    full, _ = c.decode(data)
+    assert payload == data and (recon == full).all()
+    ints, out = c.decode_integers(data)
+    assert (out == full).all()
+    # 2 I frames (latents) + 2 P frames (flows, flags, coded tiles' latents)
+    assert len(ints) >= 6 and all(np.asarray(a).dtype == np.int64 for a in ints)

@@ -334,6 +334,13 @@ class SsvcCodec(LvcCodec):
     def encode(self, frames, fps, crf: int | None = None, lossless: bool = False,
                gop: int = 0, groups: Any = None, motion: str = "medium",
                **opts: Any) -> bytes:
+        return self.encode_recon(frames, fps, crf, lossless, gop, groups, motion, **opts)[0]
+
+    def encode_recon(self, frames, fps, crf: int | None = None, lossless: bool = False,
+                     gop: int = 0, groups: Any = None, motion: str = "medium",
+                     **opts: Any):
+        """``(payload, the encoder's reconstruction uint8 [T, h, w, 3])`` (what a decode
+        gives on this machine); options as ``encode``."""
         import numpy as np
         import torch
 
@@ -365,12 +372,14 @@ class SsvcCodec(LvcCodec):
         coder, res_h8 = self._residual(_RES_KEY)
         blocks = tiles.repeat(TB, 0).repeat(TB, 1)
         records, ref, intra_h8 = [], None, None
+        recons = np.empty_like(arr)
         for i in range(t):
             cur = np.pad(arr[i], ((0, hp - h), (0, wp - w), (0, 0)), mode="edge")
             if ref is None or (gop and i % gop == 0):
                 payload = intra.encode_blocks(cur, blocks, istep)
                 intra_h8 = intra._parse(payload)["h8"]
                 ref = np.asarray(intra.decode(payload))
+                recons[i] = ref[:h, :w]
                 records.append(pack_frame(KIND_I, [payload]))
                 continue
             v = block_flow(estimate(cur, ref, motion))
@@ -390,11 +399,12 @@ class SsvcCodec(LvcCodec):
                 subs.append(self._encode_group(g, tiles, v, cur, pred, coder, step, recon,
                                                torch, np))
             ref = recon
+            recons[i] = ref[:h, :w]
             records.append(pack_frame(KIND_P, subs))
         ext = bytes([n_groups]) + bytes(tiles.reshape(-1).astype(np.uint8).tolist())
         head = Header(self.code, w, h, t, rate, crf, step, istep, gop, 0, INTRA_GITSSIC,
                       intra_h8, _RES_KEY, res_h8, ext)
-        return pack_header(head) + b"".join(records)
+        return pack_header(head) + b"".join(records), recons
 
     @staticmethod
     def _encode_group(g, tiles, v, cur, pred, coder, step, recon, torch, np):
@@ -572,10 +582,21 @@ class SsvcCodec(LvcCodec):
         """``(frames uint8 [T, h, w, 3], fps)``; with ``groups``, only those groups' pixels
         (equal to a full decode's), the rest ``fill``. Raises CodecError /
         LimitExceededError."""
-        import numpy as np
         if opts:
             raise CodecError(f"ssvc decode: unknown option(s) {', '.join(sorted(opts))}")
-        data = bytes(data)
+        return self._decode(bytes(data), groups, fill, dtype, None)
+
+    def decode_integers(self, data: bytes, dtype=None):
+        """``(integer arrays, frames)``: every integer the full decoder derives, in decoding
+        order (I frames: gitssic's fixed-point latents; P frames: the flow field, the tile
+        flags and each coded tile's fixed-point latents), the same on every machine, and
+        the decoded frames (conformance vectors, drift checks)."""
+        trace: list = []
+        frames, _ = self._decode(bytes(data), None, DEFAULT_FILL, dtype, trace)
+        return trace, frames
+
+    def _decode(self, data: bytes, groups, fill, dtype, trace):
+        import numpy as np
         head, frames, tiles, _ = self._parse(data)
         n_groups = int(tiles.max()) + 1
         want = self._wanted(groups, n_groups)
@@ -607,8 +628,10 @@ class SsvcCodec(LvcCodec):
             if f.kind == KIND_I:
                 gw = None if groups is None else sorted(want)
                 cur = np.array(intra.decode(f.streams[0], groups=gw, dtype=dtype))
+                if trace is not None:
+                    trace.append(intra.decode_latents(f.streams[0], None, dtype)[2])
             else:
-                cur = self._decode_p(f, i, ref, tiles, want, coder, head.step, np)
+                cur = self._decode_p(f, i, ref, tiles, want, coder, head.step, np, trace)
             if groups is not None:
                 cur[~keep] = fillv
             out[i] = cur[:head.height, :head.width]
@@ -616,7 +639,7 @@ class SsvcCodec(LvcCodec):
         return out, head.fps
 
     @staticmethod
-    def _decode_p(f, i, ref, tiles, want, coder, step, np):
+    def _decode_p(f, i, ref, tiles, want, coder, step, np, trace=None):
         from ..coding import CodingError, TableDecoder
         th, tw = tiles.shape
         hb, wb = th * TB, tw * TB
@@ -655,6 +678,10 @@ class SsvcCodec(LvcCodec):
             parts[g] = (tidx, flags, zb, yb)
         pred = predict(ref, v, tiles)
         cur = np.zeros_like(ref)
+        if trace is not None:
+            trace.append(v.copy())
+            trace.append(np.array([fl for g in sorted(parts) for fl in parts[g][1]],
+                                  np.int64))
         for g, (tidx, flags, zb, yb) in parts.items():
             coded = [t for t, fl in zip(tidx.tolist(), flags) if fl]
             for t, fl in zip(tidx.tolist(), flags):
@@ -680,5 +707,8 @@ class SsvcCodec(LvcCodec):
                 means, ix = hyp[k]
                 ys = y[k * per:(k + 1) * per].reshape(ix.shape)
                 pt, _, _ = coder._pred(_as_tensor(pred[sl], coder.dtype))
-                cur[sl] = coder._synth(coder._fixed(means, ys, step), pt, TILE, TILE)
+                y_fixed = coder._fixed(means, ys, step)
+                if trace is not None:
+                    trace.append(y_fixed)
+                cur[sl] = coder._synth(y_fixed, pt, TILE, TILE)
         return cur
