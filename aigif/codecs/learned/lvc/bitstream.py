@@ -20,7 +20,9 @@ tensor built: ``parse`` raises CodecError / LimitExceededError only.
 
 ``LvcCodec`` is the video codec base of the four schemes; its ``encode``/``decode`` run the
 shared loop in :mod:`.scheme` with the codec's scheme class (``scheme_ref``, a
-"module:attr" string chosen by the codec class, never by the payload's bytes).
+"module:attr" string chosen by the codec class, never by the payload's bytes). ssvc has its
+own codec class (``lvc.ssvc.SsvcCodec``, its own loop over per-group sub-streams) on the
+same container.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from ...video import VideoCodec, check_video_size
 
 __all__ = ["MAGIC", "VERSION", "HEADER", "Header", "Frame", "parse", "pack_header",
            "pack_frame", "crf_step", "intra_step", "LvcCodec", "EnvcCodec", "VlvcCodec",
-           "SsvcCodec", "ImclvcCodec", "INTRA_MODELS", "RES_MODELS", "KIND_I", "KIND_P",
+           "ImclvcCodec", "INTRA_MODELS", "RES_MODELS", "KIND_I", "KIND_P",
            "DEFAULT_CRF", "STEP_ONE"]
 
 MAGIC = b"LVC1"
@@ -255,14 +257,6 @@ class VlvcCodec(LvcCodec):
     mime: ClassVar[str] = "application/x-aigif-vlvc"
     extension: ClassVar[str] = "vlvc"
     scheme_ref: ClassVar[str] = "aigif.codecs.learned.lvc.vlvc:VlvcScheme"
-
-
-class SsvcCodec(LvcCodec):
-    key: ClassVar[str] = "ssvc"
-    code: ClassVar[int] = 17
-    mime: ClassVar[str] = "application/x-aigif-ssvc"
-    extension: ClassVar[str] = "ssvc"
-    scheme_ref: ClassVar[str] = "aigif.codecs.learned.lvc.ssvc:SsvcScheme"
 
 
 class ImclvcCodec(LvcCodec):
