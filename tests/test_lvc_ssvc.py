@@ -275,3 +275,24 @@ def test_encoder_reconstruction_and_integer_trace(tiny, coded):
     assert (out == full).all()
     # 2 I frames (latents) + 2 P frames (flows, flags, coded tiles' latents)
     assert len(ints) >= 6 and all(np.asarray(a).dtype == np.int64 for a in ints)
+
+
+def test_prediction_of_a_tile_subset_equals_the_whole_frames():
+    rng = np.random.default_rng(4)
+    tiles = np.array([[0, 1, 1], [2, 1, 0]])
+    ref = rng.integers(0, 256, (128, 192, 3)).astype(np.uint8)
+    v = rng.integers(-60, 61, (2, 8, 12))
+    full = S.predict(ref, v, tiles)
+    sel = tiles == 1
+    part = S.predict(ref, v, tiles, sel)
+    m = sel.repeat(64, 0).repeat(64, 1)
+    assert (part[m] == full[m]).all() and (part[~m] == 0).all()
+
+
+def test_ssvc_is_registered_and_imports_no_torch():
+    import subprocess
+    import sys
+    code = ("import sys\nfrom aigif.codecs import get_codec\nc = get_codec('ssvc')\n"
+            "assert (c.key, c.code, c.kind, c.partial) == ('ssvc', 17, 'video', True)\n"
+            "c.available()\nassert 'torch' not in sys.modules and 'numpy' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -147,19 +147,22 @@ def dense_flow(v):
     return a * (32 - ly)[:, None] + b * ly[:, None]          # units 1/(4 * 32 * 32)
 
 
-def predict(ref, v, tiles):
+def predict(ref, v, tiles, sel=None):
     """The motion-constrained prediction of a frame: int64 [H, W, 3], 2^24 x the bilinear
     sample of ``ref`` (uint8 [H, W, 3], H, W multiples of 64) at the tile-local dense flow
     of ``v`` (int [2, H/16, W/16] quarter pels); a pixel whose taps leave its group
-    (``tiles``: int [H/64, W/64]) samples at its position clamped into its own tile."""
+    (``tiles``: int [H/64, W/64]) samples at its position clamped into its own tile.
+    ``sel`` (bool [H/64, W/64]): compute only those tiles (the others 0); integer
+    arithmetic, so a tile's values do not depend on which others are computed."""
     import numpy as np
     h, w, _ = ref.shape
+    tiles = np.asarray(tiles, np.int64)
+    keep = np.ones(tiles.shape, bool) if sel is None else np.asarray(sel, bool)
+    ys, xs = np.nonzero(keep.repeat(TILE, 0).repeat(TILE, 1))
     f = dense_flow(v)
     one = 1 << POS_BITS
-    ys, xs = np.arange(h)[:, None], np.arange(w)[None, :]
-    px = np.clip(xs * one + f[0], 0, (w - 1) * one)
-    py = np.clip(ys * one + f[1], 0, (h - 1) * one)
-    tiles = np.asarray(tiles, np.int64)
+    px = np.clip(xs * one + f[0, ys, xs], 0, (w - 1) * one)
+    py = np.clip(ys * one + f[1, ys, xs], 0, (h - 1) * one)
     own = tiles[ys // TILE, xs // TILE]
 
     def taps(px, py, xmax, ymax):
@@ -178,11 +181,13 @@ def predict(ref, v, tiles):
         px, py = np.where(ok, px, cx), np.where(ok, py, cy)
         x0, y0 = np.where(ok, x0, qx0), np.where(ok, y0, qy0)
         x1, y1 = np.where(ok, x1, qx1), np.where(ok, y1, qy1)
-    ax, ay = px & (one - 1), py & (one - 1)
+    ax, ay = (px & (one - 1))[:, None], (py & (one - 1))[:, None]
     r = np.asarray(ref, np.int64)
-    top = r[y0, x0] * (one - ax)[..., None] + r[y0, x1] * ax[..., None]
-    bot = r[y1, x0] * (one - ax)[..., None] + r[y1, x1] * ax[..., None]
-    return top * (one - ay)[..., None] + bot * ay[..., None]
+    top = r[y0, x0] * (one - ax) + r[y0, x1] * ax
+    bot = r[y1, x0] * (one - ax) + r[y1, x1] * ax
+    out = np.zeros((h, w, 3), np.int64)
+    out[ys, xs] = top * (one - ay) + bot * ay
+    return out
 
 
 def _bits(coder, z_sym, y_sym, index) -> float:
@@ -676,7 +681,7 @@ class SsvcCodec(LvcCodec):
             if not any(flags) and (zb or yb):
                 raise CodecError(f"{what} group {g}: residual streams but no coded tile")
             parts[g] = (tidx, flags, zb, yb)
-        pred = predict(ref, v, tiles)
+        pred = predict(ref, v, tiles, np.isin(tiles, sorted(want)))
         cur = np.zeros_like(ref)
         if trace is not None:
             trace.append(v.copy())
