@@ -191,12 +191,12 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
     ``groups`` (``fallback="gitssic"``, or ``"ssvc"`` for a video: its regions snap to
     64 x 64 tiles, fixed over the clip, the objects of frame 0): the regions a reader can
     decode alone, a 2-D int array at pixel or 16 x 16 block resolution (ids 0..254; a
-    block takes its pixels' most frequent id), an int k (automatic map of k regions; default 4), or ``"objects"``:
-    the regions of the objects the prompt names, from the generator's cross-attention
-    (``aigif.render.object_groups``: regenerates the image here, with models already on
-    this machine), their names recorded in the file's info under ``"gitssic.groups"``
-    (``f.group_names()``); where the generator cannot tell, the automatic map, with an
-    ``AigifWarning`` saying why.
+    block takes its pixels' most frequent id), an int k (automatic map of k regions;
+    default 4), or ``"objects"``: the regions of the objects the prompt names, from the
+    generator's cross-attention (``aigif.render.object_groups``: regenerates the image
+    here, with models already on this machine), their names recorded in the file's info
+    under ``"gitssic.groups"`` (``f.group_names()``); where the generator cannot tell, the
+    automatic map, with an ``AigifWarning`` saying why.
     Raises MetaError / LimitExceededError / CodecError.
 
     Example::

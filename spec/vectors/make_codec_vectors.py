@@ -16,7 +16,8 @@ image, and ``<name>.json`` with what a conforming decoder must reproduce:
   symbols, int32 little-endian: they are the features; the learned video codecs envc /
   vlvc: every integer array the decoder derives, frame by frame (I frames: the
   fixed-point latents; P frames: the decoded flow fields, then the residual's fixed-point
-  latents), int64 little-endian). These MUST be
+  latents; ssvc: I frames the gitssic fixed-point latents, P frames the flow field, the
+  tile flags, then each coded tile's fixed-point latents), int64 little-endian). These MUST be
   equal on every machine (the entropy model is integer).
 * ``pixels``: the reference decoder's pixels (``<name>.png``; a video's frames stacked
   top to bottom); a decoder MAY differ by float rounding in the synthesis, ``min_psnr_db``
@@ -58,7 +59,7 @@ def picture(w: int = 160, h: int = 96) -> Image.Image:
 
 
 #: learned video codecs with vectors (payloads: ``aigif.codecs.video``)
-VIDEO = ("envc", "vlvc")
+VIDEO = ("envc", "vlvc", "ssvc")
 
 
 def clip(t: int = 5, w: int = 160, h: int = 96) -> np.ndarray:
@@ -124,7 +125,14 @@ def cases():
              "lvc-res-1"),
             ("vlvc-crf28-gop3", "vlvc", {"crf": 28, "gop": 3}, "lvc-res-1"),
             ("vlvc-no-prediction-crf36", "vlvc", {"crf": 36, "flow_prediction": False},
+             "lvc-res-1"),
+            ("ssvc-crf28-map", "ssvc", {"crf": 28, "groups": _SSVC_TILES}, "lvc-res-1"),
+            ("ssvc-crf36-auto2-gop3", "ssvc", {"crf": 36, "groups": 2, "gop": 3},
              "lvc-res-1")]
+
+
+#: an explicit tile map for the 160 x 96 clip (2 x 3 tiles of 64 x 64): three groups
+_SSVC_TILES = [[0, 1, 1], [0, 2, 2]]
 
 
 #: an explicit block map for the 160 x 96 picture (6 x 10 blocks of 16 x 16): three groups
@@ -170,6 +178,31 @@ def _lvc_invalid() -> dict[str, tuple[bytes, str]]:
                                    + p_rec, "limit: 16385 frames (MAX_VIDEO_FRAMES 16384)"),
         "vlvc-extension-k3": (B.pack_header(v_head) + i_rec + p_rec,
                               "vlvc header extension declares K = 3"),
+        **_ssvc_invalid(head, i_rec),
+    }
+
+
+def _ssvc_invalid(head, i_rec) -> dict[str, tuple[bytes, str]]:
+    """Invalid ssvc payloads (160 x 96: 2 x 3 tiles), refused while the container, the
+    tile map and the record shapes are parsed, before a model is loaded."""
+    from aigif.codecs.learned.lvc import bitstream as B
+    s = head._replace(scheme=17, intra_level=0, intra_model=2, ext=bytes([3, 0, 1, 1, 0, 2, 2]))
+    i1 = B.pack_frame(0, [b"GSSC"])
+    p3 = B.pack_frame(1, [b"\0" * 8] * 3)
+    return {
+        "ssvc-intra-model-1": (B.pack_header(s._replace(intra_model=1)) + i1 + p3,
+                               "ssvc I frames are gitssic (intra_model 2)"),
+        "ssvc-extension-length": (B.pack_header(s._replace(ext=s.ext[:-1])) + i1 + p3,
+                                  "tile map of 5 bytes for 2 x 3 tiles"),
+        "ssvc-tile-id-over-g": (B.pack_header(s._replace(ext=bytes([2]) + s.ext[1:])) + i1
+                                + p3, "G = 2, the tile map uses id 2"),
+        "ssvc-p-frame-4-streams": (B.pack_header(s) + i1 + B.pack_frame(1, [b"\0" * 8] * 4),
+                                   "a P frame of 4 sub-streams, 3 groups"),
+        "ssvc-empty-group-with-stream": (
+            B.pack_header(s._replace(ext=bytes([4, 0, 1, 1, 0, 3, 3]))) + i1
+            + B.pack_frame(1, [b"\0" * 8] * 4), "group 2 has no tile but a sub-stream"),
+        "ssvc-two-stream-i-frame": (B.pack_header(s) + B.pack_frame(0, [b"GSSC", b""]) + p3,
+                                    "an I frame of 2 sub-streams (1: a gitssic payload)"),
     }
 
 
