@@ -296,3 +296,18 @@ def test_ssvc_is_registered_and_imports_no_torch():
             "assert (c.key, c.code, c.kind, c.partial) == ('ssvc', 17, 'video', True)\n"
             "c.available()\nassert 'torch' not in sys.modules and 'numpy' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("vx,vy", [(5, -3), (-37, 22), (255, -255)])
+def test_uniform_flow_prediction_equals_grid_sample(vx, vy):
+    """One group, one vector everywhere: the integer prediction is lvc's grid_sample warp
+    (bilinear, border) of the reference, to float precision."""
+    from aigif.codecs.learned.lvc import motion
+    ref = np.random.default_rng(5).integers(0, 256, (128, 192, 3)).astype(np.uint8)
+    v = np.zeros((2, 8, 12), np.int64)
+    v[0], v[1] = vx, vy
+    p = S.predict(ref, v, np.zeros((2, 3), int)) / 2 ** 24
+    flow = torch.tensor([vx / 4, vy / 4], dtype=torch.float64).view(1, 2, 1, 1)
+    t = torch.from_numpy(ref).permute(2, 0, 1)[None].double()
+    q = motion.warp(t, flow.expand(1, 2, 128, 192))[0].permute(1, 2, 0).numpy()
+    assert np.abs(p - q).max() < 1e-9

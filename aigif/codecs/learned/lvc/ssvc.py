@@ -152,18 +152,35 @@ def predict(ref, v, tiles, sel=None):
     sample of ``ref`` (uint8 [H, W, 3], H, W multiples of 64) at the tile-local dense flow
     of ``v`` (int [2, H/16, W/16] quarter pels); a pixel whose taps leave its group
     (``tiles``: int [H/64, W/64]) samples at its position clamped into its own tile.
-    ``sel`` (bool [H/64, W/64]): compute only those tiles (the others 0); integer
-    arithmetic, so a tile's values do not depend on which others are computed."""
+    ``sel`` (bool [H/64, W/64]): compute only those tiles (the others 0). Integer
+    arithmetic, one row of tiles at a time (memory: a band, not the frame), so a tile's
+    values do not depend on which others are computed."""
     import numpy as np
     h, w, _ = ref.shape
     tiles = np.asarray(tiles, np.int64)
     keep = np.ones(tiles.shape, bool) if sel is None else np.asarray(sel, bool)
-    ys, xs = np.nonzero(keep.repeat(TILE, 0).repeat(TILE, 1))
-    f = dense_flow(v)
+    v = np.asarray(v, np.int64)
+    r = np.asarray(ref)
+    out = np.zeros((h, w, 3), np.int64)
+    for band in range(tiles.shape[0]):
+        if keep[band].any():
+            y0 = band * TILE
+            out[y0:y0 + TILE] = _predict_band(r, v[:, band * TB:(band + 1) * TB], tiles,
+                                              keep[band], band)
+    return out
+
+
+def _predict_band(r, vb, tiles, keep_row, band: int):
+    """:func:`predict` of tile row ``band`` (its block vectors ``vb`` [2, 4, W/16])."""
+    import numpy as np
+    h, w, _ = r.shape
+    ys, xs = np.nonzero(np.broadcast_to(keep_row.repeat(TILE)[None], (TILE, w)))
+    f = dense_flow(vb)
     one = 1 << POS_BITS
     px = np.clip(xs * one + f[0, ys, xs], 0, (w - 1) * one)
-    py = np.clip(ys * one + f[1, ys, xs], 0, (h - 1) * one)
-    own = tiles[ys // TILE, xs // TILE]
+    ys = ys + band * TILE
+    py = np.clip(ys * one + f[1, ys - band * TILE, xs], 0, (h - 1) * one)
+    own = tiles[band, xs // TILE]
 
     def taps(px, py, xmax, ymax):
         x0, y0 = px >> POS_BITS, py >> POS_BITS
@@ -174,7 +191,7 @@ def predict(ref, v, tiles, sel=None):
     ok = (tiles[ty0, tx0] == own) & (tiles[ty0, tx1] == own) & \
         (tiles[ty1, tx0] == own) & (tiles[ty1, tx1] == own)
     if not ok.all():
-        lo_x, lo_y = (xs // TILE) * TILE, (ys // TILE) * TILE
+        lo_x, lo_y = (xs // TILE) * TILE, band * TILE
         cx = np.clip(px, lo_x * one, (lo_x + TILE - 1) * one)
         cy = np.clip(py, lo_y * one, (lo_y + TILE - 1) * one)
         qx0, qy0, qx1, qy1 = taps(cx, cy, lo_x + TILE - 1, lo_y + TILE - 1)
@@ -182,11 +199,10 @@ def predict(ref, v, tiles, sel=None):
         x0, y0 = np.where(ok, x0, qx0), np.where(ok, y0, qy0)
         x1, y1 = np.where(ok, x1, qx1), np.where(ok, y1, qy1)
     ax, ay = (px & (one - 1))[:, None], (py & (one - 1))[:, None]
-    r = np.asarray(ref, np.int64)
-    top = r[y0, x0] * (one - ax) + r[y0, x1] * ax
-    bot = r[y1, x0] * (one - ax) + r[y1, x1] * ax
-    out = np.zeros((h, w, 3), np.int64)
-    out[ys, xs] = top * (one - ay) + bot * ay
+    top = r[y0, x0].astype(np.int64) * (one - ax) + r[y0, x1] * ax
+    bot = r[y1, x0].astype(np.int64) * (one - ax) + r[y1, x1] * ax
+    out = np.zeros((TILE, w, 3), np.int64)
+    out[ys - band * TILE, xs] = top * (one - ay) + bot * ay
     return out
 
 
