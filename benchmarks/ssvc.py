@@ -80,12 +80,22 @@ def overhead(name, clip, fps, crfs, k):
             (dec, _), td = timed(V.decode_video_payload, p)
             n = len(p.data)
             base = n if base is None else base
-            rows.append(dict(clip=name, crf=crf, codec=label, bytes=n,
+            ib, pb = split_bytes(p.data)
+            rows.append(dict(clip=name, crf=crf, codec=label, bytes=n, i_bytes=ib, p_bytes=pb,
                              kbps=n * 8 * float(fps) / len(clip) / 1000,
                              psnr=float(np.mean([psnr(a, b) for a, b in zip(clip, dec)])),
                              overhead=n / base - 1, enc_s=te, dec_s=td,
                              payload=p if label.endswith("groups") else None))
     return rows
+
+
+def split_bytes(data) -> tuple[int, int]:
+    """Bytes of the I-frame and of the P-frame records of an lvc payload."""
+    from aigif.codecs.learned.lvc import bitstream as B
+    _, frames = B.parse(bytes(data))
+    size = [2 + 4 * len(f.streams) + sum(map(len, f.streams)) for f in frames]
+    return (sum(n for n, f in zip(size, frames) if f.kind == B.KIND_I),
+            sum(n for n, f in zip(size, frames) if f.kind != B.KIND_I))
 
 
 def partial_rows(name, clip, payload):
@@ -182,12 +192,18 @@ def tracking(name, clip, fps, crf):
 
 # ----------------------------------------------------------------------------- output
 def fmt_overhead(rows):
-    out = ["| clip | crf | codec | bytes | kbps | PSNR RGB | bytes vs envc | enc s | dec s |",
-           "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    out = ["| clip | crf | codec | bytes | I-frame bytes | P-frame bytes | kbps | PSNR RGB | "
+           "bytes vs envc | P bytes vs envc | enc s | dec s |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    base = {}
     for r in rows:
+        base.setdefault((r["clip"], r["crf"]), r)
+        b = base[(r["clip"], r["crf"])]
+        pv = r["p_bytes"] / b["p_bytes"] - 1 if b["p_bytes"] else float("nan")
         out.append(f"| {r['clip']} | {r['crf']} | {r['codec']} | {r['bytes']} | "
-                   f"{r['kbps']:.1f} | {r['psnr']:.2f} | {100 * r['overhead']:+.1f} % | "
-                   f"{r['enc_s']:.1f} | {r['dec_s']:.2f} |")
+                   f"{r['i_bytes']} | {r['p_bytes']} | {r['kbps']:.1f} | {r['psnr']:.2f} | "
+                   f"{100 * r['overhead']:+.1f} % | {100 * pv:+.1f} % | {r['enc_s']:.1f} | "
+                   f"{r['dec_s']:.2f} |")
     return "\n".join(out)
 
 
