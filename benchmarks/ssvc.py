@@ -1,13 +1,16 @@
 """SSVC (code 17, issue 20): the cost of the structure and what a partial stream buys.
 
-Three tables, one run:
+Four tables, one run:
 
 1. **Structure overhead**, per test clip and crf: payload bytes and RGB PSNR of ``envc``
    (the unstructured scheme: whole-frame residual coding, sth-rdc-1 I frame) beside
    ``ssvc`` with one group (the tile-local coding alone: gitssic I frame, tiles coded
    alone, motion constrained to the frame) and with ``k`` automatic groups (k sub-streams,
    motion constrained to each group); overhead = bytes / envc's bytes - 1 (at the same
-   crf: compare the PSNR column too).
+   crf: compare the PSNR column too), I-frame and P-frame bytes apart (the I frames are
+   different codecs: sth-rdc-1 / gitssic-1); then the BD-rates (RGB PSNR) of the three
+   curves against each other over the ``--crf`` sweep: ssvc k groups vs 1 group is the
+   price of the groups alone.
 2. **Partial decodes**, per clip and group of the k-group payload: the group's share of the
    frame, the share of the payload a decode of that group alone reads
    (``SsvcCodec.read_ranges``), decode time alone vs the full decode (one torch thread),
@@ -27,7 +30,7 @@ its weights are missing (development only: the numbers then measure an untrained
 residual coder, and say so).
 
     OMP_NUM_THREADS=1 python benchmarks/ssvc.py
-    OMP_NUM_THREADS=1 python benchmarks/ssvc.py --clips bbb --frames 8 --crf 28 --json o.json
+    OMP_NUM_THREADS=1 python benchmarks/ssvc.py --clips bbb --frames 8 --crf 28 --task-crf 28
 """
 from __future__ import annotations
 
@@ -207,6 +210,22 @@ def fmt_overhead(rows):
     return "\n".join(out)
 
 
+def fmt_bd(rows, k):
+    """BD-rate (RGB PSNR) of the ssvc curves vs envc per clip (4+ crfs needed)."""
+    out = ["| clip | ssvc 1 group vs envc | ssvc k groups vs envc | ssvc k groups vs 1 group |",
+           "|---|---:|---:|---:|"]
+    for clip in dict.fromkeys(r["clip"] for r in rows):
+        cur = {lab: [(r["kbps"], r["psnr"]) for r in rows if r["clip"] == clip and
+                     r["codec"] == lab] for lab in ("envc", "ssvc 1 group", f"ssvc {k} groups")}
+        cells = []
+        for a, b in (("envc", "ssvc 1 group"), ("envc", f"ssvc {k} groups"),
+                     ("ssvc 1 group", f"ssvc {k} groups")):
+            v = L.bd_rate(cur[a], cur[b])
+            cells.append("n/a" if v is None else f"{v:+.1f} %")
+        out.append(f"| {clip} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def fmt_partial(rows):
     out = ["| clip | group | area | payload read | decode alone s | full decode s | "
            "max abs diff vs full | group PSNR |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -236,8 +255,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clips", default="6.1,bbb")
     ap.add_argument("--frames", type=int, default=16)
-    ap.add_argument("--crf", default="28,36", help="crfs of the overhead table (first: the "
-                                                     "partial-decode and tracking tables)")
+    ap.add_argument("--crf", default="20,28,36,44",
+                    help="crfs of the overhead table (4+: BD-rates)")
+    ap.add_argument("--task-crf", type=int, default=28,
+                    help="crf of the partial-decode and tracking tables (one of --crf)")
     ap.add_argument("--groups", type=int, default=4, help="k of the automatic groups")
     ap.add_argument("--random-init", action="store_true",
                     help="untrained lvc-res-1 where its weights are missing (development)")
@@ -251,6 +272,8 @@ def main(argv=None) -> int:
         if why:
             raise SystemExit(f"{key}: {why} (--random-init for an untrained residual coder)")
     crfs = [int(x) for x in a.crf.split(",")]
+    if a.task_crf not in crfs:
+        raise SystemExit(f"--task-crf {a.task_crf} must be one of --crf {a.crf}")
     over, part, trk = [], [], []
     for name in a.clips.split(","):
         clip, fps, how = L.load_clip(name, a.frames)
@@ -258,17 +281,20 @@ def main(argv=None) -> int:
               flush=True)
         rows = overhead(name, clip, fps, crfs, a.groups)
         over += rows
-        first = next(r for r in rows if r["payload"] is not None and r["crf"] == crfs[0])
+        first = next(r for r in rows if r["payload"] is not None and r["crf"] == a.task_crf)
         part += partial_rows(name, clip, first["payload"])
-        trk += tracking(name, clip, fps, crfs[0])
+        trk += tracking(name, clip, fps, a.task_crf)
     if untrained:
         print(f"\n**untrained (random-init) models: {', '.join(untrained)}: rates and PSNR are "
               f"not the trained codecs'**")
     print("\n## Structure overhead (same crf)\n")
     print(fmt_overhead(over))
-    print(f"\n## Partial decodes ({a.groups} automatic groups, crf {crfs[0]}, one thread)\n")
+    print("\n## BD-rate (RGB PSNR; negative = fewer bits at equal PSNR)\n")
+    print(fmt_bd(over, a.groups))
+    print(f"\n## Partial decodes ({a.groups} automatic groups, crf {a.task_crf}, one thread)"
+          f"\n")
     print(fmt_partial(part))
-    print(f"\n## Partial-stream task: tracking a sprite (crf {crfs[0]})\n")
+    print(f"\n## Partial-stream task: tracking a sprite (crf {a.task_crf})\n")
     print(fmt_tracking(trk))
     if a.json:
         for r in over:
