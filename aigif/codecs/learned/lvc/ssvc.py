@@ -363,7 +363,6 @@ class SsvcCodec(LvcCodec):
         """``(payload, the encoder's reconstruction uint8 [T, h, w, 3])`` (what a decode
         gives on this machine); options as ``encode``."""
         import numpy as np
-        import torch
 
         from ...video import as_fps, as_frames, check_video_size
         from .motion import block_flow, estimate
@@ -417,8 +416,7 @@ class SsvcCodec(LvcCodec):
             recon = np.empty_like(cur)
             subs = []
             for g in range(n_groups):
-                subs.append(self._encode_group(g, tiles, v, cur, pred, coder, step, recon,
-                                               torch, np))
+                subs.append(self._encode_group(g, tiles, v, cur, pred, coder, step, recon))
             ref = recon
             recons[i] = ref[:h, :w]
             records.append(pack_frame(KIND_P, subs))
@@ -428,7 +426,10 @@ class SsvcCodec(LvcCodec):
         return pack_header(head) + b"".join(records), recons
 
     @staticmethod
-    def _encode_group(g, tiles, v, cur, pred, coder, step, recon, torch, np):
+    def _encode_group(g, tiles, v, cur, pred, coder, step, recon) -> bytes:
+        """Group g's sub-stream of a P frame; writes its tiles' reconstruction in recon."""
+        import numpy as np
+
         from ..coding import TableEncoder
         r, c, tidx, bsel = _group_blocks(tiles, g)
         if not len(tidx):
@@ -652,7 +653,7 @@ class SsvcCodec(LvcCodec):
                 if trace is not None:
                     trace.append(intra.decode_latents(f.streams[0], None, dtype)[2])
             else:
-                cur = self._decode_p(f, i, ref, tiles, want, coder, head.step, np, trace)
+                cur = self._decode_p(f, i, ref, tiles, want, coder, head.step, trace)
             if groups is not None:
                 cur[~keep] = fillv
             out[i] = cur[:head.height, :head.width]
@@ -660,7 +661,10 @@ class SsvcCodec(LvcCodec):
         return out, head.fps
 
     @staticmethod
-    def _decode_p(f, i, ref, tiles, want, coder, step, np, trace=None):
+    def _decode_p(f, i, ref, tiles, want, coder, step, trace=None):
+        """P frame i (the groups ``want``) from reference ``ref``: uint8 [H64, W64, 3]."""
+        import numpy as np
+
         from ..coding import CodingError, TableDecoder
         th, tw = tiles.shape
         hb, wb = th * TB, tw * TB
