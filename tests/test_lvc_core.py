@@ -109,6 +109,20 @@ def test_estimated_block_flow_is_the_pan():
     assert np.median(bf[0, 1:-1, 1:-1]) == 8 and np.median(bf[1, 1:-1, 1:-1]) == 4
 
 
+def test_refine_finds_the_block_vectors_that_predict():
+    rng = np.random.default_rng(2)
+    ref = torch.nn.functional.avg_pool2d(
+        torch.rand(1, 3, 72, 72, generator=torch.Generator().manual_seed(0)), 5, 1)[..., :64, :64]
+    flow = torch.zeros(1, 2, 64, 64)
+    flow[:, 0] = 2.25                                    # x + 2.25 px = 9 quarter pels
+    target = motion.warp(ref, flow)
+    init = rng.integers(-3, 4, (2, 4, 4))
+    f = motion.refine(init, lambda g: motion.warp(ref, motion.dense(g) / 4), target,
+                      [(-255, 255)] * 2, iters=60)
+    assert np.abs(f[0, 1:3, 1:3] - 9).max() <= 1 and np.abs(f[1, 1:3, 1:3]).max() <= 1
+    assert (motion.refine(init, None, target, [(-2, 2)] * 2, iters=0) == np.clip(init, -2, 2)).all()
+
+
 def test_warps_follow_the_flow():
     ref = torch.rand(1, 3, 32, 48, dtype=torch.float64)
     flow = torch.zeros(1, 2, 32, 48, dtype=torch.float64)
@@ -181,6 +195,7 @@ def test_payload_layer_and_document_round_trip(tiny, tmp_path):
                                       ({"gop": -1}, "gop"), ({"gop": 70000}, "gop"),
                                       ({"intra_level": 4}, "intra_level"),
                                       ({"motion": "slow"}, "motion"),
+                                      ({"refine": -1}, "refine"),
                                       ({"lossless": True}, "lossless")])
 def test_bad_options_are_codec_errors(tiny, opts, msg):
     with pytest.raises(CodecError, match=msg):
@@ -269,6 +284,20 @@ def test_corrupt_streams_and_foreign_weights(payload):
     bad_ext = _forge(payload[:B.HEADER.size - 2] + b"\x00\x01\x07" + payload[B.HEADER.size + 1:])
     with pytest.raises(CodecError, match="extension"):
         c.decode(bad_ext)
+
+
+def test_vlvc_prediction_orders_are_checked(tiny):
+    data = get_codec("vlvc").encode(clip(3), 8)
+    head, recs = B.parse(data)
+    flow = recs[1].streams[0]
+    assert len(flow) > 7 and max(flow[:7]) <= 2
+    for bad_flow in (b"\x03" + flow[1:], flow[:5]):
+        bad = B.pack_header(head) + B.pack_frame(*recs[0]) + \
+            B.pack_frame(1, [bad_flow, *recs[1].streams[1:]]) + B.pack_frame(*recs[2])
+        with pytest.raises(CodecError):
+            get_codec("vlvc").decode(bad)
+    off = get_codec("vlvc").encode(clip(3), 8, flow_prediction=False)
+    assert all(r.streams[0][:7] == b"\0" * 7 for r in B.parse(off)[1] if r.kind == 1)
 
 
 def test_decode_options_are_checked(payload):

@@ -9,18 +9,22 @@ symbol t in 0..4 (dt = t / 4 frames back from t-1), each sampled trilinearly wit
 dense fields first). One model covers single- and multi-reference prediction alike: the
 encoder points flow 1 at t-1 (t = 0) and flow 2 at t-2 (t = 4) and picks the weights.
 
-**Flow prediction** (option ``flow_prediction``, default True): the seven block fields of
-frame t are predicted from the decoded fields of the two previous P frames by the
-polynomial (linear) extrapolation 2 f[t-1] - f[t-2] (f[t-1] when only one exists, none
-after an I frame), clamped to +-255; only the difference is coded (the encoder takes the
-predicted vector of a block whenever it predicts that block about as well as the
-estimated one, so smooth motion costs almost nothing). False codes the fields alone (the
-ablation).
+**Flow prediction** (option ``flow_prediction``, default True): each of the seven block
+fields of frame t is coded against a temporal prediction from the fields decoded in the
+previous P frames (since the last I frame) of an order the encoder picks per field and
+sends (one byte each): 0 none, 1 f[t-1], 2 the polynomial (linear) extrapolation
+2 f[t-1] - f[t-2] (a lower order where the history is shorter), clamped to +-255; only
+the difference is coded. The encoder starts the refinement of a block from f[t-1] where
+that predicts it better than the estimate, pulls the refined fields gently towards f[t-1],
+and then takes the predicted values of a block whenever they predict it about as well, so
+steady motion costs little. False codes the fields alone (all orders 0: the ablation).
+Option ``refine`` (default 20): encoder iterations of ``motion.refine`` on all seven fields
+(0: the DIS block means with t1 = 0, t2 = 4, w = 2).
 
 Header extension: 2 bytes, flags u8 (bit 0: flow_prediction; others 0) | K u8 (= 2).
-P frame sub-streams: [flow, z, y]; flow = ``motion.encode_fields`` of the 7 fields
-[dx1, dy1, t1, dx2, dy2, t2, w] on the ceil(H/16) x ceil(W/16) grid with the prediction
-above.
+P frame sub-streams: [flow, z, y]; flow = 7 order bytes (0..2; all 0 without flow
+prediction) + ``motion.encode_fields`` of the 7 fields [dx1, dy1, t1, dx2, dy2, t2, w]
+on the ceil(H/16) x ceil(W/16) grid with the per-field temporal predictions.
 """
 from __future__ import annotations
 
@@ -38,13 +42,15 @@ TIMES = 5
 #: weight symbols 0..WEIGHTS-1 (flow 1 weight = w / 4)
 WEIGHTS = 5
 _C = 3 * K + 1
-#: the encoder keeps the predicted vector when its block error is within this factor
-_KEEP = 1.05
+#: the encoder keeps the predicted values when its block error is within this factor
+_KEEP = 1.03
+#: weight of the refinement's pull towards the previous fields (flow prediction)
+_ANCHOR = 1e-6
 
 
 class VlvcScheme(Scheme):
     key: ClassVar[str] = "vlvc"
-    options: ClassVar[dict[str, Any]] = {"flow_prediction": True}
+    options: ClassVar[dict[str, Any]] = {"flow_prediction": True, "refine": 20}
     n_refs: ClassVar[int] = 2
 
     def __init__(self, head, dtype, opts):
@@ -68,13 +74,29 @@ class VlvcScheme(Scheme):
     def _blocks(self) -> tuple[int, int]:
         return -(-self.height // 16), -(-self.width // 16)
 
-    def _field_prediction(self):
+    def _field_prediction(self, order: int):
+        """The temporal prediction of order 0 (none), 1 (f[t-1]) or 2 (2 f[t-1] - f[t-2]),
+        lower where the history is shorter; None for none."""
         import numpy as np
-        if not self.opts["flow_prediction"] or not self.history:
+        order = min(order, len(self.history))
+        if order == 0:
             return None
-        if len(self.history) == 1:
+        if order == 1:
             return self.history[-1].copy()
         return np.clip(2 * self.history[-1] - self.history[-2], -255, 255)
+
+    def _combined(self, orders):
+        """Per-field temporal prediction [C, hb, wb] for the field orders (None: all 0)."""
+        import numpy as np
+        if not any(orders):
+            return None
+        hb, wb = self._blocks()
+        out = np.zeros((_C, hb, wb), np.int64)
+        for c, o in enumerate(orders):
+            p = self._field_prediction(o)
+            if p is not None:
+                out[c] = p[c]
+        return out
 
     def _stack(self):
         import torch
@@ -88,13 +110,21 @@ class VlvcScheme(Scheme):
     def _warps(self, fields, stack):
         """The two voxel-flow predictions and the dense weight, padded size."""
         import torch
-
-        from .motion import QPEL, dense, voxel_warp
         g = torch.from_numpy(fields.astype("float64")).to(self.dtype)[None]
+        return self._warps_grid(g, stack)
+
+    @staticmethod
+    def _warps_grid(g, stack):
+        from .motion import QPEL, dense, voxel_warp
         d = dense(g)
         p1 = voxel_warp(stack, d[:, 0:2] / QPEL, d[:, 2:3] / 4)
         p2 = voxel_warp(stack, d[:, 3:5] / QPEL, d[:, 5:6] / 4)
         return p1, p2, d[:, 6:7] / 4
+
+    @classmethod
+    def _blend_grid(cls, g, stack):
+        p1, p2, wgt = cls._warps_grid(g, stack)
+        return wgt * p1 + (1 - wgt) * p2
 
     def _predict(self, fields, stack):
         p1, p2, wgt = self._warps(fields, stack)
@@ -107,7 +137,8 @@ class VlvcScheme(Scheme):
         import torch
         from torch.nn import functional as F
 
-        from .motion import block_flow, encode_fields, estimate, to_tensor
+        from .motion import (FLOW_MAX, block_flow, encode_fields, estimate, field_bits,
+                             refine, to_tensor)
         hb, wb = self._blocks()
         refs = self.padded_refs()
         xp = np.pad(x, ((0, hb * 16 - self.height), (0, wb * 16 - self.width), (0, 0)),
@@ -118,31 +149,47 @@ class VlvcScheme(Scheme):
         f1 = block_flow(estimate(xp, refs[-1], motion))
         two = len(refs) > 1
         f2 = block_flow(estimate(xp, refs[-2], motion)) if two else f1
-        t2 = 4 if two else 0
+        t2 = TIMES - 1 if two else 0
         fields = np.concatenate([f1, np.zeros((1, hb, wb), np.int32), f2,
                                  np.full((1, hb, wb), t2, np.int32),
-                                 np.full((1, hb, wb), 2, np.int32)]).astype(np.int64)
+                                 np.full((1, hb, wb), WEIGHTS // 2, np.int32)]).astype(np.int64)
+        bounds = [(-FLOW_MAX, FLOW_MAX)] * 2 + [(0, TIMES - 1)]
+        bounds = bounds * 2 + [(0, WEIGHTS - 1)]
+        stack32 = stack.to(torch.float32)
 
-        def block_err(p):
+        def block_err(f):
+            p = self._blend_grid(torch.from_numpy(f.astype("float64")).to(self.dtype)[None],
+                                 stack)
             return F.avg_pool2d(((p - xt) ** 2).sum(1, keepdim=True), 16)[0, 0].numpy()
 
-        prediction = self._field_prediction()
-        if prediction is not None:
-            # per flow: keep the predicted vector (and time) of a block where it predicts
-            # about as well as the estimate
-            for k in range(K):
-                sl = slice(3 * k, 3 * k + 3)
-                cand = fields.copy()
-                cand[sl] = prediction[sl]
-                cand[sl.start + 2] = np.clip(cand[sl.start + 2], 0, TIMES - 1)
-                pa = self._warps(fields, stack)[k]
-                pb = self._warps(cand, stack)[k]
-                keep = block_err(pb) <= _KEEP * block_err(pa)
-                fields[sl] = np.where(keep[None], cand[sl], fields[sl])
-        p1, p2, _ = self._warps(fields, stack)
-        errs = [block_err(w / 4 * p1 + (1 - w / 4) * p2) for w in range(WEIGHTS)]
-        fields[6] = np.argmin(np.stack(errs), 0)
-        data = encode_fields(fields, prediction)
+        anchor = None
+        if self.opts["flow_prediction"] and self.history:
+            # start from the last fields where they predict better than the estimate, and
+            # keep the refined fields near them (cheap to code against the prediction)
+            anchor = self._field_prediction(1)
+            better = block_err(anchor) < block_err(fields)
+            fields = np.where(better[None], anchor, fields)
+        fields = refine(fields, lambda g: self._blend_grid(g, stack32), xt, bounds,
+                        self.opts["refine"], anchor=anchor, weight=_ANCHOR)
+
+        orders = [0] * _C
+        if self.opts["flow_prediction"] and self.history:
+            # take the predicted values (flow 1, flow 2, weight) of a block wherever they
+            # predict it about as well: they cost almost nothing
+            for order in (1, 2)[:len(self.history)]:
+                prediction = self._field_prediction(order)
+                for sl in (slice(0, 3), slice(3, 6), slice(6, 7)):
+                    cand = fields.copy()
+                    cand[sl] = np.clip(prediction[sl], [[[b[0]]] for b in bounds[sl]],
+                                       [[[b[1]]] for b in bounds[sl]])
+                    keep = block_err(cand) <= _KEEP * block_err(fields)
+                    fields[sl] = np.where(keep[None], cand[sl], fields[sl])
+            # each field's cheapest prediction order
+            preds = [self._field_prediction(o) for o in range(len(self.history) + 1)]
+            for c in range(_C):
+                bits = [field_bits(fields[c], None if p is None else p[c]) for p in preds]
+                orders[c] = int(np.argmin(bits))
+        data = bytes(orders) + encode_fields(fields, self._combined(orders))
         pred = self._predict(fields, stack)
         res, x_hat = self.res_encode(x, pred)
         self.history = (self.history + [fields])[-2:]
@@ -154,7 +201,14 @@ class VlvcScheme(Scheme):
             raise CodecError(f"vlvc payload frame {self.index}: a P frame has a flow "
                              f"sub-stream and the residual's")
         hb, wb = self._blocks()
-        fields = decode_fields(streams[0], _C, hb, wb, self._field_prediction())
+        flow = streams[0]
+        if len(flow) < _C:
+            raise CodecError(f"vlvc payload frame {self.index}: flow sub-stream truncated")
+        orders = list(flow[:_C])
+        if max(orders) > 2 or (not self.opts["flow_prediction"] and any(orders)):
+            raise CodecError(f"vlvc payload frame {self.index}: flow prediction orders "
+                             f"{orders} (0..2; 0 without flow prediction)")
+        fields = decode_fields(flow[_C:], _C, hb, wb, self._combined(orders))
         for c, n, what in ((2, TIMES, "time"), (5, TIMES, "time"), (6, WEIGHTS, "weight")):
             if fields[c].min() < 0 or fields[c].max() >= n:
                 raise CodecError(f"vlvc payload frame {self.index}: {what} symbol outside "
