@@ -311,3 +311,19 @@ def test_uniform_flow_prediction_equals_grid_sample(vx, vy):
     t = torch.from_numpy(ref).permute(2, 0, 1)[None].double()
     q = motion.warp(t, flow.expand(1, 2, 128, 192))[0].permute(1, 2, 0).numpy()
     assert np.abs(p - q).max() < 1e-9
+
+
+def test_partial_decode_is_exact_with_two_threads(tiny, coded):
+    """With 2 torch threads gitssic's partial synthesis runs on the whole grid and the
+    residual coder's kernels split work: still the full decode's pixels."""
+    _, data = coded
+    c = S.SsvcCodec()
+    n = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        full, _ = c.decode(data)
+        part, _ = c.decode(data, groups=[2])
+    finally:
+        torch.set_num_threads(n)
+    keep = c.group_map(data) == 2
+    assert (part[:, keep] == full[:, keep]).all()
