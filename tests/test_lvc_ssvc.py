@@ -149,10 +149,15 @@ def test_zero_flow_predicts_the_reference():
 
 def test_group_options(tiny):
     frames = clip(2)
-    # pixel-resolution mask: each tile takes its most frequent id
+    # pixel-resolution mask: each tile takes its most frequent object (id > 0) if it has
+    # any: an object's tiles hold all of it
     mask = np.zeros((100, 130), np.int64)
     mask[:, 64:] = 1
     assert (S.tile_groups(mask, frames[0], 130, 100) == [[0, 1, 1], [0, 1, 1]]).all()
+    mask[:] = 0
+    mask[60:70, 60:70] = 2                           # a small object over 4 tiles
+    mask[66:100, 0:50] = 1
+    assert (S.tile_groups(mask, frames[0], 130, 100) == [[2, 2, 0], [1, 2, 0]]).all()
     blocks = np.zeros((7, 9), np.int64)
     blocks[4:] = 3
     assert (S.tile_groups(blocks, frames[0], 130, 100) == [[0, 0, 0], [3, 3, 3]]).all()

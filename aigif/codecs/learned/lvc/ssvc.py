@@ -64,22 +64,28 @@ def _tgrid(w: int, h: int) -> tuple[int, int]:
     return -(-h // TILE), -(-w // TILE)
 
 
-def _majority(ids, cell: int, th: int, tw: int):
-    """Most frequent id per cell x cell cell of an int map (ties: the smaller id)."""
+def _majority(ids, cell: int, th: int, tw: int, objects: bool = False):
+    """Most frequent id per cell x cell cell of an int map (ties: the smaller id); with
+    ``objects``, id 0 is the background: a cell with any other id takes its most frequent
+    other id (an object's tiles hold all of it)."""
     import numpy as np
     h, w = ids.shape
     n = int(ids.max()) + 1
     ci = (np.arange(h) // cell)[:, None] * tw + (np.arange(w) // cell)[None, :]
     counts = np.zeros((th * tw, n), np.int64)
     np.add.at(counts, (ci.reshape(-1), ids.reshape(-1)), 1)
+    if objects and n > 1:
+        counts[:, 0] = np.where(counts[:, 1:].sum(1) > 0, -1, counts[:, 0])
     return counts.argmax(1).reshape(th, tw)
 
 
 def tile_groups(groups, frame0, width: int, height: int):
     """The tile map (int64 [ceil(h/64), ceil(w/64)]) of an encode's ``groups``: None (the
-    automatic map of 4 regions of ``frame0``), an int k (k regions), or a 2-D int array at
-    tile, 16 x 16 block or pixel resolution (a tile takes its cells' most frequent id).
-    Automatic ids are renumbered in raster order of first appearance. CodecError otherwise."""
+    automatic map of 4 regions of ``frame0``: each tile its blocks' most frequent region,
+    ids renumbered in raster order of first appearance), an int k (k regions), or a 2-D
+    int array at tile, 16 x 16 block or pixel resolution, id 0 the background: a tile with
+    any object (id > 0) takes its most frequent object id, so an object's tiles hold all of
+    it; a tile of background only is 0. CodecError otherwise."""
     import numpy as np
 
     from ..gitssic import auto_groups
@@ -113,9 +119,9 @@ def tile_groups(groups, frame0, width: int, height: int):
         return g
     hb, wb = -(-height // BLOCK), -(-width // BLOCK)
     if g.shape == (hb, wb):
-        return _majority(g, TB, th, tw)
+        return _majority(g, TB, th, tw, objects=True)
     if g.shape == (height, width):
-        return _majority(g, TILE, th, tw)
+        return _majority(g, TILE, th, tw, objects=True)
     raise CodecError(f"ssvc groups of shape {g.shape}: expected the tile grid {(th, tw)} "
                      f"(64 x 64 tiles), the block grid {(hb, wb)} or the pixel grid "
                      f"{(height, width)}")
