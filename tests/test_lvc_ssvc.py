@@ -332,3 +332,24 @@ def test_partial_decode_is_exact_with_two_threads(tiny, coded):
         torch.set_num_threads(n)
     keep = c.group_map(data) == 2
     assert (part[:, keep] == full[:, keep]).all()
+
+
+def test_zero_flow_sends_no_flow_stream(tiny, monkeypatch):
+    """A group whose flow residuals are all 0 sends mv_len = 0 and no rANS stream."""
+    from aigif.codecs.learned.lvc import motion
+    monkeypatch.setattr(motion, "estimate",
+                        lambda cur, ref, preset: np.zeros(cur.shape[:2] + (2,), np.float32))
+    frames = clip(3, 64, 128)
+    c = S.SsvcCodec()
+    data = c.encode(frames, 8, groups=np.array([[0, 1]]))
+    for f in S.parse(data)[1][1:]:
+        for s in f.streams:                         # one tile a group: 1 flag byte
+            assert s[:2] == b"\0\0" and s[3] == 0
+    full, _ = c.decode(data)
+    part, _ = c.decode(data, groups=[0])
+    assert (part[:, :, :64] == full[:, :, :64]).all()
+    forged = bytearray(data)
+    i = len(data) - len(S.parse(data)[1][-1].streams[1])      # last frame, group 1: kx
+    forged[i] = 3
+    with pytest.raises(CodecError, match="no flow stream"):
+        c.decode(bytes(forged))

@@ -300,6 +300,8 @@ def _encode_flows(res) -> bytes:
 
     from ..coding import TableEncoder
     from .motion import RES_MAX, flow_tables
+    if not np.asarray(res).any():
+        return b"\0\0", b""                # every residual 0: no stream
     tables = flow_tables()
     cost = -np.log2(tables.astype(np.float64) / (1 << 16))
     syms = [np.asarray(x, np.int64) + RES_MAX for x in res]
@@ -317,6 +319,10 @@ def _decode_flows(ks, data: bytes, n: int, what: str):
     from .motion import RES_MAX, TABLES, flow_tables
     if max(ks) >= TABLES:
         raise CodecError(f"{what}: flow table {max(ks)} (0..{TABLES - 1})")
+    if not data:
+        if any(ks):
+            raise CodecError(f"{what}: no flow stream but flow tables {ks} (must be 0)")
+        return np.zeros((len(ks), n), np.int64)
     try:
         dec = TableDecoder(bytes(data), flow_tables())
         return np.stack([dec.pop(np.full(n, k)).astype(np.int64) - RES_MAX for k in ks])
@@ -413,9 +419,14 @@ class SsvcCodec(LvcCodec):
             zero = np.asarray(ref, np.int64) << 24
             err = ((pred - (np.asarray(cur, np.int64) << 24)) >> 12) ** 2
             err0 = ((zero - (np.asarray(cur, np.int64) << 24)) >> 12) ** 2
-            tile_err = err.reshape(th, TILE, tw, TILE, 3).sum((1, 3, 4))
-            tile_err0 = err0.reshape(th, TILE, tw, TILE, 3).sum((1, 3, 4))
-            still = (tile_err0 <= tile_err).repeat(TB, 0).repeat(TB, 1)
+            tile_err = err.reshape(th, TILE, tw, TILE, 3).sum((1, 3, 4)) / float(1 << 24)
+            tile_err0 = err0.reshape(th, TILE, tw, TILE, 3).sum((1, 3, 4)) / float(1 << 24)
+            # zero motion unless the flow's gain pays for its bits (about 1 + 2 log2(1 + |c|)
+            # a component, at the tile coding's trade mu)
+            mv_bits = (1 + 2 * np.log2(1 + np.abs(v))).sum(0)
+            mv_bits = mv_bits.reshape(th, TB, tw, TB).sum((1, 3))
+            mu = 3 * (step / STEP_ONE) ** 2 / LAMBDA0
+            still = (tile_err0 <= tile_err + mu * mv_bits).repeat(TB, 0).repeat(TB, 1)
             if still.any():
                 v = np.where(still[None], 0, v)
                 pred = predict(ref, v, tiles)
