@@ -17,6 +17,7 @@ pytest.importorskip("cv2")
 from aigif.codecs.learned import gitssic as G  # noqa: E402
 from aigif.codecs.learned import gitssic_model as GM  # noqa: E402
 from aigif.codecs.learned import zoo  # noqa: E402
+from aigif.codecs.learned.lvc import bitstream as B  # noqa: E402
 from aigif.codecs.learned.lvc import ssvc as S  # noqa: E402
 from aigif.codecs.learned.lvc.residual_model import random_tensors  # noqa: E402
 from aigif.errors import CodecError  # noqa: E402
@@ -29,7 +30,10 @@ def models():
     torch.manual_seed(0)
     m = GM.GitSsic(C=(8, 16, 16), depths=(2, 2, 2), heads=(1, 2, 2), window=4, M=16, H=8,
                    Mh=16).eval()
-    return GM.export_gitssic(m), random_tensors(N=16, M=16, H=8, C=(8, 8, 8))
+    from aigif.codecs.learned import rdc
+    torch.manual_seed(0)
+    sth = rdc.export_rdc(rdc.RdcHyperprior(N=12, M=16, H=8, C=8).eval())
+    return GM.export_gitssic(m), random_tensors(N=16, M=16, H=8, C=(8, 8, 8)), sth
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +41,15 @@ def tiny(models):
     mp = pytest.MonkeyPatch()
     zoo.register(GITSSIC_KEY, models[0], arch="gitssic")
     zoo.register("lvc-res-1", models[1], "lvcres")
+    zoo.register("sth-test-tiny-ssvc", models[2], "rdc")
+    mp.setitem(B.INTRA_MODELS, 1, "sth-test-tiny-ssvc")
     mp.setitem(G.MODEL_IDS, GITSSIC_ID, GITSSIC_KEY)
     mp.setattr(G.GitssicCodec, "default_model", GITSSIC_ID)
     yield
     mp.undo()
     zoo.register(GITSSIC_KEY, None)
     zoo.register("lvc-res-1", None)
+    zoo.register("sth-test-tiny-ssvc", None)
 
 
 def clip(t=4, h=100, w=130, seed=0):
@@ -353,3 +360,35 @@ def test_zero_flow_sends_no_flow_stream(tiny, monkeypatch):
     forged[i] = 3
     with pytest.raises(CodecError, match="no flow stream"):
         c.decode(bytes(forged))
+
+
+def test_sth_tile_i_frames(tiny):
+    """intra="sth": I frames by sth-rdc-1, each tile alone, one sub-stream per group;
+    partial decodes exact and reading only their groups' bytes."""
+    frames = clip()
+    c = S.SsvcCodec()
+    data, recon = c.encode_recon(frames, 8, crf=28, groups=TILES, intra="sth",
+                                 intra_level=2, gop=2)
+    head, recs = S.parse(data)
+    assert (head.intra_model, head.intra_level) == (1, 2)
+    assert [len(f.streams) for f in recs] == [3, 3, 3, 3] and recs[2].kind == 0
+    full, _ = c.decode(data)
+    assert (full == recon).all()
+    used = np.zeros(len(data), bool)
+    for a, b in c.read_ranges(data, [2]):
+        used[a:b] = True
+    scrambled = np.frombuffer(data, np.uint8).copy()
+    scrambled[~used] = 7
+    part, _ = c.decode(scrambled.tobytes(), groups=[2])
+    keep = c.group_map(data) == 2
+    assert (part[:, keep] == full[:, keep]).all() and used.mean() < 0.7
+    ints, _ = c.decode_integers(data)
+    assert len(ints) >= 2 * 6
+    for kw in (dict(intra="jpeg"), dict(intra="sth", intra_level=4)):
+        with pytest.raises(CodecError):
+            c.encode(frames[:2], 8, **kw)
+    with pytest.raises(CodecError, match="intra level"):
+        gd = c.encode(frames[:2], 8, groups=TILES)
+        h2, r2 = S.parse(gd)
+        c.decode(B.pack_header(h2._replace(intra_level=1)) +
+                 b"".join(B.pack_frame(f.kind, list(f.streams)) for f in r2))

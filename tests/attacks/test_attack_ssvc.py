@@ -33,14 +33,22 @@ def payload():
     mp = pytest.MonkeyPatch()
     zoo.register("gitssic-attack-tiny", GM.export_gitssic(m), arch="gitssic")
     zoo.register("lvc-res-1", random_tensors(N=16, M=16, H=8, C=(8, 8, 8)), "lvcres")
+    from aigif.codecs.learned import rdc
+    torch.manual_seed(0)
+    zoo.register("sth-attack-tiny", rdc.export_rdc(rdc.RdcHyperprior(N=12, M=16, H=8, C=8)
+                                                   .eval()), "rdc")
+    mp.setitem(B.INTRA_MODELS, 1, "sth-attack-tiny")
     mp.setitem(G.MODEL_IDS, 250, "gitssic-attack-tiny")
     mp.setattr(G.GitssicCodec, "default_model", 250)
     rng = np.random.default_rng(3)
     frames = rng.integers(0, 256, (3, 70, 130, 3)).astype(np.uint8)
     frames[1:] = np.roll(frames[:1], 3, axis=2)
-    data = S.SsvcCodec().encode(frames, 8, groups=np.array([[0, 1, 2], [2, 1, 0]]))
-    yield data
+    tiles = np.array([[0, 1, 2], [2, 1, 0]])
+    data = S.SsvcCodec().encode(frames, 8, groups=tiles)
+    sth = S.SsvcCodec().encode(frames, 8, groups=tiles, intra="sth")
+    yield data, sth
     mp.undo()
+    zoo.register("sth-attack-tiny", None)
     zoo.register("gitssic-attack-tiny", None)
     zoo.register("lvc-res-1", None)
 
@@ -76,10 +84,11 @@ def _calls(c, m):
     yield lambda: decode_video_payload(Payload("ssvc", m), groups=[2])
 
 
-def test_mutated_ssvc_payloads_raise_only_aigif_errors(payload):
+@pytest.mark.parametrize("which", [0, 1], ids=["gitssic-i", "sth-i"])
+def test_mutated_ssvc_payloads_raise_only_aigif_errors(payload, which):
     c = S.SsvcCodec()
     worst = 0.0
-    for k, m in enumerate(_mutants(payload, 40, seed=17)):
+    for k, m in enumerate(_mutants(payload[which], 25, seed=17 + which)):
         for call in _calls(c, m):
             t0 = time.perf_counter()
             try:
@@ -97,6 +106,7 @@ def _forge(data: bytes, **fields) -> bytes:
 
 
 def test_forged_sizes_are_refused_before_decoding(payload):
+    payload = payload[0]
     c = S.SsvcCodec()
     for fields in (dict(width=60000, height=60000), dict(frames=60000),
                    dict(width=0), dict(frames=0)):
@@ -107,6 +117,7 @@ def test_forged_sizes_are_refused_before_decoding(payload):
 
 
 def test_forged_tile_maps_and_group_streams(payload):
+    payload = payload[0]
     c = S.SsvcCodec()
     head, pos = B.parse_header(payload)
     ext = bytearray(head.ext)
@@ -141,6 +152,7 @@ def test_forged_tile_maps_and_group_streams(payload):
 
 def test_an_i_frame_whose_block_map_is_not_the_tile_map_is_refused(payload):
     """Exactness of partial decodes rests on the I frames' groups being the tile map's."""
+    payload = payload[0]
     c = S.SsvcCodec()
     head, frames = B.parse(payload)
     ext = bytearray(head.ext)

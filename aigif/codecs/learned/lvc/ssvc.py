@@ -43,8 +43,8 @@ from typing import Any, ClassVar, Iterable
 
 from ....errors import CodecError
 from ..gitssic import DEFAULT_FILL, MAX_GROUPS
-from .bitstream import (KIND_I, KIND_P, RES_MODELS, STEP_ONE, Header, LvcCodec, crf_step,
-                        intra_step, pack_frame, pack_header, parse, parse_header)
+from .bitstream import (INTRA_MODELS, KIND_I, KIND_P, RES_MODELS, STEP_ONE, Header, LvcCodec,
+                        crf_step, intra_step, pack_frame, pack_header, parse, parse_header)
 
 __all__ = ["SsvcCodec", "TILE", "tile_groups", "predict", "dense_flow", "SSVC_CODE"]
 
@@ -56,6 +56,7 @@ FLOW_MAX = 255
 POS_BITS = 12               # sample positions in 1/4096 pel
 LAMBDA0 = 0.013             # the residual coder's training trade (train_lvc_res --lmbda)
 INTRA_GITSSIC = 2           # lvc intra_model id of gitssic-1
+INTRA_STH = 1               # lvc intra_model id of sth-rdc-1 (ssvc: each tile coded alone)
 _RES_KEY = 1                # lvc res_model id of lvc-res-1
 
 
@@ -330,6 +331,57 @@ def _decode_flows(ks, data: bytes, n: int, what: str):
         raise CodecError(f"{what}: flow stream: {e}") from e
 
 
+# --------------------------------------------------------------------------- sth I frames
+def _sth_encode(sth, cur, tiles, n_groups: int, step: int, level: int):
+    """I frame by sth-rdc-1, each 64 x 64 tile coded alone: (G sub-streams, the decoded
+    padded frame). Group g's sub-stream: per tile of g (raster order) varint z_len | z |
+    varint y_len | y."""
+    import numpy as np
+    tw = tiles.shape[1]
+    subs = [bytearray() for _ in range(n_groups)]
+    recon = np.empty_like(cur)
+    for ti, g in enumerate(tiles.reshape(-1).tolist()):
+        y0, x0 = ti // tw * TILE, ti % tw * TILE
+        sl = (slice(y0, y0 + TILE), slice(x0, x0 + TILE))
+        zb, yb, _ = sth.encode(np.ascontiguousarray(cur[sl]), step, level)
+        subs[g] += _put_varint(len(zb)) + zb + _put_varint(len(yb)) + yb
+        recon[sl] = sth.synthesize(sth.decode_latents(zb, yb, 1, 1, step, level), TILE, TILE)
+    return [bytes(s) for s in subs], recon
+
+
+def _sth_decode(sth, streams, tiles, want, head, i: int, trace):
+    """The groups ``want`` of an sth I frame (the other pixels 0)."""
+    import numpy as np
+
+    from ..coding import CodingError
+    th, tw = tiles.shape
+    cur = np.zeros((th * TILE, tw * TILE, 3), np.uint8)
+    what = f"ssvc payload I frame {i}"
+    for g in sorted(want):
+        s, pos = streams[g], 0
+        for ti in np.flatnonzero(tiles.reshape(-1) == g).tolist():
+            parts = []
+            for _ in range(2):
+                n, pos = _get_varint(s, pos, f"{what} group {g}")
+                if n > len(s) - pos:
+                    raise CodecError(f"{what} group {g}: a {n}-byte stream, "
+                                     f"{len(s) - pos} left")
+                parts.append(s[pos:pos + n])
+                pos += n
+            try:
+                y = sth.decode_latents(parts[0], parts[1], 1, 1, head.intra_step,
+                                       head.intra_level)
+            except (CodingError, ValueError, RuntimeError, OverflowError) as e:
+                raise CodecError(f"{what} group {g}: {e}") from e
+            if trace is not None:
+                trace.append(y)
+            y0, x0 = ti // tw * TILE, ti % tw * TILE
+            cur[y0:y0 + TILE, x0:x0 + TILE] = sth.synthesize(y, TILE, TILE)
+        if pos != len(s):
+            raise CodecError(f"{what} group {g}: {len(s) - pos} bytes after its tiles")
+    return cur
+
+
 # --------------------------------------------------------------------------- the codec
 class SsvcCodec(LvcCodec):
     """``encode(frames, fps, crf=None, gop=0, groups=None, motion="medium")``;
@@ -353,6 +405,16 @@ class SsvcCodec(LvcCodec):
         return GitssicCodec()
 
     @staticmethod
+    def _sth(dtype=None):
+        """(sth-rdc-1 coder, weights hash8): the tile-local I frames' coder."""
+        from .. import zoo
+        key = INTRA_MODELS[INTRA_STH]
+        if not zoo.available(key):
+            raise CodecError(f"ssvc intra model {key!r}: weights not installed "
+                             f"({zoo.path(key)})")
+        return zoo.load(key, dtype)
+
+    @staticmethod
     def _residual(model_id: int, dtype=None):
         from .. import zoo
         key = RES_MODELS.get(model_id)
@@ -366,12 +428,13 @@ class SsvcCodec(LvcCodec):
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, frames, fps, crf: int | None = None, lossless: bool = False,
                gop: int = 0, groups: Any = None, motion: str = "medium",
-               **opts: Any) -> bytes:
-        return self.encode_recon(frames, fps, crf, lossless, gop, groups, motion, **opts)[0]
+               intra: str = "gitssic", intra_level: int = 1, **opts: Any) -> bytes:
+        return self.encode_recon(frames, fps, crf, lossless, gop, groups, motion, intra,
+                                 intra_level, **opts)[0]
 
     def encode_recon(self, frames, fps, crf: int | None = None, lossless: bool = False,
                      gop: int = 0, groups: Any = None, motion: str = "medium",
-                     **opts: Any):
+                     intra: str = "gitssic", intra_level: int = 1, **opts: Any):
         """``(payload, the encoder's reconstruction uint8 [T, h, w, 3])`` (what a decode
         gives on this machine); options as ``encode``."""
         import numpy as np
@@ -389,6 +452,11 @@ class SsvcCodec(LvcCodec):
             raise CodecError(f"ssvc gop must be an integer 0..65535, got {gop!r}")
         if motion not in ("ultrafast", "fast", "medium"):
             raise CodecError(f"ssvc motion must be ultrafast, fast or medium, not {motion!r}")
+        if intra not in ("gitssic", "sth"):
+            raise CodecError(f"ssvc intra must be 'gitssic' or 'sth', not {intra!r}")
+        if isinstance(intra_level, bool) or not isinstance(intra_level, int) or \
+                not 0 <= intra_level <= 3:
+            raise CodecError(f"ssvc intra_level must be 0..3, got {intra_level!r}")
         arr = as_frames(frames)
         rate = as_fps(fps)
         t, h, w, _ = arr.shape
@@ -400,19 +468,26 @@ class SsvcCodec(LvcCodec):
         th, tw = tiles.shape
         hp, wp = th * TILE, tw * TILE
         step, istep = crf_step(crf), intra_step(crf)
-        intra = self._intra()
+        intra_model = INTRA_GITSSIC if intra == "gitssic" else INTRA_STH
+        level = 0 if intra_model == INTRA_GITSSIC else intra_level
+        gitssic = self._intra()
+        sth, sth_h8 = self._sth() if intra_model == INTRA_STH else (None, None)
         coder, res_h8 = self._residual(_RES_KEY)
         blocks = tiles.repeat(TB, 0).repeat(TB, 1)
-        records, ref, intra_h8 = [], None, None
+        records, ref, intra_h8 = [], None, sth_h8
         recons = np.empty_like(arr)
         for i in range(t):
             cur = np.pad(arr[i], ((0, hp - h), (0, wp - w), (0, 0)), mode="edge")
             if ref is None or (gop and i % gop == 0):
-                payload = intra.encode_blocks(cur, blocks, istep)
-                intra_h8 = intra._parse(payload)["h8"]
-                ref = np.asarray(intra.decode(payload))
+                if sth is not None:
+                    subs, ref = _sth_encode(sth, cur, tiles, n_groups, istep, level)
+                    records.append(pack_frame(KIND_I, subs))
+                else:
+                    payload = gitssic.encode_blocks(cur, blocks, istep)
+                    intra_h8 = gitssic._parse(payload)["h8"]
+                    ref = np.asarray(gitssic.decode(payload))
+                    records.append(pack_frame(KIND_I, [payload]))
                 recons[i] = ref[:h, :w]
-                records.append(pack_frame(KIND_I, [payload]))
                 continue
             v = block_flow(estimate(cur, ref, motion))
             pred = predict(ref, v, tiles)
@@ -438,7 +513,7 @@ class SsvcCodec(LvcCodec):
             recons[i] = ref[:h, :w]
             records.append(pack_frame(KIND_P, subs))
         ext = bytes([n_groups]) + bytes(tiles.reshape(-1).astype(np.uint8).tolist())
-        head = Header(self.code, w, h, t, rate, crf, step, istep, gop, 0, INTRA_GITSSIC,
+        head = Header(self.code, w, h, t, rate, crf, step, istep, gop, level, intra_model,
                       intra_h8, _RES_KEY, res_h8, ext)
         return pack_header(head) + b"".join(records), recons
 
@@ -501,9 +576,12 @@ class SsvcCodec(LvcCodec):
         head, frames = parse(data, what)
         if head.scheme != self.code:
             raise CodecError(f"{what} declares scheme {head.scheme} (expected {self.code})")
-        if head.intra_model != INTRA_GITSSIC:
+        if head.intra_model not in (INTRA_GITSSIC, INTRA_STH):
             raise CodecError(f"{what} names intra model {head.intra_model} (ssvc: "
-                             f"{INTRA_GITSSIC}, gitssic)")
+                             f"{INTRA_GITSSIC}, gitssic, or {INTRA_STH}, sth-rdc-1 by tile)")
+        if head.intra_model == INTRA_GITSSIC and head.intra_level:
+            raise CodecError(f"{what}: intra level {head.intra_level} with gitssic I frames "
+                             f"(must be 0)")
         th, tw = _tgrid(head.width, head.height)
         ext = head.ext
         if len(ext) != 1 + th * tw:
@@ -524,19 +602,19 @@ class SsvcCodec(LvcCodec):
                 spans.append((pos, pos + len(s)))
                 pos += len(s)
             layout.append(spans)
-            if f.kind == KIND_I:
+            if f.kind == KIND_I and head.intra_model == INTRA_GITSSIC:
                 if len(f.streams) != 1:
                     raise CodecError(f"{what}: I frame {i} has {len(f.streams)} sub-streams "
                                      f"(1: a gitssic payload)")
-            elif f.kind == KIND_P:
-                if i == 0:
+            elif f.kind in (KIND_I, KIND_P):
+                if i == 0 and f.kind == KIND_P:
                     raise CodecError(f"{what}: frame 0 is a P frame")
                 if len(f.streams) != n_groups:
-                    raise CodecError(f"{what}: P frame {i} has {len(f.streams)} sub-streams, "
+                    raise CodecError(f"{what}: frame {i} has {len(f.streams)} sub-streams, "
                                      f"the payload {n_groups} groups")
                 for g, s in enumerate(f.streams):
                     if (g in present) != bool(len(s)):
-                        raise CodecError(f"{what}: P frame {i} group {g}: "
+                        raise CodecError(f"{what}: frame {i} group {g}: "
                                          f"{len(s)}-byte sub-stream for a group of "
                                          f"{'some' if g in present else 'no'} tiles")
             else:
@@ -606,7 +684,7 @@ class SsvcCodec(LvcCodec):
         out = [(0, pos)]
         for i, (f, spans) in enumerate(zip(frames, layout)):
             out.append((spans[0][0] - 2 - 4 * len(f.streams), spans[0][0]))  # kind, lengths
-            if f.kind == KIND_I:
+            if f.kind == KIND_I and head.intra_model == INTRA_GITSSIC:
                 a = spans[0][0]
                 p = self._intra_parse(f.streams[0], head, n_groups, i)
                 out.append((a, a + p["z"][1]))
@@ -648,13 +726,20 @@ class SsvcCodec(LvcCodec):
                              f"{fill!r}") from e
         fillv = fillv.astype(np.uint8)
         intra = self._intra()
+        gitssic_i = head.intra_model == INTRA_GITSSIC
         blocks = tiles.repeat(TB, 0).repeat(TB, 1)
         for i, f in enumerate(frames):
-            if f.kind == KIND_I:
+            if f.kind == KIND_I and gitssic_i:
                 self._intra_parse(f.streams[0], head, n_groups, i)
                 if not np.array_equal(intra.block_map(f.streams[0]), blocks):
                     raise CodecError(f"ssvc payload: I frame {i}'s gitssic block map is not "
                                      f"the tile map")
+        sth = None
+        if not gitssic_i:
+            sth, sth_h8 = self._sth(dtype)
+            if sth_h8 != head.intra_hash:
+                raise CodecError(f"ssvc payload was made with other intra weights (hash "
+                                 f"{head.intra_hash.hex()}, installed {sth_h8.hex()})")
         coder, res_h8 = self._residual(head.res_model, dtype)
         if res_h8 != head.res_hash:
             raise CodecError(f"ssvc payload was made with other residual weights (hash "
@@ -664,7 +749,9 @@ class SsvcCodec(LvcCodec):
         out = np.empty((head.frames, head.height, head.width, 3), np.uint8)
         ref = None
         for i, f in enumerate(frames):
-            if f.kind == KIND_I:
+            if f.kind == KIND_I and not gitssic_i:
+                cur = _sth_decode(sth, f.streams, tiles, want, head, i, trace)
+            elif f.kind == KIND_I:
                 gw = None if groups is None else sorted(want)
                 cur = np.array(intra.decode(f.streams[0], groups=gw, dtype=dtype))
                 if trace is not None:
