@@ -1,27 +1,27 @@
 """SSVC (code 17, issue 20): the cost of the structure and what a partial stream buys.
 
-Four tables, one run:
+Five tables, one run (the fifth: the BD-rates of table 1's curves):
 
 1. **Structure overhead**, per test clip and crf: payload bytes and RGB PSNR of ``envc``
-   (the unstructured scheme: whole-frame residual coding, sth-rdc-1 I frame) beside
-   ``ssvc`` with one group (the tile-local coding alone: gitssic I frame, tiles coded
-   alone, motion constrained to the frame) and with ``k`` automatic groups (k sub-streams,
-   motion constrained to each group); overhead = bytes / envc's bytes - 1 (at the same
-   crf: compare the PSNR column too), I-frame and P-frame bytes apart (the I frames are
-   different codecs: sth-rdc-1 / gitssic-1); then the BD-rates (RGB PSNR) of the three
-   curves against each other over the ``--crf`` sweep: ssvc k groups vs 1 group is the
-   price of the groups alone.
-2. **Partial decodes**, per clip and group of the k-group payload: the group's share of the
-   frame, the share of the payload a decode of that group alone reads
-   (``SsvcCodec.read_ranges``), decode time alone vs the full decode (one torch thread),
-   max |partial - full| inside the group (must be 0), the group's PSNR.
+   (the unstructured scheme: whole-frame coding, sth-rdc-1 I frames) beside ``ssvc`` with
+   sth-rdc-1 I frames (``intra="sth"``, each tile alone) and one group (the tile-local
+   coding alone: tiles coded alone, motion kept inside the frame), with ``k`` automatic
+   groups (k sub-streams, motion constrained to each group), and the default ssvc (gitssic-1
+   I frames, k groups); overhead = bytes / envc's bytes - 1 (at the same crf: compare the
+   PSNR column too), I-frame and P-frame bytes apart; then the BD-rates (RGB PSNR) between
+   the curves over the ``--crf`` sweep, one step of structure at a time.
+2. **Partial decodes**, per clip and group of the two k-group payloads (sth-I,
+   gitssic-I): the group's share of the frame, the share of the payload a decode of that
+   group alone reads (``SsvcCodec.read_ranges``), decode time alone vs the full decode (one
+   torch thread), max |partial - full| inside the group (must be 0), the group's PSNR.
 3. **Partial-stream task: tracking an object**: a textured 32x32 sprite (a USC-SIPI
    "motion" crop, red-tinted) pasted on the clip, moving along a known path; its group is
    the tiles its path covers (an object tube, one group), the rest one other group. Each
    frame the sprite is found by template matching (OpenCV TM_SQDIFF, the template = the
    sprite as decoded in frame 0) inside the group's bounding box; error = distance of the
    found centre to the true centre, pixels. Rows: the original frames, envc (full decode),
-   ssvc full decode, ssvc decode of the object's group alone (bytes read, decode time).
+   ssvc full decode and ssvc's decode of the object's group alone (bytes read, decode time),
+   with sth-I and with gitssic-I frames.
 
 Test clips as benchmarks/lvc.py (``--clips``, default 6.1,bbb; ``--frames`` 16), its loader
 and metrics. Needs the learned extra (torch, constriction, opencv) and the weights
@@ -72,12 +72,19 @@ def timed(fn, *a, **k):
 
 
 # ----------------------------------------------------------------------------- 1. overhead
+def variants(k):
+    """(label, codec, options) of the overhead table's rows."""
+    return (("envc", "envc", {}),
+            ("ssvc sth-I 1 group", "ssvc", {"groups": 1, "intra": "sth"}),
+            (f"ssvc sth-I {k} groups", "ssvc", {"groups": k, "intra": "sth"}),
+            (f"ssvc gitssic-I {k} groups", "ssvc", {"groups": k}))
+
+
 def overhead(name, clip, fps, crfs, k):
     rows = []
     for crf in crfs:
         base = None
-        for label, key, opts in (("envc", "envc", {}), ("ssvc 1 group", "ssvc", {"groups": 1}),
-                                 (f"ssvc {k} groups", "ssvc", {"groups": k})):
+        for label, key, opts in variants(k):
             p, te = timed(V.encode_video_payload, clip, fps, key, crf=crf, **opts)
             (dec, _), td = timed(V.decode_video_payload, p)
             n = len(p.data)
@@ -87,7 +94,7 @@ def overhead(name, clip, fps, crfs, k):
                              kbps=n * 8 * float(fps) / len(clip) / 1000,
                              psnr=float(np.mean([psnr(a, b) for a, b in zip(clip, dec)])),
                              overhead=n / base - 1, enc_s=te, dec_s=td,
-                             payload=p if label.endswith("groups") else None))
+                             payload=p if label.endswith(f"{k} groups") else None))
     return rows
 
 
@@ -100,7 +107,7 @@ def split_bytes(data) -> tuple[int, int]:
             sum(n for n, f in zip(size, frames) if f.kind != B.KIND_I))
 
 
-def partial_rows(name, clip, payload):
+def partial_rows(name, label, clip, payload):
     c = get_codec("ssvc")
     data = bytes(payload.data)
     (full, _), t_full = timed(c.decode, data)
@@ -110,7 +117,8 @@ def partial_rows(name, clip, payload):
         (part, _), t = timed(c.decode, data, groups=[g])
         keep = gm == g
         read = sum(b - a for a, b in c.read_ranges(data, [g]))
-        rows.append(dict(clip=name, group=g, area=float(keep.mean()), read=read / len(data),
+        rows.append(dict(clip=name, codec=label, group=g, area=float(keep.mean()),
+                         read=read / len(data),
                          t_part=t, t_full=t_full,
                          maxdiff=int(np.abs(part.astype(int) - full)[:, keep].max()),
                          psnr=psnr(clip[:, keep], part[:, keep])))
@@ -176,19 +184,21 @@ def tracking(name, clip, fps, crf):
     (de, _), te = timed(V.decode_video_payload, pe)
     rows.append(dict(clip=name, source="envc, full decode", err=err(track(de, truth[0], region)),
                      read=1.0, t=te, bytes=len(pe.data), psnr=psnr(frames, de)))
-    ps = V.encode_video_payload(frames, fps, "ssvc", crf=crf, groups=tiles)
-    data = bytes(ps.data)
-    (df, _), tf = timed(c.decode, data)
-    rows.append(dict(clip=name, source="ssvc, full decode", err=err(track(df, truth[0], region)),
-                     read=1.0, t=tf, bytes=len(data), psnr=psnr(frames, df)))
-    (dp, _), tp = timed(c.decode, data, groups=[1])
-    read = sum(b - a for a, b in c.read_ranges(data, [1])) / len(data)
-    keep = c.group_map(data) == 1
-    rows.append(dict(clip=name, source="ssvc, object group alone",
-                     err=err(track(dp, truth[0], region)), read=read, t=tp,
-                     bytes=round(read * len(data)), psnr=psnr(frames[:, keep], dp[:, keep]),
-                     maxdiff=int(np.abs(dp.astype(int) - df)[:, keep].max()),
-                     area=float(keep.mean())))
+    for intra in ("sth", "gitssic"):
+        ps = V.encode_video_payload(frames, fps, "ssvc", crf=crf, groups=tiles, intra=intra)
+        data = bytes(ps.data)
+        (df, _), tf = timed(c.decode, data)
+        rows.append(dict(clip=name, source=f"ssvc {intra}-I, full decode",
+                         err=err(track(df, truth[0], region)), read=1.0, t=tf,
+                         bytes=len(data), psnr=psnr(frames, df)))
+        (dp, _), tp = timed(c.decode, data, groups=[1])
+        read = sum(b - a for a, b in c.read_ranges(data, [1])) / len(data)
+        keep = c.group_map(data) == 1
+        rows.append(dict(clip=name, source=f"ssvc {intra}-I, object group alone",
+                         err=err(track(dp, truth[0], region)), read=read, t=tp,
+                         bytes=round(read * len(data)), psnr=psnr(frames[:, keep], dp[:, keep]),
+                         maxdiff=int(np.abs(dp.astype(int) - df)[:, keep].max()),
+                         area=float(keep.mean())))
     return rows
 
 
@@ -210,15 +220,20 @@ def fmt_overhead(rows):
 
 
 def fmt_bd(rows, k):
-    """BD-rate (RGB PSNR) of the ssvc curves vs envc per clip (4+ crfs needed)."""
-    out = ["| clip | ssvc 1 group vs envc | ssvc k groups vs envc | ssvc k groups vs 1 group |",
-           "|---|---:|---:|---:|"]
+    """BD-rates (RGB PSNR) between the overhead table's curves, per clip (4+ crfs)."""
+    e, s1, sk, gk = (v[0] for v in variants(k))
+    pairs = ((e, s1, "tiles + motion constraint (sth-I 1 group vs envc)"),
+             (s1, sk, f"{k} groups (sth-I {k} vs 1 group)"),
+             (e, sk, f"all structure (sth-I {k} groups vs envc)"),
+             (sk, gk, f"gitssic-1 I frames (gitssic-I vs sth-I, {k} groups)"),
+             (e, gk, f"default ssvc (gitssic-I {k} groups) vs envc"))
+    out = ["| clip | " + " | ".join(p[2] for p in pairs) + " |",
+           "|---|" + "---:|" * len(pairs)]
     for clip in dict.fromkeys(r["clip"] for r in rows):
         cur = {lab: [(r["kbps"], r["psnr"]) for r in rows if r["clip"] == clip and
-                     r["codec"] == lab] for lab in ("envc", "ssvc 1 group", f"ssvc {k} groups")}
+                     r["codec"] == lab] for lab in (e, s1, sk, gk)}
         cells = []
-        for a, b in (("envc", "ssvc 1 group"), ("envc", f"ssvc {k} groups"),
-                     ("ssvc 1 group", f"ssvc {k} groups")):
+        for a, b, _ in pairs:
             v = L.bd_rate(cur[a], cur[b])
             cells.append("n/a" if v is None else f"{v:+.1f} %")
         out.append(f"| {clip} | " + " | ".join(cells) + " |")
@@ -226,10 +241,10 @@ def fmt_bd(rows, k):
 
 
 def fmt_partial(rows):
-    out = ["| clip | group | area | payload read | decode alone s | full decode s | "
-           "max abs diff vs full | group PSNR |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = ["| clip | payload | group | area | payload read | decode alone s | full decode s | "
+           "max abs diff vs full | group PSNR |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        out.append(f"| {r['clip']} | {r['group']} | {100 * r['area']:.0f} % | "
+        out.append(f"| {r['clip']} | {r['codec']} | {r['group']} | {100 * r['area']:.0f} % | "
                    f"{100 * r['read']:.1f} % | {r['t_part']:.2f} | {r['t_full']:.2f} | "
                    f"{r['maxdiff']} | {r['psnr']:.2f} |")
     return "\n".join(out)
@@ -280,8 +295,9 @@ def main(argv=None) -> int:
               flush=True)
         rows = overhead(name, clip, fps, crfs, a.groups)
         over += rows
-        first = next(r for r in rows if r["payload"] is not None and r["crf"] == a.task_crf)
-        part += partial_rows(name, clip, first["payload"])
+        for r in rows:
+            if r["payload"] is not None and r["crf"] == a.task_crf:
+                part += partial_rows(name, r["codec"], clip, r["payload"])
         trk += tracking(name, clip, fps, a.task_crf)
     if untrained:
         print(f"\n**untrained (random-init) models: {', '.join(untrained)}: rates and PSNR are "
