@@ -16,8 +16,9 @@ image, and ``<name>.json`` with what a conforming decoder must reproduce:
   symbols, int32 little-endian: they are the features; the learned video codecs envc /
   vlvc: every integer array the decoder derives, frame by frame (I frames: the
   fixed-point latents; P frames: the decoded flow fields, then the residual's fixed-point
-  latents; ssvc: I frames the gitssic fixed-point latents, P frames the flow field, the
-  tile flags, then each coded tile's fixed-point latents), int64 little-endian). These MUST be
+  latents; ssvc: I frames the gitssic fixed-point latents (or, intra "sth", each tile's),
+  P frames the flow field, the tile flags, then each coded tile's fixed-point latents),
+  int64 little-endian). These MUST be
   equal on every machine (the entropy model is integer).
 * ``pixels``: the reference decoder's pixels (``<name>.png``; a video's frames stacked
   top to bottom); a decoder MAY differ by float rounding in the synthesis, ``min_psnr_db``
@@ -128,6 +129,8 @@ def cases():
              "lvc-res-1"),
             ("ssvc-crf28-map", "ssvc", {"crf": 28, "groups": _SSVC_TILES}, "lvc-res-1"),
             ("ssvc-crf36-auto2-gop3", "ssvc", {"crf": 36, "groups": 2, "gop": 3},
+             "lvc-res-1"),
+            ("ssvc-sth-crf32-map", "ssvc", {"crf": 32, "groups": _SSVC_TILES, "intra": "sth"},
              "lvc-res-1")]
 
 
