@@ -17,7 +17,8 @@ best scale per block) by gradient descent on the prediction error of the interpo
 fields (``motion.refine``); 0 takes them as they are.
 
 Header extension: 1 byte, flags (bit 0: cross_scale; other bits 0).
-P frame sub-streams: [flow, z, y]; flow = ``motion.encode_fields`` of [dx, dy] or
+P frame sub-streams: [flow, z, y], or [flow] alone (residual skipped: the frame is the
+prediction rounded to 8 bits, ``Scheme.res_code``); flow = ``motion.encode_fields`` of [dx, dy] or
 [dx, dy, s] (C = 2 or 3) on the ceil(H/16) x ceil(W/16) block grid, no temporal prediction.
 """
 from __future__ import annotations
@@ -112,7 +113,7 @@ class EnvcScheme(Scheme):
                         self.opts["refine"])
         data = encode_fields(fields)
         pred = self._warp(fields, ref, vol)
-        res, x_hat = self.res_encode(x, pred)
+        res, x_hat = self.res_code(x, pred)
         return [data, *res], x_hat
 
     def decode_inter(self, streams: list):
@@ -128,4 +129,4 @@ class EnvcScheme(Scheme):
                              f"0..{SCALES - 1}")
         self.note(fields)
         ref, vol = self._ref()
-        return self.res_decode(streams[1:], self._warp(fields, ref, vol))
+        return self.res_uncode(streams[1:], self._warp(fields, ref, vol))

@@ -31,6 +31,10 @@ from .bitstream import (DEFAULT_CRF, INTRA_MODELS, KIND_I, KIND_P, RES_MODELS, H
 
 __all__ = ["Scheme", "encode", "decode", "COMMON_OPTIONS"]
 
+#: MSE (0..1 units) per bit per pixel at crf 28 below which a P frame's residual is skipped
+#: (about the slope of the learned codecs' rate-distortion curves there)
+SKIP_LAMBDA = 1e-3
+
 #: encode options every scheme takes: name -> default
 COMMON_OPTIONS: dict[str, Any] = {"gop": 0, "intra_level": 1, "motion": "medium"}
 
@@ -140,6 +144,32 @@ class Scheme:
     def res_encode(self, x, pred) -> tuple[list, Any]:
         """The conditional residual coder on frame ``x`` given ``pred`` ([1, 3, H, W])."""
         return self.residual.encode(x, pred, self.head.step)
+
+    def res_code(self, x, pred) -> tuple[list, Any]:
+        """The residual of a P frame, or none: ``([z, y], x_hat)``, or ``([], prediction
+        rounded to 8 bits)`` when coding the residual is not worth its bits (its MSE gain
+        below ``lambda x bits / pixels``, lambda doubling every 4 crf: static content, or
+        a residual model that cannot improve on the prediction at this step)."""
+        import numpy as np
+
+        from .motion import to_uint8
+        streams, x_hat = self.res_encode(x, pred)
+        p8 = to_uint8(pred)
+        xf = np.asarray(x, np.float64)
+        mse_r = np.mean((x_hat - xf) ** 2) / 255 ** 2
+        mse_p = np.mean((p8 - xf) ** 2) / 255 ** 2
+        lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4)
+        bits = 8 * sum(map(len, streams))
+        if mse_p <= mse_r + lam * bits / (self.width * self.height):
+            return [], p8
+        return streams, x_hat
+
+    def res_uncode(self, streams: list, pred):
+        """Decoder of :meth:`res_code`: no sub-stream = the prediction rounded."""
+        if not streams:
+            from .motion import to_uint8
+            return to_uint8(pred)
+        return self.res_decode(streams, pred)
 
     def res_decode(self, streams: list, pred):
         if self.trace is not None:

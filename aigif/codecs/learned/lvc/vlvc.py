@@ -22,7 +22,8 @@ Option ``refine`` (default 20): encoder iterations of ``motion.refine`` on all s
 (0: the DIS block means with t1 = 0, t2 = 4, w = 2).
 
 Header extension: 2 bytes, flags u8 (bit 0: flow_prediction; others 0) | K u8 (= 2).
-P frame sub-streams: [flow, z, y]; flow = 7 order bytes (0..2; all 0 without flow
+P frame sub-streams: [flow, z, y], or [flow] alone (residual skipped: the frame is the
+prediction rounded to 8 bits, ``Scheme.res_code``); flow = 7 order bytes (0..2; all 0 without flow
 prediction) + ``motion.encode_fields`` of the 7 fields [dx1, dy1, t1, dx2, dy2, t2, w]
 on the ceil(H/16) x ceil(W/16) grid with the per-field temporal predictions.
 """
@@ -191,7 +192,7 @@ class VlvcScheme(Scheme):
                 orders[c] = int(np.argmin(bits))
         data = bytes(orders) + encode_fields(fields, self._combined(orders))
         pred = self._predict(fields, stack)
-        res, x_hat = self.res_encode(x, pred)
+        res, x_hat = self.res_code(x, pred)
         self.history = (self.history + [fields])[-2:]
         return [data, *res], x_hat
 
@@ -214,6 +215,6 @@ class VlvcScheme(Scheme):
                 raise CodecError(f"vlvc payload frame {self.index}: {what} symbol outside "
                                  f"0..{n - 1}")
         self.note(fields)
-        x_hat = self.res_decode(streams[1:], self._predict(fields, self._stack()))
+        x_hat = self.res_uncode(streams[1:], self._predict(fields, self._stack()))
         self.history = (self.history + [fields])[-2:]
         return x_hat
