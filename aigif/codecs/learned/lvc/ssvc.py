@@ -10,7 +10,10 @@ clip). A group is an object (a user mask, ``groups="objects"`` through ``aigif.s
 region of the automatic map of the first frame (``groups=k``, default 4).
 
 * I frames: one gitssic payload of the padded frame whose 16 x 16 block map is the tile map
-  (each tile = 4 x 4 blocks); gitssic decodes a set of groups alone, exactly.
+  (each tile = 4 x 4 blocks); gitssic decodes a set of groups alone, exactly. Or, with
+  ``intra="sth"``, sth-rdc-1 (envc's intra codec) with each tile coded alone, one
+  sub-stream per group (better pictures than the small gitssic-1; the tiles pay for
+  their borders).
 * P frames: one sub-stream per group, holding that group's block flows (16 x 16 blocks,
   quarter pels, +-255) and the residuals of its tiles, each tile coded alone by the lvc
   residual coder (``lvc-res-1``: one 64 x 64 tile = one hyper-latent; the symbols of a
@@ -22,7 +25,7 @@ region of the automatic map of the first frame (``groups=k``, default 4).
   Flow and warp are integer arithmetic (1/4096 pel positions, 2^24 weights), so the
   prediction is the same on every machine.
 
-Decoding the groups S over the whole clip reads the header, the I frames' gitssic header,
+Decoding the groups S over the whole clip reads the header, the gitssic I frames' header,
 mask and z streams and the sub-streams of S only, and gives, inside S, exactly the pixels
 of a full decode (``decode(data, groups=S)``; the rest is ``fill``).
 
