@@ -157,8 +157,8 @@ def med_reconstruct(r):
 
 
 def flow_tables():
-    """int32 [TABLES, 2*RES_MAX+1]: table k is a two-sided geometric PMF, decay 1/4
-    (k = 0) up to ~0.997 (k = 15), built with integer arithmetic only (each entry >= 1, rows sum to
+    """int32 [TABLES, 2*RES_MAX+1]: table k is a two-sided geometric PMF, decay 1/256
+    (k = 0) up to ~0.988 (k = 15), built with integer arithmetic only (each entry >= 1, rows sum to
     2^16), so the same on every machine."""
     if _tables_cache:
         return _tables_cache[0]
@@ -167,9 +167,14 @@ def flow_tables():
     total = 1 << _PMF_BITS
     rows = []
     for k in range(TABLES):
-        # decay ratio num/den, from sharp (k = 0: 1/4) to flat (k = 15: ~0.996)
+        # decay ratio num/den: 1/256, 1/64, 1/16 (k = 0..2: near-constant fields), then
+        # 1/4 (k = 3) up to ~0.988 (k = 15) in half-octave steps of 1 - decay
         den = 1 << 20
-        num = den - (den * 3 // 4 >> (k // 2)) // (2 if k % 2 else 1)
+        if k < 3:
+            num = den >> (8 - 2 * k)
+        else:
+            j = k - 3
+            num = den - (den * 3 // 4 >> (j // 2)) // (2 if j % 2 else 1)
         f = [0] * (RES_MAX + 1)
         v = 1 << 62
         for i in range(RES_MAX + 1):
