@@ -1,4 +1,5 @@
-"""The lvc payload container (no torch, no numpy): header, frame records, the codec classes.
+"""The lvc payload container (no torch, no numpy at import): header, frame records, the
+shared encode/decode loop, the codec classes.
 
 Payload syntax (spec/aigif-v1.md, "Syntax: lvc video payloads"; integers big-endian)::
 
@@ -19,7 +20,8 @@ every length against the bytes left, no byte left over) before a model is loaded
 tensor built: ``parse`` raises CodecError / LimitExceededError only.
 
 ``LvcCodec`` is the video codec base of the four schemes; its ``encode``/``decode`` run the
-shared loop in :mod:`.scheme` with the codec's scheme class (``scheme_ref``, a
+shared loop (``encode`` / ``decode`` here: I frames, P frames, references; the per-frame
+work is the scheme's, :class:`.scheme.Scheme`) with the codec's scheme class (``scheme_ref``, a
 "module:attr" string chosen by the codec class, never by the payload's bytes). ssvc has its
 own codec class (``lvc.ssvc.SsvcCodec``, its own loop over per-group sub-streams) on the
 same container.
@@ -31,14 +33,16 @@ import struct
 from fractions import Fraction
 from typing import Any, ClassVar, NamedTuple
 
-from ....errors import CodecError
+from ....errors import AigifError, CodecError, LimitExceededError
+from ....registry import load_ref
 from ....spec import MAX_FPS
-from ...video import VideoCodec, check_video_size
+from ...video import VideoCodec, as_fps, as_frames, check_video_size
+from .. import zoo
 
 __all__ = ["MAGIC", "VERSION", "HEADER", "Header", "Frame", "parse", "pack_header",
            "pack_frame", "crf_step", "intra_step", "LvcCodec", "EnvcCodec", "VlvcCodec",
            "ImclvcCodec", "INTRA_MODELS", "RES_MODELS", "KIND_I", "KIND_P",
-           "DEFAULT_CRF", "STEP_ONE"]
+           "DEFAULT_CRF", "STEP_ONE", "COMMON_OPTIONS", "SKIP_LAMBDA", "encode", "decode"]
 
 MAGIC = b"LVC1"
 VERSION = 1
@@ -54,6 +58,13 @@ INTRA_CRF_OFFSET = 6
 INTRA_MODELS: dict[int, str] = {1: "sth-rdc-1", 2: "gitssic-1"}
 #: res_model id -> zoo key
 RES_MODELS: dict[int, str] = {1: "lvc-res-1"}
+
+#: MSE (0..1 units) per bit per pixel at crf 28 below which a P frame's residual is skipped
+#: (about the slope of the learned codecs' rate-distortion curves there)
+SKIP_LAMBDA = 1e-3
+
+#: encode options every scheme takes: name -> default
+COMMON_OPTIONS: dict[str, Any] = {"gop": 0, "intra_level": 1, "motion": "medium"}
 
 
 def crf_step(crf: int) -> int:
@@ -173,6 +184,143 @@ def parse(data: bytes, what: str = "lvc payload") -> tuple[Header, list[Frame]]:
     return head, frames
 
 
+# --------------------------------------------------------------------------- options
+def _options(codec, cls, crf, opts: dict) -> tuple[int, dict]:
+    known = {**COMMON_OPTIONS, **cls.options}
+    bad = sorted(set(opts) - set(known))
+    if bad:
+        raise CodecError(f"{codec.key} has no option {', '.join(map(repr, bad))}; its "
+                         f"options: crf, {', '.join(known)}")
+    if crf is None:
+        crf = DEFAULT_CRF
+    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
+        raise CodecError(f"{codec.key} crf must be an integer 0..51, got {crf!r}")
+    out = dict(known)
+    for k, v in opts.items():
+        d = known[k]
+        if isinstance(d, bool):
+            if not isinstance(v, bool):
+                raise CodecError(f"{codec.key} option {k} must be True or False, got {v!r}")
+        elif isinstance(d, int):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise CodecError(f"{codec.key} option {k} must be an integer >= 0, got {v!r}")
+        elif isinstance(d, str) and not isinstance(v, str):
+            raise CodecError(f"{codec.key} option {k} must be a string, got {v!r}")
+        out[k] = v
+    if out["gop"] > 0xFFFF:
+        raise CodecError(f"{codec.key} gop must be 0..65535, got {out['gop']}")
+    if out["intra_level"] > 3:
+        raise CodecError(f"{codec.key} intra_level must be 0..3, got {out['intra_level']}")
+    if out["motion"] not in ("ultrafast", "fast", "medium"):
+        raise CodecError(f"{codec.key} motion must be 'ultrafast', 'fast' or 'medium', got "
+                         f"{out['motion']!r}")
+    return crf, out
+
+
+def _load(codec, table: dict, model_id: int, dtype, what: str):
+    key = table.get(model_id)
+    if key is None:
+        raise CodecError(f"{codec.key} payload names unknown {what} model {model_id}")
+    if not zoo.available(key):
+        raise CodecError(f"{codec.key} {what} model {key!r}: weights not installed "
+                         f"({zoo.path(key)})")
+    return zoo.load(key, dtype)
+
+
+def _attach(codec, scheme, dtype, check: Header | None) -> None:
+    scheme.intra, scheme.intra_hash = _load(codec, INTRA_MODELS, scheme.intra_model, dtype,
+                                            "intra")
+    scheme.residual, scheme.res_hash = _load(codec, RES_MODELS, scheme.res_model, dtype,
+                                             "residual")
+    if check is not None:
+        if check.intra_hash != scheme.intra_hash or check.res_hash != scheme.res_hash:
+            raise CodecError(
+                f"{codec.key} payload was made with other weights (intra "
+                f"{check.intra_hash.hex()} / residual {check.res_hash.hex()}, installed "
+                f"{scheme.intra_hash.hex()} / {scheme.res_hash.hex()})")
+
+
+# --------------------------------------------------------------------------- loop
+def encode(codec, frames, fps: Fraction, crf, opts: dict, recon: list | None = None) -> bytes:
+    """``frames`` (uint8 [T, H, W, 3], checked) -> the payload bytes; ``recon`` (a list)
+    receives the encoder's decoded frames."""
+    import torch
+    cls = codec.scheme_class()
+    crf, opts = _options(codec, cls, crf, opts)
+    t, h, w, _ = frames.shape
+    check_video_size(w, h, t, f"{codec.key} frames")
+    if w > 0xFFFF or h > 0xFFFF or t > 0xFFFF:
+        raise CodecError(f"{codec.key} codes at most 65535 frames of 65535 x 65535")
+    if fps.numerator > 0xFFFFFFFF or fps.denominator > 0xFFFFFFFF:
+        raise CodecError(f"{codec.key}: frame rate {fps} does not fit 32-bit terms")
+    dtype = torch.float32
+    head = Header(codec.code, w, h, t, fps, crf, crf_step(crf), intra_step(crf), opts["gop"],
+                  opts["intra_level"], cls.intra_model, b"\0" * 8, cls.res_model, b"\0" * 8,
+                  b"")
+    scheme = cls(head, dtype, opts)
+    _attach(codec, scheme, dtype, None)
+    head = head._replace(intra_hash=scheme.intra_hash, res_hash=scheme.res_hash)
+    scheme.head = head
+    head = head._replace(ext=scheme.ext())
+    scheme.head = head
+    out = [pack_header(head)]
+    with torch.no_grad():
+        for i in range(t):
+            scheme.index = i
+            kind, streams, x_hat = scheme.encode_frame(i, frames[i])
+            out.append(pack_frame(kind, streams))
+            _push(scheme, x_hat)
+            if recon is not None:
+                recon.append(x_hat)
+    return b"".join(out)
+
+
+def _push(scheme, x_hat) -> None:
+    scheme.refs.append(x_hat)
+    del scheme.refs[:-scheme.n_refs]
+
+
+def decode(codec, data: bytes, dtype, opts: dict, trace: list | None = None):
+    """The payload -> (frames uint8 [T, H, W, 3], fps). CodecError / LimitExceededError.
+    ``trace`` (a list) receives the decoded integer arrays (``Scheme.note``)."""
+    what = f"{codec.key} payload"
+    head, records = parse(data, what)
+    if head.scheme != codec.code:
+        raise CodecError(f"{what} declares scheme {head.scheme} (expected {codec.code})")
+    cls = codec.scheme_class()
+    if head.intra_model != cls.intra_model or head.res_model != cls.res_model:
+        raise CodecError(f"{what} names models {head.intra_model}/{head.res_model} "
+                         f"({codec.key} codes with {cls.intra_model}/{cls.res_model})")
+    bad = sorted(set(opts) - set(cls.decode_options))
+    if bad:
+        raise CodecError(f"{codec.key} decode has no option {', '.join(map(repr, bad))}"
+                         + (f"; its options: {', '.join(cls.decode_options)}"
+                            if cls.decode_options else ""))
+    import numpy as np
+    import torch
+    dtype = dtype or torch.float32
+    scheme = cls(head, dtype, {**cls.decode_options, **opts})
+    scheme.read_ext(head.ext)
+    scheme.trace = trace
+    _attach(codec, scheme, dtype, head)
+    out = np.empty((head.frames, head.height, head.width, 3), np.uint8)
+    try:
+        with torch.no_grad():
+            for i, rec in enumerate(records):
+                scheme.index = i
+                x_hat = scheme.decode_frame(rec.kind, rec.streams)
+                out[i] = x_hat
+                _push(scheme, x_hat)
+    except AigifError:
+        raise
+    except MemoryError:
+        raise LimitExceededError(f"{what}: out of memory while decoding") from None
+    except (ValueError, RuntimeError, IndexError, OverflowError, TypeError) as e:
+        raise CodecError(f"{what} frame {scheme.index} does not decode: "
+                         f"{type(e).__name__}: {e}") from e
+    return out, head.fps
+
+
 # --------------------------------------------------------------------------- codecs
 class LvcCodec(VideoCodec):
     """A learned video codec of the lvc family (one scheme). ``encode(frames, fps,
@@ -197,7 +345,6 @@ class LvcCodec(VideoCodec):
         return found and all(importlib.util.find_spec(m) is not None for m in self.needs)
 
     def scheme_class(self):
-        from ....registry import load_ref
         try:
             return load_ref(self.scheme_ref)
         except ImportError as e:
@@ -207,30 +354,23 @@ class LvcCodec(VideoCodec):
                **opts: Any) -> bytes:
         if lossless:
             raise CodecError(f"{self.key} has no lossless mode")
-        from ...video import as_fps, as_frames
-        from .scheme import encode
         return encode(self, as_frames(frames), as_fps(fps), crf, opts)
 
     def encode_recon(self, frames, fps, crf: int | None = None, **opts: Any):
         """``(payload bytes, the encoder's reconstruction uint8 [T, H, W, 3])``: what
         ``decode`` returns on this machine and dtype, without decoding."""
         import numpy as np
-
-        from ...video import as_fps, as_frames
-        from .scheme import encode
         recon: list = []
         data = encode(self, as_frames(frames), as_fps(fps), crf, opts, recon)
         return data, np.stack(recon)
 
     def decode(self, data: bytes, dtype=None, **opts: Any):
-        from .scheme import decode
         return decode(self, bytes(data), dtype, opts)
 
     def decode_integers(self, data: bytes, dtype=None):
         """``(integer arrays, frames)``: every integer the decoder derives (flow fields,
         I-frame and residual fixed-point latents, in decoding order; the same on every
         machine) and the decoded frames (conformance vectors)."""
-        from .scheme import decode
         trace: list = []
         frames, _ = decode(self, bytes(data), dtype, {}, trace)
         return trace, frames

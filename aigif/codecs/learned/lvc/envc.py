@@ -26,6 +26,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ....errors import CodecError
+from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields, estimate,
+                     pyramid_volume, refine, scale_space_warp, to_tensor, warp)
 from .scheme import Scheme
 
 __all__ = ["EnvcScheme", "SCALES", "PYRAMID"]
@@ -60,7 +62,6 @@ class EnvcScheme(Scheme):
         return -(-self.height // 16), -(-self.width // 16)
 
     def _ref(self):
-        from .motion import pyramid_volume, to_tensor
         (refp,) = self.padded_refs()[-1:]
         ref = to_tensor(refp, self.dtype)
         return ref, (pyramid_volume(ref, PYRAMID) if self.cross else None)
@@ -76,7 +77,6 @@ class EnvcScheme(Scheme):
     @staticmethod
     def _warp_grid(g, ref, vol):
         """Prediction (padded size) from a float block grid [1, C, hb, wb]."""
-        from .motion import QPEL, dense, scale_space_warp, warp
         d = dense(g)
         flow = d[:, :2] / QPEL
         if vol is None:
@@ -89,7 +89,6 @@ class EnvcScheme(Scheme):
         import torch
         from torch.nn import functional as F
 
-        from .motion import FLOW_MAX, block_flow, encode_fields, estimate, refine, to_tensor
         hb, wb = self._blocks()
         (refp,) = self.padded_refs()[-1:]
         xp = np.pad(x, ((0, hb * 16 - self.height), (0, wb * 16 - self.width), (0, 0)),
@@ -117,7 +116,6 @@ class EnvcScheme(Scheme):
         return [data, *res], x_hat
 
     def decode_inter(self, streams: list):
-        from .motion import decode_fields
         if len(streams) < 1:
             raise CodecError(f"envc payload frame {self.index}: a P frame has a flow "
                              f"sub-stream and the residual's")

@@ -35,8 +35,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = ["BLOCK", "FLOW_MAX", "QPEL", "TABLES", "estimate", "block_flow", "med_residual",
-           "med_reconstruct", "field_bits", "encode_fields", "decode_fields", "flow_tables", "dense",
-           "base_grid", "warp", "pyramid_volume", "scale_space_warp", "voxel_warp",
+           "med_reconstruct", "field_bits", "encode_fields", "decode_fields", "flow_tables",
+           "dense", "base_grid", "warp", "pyramid_volume", "scale_space_warp", "voxel_warp",
            "to_tensor", "to_uint8", "refine"]
 
 #: flow block size (pixels)

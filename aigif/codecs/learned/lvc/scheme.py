@@ -16,28 +16,19 @@ Writing a scheme (see :class:`Scheme`): subclass it, set ``key`` (= the codec ke
 ``read_ext`` (its header extension bytes), ``encode_inter`` / ``decode_inter`` (and
 ``encode_intra`` / ``decode_intra`` to replace the I-frame coder, ``reset`` for state
 cleared at I frames, ``encode_frame`` / ``decode_frame`` for frame kinds beyond I/P).
-Torch is imported lazily by the scheme modules' callers: this module is only imported
-from ``LvcCodec.encode``/``decode``.
+The loop itself (``encode`` / ``decode``, re-exported here) lives in :mod:`.bitstream`,
+beside the container it writes and reads; it loads the scheme class by the codec's
+``scheme_ref``. Torch and numpy are imported inside the methods.
 """
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any, ClassVar
 
-from ....errors import AigifError, CodecError, LimitExceededError
-from .. import zoo
-from .bitstream import (DEFAULT_CRF, INTRA_MODELS, KIND_I, KIND_P, RES_MODELS, Header,
-                        crf_step, intra_step, pack_frame, pack_header, parse)
+from ....errors import CodecError
+from .bitstream import COMMON_OPTIONS, KIND_I, KIND_P, SKIP_LAMBDA, Header, decode, encode
+from .motion import to_uint8
 
 __all__ = ["Scheme", "encode", "decode", "COMMON_OPTIONS"]
-
-#: MSE (0..1 units) per bit per pixel at crf 28 below which a P frame's residual is skipped
-#: (about the slope of the learned codecs' rate-distortion curves there)
-SKIP_LAMBDA = 1e-3
-
-#: encode options every scheme takes: name -> default
-COMMON_OPTIONS: dict[str, Any] = {"gop": 0, "intra_level": 1, "motion": "medium"}
-
 
 class Scheme:
     """One coding scheme; an instance codes or decodes ONE payload.
@@ -151,8 +142,6 @@ class Scheme:
         below ``lambda x bits / pixels``, lambda doubling every 4 crf: static content, or
         a residual model that cannot improve on the prediction at this step)."""
         import numpy as np
-
-        from .motion import to_uint8
         streams, x_hat = self.res_encode(x, pred)
         p8 = to_uint8(pred)
         xf = np.asarray(x, np.float64)
@@ -167,7 +156,6 @@ class Scheme:
     def res_uncode(self, streams: list, pred):
         """Decoder of :meth:`res_code`: no sub-stream = the prediction rounded."""
         if not streams:
-            from .motion import to_uint8
             return to_uint8(pred)
         return self.res_decode(streams, pred)
 
@@ -184,140 +172,3 @@ class Scheme:
         return [np.pad(r, ((0, ph), (0, pw), (0, 0)), mode="edge") for r in self.refs]
 
 
-# --------------------------------------------------------------------------- options
-def _options(codec, cls, crf, opts: dict) -> tuple[int, dict]:
-    known = {**COMMON_OPTIONS, **cls.options}
-    bad = sorted(set(opts) - set(known))
-    if bad:
-        raise CodecError(f"{codec.key} has no option {', '.join(map(repr, bad))}; its "
-                         f"options: crf, {', '.join(known)}")
-    if crf is None:
-        crf = DEFAULT_CRF
-    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
-        raise CodecError(f"{codec.key} crf must be an integer 0..51, got {crf!r}")
-    out = dict(known)
-    for k, v in opts.items():
-        d = known[k]
-        if isinstance(d, bool):
-            if not isinstance(v, bool):
-                raise CodecError(f"{codec.key} option {k} must be True or False, got {v!r}")
-        elif isinstance(d, int):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise CodecError(f"{codec.key} option {k} must be an integer >= 0, got {v!r}")
-        elif isinstance(d, str) and not isinstance(v, str):
-            raise CodecError(f"{codec.key} option {k} must be a string, got {v!r}")
-        out[k] = v
-    if out["gop"] > 0xFFFF:
-        raise CodecError(f"{codec.key} gop must be 0..65535, got {out['gop']}")
-    if out["intra_level"] > 3:
-        raise CodecError(f"{codec.key} intra_level must be 0..3, got {out['intra_level']}")
-    if out["motion"] not in ("ultrafast", "fast", "medium"):
-        raise CodecError(f"{codec.key} motion must be 'ultrafast', 'fast' or 'medium', got "
-                         f"{out['motion']!r}")
-    return crf, out
-
-
-def _load(codec, table: dict, model_id: int, dtype, what: str):
-    key = table.get(model_id)
-    if key is None:
-        raise CodecError(f"{codec.key} payload names unknown {what} model {model_id}")
-    if not zoo.available(key):
-        raise CodecError(f"{codec.key} {what} model {key!r}: weights not installed "
-                         f"({zoo.path(key)})")
-    return zoo.load(key, dtype)
-
-
-def _attach(codec, scheme: Scheme, dtype, check: Header | None) -> None:
-    scheme.intra, scheme.intra_hash = _load(codec, INTRA_MODELS, scheme.intra_model, dtype,
-                                            "intra")
-    scheme.residual, scheme.res_hash = _load(codec, RES_MODELS, scheme.res_model, dtype,
-                                             "residual")
-    if check is not None:
-        if check.intra_hash != scheme.intra_hash or check.res_hash != scheme.res_hash:
-            raise CodecError(
-                f"{codec.key} payload was made with other weights (intra "
-                f"{check.intra_hash.hex()} / residual {check.res_hash.hex()}, installed "
-                f"{scheme.intra_hash.hex()} / {scheme.res_hash.hex()})")
-
-
-# --------------------------------------------------------------------------- loop
-def encode(codec, frames, fps: Fraction, crf, opts: dict, recon: list | None = None) -> bytes:
-    """``frames`` (uint8 [T, H, W, 3], checked) -> the payload bytes; ``recon`` (a list)
-    receives the encoder's decoded frames."""
-    import torch
-
-    from ...video import check_video_size
-    cls = codec.scheme_class()
-    crf, opts = _options(codec, cls, crf, opts)
-    t, h, w, _ = frames.shape
-    check_video_size(w, h, t, f"{codec.key} frames")
-    if w > 0xFFFF or h > 0xFFFF or t > 0xFFFF:
-        raise CodecError(f"{codec.key} codes at most 65535 frames of 65535 x 65535")
-    if fps.numerator > 0xFFFFFFFF or fps.denominator > 0xFFFFFFFF:
-        raise CodecError(f"{codec.key}: frame rate {fps} does not fit 32-bit terms")
-    dtype = torch.float32
-    head = Header(codec.code, w, h, t, fps, crf, crf_step(crf), intra_step(crf), opts["gop"],
-                  opts["intra_level"], cls.intra_model, b"\0" * 8, cls.res_model, b"\0" * 8,
-                  b"")
-    scheme = cls(head, dtype, opts)
-    _attach(codec, scheme, dtype, None)
-    head = head._replace(intra_hash=scheme.intra_hash, res_hash=scheme.res_hash)
-    scheme.head = head
-    head = head._replace(ext=scheme.ext())
-    scheme.head = head
-    out = [pack_header(head)]
-    with torch.no_grad():
-        for i in range(t):
-            scheme.index = i
-            kind, streams, x_hat = scheme.encode_frame(i, frames[i])
-            out.append(pack_frame(kind, streams))
-            _push(scheme, x_hat)
-            if recon is not None:
-                recon.append(x_hat)
-    return b"".join(out)
-
-
-def _push(scheme: Scheme, x_hat) -> None:
-    scheme.refs.append(x_hat)
-    del scheme.refs[:-scheme.n_refs]
-
-
-def decode(codec, data: bytes, dtype, opts: dict, trace: list | None = None):
-    """The payload -> (frames uint8 [T, H, W, 3], fps). CodecError / LimitExceededError.
-    ``trace`` (a list) receives the decoded integer arrays (``Scheme.note``)."""
-    what = f"{codec.key} payload"
-    head, records = parse(data, what)
-    if head.scheme != codec.code:
-        raise CodecError(f"{what} declares scheme {head.scheme} (expected {codec.code})")
-    cls = codec.scheme_class()
-    if head.intra_model != cls.intra_model or head.res_model != cls.res_model:
-        raise CodecError(f"{what} names models {head.intra_model}/{head.res_model} "
-                         f"({codec.key} codes with {cls.intra_model}/{cls.res_model})")
-    bad = sorted(set(opts) - set(cls.decode_options))
-    if bad:
-        raise CodecError(f"{codec.key} decode has no option {', '.join(map(repr, bad))}"
-                         + (f"; its options: {', '.join(cls.decode_options)}"
-                            if cls.decode_options else ""))
-    import numpy as np
-    import torch
-    dtype = dtype or torch.float32
-    scheme = cls(head, dtype, {**cls.decode_options, **opts})
-    scheme.read_ext(head.ext)
-    scheme.trace = trace
-    _attach(codec, scheme, dtype, head)
-    out = np.empty((head.frames, head.height, head.width, 3), np.uint8)
-    try:
-        with torch.no_grad():
-            for i, rec in enumerate(records):
-                scheme.index = i
-                x_hat = scheme.decode_frame(rec.kind, rec.streams)
-                out[i] = x_hat
-                _push(scheme, x_hat)
-    except AigifError:
-        raise
-    except MemoryError:
-        raise LimitExceededError(f"{what}: out of memory while decoding") from None
-    except (ValueError, RuntimeError, IndexError, OverflowError, TypeError) as e:
-        raise CodecError(f"{what} frame {scheme.index} does not decode: "
-                         f"{type(e).__name__}: {e}") from e
-    return out, head.fps

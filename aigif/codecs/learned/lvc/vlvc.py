@@ -32,6 +32,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ....errors import CodecError
+from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields, estimate,
+                     field_bits, refine, to_tensor, voxel_warp)
 from .scheme import Scheme
 
 __all__ = ["VlvcScheme", "K", "TIMES", "WEIGHTS"]
@@ -102,7 +104,6 @@ class VlvcScheme(Scheme):
     def _stack(self):
         import torch
 
-        from .motion import to_tensor
         refs = self.padded_refs()
         r1 = to_tensor(refs[-1], self.dtype)
         r2 = to_tensor(refs[-2], self.dtype) if len(refs) > 1 else r1
@@ -116,7 +117,6 @@ class VlvcScheme(Scheme):
 
     @staticmethod
     def _warps_grid(g, stack):
-        from .motion import QPEL, dense, voxel_warp
         d = dense(g)
         p1 = voxel_warp(stack, d[:, 0:2] / QPEL, d[:, 2:3] / 4)
         p2 = voxel_warp(stack, d[:, 3:5] / QPEL, d[:, 5:6] / 4)
@@ -138,8 +138,6 @@ class VlvcScheme(Scheme):
         import torch
         from torch.nn import functional as F
 
-        from .motion import (FLOW_MAX, block_flow, encode_fields, estimate, field_bits,
-                             refine, to_tensor)
         hb, wb = self._blocks()
         refs = self.padded_refs()
         xp = np.pad(x, ((0, hb * 16 - self.height), (0, wb * 16 - self.width), (0, 0)),
@@ -197,7 +195,6 @@ class VlvcScheme(Scheme):
         return [data, *res], x_hat
 
     def decode_inter(self, streams: list):
-        from .motion import decode_fields
         if len(streams) < 1:
             raise CodecError(f"vlvc payload frame {self.index}: a P frame has a flow "
                              f"sub-stream and the residual's")
