@@ -5,8 +5,8 @@ Each training item is a sequence of --frames frames (lvc_data.sequence, split "t
 with probability --tiny a clip of the embedded tiny video model instead, bicubic-upscaled,
 whose flow is unknown and taken as zero). Inputs are degraded like coded frames:
   * ``d_t`` = the codec's half-size frame (``sr.downscale``: 2x2 means), then, per frame,
-    a light "coding" degradation: with probability 1/2 a Gaussian blur (sigma 0.3..1.0),
-    then either JPEG at quality 25..85 (probability 1/2) or uniform noise of +-0..3 levels;
+    a "coding" degradation: with probability 0.6 a Gaussian blur (sigma 0.3..1.5), then
+    either JPEG at quality 10..80 (probability 1/2) or uniform noise of +-0..3 levels;
     rounded to uint8 (the coder's output is uint8 too). The learned codecs' artefacts at low
     rate are mostly blur and ringing: blur + JPEG is the cheap stand-in.
   * the motion the decoder has: the ground-truth flow of frame t at half size (2x2 mean,
@@ -53,10 +53,10 @@ def degrade(rng, x: np.ndarray) -> np.ndarray:
     import cv2
     cv2.setNumThreads(1)
     d = downscale(x)
+    if rng.random() < 0.6:
+        d = cv2.GaussianBlur(d, (0, 0), float(rng.uniform(0.3, 1.5)))
     if rng.random() < 0.5:
-        d = cv2.GaussianBlur(d, (0, 0), float(rng.uniform(0.3, 1.0)))
-    if rng.random() < 0.5:
-        q = int(rng.integers(25, 86))
+        q = int(rng.integers(10, 81))
         ok, buf = cv2.imencode(".jpg", d[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, q])
         d = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
     else:
@@ -132,7 +132,7 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--tiny", type=float, default=0.1)
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--max-minutes", type=float, default=None,
