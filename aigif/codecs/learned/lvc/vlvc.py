@@ -19,7 +19,9 @@ that predicts it better than the estimate, pulls the refined fields gently towar
 and then takes the predicted values of a block whenever they predict it about as well, so
 steady motion costs little. False codes the fields alone (all orders 0: the ablation).
 Option ``refine`` (default 20): encoder iterations of ``motion.refine`` on all seven fields
-(0: the DIS block means with t1 = 0, t2 = 4, w = 2).
+(0: the DIS block means with t1 = 0, t2 = 4, w = 2). Where the second flow's gain is not
+worth its bits (prediction MSE + lambda x estimated bits, lambda as the residual skip's),
+the encoder sends one flow (w = 4 everywhere, flow 2 all zeros: nearly free).
 
 Header extension: 2 bytes, flags u8 (bit 0: flow_prediction; others 0) | K u8 (= 2).
 P frame sub-streams: [flow, z, y], or [flow] alone (residual skipped: the frame is the
@@ -34,6 +36,7 @@ from typing import Any, ClassVar
 from ....errors import CodecError
 from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields, estimate,
                      field_bits, refine, to_tensor, voxel_warp)
+from .bitstream import SKIP_LAMBDA
 from .scheme import Scheme
 
 __all__ = ["VlvcScheme", "K", "TIMES", "WEIGHTS"]
@@ -170,6 +173,16 @@ class VlvcScheme(Scheme):
             fields = np.where(better[None], anchor, fields)
         fields = refine(fields, lambda g: self._blend_grid(g, stack32), xt, bounds,
                         self.opts["refine"], anchor=anchor, weight=_ANCHOR)
+        # one flow (w = 4: flow 2 unused, its fields constant and almost free) where the
+        # second flow's gain is not worth its bits
+        single = fields.copy()
+        single[3:6] = 0
+        single[6] = WEIGHTS - 1
+        lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4) / (hb * wb * 256)
+        cost = [float(block_err(f).mean()) / 3 + lam * sum(field_bits(c) for c in f)
+                for f in (fields, single)]
+        if cost[1] <= cost[0]:
+            fields = single
 
         orders = [0] * _C
         if self.opts["flow_prediction"] and self.history:
