@@ -85,14 +85,13 @@ def _majority(ids, cell: int, th: int, tw: int, objects: bool = False):
 
 def tile_groups(groups, frame0, width: int, height: int):
     """The tile map (int64 [ceil(h/64), ceil(w/64)]) of an encode's ``groups``: None (the
-    automatic map of 4 regions of ``frame0``: each tile its blocks' most frequent region,
-    ids renumbered in raster order of first appearance), an int k (k regions), or a 2-D
+    automatic map of 4 compact regions of ``frame0``: k-means of the tiles' colours and
+    positions, ids renumbered in raster order of first appearance), an int k (k regions),
+    or a 2-D
     int array at tile, 16 x 16 block or pixel resolution, id 0 the background: a tile with
     any object (id > 0) takes its most frequent object id, so an object's tiles hold all of
     it; a tile of background only is 0. CodecError otherwise."""
     import numpy as np
-
-    from ..gitssic import auto_groups
     th, tw = _tgrid(width, height)
     if groups is None or (isinstance(groups, int) and not isinstance(groups, bool)):
         k = 4 if groups is None else groups
@@ -100,7 +99,7 @@ def tile_groups(groups, frame0, width: int, height: int):
             raise CodecError(f"ssvc: automatic groups k must be 1..{MAX_GROUPS}, got {k}")
         f = np.pad(np.asarray(frame0), ((0, th * TILE - height), (0, tw * TILE - width),
                                         (0, 0)), mode="edge")
-        t = _majority(auto_groups(f, k), TB, th, tw)
+        t = _auto_tiles(f, k, th, tw)
         _, first = np.unique(t, return_index=True)
         order = np.argsort(np.argsort(first))
         remap = np.zeros(int(t.max()) + 1, np.int64)
@@ -129,6 +128,31 @@ def tile_groups(groups, frame0, width: int, height: int):
     raise CodecError(f"ssvc groups of shape {g.shape}: expected the tile grid {(th, tw)} "
                      f"(64 x 64 tiles), the block grid {(hb, wb)} or the pixel grid "
                      f"{(height, width)}")
+
+
+def _auto_tiles(frame, k: int, th: int, tw: int, iters: int = 12):
+    """k-means of the tiles' mean colours (weight 1) and positions (weight 1.5: compact
+    regions, whose borders the motion constraint makes costly), deterministic (farthest
+    point initialisation from tile 0)."""
+    import numpy as np
+    x = np.asarray(frame, np.float64) / 255.0
+    col = x.reshape(th, TILE, tw, TILE, 3).mean((1, 3)).reshape(-1, 3)
+    ii, jj = np.meshgrid(np.arange(th), np.arange(tw), indexing="ij")
+    s = max(th, tw)
+    feat = np.concatenate([col, 1.5 * np.stack([ii.ravel() / s, jj.ravel() / s], 1)], 1)
+    k = max(1, min(int(k), len(feat)))
+    cent = [feat[0]]
+    for _ in range(1, k):
+        d = np.min([((feat - c) ** 2).sum(1) for c in cent], 0)
+        cent.append(feat[int(np.argmax(d))])
+    cent = np.array(cent)
+    lab = np.zeros(len(feat), np.int64)
+    for _ in range(iters):
+        lab = np.argmin(((feat[:, None] - cent[None]) ** 2).sum(2), 1)
+        for c in range(k):
+            if (lab == c).any():
+                cent[c] = feat[lab == c].mean(0)
+    return lab.reshape(th, tw)
 
 
 # --------------------------------------------------------------------------- prediction
