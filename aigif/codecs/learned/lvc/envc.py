@@ -14,7 +14,9 @@ Option ``cross_scale`` (default True): False forces scale level 0 everywhere (pl
 bilinear warp of the reference, no scale symbols: the single-scale ablation). Option
 ``refine`` (default 20): encoder iterations that refine the block fields (DIS block means,
 best scale per block) by gradient descent on the prediction error of the interpolated
-fields (``motion.refine``); 0 takes them as they are.
+fields (``motion.refine``); 0 takes them as they are. Where the scales' gain is not worth
+their bits at the crf (prediction MSE + lambda x bits, lambda as the residual skip's), a
+frame's scale symbols are all 0 (nearly free).
 
 Header extension: 1 byte, flags (bit 0: cross_scale; other bits 0).
 P frame sub-streams: [flow, z, y], or [flow] alone (residual skipped: the frame is the
@@ -27,7 +29,8 @@ from typing import Any, ClassVar
 
 from ....errors import CodecError
 from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields, estimate,
-                     pyramid_volume, refine, scale_space_warp, to_tensor, warp)
+                     field_bits, pyramid_volume, refine, scale_space_warp, to_tensor, warp)
+from .bitstream import SKIP_LAMBDA
 from .scheme import Scheme
 
 __all__ = ["EnvcScheme", "SCALES", "PYRAMID"]
@@ -110,6 +113,16 @@ class EnvcScheme(Scheme):
         vol32 = None if vol is None else vol.to(torch.float32)
         fields = refine(fields, lambda g: self._warp_grid(g, ref32, vol32), xt, bounds,
                         self.opts["refine"])
+        if vol is not None and fields[2].any():
+            # scale level 0 everywhere (nearly free) where the scales' gain is not worth
+            # their bits at the crf's lambda
+            flat = fields.copy()
+            flat[2] = 0
+            lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4) / (hb * wb * 256)
+            cost = [float(((self._warp(f, ref, vol, crop=False) - xt) ** 2).mean())
+                    + lam * field_bits(f[2]) for f in (fields, flat)]
+            if cost[1] <= cost[0]:
+                fields = flat
         data = encode_fields(fields)
         pred = self._warp(fields, ref, vol)
         res, x_hat = self.res_code(x, pred)
