@@ -45,7 +45,10 @@ from fractions import Fraction
 from typing import Any, ClassVar, Iterable
 
 from ....errors import CodecError
-from ..gitssic import DEFAULT_FILL, MAX_GROUPS
+from ...video import as_fps, as_frames, check_video_size
+from .. import zoo
+from ..gitssic import DEFAULT_FILL, MAX_GROUPS, GitssicCodec
+from . import motion as mo
 from .bitstream import (INTRA_MODELS, KIND_I, KIND_P, RES_MODELS, STEP_ONE, Header, LvcCodec,
                         crf_step, intra_step, pack_frame, pack_header, parse, parse_header)
 
@@ -327,7 +330,7 @@ def _encode_flows(res) -> bytes:
     import numpy as np
 
     from ..coding import TableEncoder
-    from .motion import RES_MAX, flow_tables
+    RES_MAX, flow_tables = mo.RES_MAX, mo.flow_tables
     if not np.asarray(res).any():
         return b"\0\0", b""                # every residual 0: no stream
     tables = flow_tables()
@@ -344,7 +347,7 @@ def _decode_flows(ks, data: bytes, n: int, what: str):
     import numpy as np
 
     from ..coding import CodingError, TableDecoder
-    from .motion import RES_MAX, TABLES, flow_tables
+    RES_MAX, TABLES, flow_tables = mo.RES_MAX, mo.TABLES, mo.flow_tables
     if max(ks) >= TABLES:
         raise CodecError(f"{what}: flow table {max(ks)} (0..{TABLES - 1})")
     if not data:
@@ -428,13 +431,11 @@ class SsvcCodec(LvcCodec):
     # -- models ----------------------------------------------------------------------------
     @staticmethod
     def _intra():
-        from ..gitssic import GitssicCodec
         return GitssicCodec()
 
     @staticmethod
     def _sth(dtype=None):
         """(sth-rdc-1 coder, weights hash8): the tile-local I frames' coder."""
-        from .. import zoo
         key = INTRA_MODELS[INTRA_STH]
         if not zoo.available(key):
             raise CodecError(f"ssvc intra model {key!r}: weights not installed "
@@ -443,7 +444,6 @@ class SsvcCodec(LvcCodec):
 
     @staticmethod
     def _residual(model_id: int, dtype=None):
-        from .. import zoo
         key = RES_MODELS.get(model_id)
         if key is None:
             raise CodecError(f"ssvc payload names unknown residual model {model_id}")
@@ -466,8 +466,6 @@ class SsvcCodec(LvcCodec):
         gives on this machine); options as ``encode``."""
         import numpy as np
 
-        from ...video import as_fps, as_frames, check_video_size
-        from .motion import block_flow, estimate
         if lossless:
             raise CodecError("ssvc has no lossless mode")
         if opts:
@@ -516,7 +514,7 @@ class SsvcCodec(LvcCodec):
                     records.append(pack_frame(KIND_I, [payload]))
                 recons[i] = ref[:h, :w]
                 continue
-            v = block_flow(estimate(cur, ref, motion))
+            v = mo.block_flow(mo.estimate(cur, ref, motion))
             pred = predict(ref, v, tiles)
             zero = np.asarray(ref, np.int64) << 24
             err = ((pred - (np.asarray(cur, np.int64) << 24)) >> 12) ** 2
