@@ -64,7 +64,7 @@ RES_MODELS: dict[int, str] = {1: "lvc-res-1"}
 SKIP_LAMBDA = 1e-3
 
 #: encode options every scheme takes: name -> default
-COMMON_OPTIONS: dict[str, Any] = {"gop": 0, "intra_level": 1, "motion": "medium"}
+COMMON_OPTIONS: dict[str, Any] = {"gop": 0, "intra_level": 2, "motion": "medium"}
 
 
 def crf_step(crf: int) -> int:
@@ -324,7 +324,7 @@ def decode(codec, data: bytes, dtype, opts: dict, trace: list | None = None):
 # --------------------------------------------------------------------------- codecs
 class LvcCodec(VideoCodec):
     """A learned video codec of the lvc family (one scheme). ``encode(frames, fps,
-    crf=None, gop=0, intra_level=1, motion="medium", **scheme options)``; ``decode(data,
+    crf=None, gop=0, intra_level=2, motion="medium", **scheme options)``; ``decode(data,
     dtype=None)``; ``probe(data)``."""
 
     lossy: ClassVar[bool] = True
