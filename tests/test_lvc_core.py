@@ -418,3 +418,20 @@ def test_shipped_weights_predict(key):
     _, recs = B.parse(data)
     sizes = [sum(map(len, r.streams)) for r in recs]
     assert max(sizes[1:]) < 0.6 * sizes[0], sizes
+
+
+def test_spec_header_table_matches_the_struct():
+    """spec/aigif-v1.md "Syntax: lvc video payloads": the header rows, in order, are the
+    fields of bitstream.HEADER (then ext and the records)."""
+    import re
+    doc = (ROOT / "spec" / "aigif-v1.md").read_text("utf-8")
+    sec = doc[doc.index("#### Syntax: lvc video payloads"):]
+    table = sec[:sec.index("A frame record:")]
+    rows = re.findall(r"^\| (\w+) \| ([^|]+?) \|", table, re.M)
+    codes = {"u8": "B", "u16": "H", "u32": "I", "bytes(4)": "4s", "bytes(8)": "8s"}
+    fmt = ">" + "".join(codes[d] for n, d in rows if d in codes)
+    assert fmt == B.HEADER.format
+    assert [n for n, _ in rows][-2:] == ["ext", "records"]
+    rec = re.findall(r"^\| (\w+) \| ([^|]+?) \|", sec[sec.index("A frame record:"):
+                                                       sec.index("A reader MUST check")], re.M)
+    assert [(n, d) for n, d in rec][1:3] == [("kind", "u8"), ("n", "u8")]
