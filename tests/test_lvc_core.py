@@ -321,6 +321,8 @@ def test_residual_skipped_where_it_does_not_pay(tiny):
 def test_decode_options_are_checked(payload):
     with pytest.raises(CodecError, match="no option"):
         get_codec("envc").decode(payload, groups=[1])
+    with pytest.raises(CodecError, match="dtype"):
+        get_codec("envc").decode(payload, "float16")
 
 
 # --------------------------------------------------------------------------- platform safety

@@ -299,6 +299,8 @@ def decode(codec, data: bytes, dtype, opts: dict, trace: list | None = None):
     import numpy as np
     import torch
     dtype = dtype or torch.float32
+    if dtype not in (torch.float32, torch.float64):
+        raise CodecError(f"{what}: dtype must be torch.float32 or torch.float64, not {dtype!r}")
     scheme = cls(head, dtype, {**cls.decode_options, **opts})
     scheme.read_ext(head.ext)
     scheme.trace = trace
