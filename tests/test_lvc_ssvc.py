@@ -348,7 +348,7 @@ def test_zero_flow_sends_no_flow_stream(tiny, monkeypatch):
                         lambda cur, ref, preset: np.zeros(cur.shape[:2] + (2,), np.float32))
     frames = clip(3, 64, 128)
     c = S.SsvcCodec()
-    data = c.encode(frames, 8, groups=np.array([[0, 1]]))
+    data = c.encode(frames, 8, groups=np.array([[0, 1]]), refine=0)
     for f in S.parse(data)[1][1:]:
         for s in f.streams:                         # one tile a group: 1 flag byte
             assert s[:2] == b"\0\0" and s[3] == 0
@@ -392,3 +392,14 @@ def test_sth_tile_i_frames(tiny):
         h2, r2 = S.parse(gd)
         c.decode(B.pack_header(h2._replace(intra_level=1)) +
                  b"".join(B.pack_frame(f.kind, list(f.streams)) for f in r2))
+
+
+def test_refine_option(tiny):
+    frames = clip(3, 64, 128)
+    c = S.SsvcCodec()
+    a = c.encode(frames, 8, groups=1, refine=0)
+    b = c.encode(frames, 8, groups=1, refine=5)
+    assert a != b and c.decode(b)[0].shape == frames.shape
+    for bad in (-1, 1.5, True):
+        with pytest.raises(CodecError):
+            c.encode(frames, 8, refine=bad)

@@ -251,6 +251,25 @@ def _bits(coder, z_sym, y_sym, index) -> float:
     return float(-np.log2(zt / 65536.0).sum() - np.log2(yt / 65536.0).sum())
 
 
+def _refine(v, ref, cur, iters: int):
+    """Encoder only: block fields refined by :func:`motion.refine` on the prediction error
+    of the tile-local dense flow (a float proxy of :func:`predict` without the group
+    constraint, which the caller's per-tile choices then see)."""
+    import torch
+    from torch.nn import functional as F
+    th, tw = ref.shape[0] // TILE, ref.shape[1] // TILE
+    ref_t = mo.to_tensor(ref, torch.float32) * 255.0
+    cur_t = mo.to_tensor(cur, torch.float32) * 255.0
+
+    def pred(g):
+        t = g[0].reshape(2, th, TB, tw, TB).permute(1, 3, 0, 2, 4).reshape(th * tw, 2, TB, TB)
+        up = F.interpolate(t, scale_factor=BLOCK, mode="bilinear", align_corners=False)
+        d = up.reshape(th, tw, 2, TILE, TILE).permute(2, 0, 3, 1, 4)
+        return mo.warp(ref_t, d.reshape(1, 2, th * TILE, tw * TILE) / 4.0)
+
+    return mo.refine(v, pred, cur_t, [(-FLOW_MAX, FLOW_MAX)] * 2, iters)
+
+
 def _rounded(pred_int):
     import numpy as np
     return ((pred_int + (1 << 23)) >> 24).astype(np.uint8)
@@ -455,13 +474,15 @@ class SsvcCodec(LvcCodec):
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, frames, fps, crf: int | None = None, lossless: bool = False,
                gop: int = 0, groups: Any = None, motion: str = "medium",
-               intra: str = "gitssic", intra_level: int = 1, **opts: Any) -> bytes:
+               intra: str = "gitssic", intra_level: int = 1, refine: int = 20,
+               **opts: Any) -> bytes:
         return self.encode_recon(frames, fps, crf, lossless, gop, groups, motion, intra,
-                                 intra_level, **opts)[0]
+                                 intra_level, refine, **opts)[0]
 
     def encode_recon(self, frames, fps, crf: int | None = None, lossless: bool = False,
                      gop: int = 0, groups: Any = None, motion: str = "medium",
-                     intra: str = "gitssic", intra_level: int = 1, **opts: Any):
+                     intra: str = "gitssic", intra_level: int = 1, refine: int = 20,
+                     **opts: Any):
         """``(payload, the encoder's reconstruction uint8 [T, h, w, 3])`` (what a decode
         gives on this machine); options as ``encode``."""
         import numpy as np
@@ -477,6 +498,8 @@ class SsvcCodec(LvcCodec):
             raise CodecError(f"ssvc gop must be an integer 0..65535, got {gop!r}")
         if motion not in ("ultrafast", "fast", "medium"):
             raise CodecError(f"ssvc motion must be ultrafast, fast or medium, not {motion!r}")
+        if isinstance(refine, bool) or not isinstance(refine, int) or not 0 <= refine <= 1000:
+            raise CodecError(f"ssvc refine must be an integer 0..1000, got {refine!r}")
         if intra not in ("gitssic", "sth"):
             raise CodecError(f"ssvc intra must be 'gitssic' or 'sth', not {intra!r}")
         if isinstance(intra_level, bool) or not isinstance(intra_level, int) or \
@@ -510,11 +533,13 @@ class SsvcCodec(LvcCodec):
                 else:
                     payload = gitssic.encode_blocks(cur, blocks, istep)
                     intra_h8 = gitssic._parse(payload)["h8"]
-                    ref = np.asarray(gitssic.decode(payload))
+                    ref = np.array(gitssic.decode(payload))
                     records.append(pack_frame(KIND_I, [payload]))
                 recons[i] = ref[:h, :w]
                 continue
             v = mo.block_flow(mo.estimate(cur, ref, motion))
+            if refine:
+                v = _refine(v, ref, cur, refine)
             pred = predict(ref, v, tiles)
             zero = np.asarray(ref, np.int64) << 24
             err = ((pred - (np.asarray(cur, np.int64) << 24)) >> 12) ** 2
