@@ -15,7 +15,8 @@ over the first and the last quarter of the frames (drift that accumulated along 
 would show as a larger last-quarter figure).
 
 ``--random-init`` registers a random-init ``lvc-res-1`` when its weights are not installed
-(development only: such a model's output saturates, so its drift means little).
+(development only: such a model's output saturates, so its drift means little);
+``--weights FILE`` uses a training checkpoint's export instead of the installed weights.
 Run from the repository root with ``OMP_NUM_THREADS`` unset or 2 (the runs set their own
 thread counts).
 """
@@ -45,20 +46,24 @@ def load_clip(name: str, frames: int):
     return np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files])
 
 
-def _random_init() -> None:
+def _random_init(weights: str | None = None) -> None:
     from aigif.codecs.learned import zoo
-    if not zoo.available("lvc-res-1"):
+    if weights:
+        from safetensors.torch import load_file
+        zoo.register("lvc-res-1", load_file(weights), "lvcres")
+    elif not zoo.available("lvc-res-1"):
         from aigif.codecs.learned.lvc.residual_model import random_tensors
         zoo.register("lvc-res-1", random_tensors(0), "lvcres")
 
 
-def child(path: str, key: str, threads: str, bits: str, random_init: bool) -> None:
+def child(path: str, key: str, threads: str, bits: str, random_init: bool,
+          weights: str | None) -> None:
     """Decode ``path`` and write ``<path>-<threads>-<bits>.npy``; print the symbol hash."""
     import numpy as np
     import torch
     torch.set_num_threads(int(threads))
-    if random_init:
-        _random_init()
+    if random_init or weights:
+        _random_init(weights)
     from aigif.codecs import get_codec
     dtype = torch.float64 if bits == "64" else torch.float32
     t0 = time.perf_counter()
@@ -84,21 +89,24 @@ def main() -> int:
     ap.add_argument("--crf", type=int, default=28)
     ap.add_argument("--clip", default="6.2")
     ap.add_argument("--random-init", action="store_true")
+    ap.add_argument("--weights", help="a lvc-res-1 safetensors file to use instead of the "
+                                      "installed one (a training checkpoint's export)")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
-        child(*a.child, a.random_init)
+        child(*a.child, a.random_init, a.weights)
         return 0
     import numpy as np
     import torch
     torch.set_num_threads(1)
-    if a.random_init:
-        _random_init()
+    if a.random_init or a.weights:
+        _random_init(a.weights)
     from aigif.codecs import get_codec
     from aigif.codecs.learned import zoo
     frames = load_clip(a.clip, a.frames)
     t, h, w, _ = frames.shape
-    weights = "shipped" if zoo.path("lvc-res-1").is_file() else "random-init"
+    weights = (a.weights if a.weights else "shipped" if zoo.path("lvc-res-1").is_file()
+               else "random-init")
     print(f"clip {a.clip}: {t} frames {w}x{h}, crf {a.crf}, gop 0 (1 I frame), lvc-res-1 "
           f"{weights}; torch {torch.__version__}")
     print()
@@ -114,7 +122,8 @@ def main() -> int:
         res = {}
         for threads, bits in RUNS:
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(path), key,
-                   threads, bits] + (["--random-init"] if a.random_init else [])
+                   threads, bits] + (["--random-init"] if a.random_init else []) + \
+                (["--weights", a.weights] if a.weights else [])
             r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
             if r.returncode:
                 print(r.stderr[-3000:])
