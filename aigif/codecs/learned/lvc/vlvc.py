@@ -15,9 +15,10 @@ previous P frames (since the last I frame) of an order the encoder picks per fie
 sends (one byte each): 0 none, 1 f[t-1], 2 the polynomial (linear) extrapolation
 2 f[t-1] - f[t-2] (a lower order where the history is shorter), clamped to +-255; only
 the difference is coded. The encoder starts the refinement of a block from f[t-1] where
-that predicts it better than the estimate, pulls the refined fields gently towards f[t-1],
-and then takes the predicted values of a block whenever they predict it about as well, so
-steady motion costs little. False codes the fields alone (all orders 0: the ablation).
+that predicts it better than the estimate and pulls the refined fields gently towards
+f[t-1], so steady motion costs little. (Also snapping a block to the predicted values where
+they predicted it about as well cost more bits than it saved: the fields became a
+patchwork.) False codes the fields alone (all orders 0: the ablation).
 Option ``refine`` (default 20): encoder iterations of ``motion.refine`` on all seven fields
 (0: the DIS block means with t1 = 0, t2 = 4, w = 2). Where the second flow's gain is not
 worth its bits (prediction MSE + lambda x estimated bits, lambda as the residual skip's),
@@ -48,8 +49,6 @@ TIMES = 5
 #: weight symbols 0..WEIGHTS-1 (flow 1 weight = w / 4)
 WEIGHTS = 5
 _C = 3 * K + 1
-#: the encoder keeps the predicted values when its block error is within this factor
-_KEEP = 1.03
 #: weight of the refinement's pull towards the previous fields (flow prediction)
 _ANCHOR = 1e-6
 
@@ -186,16 +185,6 @@ class VlvcScheme(Scheme):
 
         orders = [0] * _C
         if self.opts["flow_prediction"] and self.history:
-            # take the predicted values (flow 1, flow 2, weight) of a block wherever they
-            # predict it about as well: they cost almost nothing
-            for order in (1, 2)[:len(self.history)]:
-                prediction = self._field_prediction(order)
-                for sl in (slice(0, 3), slice(3, 6), slice(6, 7)):
-                    cand = fields.copy()
-                    cand[sl] = np.clip(prediction[sl], [[[b[0]]] for b in bounds[sl]],
-                                       [[[b[1]]] for b in bounds[sl]])
-                    keep = block_err(cand) <= _KEEP * block_err(fields)
-                    fields[sl] = np.where(keep[None], cand[sl], fields[sl])
             # each field's cheapest prediction order
             preds = [self._field_prediction(o) for o in range(len(self.history) + 1)]
             for c in range(_C):
