@@ -49,8 +49,9 @@ from ...video import as_fps, as_frames, check_video_size
 from .. import zoo
 from ..gitssic import DEFAULT_FILL, MAX_GROUPS, GitssicCodec
 from . import motion as mo
-from .bitstream import (INTRA_MODELS, KIND_I, KIND_P, RES_MODELS, STEP_ONE, Header, LvcCodec,
-                        crf_step, intra_step, pack_frame, pack_header, parse, parse_header)
+from .bitstream import (COMMON_OPTIONS, INTRA_MODELS, KIND_I, KIND_P, RES_MODELS, STEP_ONE,
+                        Header, LvcCodec, crf_step, intra_step, pack_frame, pack_header,
+                        parse, parse_header)
 
 __all__ = ["SsvcCodec", "TILE", "tile_groups", "predict", "dense_flow", "SSVC_CODE"]
 
@@ -474,14 +475,14 @@ class SsvcCodec(LvcCodec):
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, frames, fps, crf: int | None = None, lossless: bool = False,
                gop: int = 0, groups: Any = None, motion: str = "medium",
-               intra: str = "gitssic", intra_level: int = 1, refine: int = 20,
+               intra: str = "gitssic", intra_level: int | None = None, refine: int = 20,
                **opts: Any) -> bytes:
         return self.encode_recon(frames, fps, crf, lossless, gop, groups, motion, intra,
                                  intra_level, refine, **opts)[0]
 
     def encode_recon(self, frames, fps, crf: int | None = None, lossless: bool = False,
                      gop: int = 0, groups: Any = None, motion: str = "medium",
-                     intra: str = "gitssic", intra_level: int = 1, refine: int = 20,
+                     intra: str = "gitssic", intra_level: int | None = None, refine: int = 20,
                      **opts: Any):
         """``(payload, the encoder's reconstruction uint8 [T, h, w, 3])`` (what a decode
         gives on this machine); options as ``encode``."""
@@ -502,6 +503,8 @@ class SsvcCodec(LvcCodec):
             raise CodecError(f"ssvc refine must be an integer 0..1000, got {refine!r}")
         if intra not in ("gitssic", "sth"):
             raise CodecError(f"ssvc intra must be 'gitssic' or 'sth', not {intra!r}")
+        if intra_level is None:
+            intra_level = COMMON_OPTIONS["intra_level"]
         if isinstance(intra_level, bool) or not isinstance(intra_level, int) or \
                 not 0 <= intra_level <= 3:
             raise CodecError(f"ssvc intra_level must be 0..3, got {intra_level!r}")
