@@ -44,8 +44,10 @@ is averaged over frames. kbps = bytes x 8 x fps / frames / 1000. BD-rate: Bjonte
 (cubic fit of log rate over PSNR, integrated over the common PSNR range; benchmarks/
 codecs.py bd_rate); negative = fewer bits for the same PSNR; needs 4 points per curve and
 overlapping PSNR ranges, else "n/a". Decode fps: frames / seconds of one
-``decode_video_payload`` (sth intra: of all its ``decode_payload`` calls) with the process
-pinned to one CPU (``--cpu``) and one torch thread, so FFmpeg's decoder threads share it.
+``decode_video_payload`` (sth intra: of all its ``decode_payload`` calls) with one torch
+thread (``--cpu N`` also pins the process to CPU N, so FFmpeg's decoder threads share one
+core); ``--jobs N`` codes N clips at once in worker processes of one thread each (the
+figures are the same; the timings then share the machine).
 
     OMP_NUM_THREADS=1 python benchmarks/lvc.py --json out.json --md docs/learned-video-rd.md
     python benchmarks/lvc.py --quick                     # ~2 minutes: 1 clip, 8 frames
@@ -306,6 +308,26 @@ def run_clip(name: str, clip: np.ndarray, fps: Fraction, keys: list[str], n_swee
     return rows
 
 
+def _clip_job(job) -> tuple[str, str, list[dict], list[str]]:
+    """One clip, every codec: (name, description, rows, failed). A worker's log lines carry
+    the clip's name."""
+    name, frames, keys, sweep, ablations, worker = job
+    import torch
+    torch.set_num_threads(1)
+    clip, fps, how = load_clip(name, frames)
+    desc = (f"{name}: {how}, {len(clip)} frames of {clip.shape[2]}x{clip.shape[1]}, "
+            f"{float(fps):.3g} fps")
+    if worker:
+        def log(s):
+            print(f"[{name}] {s}", flush=True)
+    else:
+        print(f"\n## {desc}\n\n{ROW_HEAD}", flush=True)
+        log = print
+    failed: list[str] = []
+    rows = run_clip(name, clip, fps, keys, sweep, ablations, log=log, failed=failed)
+    return name, desc, rows, failed
+
+
 # ----------------------------------------------------------------------------- tables
 ROW_HEAD = ("| codec | setting | kbps | bpp | PSNR RGB | PSNR Y | MS-SSIM | enc s | dec fps |\n"
             "|---|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -363,13 +385,13 @@ def format_bd(bd: dict, clips: list[str], what: str = "RGB PSNR") -> str:
     return "\n".join(lines)
 
 
-def format_speed(rows: list[dict]) -> str:
-    """Decode fps per codec (mean over its points and clips) and encode seconds per frame."""
+def format_speed(rows: list[dict], note: str = "") -> str:
+    """Decode fps per codec (over all its points and clips) and encode seconds per frame."""
     per: dict[str, list] = {}
     for r in rows:
         if "ablation" not in r and r["dec_fps"]:
             per.setdefault(r["codec"], []).append((r["frames"], r["dec_s"], r["enc_s"]))
-    lines = ["Speed, one CPU thread (all points and clips together)", "",
+    lines = [f"Speed, one torch thread (all points and clips together){note}", "",
              "| codec | decode fps | encode s/frame |", "|---|---:|---:|"]
     for codec, v in per.items():
         n = sum(a for a, _, _ in v)
@@ -494,7 +516,9 @@ def main(argv=None) -> dict:
                     help=f"~2 minutes: clip {QUICK['clips'][0]}, {QUICK['frames']} frames, "
                          f"{QUICK['sweep']} settings per codec")
     ap.add_argument("--cpu", type=int, default=None,
-                    help="pin the process to this CPU (default: the first one allowed)")
+                    help="pin the process to this CPU (default: not pinned)")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="clips coded at once, one worker process of one thread each")
     ap.add_argument("--random-init", action="store_true",
                     help="development: random-init stand-ins for lvc models without weights")
     ap.add_argument("--json", default="", help="write every point and the BD-rates here")
@@ -506,9 +530,8 @@ def main(argv=None) -> dict:
     if a.quick:
         clips_arg = list(QUICK["clips"]) if a.clips == ",".join(DEFAULT_CLIPS) else clips_arg
         frames, sweep = min(frames, QUICK["frames"]), sweep or QUICK["sweep"]
-    if hasattr(os, "sched_setaffinity"):
-        cpu = a.cpu if a.cpu is not None else min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
+    if a.cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {a.cpu})
     import torch
     torch.set_num_threads(1)
     stand_ins = register_random_init() if a.random_init else []
@@ -530,7 +553,8 @@ def main(argv=None) -> dict:
            f"Command: `python benchmarks/lvc.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
            f"(torch threads {torch.get_num_threads()}, OMP_NUM_THREADS="
            f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, "
-           f"CPUs {sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'})",
+           f"CPUs {sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}, "
+           f"{a.jobs} job(s))",
            ""]
     for k, why in skipped.items():
         out.append(f"- {k}: skipped, {why}")
@@ -540,18 +564,28 @@ def main(argv=None) -> dict:
     print("\n".join(out), flush=True)
     rows, descs, failed = [], {}, []
     t_start = time.perf_counter()
-    for name in clips_arg:
-        clip, fps, how = load_clip(name, frames)
-        descs[name] = f"{name}: {how}, {len(clip)} frames of {clip.shape[2]}x{clip.shape[1]}, {float(fps):.3g} fps"
-        print(f"\n## {descs[name]}\n\n{ROW_HEAD}", flush=True)
-        rows += run_clip(name, clip, fps, keys, sweep, not a.no_ablations, failed=failed)
+    jobs = [(name, frames, keys, sweep, not a.no_ablations, a.jobs > 1) for name in clips_arg]
+    pool = None
+    if a.jobs > 1 and len(jobs) > 1:
+        import multiprocessing
+        pool = multiprocessing.get_context("fork").Pool(min(a.jobs, len(jobs)))
+    for name, desc, r, f in (pool.imap(_clip_job, jobs) if pool else map(_clip_job, jobs)):
+        descs[name] = desc
+        rows += r
+        failed += f
+        if pool:
+            print(f"\n## {desc}\n\n{ROW_HEAD}\n" + "\n".join(_fmt_row(x) for x in r), flush=True)
         if a.json:  # the points so far, in case the run is cut short
             Path(a.json).write_text(json.dumps({"clips": descs, "rows": rows, "partial": True},
                                                indent=1, default=str))
+    if pool:
+        pool.close()
     bd = bd_table(rows, clips_arg)
     bd_y = bd_table(rows, clips_arg, "psnr_y")
     tail = [format_bd(bd, clips_arg), format_bd(bd_y, clips_arg, "Y PSNR"),
-            format_speed(rows), format_ablations(rows)]
+            format_speed(rows, f"; {a.jobs} clips at once on a shared machine: wall-clock "
+                               f"timings, slower than alone" if pool else ""),
+            format_ablations(rows)]
     if failed:
         tail += ["Failed points:", ""] + [f"- {f}" for f in failed] + [""]
     tail += [f"Total time {time.perf_counter() - t_start:.0f} s."]
