@@ -308,6 +308,36 @@ def run_clip(name: str, clip: np.ndarray, fps: Fraction, keys: list[str], n_swee
     return rows
 
 
+#: the setting decode speed is measured at, alone (``--speed``): learned crf 28, sth q75
+SPEED_SETTING = {"sth": 75, **{k: 28 for k in LEARNED}}
+
+
+def decode_speed(clip: np.ndarray, fps: Fraction, keys: list[str], repeat: int = 2) -> dict:
+    """codec -> decode frames per second of ``clip`` (best of ``repeat``), one torch thread,
+    nothing else of this benchmark running: classical at its default crf, sth at q75
+    (every frame alone), the learned video codecs at crf 28."""
+    from PIL import Image
+    out = {}
+    for key in keys:
+        try:
+            if key in INTRA:
+                ps = [C.encode_payload(Image.fromarray(f), key, quality=SPEED_SETTING[key])
+                      for f in clip]
+                dec = lambda: [C.decode_payload(p) for p in ps]  # noqa: E731
+            else:
+                p = V.encode_video_payload(clip, fps, key, crf=SPEED_SETTING.get(key))
+                dec = lambda: V.decode_video_payload(p)  # noqa: E731
+            best = math.inf
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                dec()
+                best = min(best, time.perf_counter() - t0)
+            out[key] = len(clip) / best
+        except Exception as e:  # noqa: BLE001
+            print(f"  decode speed {key}: FAILED {type(e).__name__}: {e}")
+    return out
+
+
 def _clip_job(job) -> tuple[str, str, list[dict], list[str]]:
     """One clip, every codec: (name, description, rows, failed). A worker's log lines carry
     the clip's name."""
@@ -414,6 +444,16 @@ def psnr_at(pts: list[tuple[float, float]], kbps: float) -> tuple[float, bool] |
     return p0 + f * (p1 - p0), not pts[0][0] <= kbps <= pts[-1][0]
 
 
+def format_speed_alone(speed: dict, clip: str, n: int) -> str:
+    if not speed:
+        return ""
+    lines = [f"Decode speed alone, one torch thread, after the run: clip {clip}, {n} frames, "
+             f"best of 2 (classical: default crf; sth: q{SPEED_SETTING['sth']}; learned: crf 28)",
+             "", "| codec | decode fps |", "|---|---:|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in speed.items()]
+    return "\n".join(lines) + "\n"
+
+
 def format_ablations(rows: list[dict]) -> str:
     """Each ablation beside the full model at the same crf on the same clip."""
     lines = ["Ablations at the lowest rate (highest crf of the sweep)", "",
@@ -517,6 +557,9 @@ def main(argv=None) -> dict:
                          f"{QUICK['sweep']} settings per codec")
     ap.add_argument("--cpu", type=int, default=None,
                     help="pin the process to this CPU (default: not pinned)")
+    ap.add_argument("--speed-frames", type=int, default=8,
+                    help="after the run, decode speed alone on this many frames of the first "
+                         "clip (0: skip)")
     ap.add_argument("--jobs", type=int, default=1,
                     help="clips coded at once, one worker process of one thread each")
     ap.add_argument("--random-init", action="store_true",
@@ -580,17 +623,23 @@ def main(argv=None) -> dict:
                                                indent=1, default=str))
     if pool:
         pool.close()
+    speed = {}
+    if a.speed_frames > 0 and clips_arg:
+        clip, fps, _ = load_clip(clips_arg[0], a.speed_frames)
+        speed = decode_speed(clip, fps, keys)
     bd = bd_table(rows, clips_arg)
     bd_y = bd_table(rows, clips_arg, "psnr_y")
     tail = [format_bd(bd, clips_arg), format_bd(bd_y, clips_arg, "Y PSNR"),
             format_speed(rows, f"; {a.jobs} clips at once on a shared machine: wall-clock "
                                f"timings, slower than alone" if pool else ""),
+            format_speed_alone(speed, clips_arg[0] if clips_arg else "", a.speed_frames),
             format_ablations(rows)]
     if failed:
         tail += ["Failed points:", ""] + [f"- {f}" for f in failed] + [""]
     tail += [f"Total time {time.perf_counter() - t_start:.0f} s."]
     print("\n" + "\n".join(tail), flush=True)
-    res = {"clips": descs, "rows": rows, "bd_rate": bd, "bd_rate_y": bd_y, "skipped": skipped,
+    res = {"clips": descs, "rows": rows, "bd_rate": bd, "bd_rate_y": bd_y,
+           "decode_fps_alone": speed, "skipped": skipped,
            "random_init": stand_ins, "failed": failed,
            "argv": argv if argv is not None else sys.argv[1:]}
     plots = {}
