@@ -39,6 +39,7 @@ HF accelerate (GPUs; imported only then).
     OMP_NUM_THREADS=1 python training/codecs/train_lvc_res.py --run training/codecs/runs/lvc-res --build-cache 700
     OMP_NUM_THREADS=1 python training/codecs/train_lvc_res.py --run training/codecs/runs/lvc-res --steps 20000 --max-minutes 45
     python training/codecs/train_lvc_res.py --run training/codecs/runs/lvc-res --export aigif/codecs/learned/weights/lvc-res-1.safetensors
+    python training/codecs/train_lvc_res.py --run training/codecs/runs/lvc-res --eval aigif/codecs/learned/weights/lvc-res-1.safetensors
 """
 from __future__ import annotations
 
@@ -201,6 +202,28 @@ def validate(model, val, mode: str = "hard", device=None) -> dict:
     return res
 
 
+def evaluate(weights: str, val) -> dict:
+    """Real coding of the held-out pairs with frozen weights (``ResidualCoder``: actual
+    stream bytes, uint8 reconstructions) per Delta in VAL_STEPS, beside sth-rdc-1 intra."""
+    from safetensors.torch import load_file
+
+    from aigif.codecs.learned.lvc.residual import ResidualCoder
+    coder = ResidualCoder(load_file(weights))
+    res = {}
+    for j, d in enumerate(VAL_STEPS):
+        bpps, psnrs = [], []
+        for x, p in zip(val["x"], val["pred"]):
+            streams, x_hat = coder.encode(x, torch.from_numpy(p.astype(np.float32))[None],
+                                          round(256 * d))
+            bpps.append(8 * sum(map(len, streams)) / (x.shape[0] * x.shape[1]))
+            mse = np.mean((x_hat.astype(np.float64) - x) ** 2)
+            psnrs.append(10 * math.log10(255 ** 2 / max(mse, 1e-10)))
+        res[f"d{d}"] = {"p": [round(float(np.mean(bpps)), 4), round(float(np.mean(psnrs)), 2)],
+                        "intra": [round(float(val["intra_bpp"][:, j].mean()), 4),
+                                  round(float(val["intra_psnr"][:, j].mean()), 2)]}
+    return res
+
+
 def build(a: dict) -> ConditionalHyperprior:
     return ConditionalHyperprior(a["N"], a["M"], a["H"], tuple(a["C"]))
 
@@ -238,6 +261,8 @@ def main(argv=None):
     ap.add_argument("--accelerate", action="store_true", help="use HF accelerate (GPUs)")
     ap.add_argument("--export", help="write the frozen safetensors of <run>/final.pt "
                                      "(else of ckpt.pt) here")
+    ap.add_argument("--eval", metavar="WEIGHTS", help="code <run>/pairs-val.npz with these "
+                    "frozen weights (real bytes and reconstructions) and print the table")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(1)
@@ -252,6 +277,9 @@ def main(argv=None):
         save_file(export(model.eval()), args.export)
         print(f"wrote {args.export} from {src} (step {s['step']}, "
               f"{os.path.getsize(args.export)} bytes)")
+        return
+    if args.eval:
+        print(json.dumps(evaluate(args.eval, load_cache(run / "pairs-val.npz"))), flush=True)
         return
     if args.build_cache is not None:
         build_cache(run / "pairs-val.npz", args.val_sequences, "val", args.seed + 1000,

@@ -121,7 +121,7 @@ class ResidualCoder:
                              f"{list(x.shape)}")
         h, w, _ = x.shape
         pred_p, _, _ = self._pred(pred, h, w)
-        xt = torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].to(self.dtype)
+        xt = torch.from_numpy(np.array(x, dtype=np.uint8)).permute(2, 0, 1)[None].to(self.dtype)
         xt = F.pad(xt / 255.0, (0, -w % TILE, 0, -h % TILE), mode="replicate")
         with torch.no_grad():
             ctx = self.ctx(pred_p)
