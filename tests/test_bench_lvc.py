@@ -3,6 +3,7 @@ two tiny frames with one classical codec."""
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -27,18 +28,36 @@ def lvc():
 ANCHOR = [(100.0, 30.0), (180.0, 33.0), (330.0, 36.0), (600.0, 39.0), (1100.0, 42.0)]
 
 
-def test_bd_rate_known_curves(lvc):
-    assert lvc.bd_rate(ANCHOR, ANCHOR) == pytest.approx(0.0, abs=1e-9)
+@pytest.mark.parametrize("method", ["pchip", "cubic"])
+def test_bd_rate_known_curves(lvc, method):
+    def bd(a, t):
+        return lvc.bd_rate(a, t, method)
+    assert bd(ANCHOR, ANCHOR) == pytest.approx(0.0, abs=1e-9)
     half = [(r / 2, p) for r, p in ANCHOR]
-    assert lvc.bd_rate(ANCHOR, half) == pytest.approx(-50.0, abs=1e-6)
+    assert bd(ANCHOR, half) == pytest.approx(-50.0, abs=1e-6)
     double = [(r * 2, p) for r, p in ANCHOR]
-    assert lvc.bd_rate(ANCHOR, double) == pytest.approx(100.0, abs=1e-6)
+    assert bd(ANCHOR, double) == pytest.approx(100.0, abs=1e-6)
     # the points' order does not matter; a curve 1 dB better costs fewer bits
     better = [(r, p + 1) for r, p in reversed(ANCHOR)]
-    assert lvc.bd_rate(ANCHOR, better) < -5
+    assert bd(ANCHOR, better) < -5
     # no common PSNR range, or too few points: n/a
-    assert lvc.bd_rate(ANCHOR, [(r, p + 20) for r, p in ANCHOR]) is None
-    assert lvc.bd_rate(ANCHOR, ANCHOR[:3]) is None
+    assert bd(ANCHOR, [(r, p + 20) for r, p in ANCHOR]) is None
+    assert bd(ANCHOR, ANCHOR[:3]) is None
+
+
+def test_bd_rate_pchip_steady_on_a_saturating_curve(lvc):
+    # a learned codec's curve that flattens at high rate: the cubic fit of log rate over
+    # PSNR swings between the flat points; the piecewise-cubic one stays near the
+    # piecewise-linear reading of the same points
+    flat = [(80.0, 30.0), (120.0, 33.0), (250.0, 35.0), (500.0, 35.4), (900.0, 35.5)]
+    grid = np.linspace(30.0, 35.5, 2001)
+
+    def lin(pts):
+        return np.interp(grid, [p for _, p in pts], [math.log(r) for r, _ in pts])
+    ref = 100 * (math.exp(float(np.mean(lin(flat) - lin(ANCHOR)))) - 1)
+    v = lvc.bd_rate(ANCHOR, flat)
+    assert abs(v - ref) < 5, (v, ref)
+    assert abs(lvc.bd_rate(ANCHOR, flat, "cubic") - ref) > 10   # what pchip is for
 
 
 def test_bd_table_per_clip(lvc):
@@ -62,7 +81,7 @@ def test_harness_two_tiny_frames(lvc):
     clip = np.stack([np.stack([f0] * 3, -1), np.stack([np.roll(f0, 2, 1)] * 3, -1)])
     rows = lvc.run_clip("tiny", clip, Fraction(10), ["h264"], 2, ablations=True,
                         log=lambda s: None)
-    assert [r["setting"] for r in rows] == ["crf 12", "crf 42"]
+    assert [r["setting"] for r in rows] == ["crf 12", "crf 51"]
     lo, hi = rows
     assert all(r["clip"] == "tiny" and r["frames"] == 2 and r["bytes"] > 0 for r in rows)
     assert lo["kbps"] == pytest.approx(lo["bytes"] * 8 * 10 / 2 / 1000)
