@@ -460,9 +460,10 @@ def format_speed(rows: list[dict], note: str = "") -> str:
 
 def psnr_at(pts: list[tuple[float, float]], kbps: float) -> tuple[float, bool] | None:
     """PSNR of the curve ``pts`` [(kbps, PSNR)] at ``kbps``, linear in log rate between its
-    two nearest points (extrapolated from the end segment outside its range: True)."""
+    two nearest points (extrapolated from the end segment up to 25 % outside its rate range:
+    True; None further out)."""
     pts = sorted(pts)
-    if len(pts) < 2:
+    if len(pts) < 2 or not pts[0][0] / 1.25 <= kbps <= pts[-1][0] * 1.25:
         return None
     i = next((k for k in range(1, len(pts)) if pts[k][0] >= kbps), len(pts) - 1)
     (r0, p0), (r1, p1) = pts[i - 1], pts[i]
@@ -480,6 +481,15 @@ def format_speed_alone(speed: dict, clip: str, n: int) -> str:
              "", "| codec | decode fps |", "|---|---:|"]
     lines += [f"| {k} | {v:.1f} |" for k, v in speed.items()]
     return "\n".join(lines) + "\n"
+
+
+def _variant_curves(rows: list[dict]) -> dict:
+    """(clip, codec, ablation label) -> [(kbps, PSNR)] of the ablation rows."""
+    out: dict = {}
+    for r in rows:
+        if "ablation" in r:
+            out.setdefault((r["clip"], r["codec"], r["ablation"]), []).append((r["kbps"], r["psnr"]))
+    return out
 
 
 def format_ablations(rows: list[dict]) -> str:
@@ -500,7 +510,8 @@ def format_ablations(rows: list[dict]) -> str:
             continue
         any_ = True
         at = psnr_at(curves(rows, r["clip"]).get(r["codec"], []), r["kbps"])
-        eq = "n/a" if at is None else f"{r['psnr'] - at[0]:+.2f} dB" + (" (extrap.)" if at[1] else "")
+        eq = ("n/a (outside the full curve's rates)" if at is None else
+              f"{r['psnr'] - at[0]:+.2f} dB" + (" (extrap.)" if at[1] else ""))
         r["dpsnr_equal_rate"] = None if at is None else r["psnr"] - at[0]
         for x, label in ((full, "full"), (r, r["ablation"])):
             ms = "n/a" if x["ms_ssim"] is None else f"{x['ms_ssim']:.4f}"
@@ -509,6 +520,11 @@ def format_ablations(rows: list[dict]) -> str:
                   f" | {eq}")
             lines.append(f"| {x['clip']} | {x['codec']} crf {crf} | {label} | {x['kbps']:.1f} | "
                          f"{x['psnr']:.2f} | {ms} | " + (ch or " | | ") + " |")
+    for (clip, codec, label), pts in _variant_curves(rows).items():
+        v = bd_rate(curves(rows, clip).get(codec, []), pts)
+        if v is not None:
+            lines.append(f"\nBD-rate (RGB PSNR, pchip) of {codec} {label} vs {codec} on {clip}: "
+                         f"{_pct(v)}")
     return "\n".join(lines) + "\n" if any_ else ""
 
 

@@ -96,6 +96,8 @@ def test_psnr_at_equal_rate(lvc):
     assert lvc.psnr_at(ANCHOR, 180.0) == (33.0, False)
     p, ext = lvc.psnr_at(ANCHOR, (100.0 * 180.0) ** 0.5)
     assert p == pytest.approx(31.5) and not ext
-    p, ext = lvc.psnr_at(ANCHOR, 1100.0 * 1100.0 / 600.0)
-    assert p == pytest.approx(45.0) and ext
+    p, ext = lvc.psnr_at(ANCHOR, 1100.0 * (1100.0 / 600.0) ** 0.25)
+    assert p == pytest.approx(42.75) and ext
+    assert lvc.psnr_at(ANCHOR, 1100.0 * 1.3) is None       # too far out: n/a
+    assert lvc.psnr_at(ANCHOR, 70.0) is None
     assert lvc.psnr_at(ANCHOR[:1], 100.0) is None
