@@ -483,6 +483,31 @@ def format_speed_alone(speed: dict, clip: str, n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def format_vs_anchor(rows: list[dict], clips: list[str]) -> str:
+    """Each learned point's RGB PSNR minus x264's at the same rate (x264's curve linear in
+    log rate): where a learned codec beats x264, at which rates."""
+    lines = [f"RGB PSNR of each learned point minus {ANCHOR}'s at the same rate (dB; positive: "
+             f"better than {ANCHOR} there; n/a: outside {ANCHOR}'s rates)", "",
+             "| clip | codec | " + " | ".join(f"crf {c}" for c in next(iter(LEARNED.values())))
+             + " |", "|---|---|" + "---:|" * len(next(iter(LEARNED.values())))]
+    any_ = False
+    for clip in clips:
+        cv = curves(rows, clip)
+        if ANCHOR not in cv:
+            continue
+        for codec in [k for k in LEARNED if k in cv]:
+            cells = []
+            for crf in next(iter(LEARNED.values())):
+                r = next((x for x in rows if x["clip"] == clip and x["codec"] == codec
+                          and "ablation" not in x and x["setting"] == f"crf {crf}"), None)
+                at = None if r is None else psnr_at(cv[ANCHOR], r["kbps"])
+                cells.append("" if r is None else "n/a" if at is None else
+                             f"{r['psnr'] - at[0]:+.2f} @ {r['kbps']:.0f} kbps")
+            any_ = True
+            lines.append(f"| {clip} | {codec} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n" if any_ else ""
+
+
 def _variant_curves(rows: list[dict]) -> dict:
     """(clip, codec, ablation label) -> [(kbps, PSNR)] of the ablation rows."""
     out: dict = {}
@@ -684,7 +709,8 @@ def main(argv=None) -> dict:
     bd = bd_table(rows, clips_arg)
     bd_y = bd_table(rows, clips_arg, "psnr_y")
     bd_cubic = bd_table(rows, clips_arg, method="cubic")
-    tail = [format_bd(bd, clips_arg), format_bd(bd_y, clips_arg, "Y PSNR"),
+    tail = [format_bd(bd, clips_arg), format_vs_anchor(rows, clips_arg),
+            format_bd(bd_y, clips_arg, "Y PSNR"),
             format_speed(rows, f"; {a.jobs} clips at once on a shared machine: wall-clock "
                                f"timings, slower than alone" if pool else ""),
             format_speed_alone(speed, clips_arg[0] if clips_arg else "", a.speed_frames),
