@@ -185,9 +185,11 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
     given by keyword (``aigif.save(None, "clip.aigif", meta=video_meta)``), for when
     ``obj`` is None. ``video`` adds a video payload instead (frames: a uint8 array
     ``[T, H, W, 3]``, a list of PIL images or a ``VideoFrames``) coded with ``fallback``
-    ("av1" by default, "vp9", "h264", "h265", "ffv1") at ``crf`` / ``lossless``; its frame
-    rate is the VideoFrames', else ``fps``, else the generation's ``video.fps``; without
-    meta it makes a pixels-only video file (spec 3.1: VIDEO set). Needs ``aigif[video]``.
+    ("av1" by default, "vp9", "h264", "h265", "ffv1"; the learned "envc", "vlvc", "ssvc",
+    "imclvc": docs/learned-video.md) at ``crf`` / ``lossless``; its frame rate is the
+    VideoFrames', else ``fps``, else the generation's ``video.fps``; without meta it makes a
+    pixels-only video file (spec 3.1: VIDEO set). Needs ``aigif[video]`` (the learned ones
+    ``aigif[learned]``).
     ``groups`` (``fallback="gitssic"``, or ``"ssvc"`` for a video: its regions snap to
     64 x 64 tiles, fixed over the clip, the objects of frame 0): the regions a reader can
     decode alone, a 2-D int array at pixel or 16 x 16 block resolution (ids 0..254; a
