@@ -56,18 +56,20 @@ def multiscale_loss(flows, gt):
 class Pool:
     """A ring of frame pairs (uint8 [P,2,H,W,3]) with their flows (float32 [P,2,H,W])."""
 
-    def __init__(self, rng, n: int, size: int):
+    def __init__(self, rng, n: int, size: int, init: str | None = None):
         self.x = np.empty((n, 2, size, size, 3), np.uint8)
         self.f = np.empty((n, 2, size, size), np.float32)
+        self.g = np.zeros((n, 2, size, size), np.float32) if init else None
         self.i = 0
-        for k in range(n):
-            self.x[k], fl = lvc_data.sequence(rng, size, 2)
-            self.f[k] = fl[0]
+        for _ in range(n):
+            self.refresh(rng, 1)
 
     def refresh(self, rng, k: int):
         for _ in range(k):
             self.x[self.i], fl = lvc_data.sequence(rng, self.x.shape[2], 2)
             self.f[self.i] = fl[0]
+            if self.g is not None:          # the initial flow of the "dis" variant
+                self.g[self.i] = dis_flow(self.x[self.i, 1], self.x[self.i, 0], "medium")
             self.i = (self.i + 1) % len(self.x)
 
     def batch(self, rng, n: int, crop: int):
@@ -77,13 +79,21 @@ class Pool:
         x = torch.from_numpy(self.x[idx, :, oy:oy + crop, ox:ox + crop]
                              ).permute(0, 1, 4, 2, 3).float() / 255.0
         f = torch.from_numpy(self.f[idx, :, oy:oy + crop, ox:ox + crop].copy())
+        g = None if self.g is None else \
+            torch.from_numpy(self.g[idx, :, oy:oy + crop, ox:ox + crop].copy())
         if rng.integers(2):
             x, f = x.flip(-1), f.flip(-1)
             f[:, 0] = -f[:, 0]
+            if g is not None:
+                g = g.flip(-1)
+                g[:, 0] = -g[:, 0]
         if rng.integers(2):
             x, f = x.flip(-2), f.flip(-2)
             f[:, 1] = -f[:, 1]
-        return x[:, 1], x[:, 0], f          # cur, ref, backward flow of cur
+            if g is not None:
+                g = g.flip(-2)
+                g[:, 1] = -g[:, 1]
+        return x[:, 1], x[:, 0], f, g       # cur, ref, backward flow of cur, init
 
 
 def val_set(n: int = 48, size: int = 128):
@@ -121,7 +131,10 @@ def evaluate(model, sizes=(128, 256), dis=True) -> dict:
                 if m == "net":
                     cur = torch.from_numpy(fr[1]).permute(2, 0, 1)[None].float() / 255
                     ref = torch.from_numpy(fr[0]).permute(2, 0, 1)[None].float() / 255
-                    est = model(cur, ref)[0][0].numpy()
+                    init = None
+                    if model.cfg.get("init") == "dis":
+                        init = torch.from_numpy(dis_flow(fr[1], fr[0], "medium"))[None]
+                    est = model(cur, ref, init=init)[0][0].numpy()
                 elif m == "zero":
                     est = np.zeros_like(fl[0])
                 else:
@@ -136,7 +149,8 @@ def evaluate(model, sizes=(128, 256), dis=True) -> dict:
 
 
 def build(a: dict) -> SpyNetMini:
-    return SpyNetMini(tuple(a["ch"]), a["k"], a["k_fine"], a["max_levels"], a.get("min_side", 16))
+    return SpyNetMini(tuple(a["ch"]), a["k"], a["k_fine"], a["max_levels"],
+                      a.get("min_side", 16), a.get("init"), a.get("init_levels", 2))
 
 
 def main(argv=None):
@@ -148,6 +162,10 @@ def main(argv=None):
     ap.add_argument("--k-fine", type=int, default=3, help="kernel of the finest level's net")
     ap.add_argument("--max-levels", type=int, default=6)
     ap.add_argument("--min-side", type=int, default=16, help="coarsest pyramid side >= this")
+    ap.add_argument("--init", choices=["dis"], default=None,
+                    help="the 'dis' variant: the net corrects OpenCV DIS (medium) flow on "
+                         "its --init-levels finest levels")
+    ap.add_argument("--init-levels", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--size", type=int, default=128, help="pool pairs' size")
     ap.add_argument("--crop", type=int, default=64, help="training crops from the pool")
@@ -202,7 +220,7 @@ def main(argv=None):
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at step {step}", flush=True)
     # the pool is rebuilt from its own seed (+ the step) on resume: reproducible per run
-    pool = Pool(np.random.default_rng([args.seed, step]), args.pool, args.size)
+    pool = Pool(np.random.default_rng([args.seed, step]), args.pool, args.size, args.init)
     acc = None
     if args.accelerate:
         from accelerate import Accelerator
@@ -228,8 +246,9 @@ def main(argv=None):
             print(json.dumps({"stopped_at": step, "reason": "max-minutes"}), flush=True)
             return
         pool.refresh(rng, args.fresh)
-        cur, ref, gt = (t.to(device) for t in pool.batch(rng, args.batch, args.crop))
-        flows = model(cur, ref)
+        cur, ref, gt, init = pool.batch(rng, args.batch, args.crop)
+        cur, ref, gt = cur.to(device), ref.to(device), gt.to(device)
+        flows = model(cur, ref, init=None if init is None else init.to(device))
         loss = multiscale_loss(flows, gt)
         opt.zero_grad()
         acc.backward(loss) if acc else loss.backward()

@@ -9,6 +9,9 @@ whose flow is unknown and taken as zero). Inputs are degraded like coded frames:
     either JPEG at quality 10..80 (probability 1/2) or uniform noise of +-0..3 levels;
     rounded to uint8 (the coder's output is uint8 too). The learned codecs' artefacts at low
     rate are mostly blur and ringing: blur + JPEG is the cheap stand-in.
+    With probability --p-codec (0.5) a sequence is instead degraded by a float proxy of the
+    learned intra codec sth-rdc-1 at a random low rate (``codec_degrade``: its analysis,
+    zero-mean rounding at step 2^U(0.5, 2.9), its synthesis): the codec's own artefacts.
   * the motion the decoder has: the ground-truth flow of frame t at half size (2x2 mean,
     values / 2), averaged over 16 x 16 half-size blocks, rounded to quarter pels, made
     dense from the block centres (``motion.dense``'s bilinear rule) and brought to full size
@@ -65,6 +68,29 @@ def degrade(rng, x: np.ndarray) -> np.ndarray:
     return np.rint(d).astype(np.uint8)
 
 
+_SDH: list = []
+
+
+def codec_degrade(rng, d: np.ndarray) -> np.ndarray:
+    """uint8 [T,h,w,3] half-size frames -> the same coded by a float proxy of the
+    ``sth-rdc-1`` intra coder at a random low rate: y = g_a(x), y_hat = s round(y / s)
+    (s = 2^U(0.5, 2.9), the steps of crf ~36..51; zero-mean rounding, no hyperprior means,
+    no entropy coding), x_hat = g_s(y_hat), rounded. The learned codec's own artefacts
+    (its blur and ringing), at a few ms a frame."""
+    if not _SDH:
+        from aigif.codecs.learned import zoo
+        _SDH.append(zoo.load("sth-rdc-1")[0])
+    c = _SDH[0]
+    t, h, w, _ = d.shape
+    x = torch.from_numpy(d).permute(0, 3, 1, 2).float() / 255.0
+    x = F.pad(x, (0, -w % 64, 0, -h % 64), mode="replicate")
+    s = float(2 ** rng.uniform(0.5, 2.9))
+    with torch.no_grad():
+        y = c.g_a(x)
+        xh = c.g_s(torch.round(y / s) * s)[:, :, :h, :w]
+    return xh.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
 def block_flow_half(flow_full: torch.Tensor, bs: int = 16) -> torch.Tensor:
     """GT full-size flow [N,2,H,W] -> the codec's dense half-size flow [N,2,H/2,W/2]
     (H/2, W/2 multiples of ``bs``): block means, quarter pels, bilinear from the centres."""
@@ -73,11 +99,17 @@ def block_flow_half(flow_full: torch.Tensor, bs: int = 16) -> torch.Tensor:
     return F.interpolate(g, scale_factor=bs, mode="bilinear", align_corners=False)
 
 
-def make_batch(rng, n: int, size: int, frames: int, split: str = "train", tiny: float = 0.0):
-    """(d [n,T,3,size/2,size/2], flow_half [n,T-1,2,size/2,size/2], x [n,T,3,size,size])."""
+def make_batch(rng, n: int, size: int, frames: int, split: str = "train", tiny: float = 0.0,
+               p_codec: float = 0.5):
+    """(d [n,T,3,size/2,size/2], flow_half [n,T-1,2,size/2,size/2], x [n,T,3,size,size]);
+    a sequence's frames are degraded by :func:`codec_degrade` with probability
+    ``p_codec``, else each by :func:`degrade`."""
     x, fl, _ = lvc_data.batch(rng, n, size, frames, split, tiny)
     xs = (x * 255).round().to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
-    d = np.stack([[degrade(rng, xs[i, t]) for t in range(frames)] for i in range(n)])
+    d = np.stack([codec_degrade(rng, np.stack([downscale(f) for f in xs[i]]))
+                  if rng.random() < p_codec else
+                  np.stack([degrade(rng, xs[i, t]) for t in range(frames)])
+                  for i in range(n)])
     d = torch.from_numpy(d).permute(0, 1, 4, 2, 3).float() / 255.0
     fh = torch.stack([block_flow_half(fl[:, t]) for t in range(frames - 1)], 1)
     return d, fh, x
@@ -105,12 +137,13 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, n: int = 24, size: int = 128, frames: int = 4) -> dict:
+def evaluate(model, n: int = 24, size: int = 128, frames: int = 4, p_codec: float = 0.5
+             ) -> dict:
     """Mean PSNR (dB) over held-out sequences: bicubic, the head without the warped
     previous output, the head; frame 0 (no reference) and frames >= 1 apart."""
     model.eval()
     rng = np.random.default_rng(1234)
-    d, fh, x = make_batch(rng, n, size, frames, "val")
+    d, fh, x = make_batch(rng, n, size, frames, "val", p_codec=p_codec)
     res = {}
     for name, outs in (("bicubic", [bicubic_up(d[:, t]) for t in range(frames)]),
                        ("sr_spatial", unroll(model, d, fh, temporal=False)),
@@ -132,6 +165,8 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=96)
     ap.add_argument("--frames", type=int, default=3)
     ap.add_argument("--tiny", type=float, default=0.1)
+    ap.add_argument("--p-codec", type=float, default=0.5,
+                    help="share of sequences degraded by the sth-rdc-1 proxy")
     ap.add_argument("--steps", type=int, default=1200)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ckpt-every", type=int, default=100)
@@ -206,7 +241,8 @@ def main(argv=None):
             print(json.dumps({"stopped_at": step, "reason": "max-minutes"}), flush=True)
             return
         d, fh, x = (t.to(device) for t in make_batch(rng, args.batch, args.size,
-                                                      args.frames, tiny=args.tiny))
+                                                      args.frames, tiny=args.tiny,
+                                                      p_codec=args.p_codec))
         outs = unroll(model, d, fh)
         loss = sum(torch.mean((o - x[:, t]) ** 2) for t, o in enumerate(outs)) / len(outs)
         opt.zero_grad()

@@ -23,7 +23,8 @@ CLIC 2024 video track).
 
 Header extension: ``flags`` u8 (bit 0: low-rate mode; other bits 0); when bit 0 is set,
 ``sr_model`` u8 (1 = ``lvc-sr-1``) and ``sr_hash`` (8 bytes, the SR weights' hash8) follow
-(10 bytes in all; else 1 byte). P-frame sub-streams: ``[flow, z, y]``; flow =
+(10 bytes in all; else 1 byte). P-frame sub-streams: ``[flow, z, y]``, or ``[flow]`` alone when the residual does not pay
+for its bits (``Scheme.res_code``'s rule; the frame is then the prediction rounded); flow =
 ``motion.encode_fields`` of [dx, dy] on the ``ceil(h/16) x ceil(w/16)`` block grid of the
 CODED size (half size in the low-rate mode). I frames: the ``sth-rdc-1`` payload streams of
 the coded-size frame.
@@ -40,6 +41,10 @@ from typing import Any, ClassVar
 
 from ....errors import CodecError
 from .. import zoo
+from ..coding import CodingError
+from .bitstream import SKIP_LAMBDA
+from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields,
+                     estimate, refine, to_tensor, to_uint8, warp)
 from .scheme import Scheme
 
 __all__ = ["ImclvcScheme", "SR_MODELS", "FLOW_KEY"]
@@ -132,7 +137,6 @@ class ImclvcScheme(Scheme):
         return self._out(self._intra_decode(streams, h, w))
 
     def _intra_decode(self, streams, h: int, w: int):
-        from ..coding import CodingError
         if len(streams) != 2:
             raise CodecError(f"imclvc payload frame {self.index}: an I frame has 2 "
                              f"sub-streams, not {len(streams)}")
@@ -156,15 +160,12 @@ class ImclvcScheme(Scheme):
     def _dense(self, fields):
         """Integer block fields [2, hb, wb] -> dense flow [1, 2, hb*16, wb*16] (pixels)."""
         import torch
-
-        from .motion import QPEL, dense
         g = torch.from_numpy(fields.astype("float64")).to(self.dtype)[None]
         return dense(g) / QPEL
 
     def _estimate(self, xp, refp):
         """Encoder: dense backward flow [H, W, 2] of the padded frames."""
         if self.opts["flow"] == "dis":
-            from .motion import estimate
             return estimate(xp, refp, self.opts["motion"])
         net, _ = _load(FLOW_KEY, self.dtype, "flow")
         return net.estimate(xp, refp).transpose(1, 2, 0)
@@ -172,9 +173,6 @@ class ImclvcScheme(Scheme):
     def encode_inter(self, x):
         import numpy as np
         import torch
-
-        from .motion import (FLOW_MAX, QPEL, block_flow, dense, encode_fields, refine,
-                             to_tensor, warp)
         h, w = self._coded_size()
         d = self._down(x)
         refp = self._ref()
@@ -188,20 +186,31 @@ class ImclvcScheme(Scheme):
         flow = self._dense(fields)
         pred = warp(ref, flow)[:, :, :h, :w]
         res, d_hat = self.residual.encode(d, pred, self.head.step)
+        # the residual is skipped when its MSE gain does not pay for its bits (the rule of
+        # Scheme.res_code, at the coded size)
+        p8 = to_uint8(pred)
+        xf = np.asarray(d, np.float64)
+        mse_r = np.mean((d_hat - xf) ** 2) / 255 ** 2
+        mse_p = np.mean((p8 - xf) ** 2) / 255 ** 2
+        lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4)
+        if mse_p <= mse_r + lam * 8 * sum(map(len, res)) / (h * w):
+            res, d_hat = [], p8
         return [data, *res], self._out(d_hat, flow[:, :, :h, :w])
 
     def decode_inter(self, streams: list):
-        from .motion import decode_fields, to_tensor, warp
-        if len(streams) != 3:
+        if len(streams) not in (1, 3):
             raise CodecError(f"imclvc payload frame {self.index}: a P frame has 3 sub-streams "
-                             f"(flow, z, y), not {len(streams)}")
+                             f"(flow, z, y) or the flow alone, not {len(streams)}")
         h, w = self._coded_size()
         fields = decode_fields(streams[0], 2, -(-h // 16), -(-w // 16))
         self.note(fields)
         flow = self._dense(fields)
         pred = warp(to_tensor(self._ref(), self.dtype), flow)[:, :, :h, :w]
-        if self.trace is not None:
-            self.note(self.residual.decode_symbols(list(streams[1:]), h, w,
-                                                   self.head.step)[2])
-        d = self.residual.decode(list(streams[1:]), pred, self.head.step)
+        if len(streams) == 1:
+            d = to_uint8(pred)
+        else:
+            if self.trace is not None:
+                self.note(self.residual.decode_symbols(list(streams[1:]), h, w,
+                                                       self.head.step)[2])
+            d = self.residual.decode(list(streams[1:]), pred, self.head.step)
         return self._out(d, flow[:, :, :h, :w])
