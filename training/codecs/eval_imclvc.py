@@ -119,6 +119,8 @@ def main(argv=None):
                     help="gop=1 (every frame I: the SR head without its temporal input); "
                          "a random stand-in is registered for lvc-res-1 if it is missing "
                          "(unused by I frames)")
+    ap.add_argument("--res-weights", help="a lvc-res-1 safetensors file (e.g. a training "
+                                         "checkpoint's export) instead of the installed one")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     import torch
@@ -126,6 +128,11 @@ def main(argv=None):
     from aigif.codecs import get_codec
     codec = get_codec("imclvc")
     extra = {}
+    if a.res_weights:
+        from safetensors.torch import load_file
+
+        from aigif.codecs.learned import zoo
+        zoo.register("lvc-res-1", load_file(a.res_weights), "lvcres")
     if a.intra_only:
         from aigif.codecs.learned import zoo
         extra["gop"] = 1

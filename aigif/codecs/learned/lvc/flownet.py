@@ -23,6 +23,12 @@ the coarse levels and 3x3 at the finest (which only corrects sub-pixel residuals
 costs most: it runs on every pixel); its last layer starts at zero. ~81k parameters
 (float16 in ``lvc-flow-1.safetensors``).
 
+The shipped weights (``lvc-flow-1``) are the ``init="dis"`` variant: the flow starts as
+OpenCV DIS (preset medium, luma; ``motion.estimate``) and only the two finest levels run,
+without the soft-argmin term: the nets learn to correct DIS (held-out synthetic EPE 0.895
+vs DIS's 0.981 at 128 px). The plain pyramid above, trained as long, stayed far behind DIS
+(EPE 3.32): see ``docs/model-card-lvc-flow.md``.
+
 Flow convention: BACKWARD flow in pixels, x then y: pixel (x, y) of the current frame is
 predicted from the reference at (x + dx, y + dy).
 
