@@ -60,7 +60,7 @@ def picture(w: int = 160, h: int = 96) -> Image.Image:
 
 
 #: learned video codecs with vectors (payloads: ``aigif.codecs.video``)
-VIDEO = ("envc", "vlvc", "ssvc")
+VIDEO = ("envc", "vlvc", "ssvc", "imclvc")
 
 
 def clip(t: int = 5, w: int = 160, h: int = 96) -> np.ndarray:
@@ -131,6 +131,9 @@ def cases():
             ("ssvc-crf36-auto2-gop3", "ssvc", {"crf": 36, "groups": 2, "gop": 3},
              "lvc-res-1"),
             ("ssvc-sth-crf32-map", "ssvc", {"crf": 32, "groups": _SSVC_TILES, "intra": "sth"},
+             "lvc-res-1"),
+            ("imclvc-crf28", "imclvc", {"crf": 28}, "lvc-res-1"),
+            ("imclvc-sr-crf44-gop3", "imclvc", {"crf": 44, "sr": True, "gop": 3},
              "lvc-res-1")]
 
 
@@ -182,6 +185,22 @@ def _lvc_invalid() -> dict[str, tuple[bytes, str]]:
         "vlvc-extension-k3": (B.pack_header(v_head) + i_rec + p_rec,
                               "vlvc header extension declares K = 3"),
         **_ssvc_invalid(head, i_rec),
+        **_imclvc_invalid(head, i_rec, p_rec),
+    }
+
+
+def _imclvc_invalid(head, i_rec, p_rec) -> dict[str, tuple[bytes, str]]:
+    """Invalid imclvc header extensions, refused before a model is loaded."""
+    from aigif.codecs.learned.lvc import bitstream as B
+    m = head._replace(scheme=18)
+    return {
+        "imclvc-flags-2": (B.pack_header(m._replace(ext=b"\x02")) + i_rec + p_rec,
+                           "extension flags 2 (only bit 0 is defined)"),
+        "imclvc-extension-length": (B.pack_header(m._replace(ext=b"\x01\x01" + b"\0" * 7))
+                                    + i_rec + p_rec,
+                                    "low-rate flags with a 9-byte extension (10 required)"),
+        "imclvc-sr-model-2": (B.pack_header(m._replace(ext=b"\x01\x02" + b"\0" * 8)) + i_rec
+                              + p_rec, "super-resolution model 2 is not defined"),
     }
 
 
@@ -193,8 +212,8 @@ def _ssvc_invalid(head, i_rec) -> dict[str, tuple[bytes, str]]:
     i1 = B.pack_frame(0, [b"GSSC"])
     p3 = B.pack_frame(1, [b"\0" * 8] * 3)
     return {
-        "ssvc-intra-model-1": (B.pack_header(s._replace(intra_model=1)) + i1 + p3,
-                               "ssvc I frames are gitssic (intra_model 2)"),
+        "ssvc-intra-model-3": (B.pack_header(s._replace(intra_model=3)) + i1 + p3,
+                               "intra model 3 (ssvc: 2 gitssic, 1 sth-rdc-1 by tile)"),
         "ssvc-extension-length": (B.pack_header(s._replace(ext=s.ext[:-1])) + i1 + p3,
                                   "tile map of 5 bytes for 2 x 3 tiles"),
         "ssvc-tile-id-over-g": (B.pack_header(s._replace(ext=bytes([2]) + s.ext[1:])) + i1
