@@ -178,3 +178,35 @@ def test_shipped_flow_and_sr_weights():
     def err(a):
         return np.mean((a.astype(float) - x) ** 2)
     assert err(up) < 0.97 * err(bic) and err(up) < 0.97 * err(alone)
+
+
+def test_decode_integers_and_trace(tiny):
+    """decode_integers (conformance vectors) walks the same decode: the frames equal
+    decode's, the integers are the flow fields and latents of every frame."""
+    codec = get_codec("imclvc")
+    for opts in ({"refine": 0}, {"sr": True, "refine": 0}):
+        data = codec.encode(clip(), 8, crf=36, **opts)
+        ints, frames = codec.decode_integers(data)
+        assert np.array_equal(frames, codec.decode(data)[0])
+        assert len(ints) >= 3 and all(np.asarray(a).dtype.kind in "iu" for a in ints)
+
+
+def test_corrupt_payloads_raise_codec_errors_only(tiny):
+    """Truncations and byte flips of a low-rate payload: CodecError (or a decode), never
+    another exception, never a hang."""
+    from aigif.errors import AigifError
+    codec = get_codec("imclvc")
+    data = codec.encode(clip(), 8, crf=40, sr=True, refine=0)
+    for cut in (1, 7, len(data) // 2, len(data) - 1):
+        with pytest.raises(CodecError):
+            codec.decode(data[:cut])
+    rng = np.random.default_rng(5)
+    for _ in range(12):
+        b = bytearray(data)
+        i = int(rng.integers(B.HEADER.size, len(b)))
+        b[i] ^= 1 << int(rng.integers(8))
+        try:
+            out, _ = codec.decode(bytes(b))
+            assert out.shape == (3, 66, 70, 3)
+        except AigifError:
+            pass
