@@ -21,8 +21,8 @@ CLIC 2024 video track).
   half-size frame and the previous full-size output warped by the frame's flow (half-size
   dense flow upsampled x2). ``sr=False`` at the same crf is the ablation. The mode is
   off by default (``sr_from=0``): at crf 51 it cuts the rate ~3.5x (USC-SIPI 6.1 / 6.2:
-  ~30 kbps instead of ~100-120) for 2.6 dB of PSNR, and its head gains only +0.28 /
-  -0.05 dB over bicubic there (docs/model-card-lvc-sr.md); ask for it with ``sr=True``
+  ~30 kbps instead of ~100-110) for 2.6 dB of PSNR, and its head gains only +0.28 /
+  -0.04 dB over bicubic there (docs/model-card-lvc-sr.md); ask for it with ``sr=True``
   or ``sr_from=N``.
 
 Header extension: ``flags`` u8 (bit 0: low-rate mode; other bits 0); when bit 0 is set,
