@@ -264,17 +264,29 @@ def test_cli_decode_objects_of_a_video(tiny, tmp_path):
 
 
 def test_shipped_weights_partial_decode_exact():
-    """gitssic-1 and lvc-res-1 as shipped (skipped where a weights file is missing)."""
+    """gitssic-1 and lvc-res-1 as shipped (skipped where a weights file is missing), in a
+    fresh process (this module registers tiny models under the shipped keys)."""
+    import subprocess
+    import sys
     if not (zoo.path("gitssic-1").is_file() and zoo.path("lvc-res-1").is_file()):
         pytest.skip("shipped gitssic-1 / lvc-res-1 weights not installed")
-    frames = clip(3, 64, 128)
-    c = S.SsvcCodec()
-    data = c.encode(frames, 8, groups=np.array([[0, 1]]))
+    code = """
+import sys, numpy as np
+sys.path.insert(0, "tests")
+from test_lvc_ssvc import clip
+from aigif.codecs.learned.lvc import ssvc as S
+frames = clip(3, 64, 128)
+c = S.SsvcCodec()
+for intra in ("gitssic", "sth"):
+    data = c.encode(frames, 8, groups=np.array([[0, 1]]), intra=intra)
     full, _ = c.decode(data)
     part, _ = c.decode(data, groups=[1])
     assert (part[:, :, 64:] == full[:, :, 64:]).all()
     mse = np.mean((full.astype(float) - frames) ** 2)
-    assert 10 * np.log10(255 ** 2 / mse) > 25
+    assert 10 * np.log10(255 ** 2 / mse) > 20, (intra, mse)
+"""
+    root = S.__file__.rsplit("/aigif/", 1)[0]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=300)
 
 
 def test_encoder_reconstruction_and_integer_trace(tiny, coded):
