@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from .entropy import FactorizedPrior, GaussianConditional
 from .layers import subpel_conv
-from .models import STEP_ONE, Y_RADIUS, Z_RADIUS, _ste_round
+from .models import STEP_ONE, Y_RADIUS, Z_RADIUS, _ste_round, export_frozen
 from .swin import PatchEmbed, PatchMerge, PatchSplit, PatchUnembed, SwinBlock, upsample_groups
 
 __all__ = ["GitSsic", "export_gitssic", "GitSsicCoder", "BLOCK", "CONFIG_LEN"]
@@ -134,20 +134,8 @@ def export_gitssic(model: GitSsic, float_dtype=torch.float16) -> dict:
     int32 PMF tables; int64 scale thresholds; an int32 config."""
     import numpy as np
 
-    from .intnet import FRAC, quantize_conv
-    from .tables import gaussian_pmf_table, scale_table, scale_thresholds
-    sd = model.state_dict()
-    out = {k: v.detach().to(float_dtype).contiguous() for k, v in sd.items()
-           if k.startswith(_FLOAT_PARTS)}
-    for i, name in enumerate(_INT_CONVS):
-        w, b = quantize_conv(sd[name + ".weight"].double().numpy(),
-                             sd[name + ".bias"].double().numpy())
-        out[f"int.{i}.weight"] = torch.from_numpy(w)
-        out[f"int.{i}.bias"] = torch.from_numpy(b)
-    scales = scale_table()
-    out["prior.table"] = torch.from_numpy(model.prior.pmf_table(Z_RADIUS))
-    out["gaussian.table"] = torch.from_numpy(gaussian_pmf_table(scales, Y_RADIUS))
-    out["gaussian.thresholds"] = torch.from_numpy(scale_thresholds(scales, FRAC))
+    from .intnet import FRAC
+    out = export_frozen(model, _FLOAT_PARTS, _INT_CONVS, "int.", float_dtype)
     cfg = model.config() + [Z_RADIUS, Y_RADIUS, FRAC]
     assert len(cfg) == CONFIG_LEN
     out["config"] = torch.tensor(np.array(cfg, dtype=np.int32))

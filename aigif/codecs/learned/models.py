@@ -20,7 +20,7 @@ from torch import nn
 from .entropy import FactorizedPrior, GaussianConditional
 from .layers import GDN, IGDN, conv, deconv, subpel_conv
 
-__all__ = ["MeanScaleHyperprior"]
+__all__ = ["MeanScaleHyperprior", "export_mshp", "export_frozen", "MshpCoder"]
 
 
 def _ste_round(x: torch.Tensor) -> torch.Tensor:
@@ -84,21 +84,35 @@ def export_mshp(model: MeanScaleHyperprior, float_dtype=torch.float16) -> dict:
     prior and the Gaussian scale table as int32 PMF tables; int64 scale thresholds."""
     import numpy as np
 
+    from .intnet import FRAC
+    out = export_frozen(model, _FLOAT_PARTS, ("h_s.0.0", "h_s.2.0", "h_s.4"), "h_s.int.",
+                        float_dtype)
+    out["config"] = torch.tensor(np.array([model.N, model.M, model.H, Z_RADIUS, Y_RADIUS, FRAC,
+                                           16], dtype=np.int32))
+    return out
+
+
+def export_frozen(model: nn.Module, float_parts: tuple[str, ...], int_convs: tuple[str, ...],
+                  int_prefix: str, float_dtype=torch.float16) -> dict:
+    """The tensors every hyperprior export shares: the state-dict entries under
+    ``float_parts`` in ``float_dtype``; the convolutions ``int_convs`` (state-dict names) as
+    an integer network ``{int_prefix}{i}.weight/bias`` (:func:`.intnet.quantize_conv`); the
+    factorized prior (``prior.table``) and the Gaussian scale table (``gaussian.table``) as
+    int32 PMF tables and their int64 ``gaussian.thresholds``. The caller adds its config."""
     from .intnet import FRAC, quantize_conv
     from .tables import gaussian_pmf_table, scale_table, scale_thresholds
-    out = {k: v.detach().to(float_dtype).contiguous() for k, v in model.state_dict().items()
-           if k.startswith(_FLOAT_PARTS)}
-    convs = [model.h_s[0][0], model.h_s[2][0], model.h_s[4]]
-    for i, c in enumerate(convs):
-        w, b = quantize_conv(c.weight.detach().double().numpy(), c.bias.detach().double().numpy())
-        out[f"h_s.int.{i}.weight"] = torch.from_numpy(w)
-        out[f"h_s.int.{i}.bias"] = torch.from_numpy(b)
+    sd = model.state_dict()
+    out = {k: v.detach().to(float_dtype).contiguous() for k, v in sd.items()
+           if k.startswith(float_parts)}
+    for i, name in enumerate(int_convs):
+        w, b = quantize_conv(sd[name + ".weight"].detach().double().numpy(),
+                             sd[name + ".bias"].detach().double().numpy())
+        out[f"{int_prefix}{i}.weight"] = torch.from_numpy(w)
+        out[f"{int_prefix}{i}.bias"] = torch.from_numpy(b)
     scales = scale_table()
     out["prior.table"] = torch.from_numpy(model.prior.pmf_table(Z_RADIUS))
     out["gaussian.table"] = torch.from_numpy(gaussian_pmf_table(scales, Y_RADIUS))
     out["gaussian.thresholds"] = torch.from_numpy(scale_thresholds(scales, FRAC))
-    out["config"] = torch.tensor(np.array([model.N, model.M, model.H, Z_RADIUS, Y_RADIUS, FRAC,
-                                           16], dtype=np.int32))
     return out
 
 

@@ -31,7 +31,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .models import _FLOAT_PARTS, STEP_ONE, Y_RADIUS, Z_RADIUS, MeanScaleHyperprior, _ste_round
+from .models import (_FLOAT_PARTS, STEP_ONE, Y_RADIUS, Z_RADIUS, MeanScaleHyperprior, _ste_round,
+                     export_frozen)
 
 __all__ = ["RdcHyperprior", "LEVELS", "pass_map", "tap_mask", "export_rdc", "RdcCoder",
            "KERNEL"]
@@ -155,20 +156,8 @@ def export_rdc(model: RdcHyperprior, float_dtype=torch.float16) -> dict:
     int32 PMF tables and int64 scale thresholds."""
     import numpy as np
 
-    from .intnet import FRAC, quantize_conv
-    from .tables import gaussian_pmf_table, scale_table, scale_thresholds
-    out = {k: v.detach().to(float_dtype).contiguous() for k, v in model.state_dict().items()
-           if k.startswith(_FLOAT_PARTS)}
-    sd = model.state_dict()
-    for i, name in enumerate(_INT_CONVS):
-        w, b = quantize_conv(sd[name + ".weight"].double().numpy(),
-                             sd[name + ".bias"].double().numpy())
-        out[f"int.{i}.weight"] = torch.from_numpy(w)
-        out[f"int.{i}.bias"] = torch.from_numpy(b)
-    scales = scale_table()
-    out["prior.table"] = torch.from_numpy(model.prior.pmf_table(Z_RADIUS))
-    out["gaussian.table"] = torch.from_numpy(gaussian_pmf_table(scales, Y_RADIUS))
-    out["gaussian.thresholds"] = torch.from_numpy(scale_thresholds(scales, FRAC))
+    from .intnet import FRAC
+    out = export_frozen(model, _FLOAT_PARTS, _INT_CONVS, "int.", float_dtype)
     out["config"] = torch.tensor(np.array([model.N, model.M, model.H, model.C, Z_RADIUS,
                                            Y_RADIUS, FRAC, 16], dtype=np.int32))
     return out

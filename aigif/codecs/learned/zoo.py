@@ -10,10 +10,11 @@ Imports torch and safetensors lazily (inside ``load``).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import threading
 from pathlib import Path
 
-__all__ = ["MODELS", "load", "register", "path", "available", "WEIGHTS_DIR"]
+__all__ = ["MODELS", "ARCHS", "load", "register", "path", "available", "WEIGHTS_DIR"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -26,6 +27,17 @@ MODELS: dict[str, tuple[str, str]] = {
     "lvc-res-1": ("lvc-res-1.safetensors", "lvcres"),
     "lvc-sr-1": ("lvc-sr-1.safetensors", "lvcsr"),
     "lvc-flow-1": ("lvc-flow-1.safetensors", "lvcflow"),
+}
+
+#: architecture -> (module relative to this package, coder class taking (tensors, dtype))
+ARCHS: dict[str, tuple[str, str]] = {
+    "mshp": (".models", "MshpCoder"),
+    "rdc": (".rdc", "RdcCoder"),
+    "gitssic": (".gitssic_model", "GitSsicCoder"),
+    "omni": (".omni_icm_model", "OmniCoder"),
+    "lvcres": (".lvc.residual", "ResidualCoder"),
+    "lvcsr": (".lvc.sr", "SrCoder"),
+    "lvcflow": (".lvc.flownet", "FlowEstimator"),
 }
 
 _memory: dict[str, tuple[dict, bytes]] = {}
@@ -74,28 +86,9 @@ def load(key: str, dtype=None):
             from safetensors.torch import load as st_load
             tensors = st_load(data)
         arch = MODELS[key][1]
-        if arch == "mshp":
-            from .models import MshpCoder
-            coder = MshpCoder(tensors, dtype=dtype)
-        elif arch == "rdc":
-            from .rdc import RdcCoder
-            coder = RdcCoder(tensors, dtype=dtype)
-        elif arch == "gitssic":
-            from .gitssic_model import GitSsicCoder
-            coder = GitSsicCoder(tensors, dtype=dtype)
-        elif arch == "omni":
-            from .omni_icm_model import OmniCoder
-            coder = OmniCoder(tensors, dtype=dtype)
-        elif arch == "lvcres":
-            from .lvc.residual import ResidualCoder
-            coder = ResidualCoder(tensors, dtype=dtype)
-        elif arch == "lvcsr":
-            from .lvc.sr import SrCoder
-            coder = SrCoder(tensors, dtype=dtype)
-        elif arch == "lvcflow":
-            from .lvc.flownet import FlowEstimator
-            coder = FlowEstimator(tensors, dtype=dtype)
-        else:
+        if arch not in ARCHS:
             raise KeyError(f"unknown architecture {arch!r}")
+        module, name = ARCHS[arch]
+        coder = getattr(importlib.import_module(module, __package__), name)(tensors, dtype=dtype)
         _cache[(key, dtype)] = (coder, h)
         return coder, h

@@ -29,7 +29,7 @@ from torch import nn
 
 from ..entropy import FactorizedPrior, GaussianConditional
 from ..layers import GDN, IGDN, conv, deconv, subpel_conv
-from ..models import STEP_ONE, Y_RADIUS, Z_RADIUS, _ste_round
+from ..models import STEP_ONE, Y_RADIUS, Z_RADIUS, _ste_round, export_frozen
 
 __all__ = ["ConditionalHyperprior", "export", "random_tensors", "FLOAT_PARTS", "VERSION",
            "STEP_ONE"]
@@ -171,20 +171,8 @@ def export(model: ConditionalHyperprior, float_dtype=torch.float16) -> dict:
     shift]."""
     import numpy as np
 
-    from ..intnet import FRAC, quantize_conv
-    from ..tables import gaussian_pmf_table, scale_table, scale_thresholds
-    sd = model.state_dict()
-    out = {k: v.detach().to(float_dtype).contiguous() for k, v in sd.items()
-           if k.startswith(FLOAT_PARTS)}
-    for i, name in enumerate(_INT_CONVS):
-        w, b = quantize_conv(sd[name + ".weight"].double().numpy(),
-                             sd[name + ".bias"].double().numpy())
-        out[f"h_s.int.{i}.weight"] = torch.from_numpy(w)
-        out[f"h_s.int.{i}.bias"] = torch.from_numpy(b)
-    scales = scale_table()
-    out["prior.table"] = torch.from_numpy(model.prior.pmf_table(Z_RADIUS))
-    out["gaussian.table"] = torch.from_numpy(gaussian_pmf_table(scales, Y_RADIUS))
-    out["gaussian.thresholds"] = torch.from_numpy(scale_thresholds(scales, FRAC))
+    from ..intnet import FRAC
+    out = export_frozen(model, FLOAT_PARTS, _INT_CONVS, "h_s.int.", float_dtype)
     out["config"] = torch.tensor(np.array([VERSION, model.N, model.M, model.H, *model.C,
                                            Z_RADIUS, Y_RADIUS, FRAC, 16], dtype=np.int32))
     return out
