@@ -147,6 +147,8 @@ def test_warps_follow_the_flow():
 
 # --------------------------------------------------------------------------- round trips
 @pytest.mark.parametrize("key,opts", [("envc", {}), ("envc", {"cross_scale": False}),
+                                      ("envc", {"weights": False}),
+                                      ("envc", {"weights": False, "cross_scale": False}),
                                       ("vlvc", {}), ("vlvc", {"flow_prediction": False}),
                                       ("vlvc", {"gop": 2, "crf": 40})])
 def test_round_trip_decodes_the_encoders_reconstruction(tiny, key, opts):
@@ -171,7 +173,8 @@ def test_options_change_the_extension(tiny):
     frames = clip(3)
     e1 = B.parse(get_codec("envc").encode(frames, 8))[0].ext
     e0 = B.parse(get_codec("envc").encode(frames, 8, cross_scale=False))[0].ext
-    assert (e1, e0) == (b"\x01", b"\x00")
+    ew = B.parse(get_codec("envc").encode(frames, 8, weights=False))[0].ext
+    assert (e1, e0, ew) == (b"\x03", b"\x02", b"\x01")
     v1 = B.parse(get_codec("vlvc").encode(frames, 8))[0].ext
     v0 = B.parse(get_codec("vlvc").encode(frames, 8, flow_prediction=False))[0].ext
     assert (v1, v0) == (b"\x01\x02", b"\x00\x02")
@@ -290,6 +293,49 @@ def test_corrupt_streams_and_foreign_weights(payload, monkeypatch):
     bad_ext = _forge(payload[:B.HEADER.size - 2] + b"\x00\x01\x07" + payload[B.HEADER.size + 1:])
     with pytest.raises(CodecError, match="extension"):
         c.decode(bad_ext)
+    flag4 = payload[:B.HEADER.size] + b"\x04" + payload[B.HEADER.size + 1:]
+    assert payload[B.HEADER.size] == 3
+    with pytest.raises(CodecError, match="extension"):
+        c.decode(flag4)
+
+
+def test_envc_weight_field_changes_the_prediction(tiny):
+    """The weight map (flags bit 1) is the flow stream's last field: w = 0 everywhere makes the
+    prediction the reference's per-channel mean; a fade toward the mean is coded with w < 4."""
+    from aigif.codecs.learned.lvc import motion
+    frames = np.repeat(clip(1, 64, 64), 3, 0)
+    c = get_codec("envc")
+    data, rec = c.encode_recon(frames, 8, crf=40)
+    head, recs = B.parse(data)
+    assert head.ext == b"\x03" and [len(r.streams) for r in recs] == [2, 1, 1]
+    f = motion.decode_fields(recs[1].streams[0], 4, 4, 4)
+    outs = []
+    for w in (4, 0):                                  # the plain warp; the mean
+        f[3] = w
+        forged = B.pack_header(head) + B.pack_frame(*recs[0]) + \
+            B.pack_frame(1, [motion.encode_fields(f)]) + B.pack_frame(*recs[2])
+        outs.append(c.decode(forged)[0])
+    out = outs[1]
+    assert (out[0] == rec[0]).all() and (outs[0][0] == rec[0]).all()
+    assert (outs[0][1] != out[1]).any()
+    mean = rec[0].reshape(-1, 3).astype(np.float64).mean(0)
+    assert np.abs(out[1].reshape(-1, 3) - mean).max() <= 0.5 + 1e-6
+    # out of range weight symbol
+    f[3, 0, 0] = 5
+    bad = B.pack_header(head) + B.pack_frame(*recs[0]) + \
+        B.pack_frame(1, [motion.encode_fields(f)]) + B.pack_frame(*recs[2])
+    with pytest.raises(CodecError, match="weight symbol"):
+        c.decode(bad)
+    # a fade toward the mean: the encoder sends weights (and decodes its reconstruction)
+    x = frames[0].astype(np.float64)
+    fade = np.stack([x, 0.5 * x + 0.5 * x.reshape(-1, 3).mean(0),
+                     0.25 * x + 0.75 * x.reshape(-1, 3).mean(0)]).round().astype(np.uint8)
+    data, rec = c.encode_recon(fade, 8, crf=40)
+    _, recs = B.parse(data)
+    w = motion.decode_fields(recs[1].streams[0], 4, 4, 4)[3]
+    assert (w < 4).any()
+    out, _ = c.decode(data)
+    assert (out == rec).all()
 
 
 def test_vlvc_prediction_orders_are_checked(tiny):

@@ -18,10 +18,21 @@ fields (``motion.refine``); 0 takes them as they are. Where the scales' gain is 
 their bits at the crf (prediction MSE + lambda x bits, lambda as the residual skip's), a
 frame's scale symbols are all 0 (nearly free).
 
-Header extension: 1 byte, flags (bit 0: cross_scale; other bits 0).
+Option ``weights`` (default True): ENVC's cross-scale **weight map** for weighted prediction
+from one reference: one more per-block symbol w in 0..WEIGHTS (4), interpolated bilinearly
+like the flow (``motion.dense``), and prediction = m + (dense(w) / 4) x (warp - m), with m
+the reference's per-channel mean (``ref_mean``: the integer sum of the uint8 reference's
+channel over its H x W pixels, divided by 255 H W). w = 4 everywhere is the plain warp;
+lower w fades the prediction toward the mean (fades, occlusions, noise). The encoder picks
+each block's w (the best of the 5 on the block's prediction error after refinement) and
+sends w = 4 everywhere (nearly free) where the map's gain is not worth its bits, as for the
+scales. False (the ablation): no weight field.
+
+Header extension: 1 byte, flags (bit 0: cross_scale; bit 1: weights; other bits 0).
 P frame sub-streams: [flow, z, y], or [flow] alone (residual skipped: the frame is the
-prediction rounded to 8 bits, ``Scheme.res_code``); flow = ``motion.encode_fields`` of [dx, dy] or
-[dx, dy, s] (C = 2 or 3) on the ceil(H/16) x ceil(W/16) block grid, no temporal prediction.
+prediction rounded to 8 bits, ``Scheme.res_code``); flow = ``motion.encode_fields`` of [dx, dy],
+then s with cross_scale, then w with weights (C = 2, 3 or 4) on the ceil(H/16) x
+ceil(W/16) block grid, no temporal prediction.
 """
 from __future__ import annotations
 
@@ -33,17 +44,29 @@ from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fi
 from .bitstream import SKIP_LAMBDA
 from .scheme import Scheme
 
-__all__ = ["EnvcScheme", "SCALES", "PYRAMID"]
+__all__ = ["EnvcScheme", "SCALES", "PYRAMID", "WEIGHTS", "ref_mean"]
 
 #: scale symbols 0..SCALES-1 (level = s / 2)
 SCALES = 5
 #: pyramid levels of the reference volume
 PYRAMID = 3
+#: weight symbols 0..WEIGHTS (prediction weight w / WEIGHTS)
+WEIGHTS = 4
+
+
+def ref_mean(ref, height: int, width: int, dtype):
+    """Per-channel mean [1, 3, 1, 1] of the uint8 reference [H', W', 3] over its first
+    ``height`` x ``width`` pixels, in 0..1: the exact integer sum / (255 H W)."""
+    import numpy as np
+    import torch
+    sums = np.asarray(ref[:height, :width], np.int64).sum(axis=(0, 1))
+    m = [int(v) / (255 * height * width) for v in sums]
+    return torch.tensor(m, dtype=dtype).view(1, 3, 1, 1)
 
 
 class EnvcScheme(Scheme):
     key: ClassVar[str] = "envc"
-    options: ClassVar[dict[str, Any]] = {"cross_scale": True, "refine": 20}
+    options: ClassVar[dict[str, Any]] = {"cross_scale": True, "weights": True, "refine": 20}
     n_refs: ClassVar[int] = 1
 
     # -- header ------------------------------------------------------------------------------
@@ -51,14 +74,19 @@ class EnvcScheme(Scheme):
     def cross(self) -> bool:
         return bool(self.opts["cross_scale"])
 
+    @property
+    def weighted(self) -> bool:
+        return bool(self.opts["weights"])
+
     def ext(self) -> bytes:
-        return bytes([1 if self.cross else 0])
+        return bytes([(1 if self.cross else 0) | (2 if self.weighted else 0)])
 
     def read_ext(self, ext: bytes) -> None:
-        if len(ext) != 1 or ext[0] > 1:
-            raise CodecError(f"envc payload: header extension must be 1 flag byte (0 or 1), "
+        if len(ext) != 1 or ext[0] > 3:
+            raise CodecError(f"envc payload: header extension must be 1 flag byte (0..3), "
                              f"got {bytes(ext).hex() or 'nothing'}")
-        self.opts["cross_scale"] = bool(ext[0])
+        self.opts["cross_scale"] = bool(ext[0] & 1)
+        self.opts["weights"] = bool(ext[0] & 2)
 
     # -- prediction (encoder and decoder) ------------------------------------------------
     def _blocks(self) -> tuple[int, int]:
@@ -69,12 +97,20 @@ class EnvcScheme(Scheme):
         ref = to_tensor(refp, self.dtype)
         return ref, (pyramid_volume(ref, PYRAMID) if self.cross else None)
 
-    def _warp(self, fields, ref, vol, crop: bool = True):
+    def _mean(self):
+        (refp,) = self.padded_refs()[-1:]
+        return ref_mean(refp, self.height, self.width, self.dtype)
+
+    def _warp(self, fields, ref, vol, crop: bool = True, mean=None):
         """Prediction [1, 3, H, W] from integer block fields [C, hb, wb] (``crop`` False:
-        the padded size hb*16 x wb*16)."""
+        the padded size hb*16 x wb*16). ``mean`` (weights on): the last field is w."""
         import torch
         g = torch.from_numpy(fields.astype("float64")).to(self.dtype)[None]
-        p = self._warp_grid(g, ref, vol)
+        if mean is not None:
+            p = self._warp_grid(g[:, :-1], ref, vol)
+            p = mean + dense(g[:, -1:]) / WEIGHTS * (p - mean)
+        else:
+            p = self._warp_grid(g, ref, vol)
         return p[:, :, :self.height, :self.width] if crop else p
 
     @staticmethod
@@ -123,8 +159,26 @@ class EnvcScheme(Scheme):
                     + lam * field_bits(f[2]) for f in (fields, flat)]
             if cost[1] <= cost[0]:
                 fields = flat
+        mean = None
+        if self.weighted:
+            mean = self._mean()
+            p = self._warp(fields, ref, vol, crop=False)
+            errs = [F.avg_pool2d(((mean + w / WEIGHTS * (p - mean) - xt) ** 2)
+                                 .sum(1, keepdim=True), 16)[0, 0] for w in range(WEIGHTS + 1)]
+            wmap = torch.stack(errs).argmin(0).numpy().astype(np.int64)
+            full = np.full((1, hb, wb), WEIGHTS, np.int64)
+            fields = np.concatenate([fields, full])
+            if (wmap != WEIGHTS).any():
+                # w = WEIGHTS everywhere (nearly free) where the map's gain is not worth
+                # its bits at the crf's lambda
+                cand = np.concatenate([fields[:-1], wmap[None]])
+                lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4) / (hb * wb * 256)
+                cost = [float(((self._warp(f, ref, vol, crop=False, mean=mean) - xt) ** 2)
+                              .mean()) + lam * field_bits(f[-1]) for f in (cand, fields)]
+                if cost[0] < cost[1]:
+                    fields = cand
         data = encode_fields(fields)
-        pred = self._warp(fields, ref, vol)
+        pred = self._warp(fields, ref, vol, mean=mean)
         res, x_hat = self.res_code(x, pred)
         return [data, *res], x_hat
 
@@ -133,11 +187,15 @@ class EnvcScheme(Scheme):
             raise CodecError(f"envc payload frame {self.index}: a P frame has a flow "
                              f"sub-stream and the residual's")
         hb, wb = self._blocks()
-        c = 3 if self.cross else 2
+        c = 2 + int(self.cross) + int(self.weighted)
         fields = decode_fields(streams[0], c, hb, wb)
         if self.cross and (fields[2].min() < 0 or fields[2].max() >= SCALES):
             raise CodecError(f"envc payload frame {self.index}: scale symbol outside "
                              f"0..{SCALES - 1}")
+        if self.weighted and (fields[-1].min() < 0 or fields[-1].max() > WEIGHTS):
+            raise CodecError(f"envc payload frame {self.index}: weight symbol outside "
+                             f"0..{WEIGHTS}")
         self.note(fields)
         ref, vol = self._ref()
-        return self.res_uncode(streams[1:], self._warp(fields, ref, vol))
+        mean = self._mean() if self.weighted else None
+        return self.res_uncode(streams[1:], self._warp(fields, ref, vol, mean=mean))
