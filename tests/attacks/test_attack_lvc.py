@@ -1,4 +1,5 @@
-"""Mutated learned-video payloads (envc, vlvc; tiny random-init models in memory) through
+"""Mutated learned-video payloads (envc, vlvc, imclvc in both modes; tiny random-init
+models in memory) through
 decode_video_payload / probe: only AigifError escapes, each input ends quickly; truncations
 at every header byte, forged sizes, frame counts and lengths are refused before a model
 loads."""
@@ -19,7 +20,10 @@ pytest.importorskip("cv2")
 import aigif  # noqa: E402
 from aigif.codecs.learned import rdc, zoo  # noqa: E402
 from aigif.codecs.learned.lvc import bitstream as B  # noqa: E402
+from aigif.codecs.learned.lvc import imclvc  # noqa: E402
+from aigif.codecs.learned.lvc.flownet import SpyNetMini, export_flow  # noqa: E402
 from aigif.codecs.learned.lvc.residual_model import random_tensors  # noqa: E402
+from aigif.codecs.learned.lvc.sr import SrNet, export_sr  # noqa: E402
 from aigif.codecs.video import decode_video_payload, encode_video_payload  # noqa: E402
 from aigif.codecs.video import probe_video_payload  # noqa: E402
 from aigif.container import Payload  # noqa: E402
@@ -33,16 +37,23 @@ def payloads():
     zoo.register("lvc-attack-intra", intra, "rdc")
     zoo.register("lvc-attack-res", random_tensors(seed=1, N=16, M=16, H=8, C=(8, 8, 8)),
                  "lvcres")
-    saved = B.INTRA_MODELS[1], B.RES_MODELS[1]
+    torch.manual_seed(1)
+    zoo.register("lvc-attack-sr", export_sr(SrNet(ch=8, layers=3)), "lvcsr")
+    zoo.register("lvc-attack-flow", export_flow(SpyNetMini(ch=(8, 8, 8))), "lvcflow")
+    saved = B.INTRA_MODELS[1], B.RES_MODELS[1], imclvc.SR_MODELS[1], imclvc.FLOW_KEY
     B.INTRA_MODELS[1], B.RES_MODELS[1] = "lvc-attack-intra", "lvc-attack-res"
+    imclvc.SR_MODELS[1], imclvc.FLOW_KEY = "lvc-attack-sr", "lvc-attack-flow"
     rng = np.random.default_rng(3)
     base = rng.integers(0, 256, (48, 60, 3), np.uint8)
     frames = np.stack([np.roll(base, (i, 2 * i), (0, 1))[:40, :50] for i in range(3)])
-    out = {k: bytes(encode_video_payload(frames, 8, k, crf=30).data) for k in ("envc", "vlvc")}
+    out = {k: bytes(encode_video_payload(frames, 8, k, crf=30).data)
+           for k in ("envc", "vlvc", "imclvc")}
+    out["imclvc-sr"] = bytes(encode_video_payload(frames, 8, "imclvc", crf=40, sr=True,
+                                                  refine=0).data)
     yield out
-    B.INTRA_MODELS[1], B.RES_MODELS[1] = saved
-    zoo.register("lvc-attack-intra", None)
-    zoo.register("lvc-attack-res", None)
+    B.INTRA_MODELS[1], B.RES_MODELS[1], imclvc.SR_MODELS[1], imclvc.FLOW_KEY = saved
+    for k in ("intra", "res", "sr", "flow"):
+        zoo.register(f"lvc-attack-{k}", None)
 
 
 def _mutants(data: bytes, n: int, seed: int):
@@ -68,15 +79,16 @@ def _mutants(data: bytes, n: int, seed: int):
         yield data[:i] + b"\xff" + data[i + 1:]
 
 
-@pytest.mark.parametrize("key", ["envc", "vlvc"])
+@pytest.mark.parametrize("key", ["envc", "vlvc", "imclvc", "imclvc-sr"])
 def test_mutated_lvc_payloads_raise_only_aigif_errors(payloads, key):
     data = payloads[key]
+    codec = key.split("-")[0]
     worst = 0.0
     for m in _mutants(data, 80, seed=len(key)):
         for call in (decode_video_payload, probe_video_payload):
             t0 = time.perf_counter()
             try:
-                call(Payload(key, m))
+                call(Payload(codec, m))
             except aigif.AigifError:
                 pass
             worst = max(worst, time.perf_counter() - t0)
