@@ -12,7 +12,26 @@ from ...errors import CodecError
 from .. import Codec
 from . import zoo
 
-__all__ = ["ZooCodec", "quality_step"]
+__all__ = ["ZooCodec", "quality_step", "load_model", "load_weights"]
+
+
+def load_weights(codec_key: str, key: str, dtype=None, what: str = ""):
+    """``(coder, weights_hash8)`` of the zoo weights ``key`` for codec ``codec_key``;
+    CodecError when they are not installed (``what``: which of the codec's models)."""
+    if not zoo.available(key):
+        raise CodecError(f"{codec_key} {what + ' ' if what else ''}model {key!r}: weights not "
+                         f"installed ({zoo.path(key)})")
+    return zoo.load(key, dtype)
+
+
+def load_model(codec_key: str, table: dict, model_id: int, dtype=None, what: str = ""):
+    """``(coder, weights_hash8)`` of the model a payload names by ``model_id`` in ``table``
+    (id -> zoo key); CodecError when the id is unknown or its weights are not installed."""
+    key = table.get(model_id)
+    if key is None:
+        raise CodecError(f"{codec_key} payload names unknown {what + ' ' if what else ''}"
+                         f"model {model_id}")
+    return load_weights(codec_key, key, dtype, what)
 
 
 class ZooCodec(Codec):
@@ -30,13 +49,7 @@ class ZooCodec(Codec):
     def _coder(self, model_id: int, dtype=None):
         """``(coder, weights_hash8)`` of model ``model_id``; CodecError when the id is
         unknown or its weights are not installed."""
-        key = self.model_ids.get(model_id)
-        if key is None:
-            raise CodecError(f"{self.key} payload names unknown model {model_id}")
-        if not zoo.available(key):
-            raise CodecError(f"{self.key} model {key!r}: weights not installed "
-                             f"({zoo.path(key)})")
-        return zoo.load(key, dtype)
+        return load_model(self.key, self.model_ids, model_id, dtype)
 
     def _rgb_input(self, image):
         """``image`` as RGB (alpha and palettes through RGBA), its size checked against

@@ -37,7 +37,7 @@ from ....errors import AigifError, CodecError, LimitExceededError
 from ....registry import load_ref
 from ....spec import MAX_FPS
 from ...video import VideoCodec, as_fps, as_frames, check_video_size
-from .. import zoo
+from .._base import load_model
 
 __all__ = ["MAGIC", "VERSION", "HEADER", "Header", "Frame", "parse", "pack_header",
            "pack_frame", "crf_step", "intra_step", "LvcCodec", "EnvcCodec", "VlvcCodec",
@@ -218,13 +218,7 @@ def _options(codec, cls, crf, opts: dict) -> tuple[int, dict]:
 
 
 def _load(codec, table: dict, model_id: int, dtype, what: str):
-    key = table.get(model_id)
-    if key is None:
-        raise CodecError(f"{codec.key} payload names unknown {what} model {model_id}")
-    if not zoo.available(key):
-        raise CodecError(f"{codec.key} {what} model {key!r}: weights not installed "
-                         f"({zoo.path(key)})")
-    return zoo.load(key, dtype)
+    return load_model(codec.key, table, model_id, dtype, what)
 
 
 def _attach(codec, scheme, dtype, check: Header | None) -> None:

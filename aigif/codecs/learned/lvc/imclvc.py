@@ -44,7 +44,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ....errors import CodecError
-from .. import zoo
+from .._base import load_weights
 from ..coding import CodingError
 from .bitstream import SKIP_LAMBDA
 from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields,
@@ -60,10 +60,7 @@ FLOW_KEY = "lvc-flow-1"
 
 
 def _load(key: str, dtype, what: str):
-    if not zoo.available(key):
-        raise CodecError(f"imclvc {what} model {key!r}: weights not installed "
-                         f"({zoo.path(key)})")
-    return zoo.load(key, dtype)
+    return load_weights("imclvc", key, dtype, what)
 
 
 class ImclvcScheme(Scheme):

@@ -46,7 +46,7 @@ from typing import Any, ClassVar, Iterable
 
 from ....errors import CodecError
 from ...video import as_fps, as_frames, check_video_size
-from .. import zoo
+from .._base import load_model, load_weights
 from ..gitssic import DEFAULT_FILL, MAX_GROUPS, GitssicCodec
 from . import motion as mo
 from .bitstream import (COMMON_OPTIONS, INTRA_MODELS, KIND_I, KIND_P, RES_MODELS, STEP_ONE,
@@ -456,21 +456,11 @@ class SsvcCodec(LvcCodec):
     @staticmethod
     def _sth(dtype=None):
         """(sth-rdc-1 coder, weights hash8): the tile-local I frames' coder."""
-        key = INTRA_MODELS[INTRA_STH]
-        if not zoo.available(key):
-            raise CodecError(f"ssvc intra model {key!r}: weights not installed "
-                             f"({zoo.path(key)})")
-        return zoo.load(key, dtype)
+        return load_weights("ssvc", INTRA_MODELS[INTRA_STH], dtype, "intra")
 
     @staticmethod
     def _residual(model_id: int, dtype=None):
-        key = RES_MODELS.get(model_id)
-        if key is None:
-            raise CodecError(f"ssvc payload names unknown residual model {model_id}")
-        if not zoo.available(key):
-            raise CodecError(f"ssvc residual model {key!r}: weights not installed "
-                             f"({zoo.path(key)})")
-        return zoo.load(key, dtype)
+        return load_model("ssvc", RES_MODELS, model_id, dtype, "residual")
 
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, frames, fps, crf: int | None = None, lossless: bool = False,
