@@ -86,22 +86,20 @@ def snap_groups(groups, width: int, height: int):
     return counts.argmax(1).reshape(hb, wb)
 
 
-def auto_groups(rgb, k: int = 4, iters: int = 12):
-    """An automatic block map (int64 [hb, wb], ids 0..k'-1, k' <= k): k-means of the blocks'
-    mean colours (weighted 1) and positions (weighted 0.5, normalized), deterministic
-    initialisation (farthest point from the first block), ids renumbered in order of first
-    appearance (raster order)."""
+def kmeans_cells(x, cell: int, k: int, pos_weight: float, iters: int = 12):
+    """k-means labels (int64 [H/cell, W/cell], raw ids < k) of the ``cell`` x ``cell``
+    cells of ``x`` (float [H, W, 3] in 0..1, H and W multiples of ``cell``): features are
+    the cells' mean colours (weight 1) and positions normalized by the longer side (weight
+    ``pos_weight``); deterministic (farthest-point initialisation from the first cell).
+    gitssic's automatic block map and ssvc's automatic tile groups."""
     import numpy as np
-    rgb = np.asarray(rgb, np.float64)
-    h, w, _ = rgb.shape
-    hb, wb = _grid(w, h)
-    ph, pw = hb * BLOCK - h, wb * BLOCK - w
-    x = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="edge") / 255.0
-    col = x.reshape(hb, BLOCK, wb, BLOCK, 3).mean((1, 3)).reshape(-1, 3)
-    ii, jj = np.meshgrid(np.arange(hb), np.arange(wb), indexing="ij")
-    s = max(hb, wb)
-    feat = np.concatenate([col, 0.5 * np.stack([ii.ravel() / s, jj.ravel() / s], 1)], 1)
-    k = max(1, min(int(k), len(feat), MAX_GROUPS))
+    hc, wc = x.shape[0] // cell, x.shape[1] // cell
+    col = x.reshape(hc, cell, wc, cell, 3).mean((1, 3)).reshape(-1, 3)
+    ii, jj = np.meshgrid(np.arange(hc), np.arange(wc), indexing="ij")
+    s = max(hc, wc)
+    feat = np.concatenate([col, pos_weight * np.stack([ii.ravel() / s, jj.ravel() / s], 1)],
+                          1)
+    k = max(1, min(int(k), len(feat)))
     cent = [feat[0]]
     for _ in range(1, k):
         d = np.min([((feat - c) ** 2).sum(1) for c in cent], 0)
@@ -113,9 +111,24 @@ def auto_groups(rgb, k: int = 4, iters: int = 12):
         for c in range(k):
             if (lab == c).any():
                 cent[c] = feat[lab == c].mean(0)
+    return lab.reshape(hc, wc)
+
+
+def auto_groups(rgb, k: int = 4, iters: int = 12):
+    """An automatic block map (int64 [hb, wb], ids 0..k'-1, k' <= k): k-means of the blocks'
+    mean colours (weighted 1) and positions (weighted 0.5, normalized), deterministic
+    initialisation (farthest point from the first block), ids renumbered in order of first
+    appearance (raster order)."""
+    import numpy as np
+    rgb = np.asarray(rgb, np.float64)
+    h, w, _ = rgb.shape
+    hb, wb = _grid(w, h)
+    ph, pw = hb * BLOCK - h, wb * BLOCK - w
+    x = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="edge") / 255.0
+    lab = kmeans_cells(x, BLOCK, min(int(k), MAX_GROUPS), 0.5, iters).reshape(-1)
     _, first = np.unique(lab, return_index=True)
     order = np.argsort(np.argsort(first))
-    remap = np.zeros(k, np.int64)
+    remap = np.zeros(int(lab.max()) + 1, np.int64)
     remap[np.unique(lab)] = order
     return remap[lab].reshape(hb, wb)
 

@@ -47,7 +47,7 @@ from typing import Any, ClassVar, Iterable
 from ....errors import CodecError
 from ...video import as_fps, as_frames, check_video_size
 from .._base import load_model, load_weights
-from ..gitssic import DEFAULT_FILL, MAX_GROUPS, GitssicCodec
+from ..gitssic import DEFAULT_FILL, MAX_GROUPS, GitssicCodec, kmeans_cells
 from . import motion as mo
 from .bitstream import (COMMON_OPTIONS, INTRA_MODELS, KIND_I, KIND_P, RES_MODELS, STEP_ONE,
                         Header, LvcCodec, crf_step, intra_step, pack_frame, pack_header,
@@ -140,23 +140,7 @@ def _auto_tiles(frame, k: int, th: int, tw: int, iters: int = 12):
     point initialisation from tile 0)."""
     import numpy as np
     x = np.asarray(frame, np.float64) / 255.0
-    col = x.reshape(th, TILE, tw, TILE, 3).mean((1, 3)).reshape(-1, 3)
-    ii, jj = np.meshgrid(np.arange(th), np.arange(tw), indexing="ij")
-    s = max(th, tw)
-    feat = np.concatenate([col, 1.5 * np.stack([ii.ravel() / s, jj.ravel() / s], 1)], 1)
-    k = max(1, min(int(k), len(feat)))
-    cent = [feat[0]]
-    for _ in range(1, k):
-        d = np.min([((feat - c) ** 2).sum(1) for c in cent], 0)
-        cent.append(feat[int(np.argmax(d))])
-    cent = np.array(cent)
-    lab = np.zeros(len(feat), np.int64)
-    for _ in range(iters):
-        lab = np.argmin(((feat[:, None] - cent[None]) ** 2).sum(2), 1)
-        for c in range(k):
-            if (lab == c).any():
-                cent[c] = feat[lab == c].mean(0)
-    return lab.reshape(th, tw)
+    return kmeans_cells(x[:th * TILE, :tw * TILE], TILE, k, 1.5, iters)
 
 
 # --------------------------------------------------------------------------- prediction
