@@ -11,10 +11,11 @@ One run, per test clip: RGB PSNR, Y PSNR and MS-SSIM over kbps of
 - the learned video payloads ``envc``, ``vlvc``, ``ssvc``, ``imclvc`` (codes 15..18), a crf
   sweep each (low-delay P, one I frame);
 
-then BD-rate (PSNR, RGB) of every curve vs x264 and of each learned video codec vs sth
+then BD-rate (PSNR RGB, PSNR Y, MS-SSIM in dB) of every curve vs x264 and of each learned video codec vs sth
 intra-only, decode speed (frames per second, one CPU thread) and the ablations at the
 lowest rate (the highest crf of the sweep): envc ``cross_scale=False`` (single-scale flow),
-vlvc ``flow_prediction=False`` (the whole voxel flow sent), imclvc ``sr=True`` (the
+envc ``rd=0`` (at crf 36 and 51: the encoder's block vectors without their rate term,
+``motion.rd_fields``), vlvc ``flow_prediction=False`` (the whole voxel flow sent), imclvc ``sr=True`` (the
 low-rate mode: frames coded at half size + the super-resolution head; the sweep codes full
 size), each beside the sweep's point at that crf and as a PSNR difference at equal rate
 (the full curve interpolated at the variant's rate, linear in log rate). ssvc's partial-stream accuracy is measured by
@@ -126,13 +127,15 @@ CLASSICAL = {"h264": (12, 17, 22, 27, 32, 37, 42, 47, 51),
              "av1": (12, 20, 28, 36, 44, 52, 58, 63), "vp9": (12, 20, 28, 36, 44, 52, 58, 63)}
 INTRA = {"sth": (15, 30, 45, 60, 75, 90)}
 LEARNED = {k: (20, 28, 36, 44, 51) for k in ("envc", "vlvc", "ssvc", "imclvc")}
-#: the papers' ablations: codec -> (label, encode options, crfs (None: the highest of the
-#: sweep, the lowest rate)), each compared with the sweep's point at its crf and with the
+#: the papers' ablations (and envc without the encoder's rate-distortion optimised motion,
+#: ``rd=0``): codec -> [(label, encode options, crfs (None: the highest of the sweep, the
+#: lowest rate))], each compared with the sweep's point at its crf and with the
 #: sweep's curve at equal rate (imclvc codes full size by default: its variant is the
 #: low-rate mode, half size + super-resolution, a curve of its own at the low crfs)
-ABLATIONS = {"envc": ("single-scale flow", {"cross_scale": False}, None),
-             "vlvc": ("no flow prediction", {"flow_prediction": False}, None),
-             "imclvc": ("half size + SR", {"sr": True}, (28, 36, 44, 51))}
+ABLATIONS = {"envc": [("single-scale flow", {"cross_scale": False}, None),
+                      ("no rd motion", {"rd": 0}, (36, 51))],
+             "vlvc": [("no flow prediction", {"flow_prediction": False}, None)],
+             "imclvc": [("half size + SR", {"sr": True}, (28, 36, 44, 51))]}
 ANCHOR = "h264"
 INTRA_ANCHOR = "sth"
 QUICK = dict(clips=("6.1",), frames=8, sweep=4)
@@ -208,7 +211,8 @@ def quality(ref: np.ndarray, dec: np.ndarray) -> dict:
     if min(ref.shape[1:3]) >= 176:
         f = _bench_codecs().ms_ssim
         ms = float(np.mean([f(a, b) for a, b in zip(ref, dec)]))
-    return {"psnr": float(np.mean(ps)), "psnr_y": float(np.mean(py)), "ms_ssim": ms}
+    return {"psnr": float(np.mean(ps)), "psnr_y": float(np.mean(py)), "ms_ssim": ms,
+            "ms_ssim_db": None if ms is None else float(-10 * np.log10(max(1e-12, 1 - ms)))}
 
 
 # ----------------------------------------------------------------------------- coding
@@ -316,8 +320,8 @@ def run_clip(name: str, clip: np.ndarray, fps: Fraction, keys: list[str], n_swee
             r["clip"] = name
             rows.append(r)
             log(_fmt_row(r))
-        if ablations and key in ABLATIONS and any(r["codec"] == key for r in rows):
-            label, opts, crfs = ABLATIONS[key]
+        for label, opts, crfs in (ABLATIONS.get(key, []) if ablations and any(
+                r["codec"] == key for r in rows) else []):
             sw = sweep_of(key, n_sweep)
             crfs = [c for c in (crfs or sw[-1:]) if c in sw] or sw[-1:]
             for crf in crfs:
@@ -397,10 +401,11 @@ def _fmt_row(r: dict) -> str:
 
 
 def curves(rows: list[dict], clip: str, metric: str = "psnr") -> dict[str, list[tuple[float, float]]]:
-    """codec -> [(kbps, metric)] of one clip, ablation rows left out."""
+    """codec -> [(kbps, metric)] of one clip, ablation rows left out (and points without
+    the metric: MS-SSIM of frames under 176 px)."""
     out: dict[str, list] = {}
     for r in rows:
-        if r["clip"] == clip and "ablation" not in r:
+        if r["clip"] == clip and "ablation" not in r and r.get(metric) is not None:
             out.setdefault(r["codec"], []).append((r["kbps"], r[metric]))
     return out
 
@@ -408,7 +413,7 @@ def curves(rows: list[dict], clip: str, metric: str = "psnr") -> dict[str, list[
 def bd_table(rows: list[dict], clips: list[str], metric: str = "psnr",
              method: str = "pchip") -> dict[str, dict[str, dict]]:
     """{"vs h264": {codec: {clip: bd}}, "vs sth intra": {...}}: BD-rate per clip on
-    ``metric`` (psnr: RGB, psnr_y: luma)."""
+    ``metric`` (psnr: RGB, psnr_y: luma, ms_ssim_db: -10 log10(1 - MS-SSIM))."""
     out: dict[str, dict] = {f"vs {ANCHOR}": {}, f"vs {INTRA_ANCHOR} intra": {}}
     for clip in clips:
         cv = curves(rows, clip, metric)
@@ -519,8 +524,9 @@ def _variant_curves(rows: list[dict]) -> dict:
 
 def format_ablations(rows: list[dict]) -> str:
     """Each ablation beside the full model at the same crf on the same clip."""
-    lines = ["Ablations at the lowest rate (highest crf of the sweep; imclvc's low-rate mode at "
-             "several crfs), beside the full model at the same crf and at equal rate", "",
+    lines = ["Ablations at the lowest rate (highest crf of the sweep; envc without rd motion at "
+             "crf 36 too; imclvc's low-rate mode at several crfs), beside the full model at the "
+             "same crf and at equal rate", "",
              "| clip | codec | variant | kbps | PSNR RGB | MS-SSIM | rate change | PSNR change "
              "| PSNR change at equal rate |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -708,9 +714,11 @@ def main(argv=None) -> dict:
         speed = decode_speed(clip, fps, keys)
     bd = bd_table(rows, clips_arg)
     bd_y = bd_table(rows, clips_arg, "psnr_y")
+    bd_ms = bd_table(rows, clips_arg, "ms_ssim_db")
     bd_cubic = bd_table(rows, clips_arg, method="cubic")
     tail = [format_bd(bd, clips_arg), format_vs_anchor(rows, clips_arg),
             format_bd(bd_y, clips_arg, "Y PSNR"),
+            format_bd(bd_ms, clips_arg, "MS-SSIM in dB, -10 log10(1 - MS-SSIM)"),
             format_speed(rows, f"; {a.jobs} clips at once on a shared machine: wall-clock "
                                f"timings, slower than alone" if pool else ""),
             format_speed_alone(speed, clips_arg[0] if clips_arg else "", a.speed_frames),
@@ -719,7 +727,8 @@ def main(argv=None) -> dict:
         tail += ["Failed points:", ""] + [f"- {f}" for f in failed] + [""]
     tail += [f"Total time {time.perf_counter() - t_start:.0f} s."]
     print("\n" + "\n".join(tail), flush=True)
-    res = {"clips": descs, "rows": rows, "bd_rate": bd, "bd_rate_y": bd_y, "bd_rate_cubic": bd_cubic,
+    res = {"clips": descs, "rows": rows, "bd_rate": bd, "bd_rate_y": bd_y, "bd_rate_ms_ssim": bd_ms,
+           "bd_rate_cubic": bd_cubic,
            "decode_fps_alone": speed, "skipped": skipped,
            "random_init": stand_ins, "failed": failed,
            "argv": argv if argv is not None else sys.argv[1:]}

@@ -40,7 +40,8 @@ from typing import Any, ClassVar
 
 from ....errors import CodecError
 from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields, estimate,
-                     field_bits, pyramid_volume, refine, scale_space_warp, to_tensor, warp)
+                     field_bits, pyramid_volume, rd_fields, refine, scale_space_warp,
+                     to_tensor, warp)
 from .bitstream import SKIP_LAMBDA
 from .scheme import Scheme
 
@@ -66,7 +67,8 @@ def ref_mean(ref, height: int, width: int, dtype):
 
 class EnvcScheme(Scheme):
     key: ClassVar[str] = "envc"
-    options: ClassVar[dict[str, Any]] = {"cross_scale": True, "weights": True, "refine": 20}
+    options: ClassVar[dict[str, Any]] = {"cross_scale": True, "weights": True, "refine": 20,
+                                         "rd": 2}
     n_refs: ClassVar[int] = 1
 
     # -- header ------------------------------------------------------------------------------
@@ -177,10 +179,34 @@ class EnvcScheme(Scheme):
                               .mean()) + lam * field_bits(f[-1]) for f in (cand, fields)]
                 if cost[0] < cost[1]:
                     fields = cand
+        if self.opts["rd"]:
+            fields = self._rd(fields, ref32, vol32, xt, mean)
         data = encode_fields(fields)
         pred = self._warp(fields, ref, vol, mean=mean)
         res, x_hat = self.res_code(x, pred)
         return [data, *res], x_hat
+
+    def _rd(self, fields, ref32, vol32, xt, mean):
+        """Rate-distortion optimised fields (``motion.rd_fields``, ``rd`` passes) at the
+        crf's lambda, the one of the residual skip."""
+        import torch
+        lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4)
+        groups = [(0, 1)] + [(c,) for c in range(2, fields.shape[0])]
+        bounds = [(-FLOW_MAX, FLOW_MAX)] * 2
+        if self.cross:
+            bounds.append((0, SCALES - 1))
+        m32 = None if mean is None else mean.to(torch.float32)
+        if m32 is not None:
+            bounds.append((0, WEIGHTS))
+
+        def predict(g):
+            if m32 is None:
+                return self._warp_grid(g, ref32, vol32)
+            p = self._warp_grid(g[:, :-1], ref32, vol32)
+            return m32 + dense(g[:, -1:]) / WEIGHTS * (p - m32)
+
+        return rd_fields(fields, predict, xt, lam, groups, bounds, passes=self.opts["rd"],
+                         valid=(self.height, self.width))
 
     def decode_inter(self, streams: list):
         if len(streams) < 1:

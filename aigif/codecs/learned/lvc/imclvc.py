@@ -48,7 +48,7 @@ from .._base import load_weights
 from ..coding import CodingError
 from .bitstream import SKIP_LAMBDA
 from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields,
-                     estimate, refine, to_tensor, to_uint8, warp)
+                     estimate, rd_fields, refine, to_tensor, to_uint8, warp)
 from .scheme import Scheme
 
 __all__ = ["ImclvcScheme", "SR_MODELS", "FLOW_KEY"]
@@ -66,7 +66,7 @@ def _load(key: str, dtype, what: str):
 class ImclvcScheme(Scheme):
     key: ClassVar[str] = "imclvc"
     options: ClassVar[dict[str, Any]] = {"sr": False, "sr_from": 0, "flow": "net",
-                                         "refine": 30}
+                                         "refine": 30, "rd": 2}
     n_refs: ClassVar[int] = 1
 
     def __init__(self, head, dtype, opts: dict):
@@ -183,6 +183,14 @@ class ImclvcScheme(Scheme):
         ref32 = ref.to(torch.float32)
         fields = refine(fields, lambda g: warp(ref32, dense(g) / QPEL), to_tensor(dp),
                         [(-FLOW_MAX, FLOW_MAX)] * 2, self.opts["refine"])
+        if self.opts["rd"]:
+            # rate-distortion optimised block vectors at the crf's lambda (a coded-size
+            # pixel stands for height x width / (h x w) output pixels)
+            lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4) * h * w / (self.height
+                                                                          * self.width)
+            fields = rd_fields(fields, lambda g: warp(ref32, dense(g) / QPEL), to_tensor(dp),
+                               lam, [(0, 1)], [(-FLOW_MAX, FLOW_MAX)] * 2,
+                               passes=self.opts["rd"], valid=(h, w))
         data = encode_fields(fields)
         flow = self._dense(fields)
         pred = warp(ref, flow)[:, :, :h, :w]

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 from ....errors import CodecError
 from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields, estimate,
-                     field_bits, refine, to_tensor, voxel_warp)
+                     field_bits, rd_fields, refine, to_tensor, voxel_warp)
 from .bitstream import SKIP_LAMBDA
 from .scheme import Scheme
 
@@ -55,7 +55,7 @@ _ANCHOR = 1e-6
 
 class VlvcScheme(Scheme):
     key: ClassVar[str] = "vlvc"
-    options: ClassVar[dict[str, Any]] = {"flow_prediction": True, "refine": 20}
+    options: ClassVar[dict[str, Any]] = {"flow_prediction": True, "refine": 20, "rd": 2}
     n_refs: ClassVar[int] = 2
 
     def __init__(self, head, dtype, opts):
@@ -182,6 +182,15 @@ class VlvcScheme(Scheme):
                 for f in (fields, single)]
         if cost[1] <= cost[0]:
             fields = single
+        if self.opts["rd"]:
+            # rate-distortion optimised fields at the crf's lambda, their bits counted
+            # against f[t-1] (the usual temporal prediction; each field's order is picked
+            # below)
+            fields = rd_fields(fields, lambda g: self._blend_grid(g, stack32), xt,
+                               SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4),
+                               [(0, 1), (2,), (3, 4), (5,), (6,)], bounds,
+                               prediction=anchor, passes=self.opts["rd"],
+                               valid=(self.height, self.width))
 
         orders = [0] * _C
         if self.opts["flow_prediction"] and self.history:
