@@ -360,7 +360,7 @@ def test_zero_flow_sends_no_flow_stream(tiny, monkeypatch):
                         lambda cur, ref, preset: np.zeros(cur.shape[:2] + (2,), np.float32))
     frames = clip(3, 64, 128)
     c = S.SsvcCodec()
-    data = c.encode(frames, 8, groups=np.array([[0, 1]]), refine=0)
+    data = c.encode(frames, 8, groups=np.array([[0, 1]]), refine=0, rd=0)
     for f in S.parse(data)[1][1:]:
         for s in f.streams:                         # one tile a group: 1 flag byte
             assert s[:2] == b"\0\0" and s[3] == 0
@@ -415,3 +415,38 @@ def test_refine_option(tiny):
     for bad in (-1, 1.5, True):
         with pytest.raises(CodecError):
             c.encode(frames, 8, refine=bad)
+
+
+def test_rd_residual_map_is_the_group_substreams():
+    """motion.rd_fields counts ssvc's flow bits with ``_group_residuals``: for every group
+    the same residuals as the group sub-streams code (``_flow_residuals``)."""
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        tiles = rng.integers(0, 3, (int(rng.integers(1, 4)), int(rng.integers(1, 5))))
+        res = S._group_residuals(tiles.repeat(S.TB, 0).repeat(S.TB, 1))
+        v = rng.integers(-40, 40, (2, tiles.shape[0] * S.TB, tiles.shape[1] * S.TB))
+        for g in np.unique(tiles):
+            r, c, _, bsel = S._group_blocks(tiles, int(g))
+            assert (S._flow_residuals(v, r, c, bsel)
+                    == np.stack([res(v[k])[r, c] for k in range(2)])).all()
+
+
+def test_rd_motion_option(tiny):
+    """``rd`` (default 2 passes, 0 = off): both decode to the encoder's reconstruction,
+    partial decodes stay exact, the flow bits do not grow at a low rate; bad values are
+    CodecErrors."""
+    frames = clip(4, 64, 128)
+    c = S.SsvcCodec()
+    groups = np.array([[0, 1]])
+    size = {}
+    for rd in (0, 2):
+        data, rec = c.encode_recon(frames, 8, crf=51, groups=groups, rd=rd)
+        full, _ = c.decode(data)
+        assert (full == rec).all()
+        part, _ = c.decode(data, groups=[1])
+        assert (part[:, :, 64:] == full[:, :, 64:]).all()
+        size[rd] = len(data)
+    assert size[2] <= size[0]
+    for bad in (-1, 17, True, 1.5):
+        with pytest.raises(CodecError, match="rd"):
+            c.encode(frames, 8, rd=bad)

@@ -120,7 +120,7 @@ def refine(init, predict, target, bounds, iters: int = 20, lr: float = 0.5, anch
 
 
 def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=None,
-              passes: int = 2, valid=None):
+              passes: int = 2, valid=None, residuals=None):
     """Encoder only: rate-distortion optimised integer block fields [C, hb, wb].
 
     Minimises D + ``lam`` x R over the blocks' values, where D is the sum over pixels of
@@ -145,7 +145,9 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
     group's whole field is set to one value (zero, its median) when that costs less (static
     or uniformly moving content): the descent then starts from the cheap field and adds
     detail where it pays. ``bounds[c] = (lo, hi)``; ``valid`` (h, w):
-    only the first h x w pixels count (the rest is padding)."""
+    only the first h x w pixels count (the rest is padding). ``residuals``: the coder's
+    residual map of one field [hb, wb] (default :func:`med_residual_map`); a block's
+    residual may depend only on its left, upper and upper-left neighbours."""
     import numpy as np
     import torch
     from torch.nn import functional as F
@@ -158,6 +160,7 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
     pr = (np.zeros_like(f) if prediction is None
           else np.clip(np.asarray(prediction, np.int64), -FLOW_MAX, FLOW_MAX))
     cost_tab = -np.log2(flow_tables().astype(np.float64) / (1 << _PMF_BITS))
+    resid = med_residual_map if residuals is None else residuals
     tgt = target.detach().to(torch.float32)
     mask = None
     if valid is not None and (valid[0] < hb * BLOCK or valid[1] < wb * BLOCK):
@@ -179,7 +182,7 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
         lower right), summed over the channels."""
         out = np.zeros((hb + 1, wb + 1))
         for c in range(c_n):
-            r = np.clip(med_residual_map(g[c] - pr[c]) + RES_MAX, 0, 2 * RES_MAX)
+            r = np.clip(resid(g[c] - pr[c]) + RES_MAX, 0, 2 * RES_MAX)
             out[:hb, :wb] += cost_tab[tabs[c], r]
         s = out[:hb, :wb] + out[1:, :wb] + out[:hb, 1:] + out[1:, 1:]
         return s
@@ -187,7 +190,7 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
     def best_tables(g):
         tabs = []
         for c in range(c_n):
-            r = np.clip(med_residual_map(g[c] - pr[c]) + RES_MAX, 0, 2 * RES_MAX).reshape(-1)
+            r = np.clip(resid(g[c] - pr[c]) + RES_MAX, 0, 2 * RES_MAX).reshape(-1)
             tabs.append(int(np.argmin(cost_tab[:, r].sum(1))))
         return tabs
 
@@ -198,7 +201,7 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
             e = ((p - tgt) ** 2).mean(1, keepdim=True)
         if mask is not None:
             e = e * mask
-        r = sum(float(cost_tab[tabs[c], np.clip(med_residual_map(g[c] - pr[c]) + RES_MAX, 0,
+        r = sum(float(cost_tab[tabs[c], np.clip(resid(g[c] - pr[c]) + RES_MAX, 0,
                                                   2 * RES_MAX)].sum()) for c in range(c_n))
         return float(e.double().sum()) + lam * r
 
@@ -238,7 +241,7 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
                 gain = np.zeros((hb, wb))
                 best = f[grp].copy()
                 cands = []
-                res = np.stack([med_residual_map(f[c] - pr[c]) for c in grp])
+                res = np.stack([resid(f[c] - pr[c]) for c in grp])
                 cands.append(f[grp] - res)
                 left = f[grp].copy()
                 left[:, :, 1:] = f[grp][:, :, :-1]

@@ -236,15 +236,13 @@ def _bits(coder, z_sym, y_sym, index) -> float:
     return float(-np.log2(zt / 65536.0).sum() - np.log2(yt / 65536.0).sum())
 
 
-def _refine(v, ref, cur, iters: int):
-    """Encoder only: block fields refined by :func:`motion.refine` on the prediction error
-    of the tile-local dense flow (a float proxy of :func:`predict` without the group
-    constraint, which the caller's per-tile choices then see)."""
+def _proxy(ref):
+    """A float proxy of :func:`predict` without the group constraint (tile-local dense
+    flow, 0..255): block fields [1, 2, hb, wb] -> [1, 3, H, W]."""
     import torch
     from torch.nn import functional as F
     th, tw = ref.shape[0] // TILE, ref.shape[1] // TILE
     ref_t = mo.to_tensor(ref, torch.float32) * 255.0
-    cur_t = mo.to_tensor(cur, torch.float32) * 255.0
 
     def pred(g):
         t = g[0].reshape(2, th, TB, tw, TB).permute(1, 3, 0, 2, 4).reshape(th * tw, 2, TB, TB)
@@ -252,7 +250,49 @@ def _refine(v, ref, cur, iters: int):
         d = up.reshape(th, tw, 2, TILE, TILE).permute(2, 0, 3, 1, 4)
         return mo.warp(ref_t, d.reshape(1, 2, th * TILE, tw * TILE) / 4.0)
 
-    return mo.refine(v, pred, cur_t, [(-FLOW_MAX, FLOW_MAX)] * 2, iters)
+    return pred
+
+
+def _refine(v, ref, cur, iters: int):
+    """Encoder only: block fields refined by :func:`motion.refine` on the prediction error
+    of the tile-local dense flow (:func:`_proxy`; the caller's per-tile choices then see
+    the group constraint)."""
+    import torch
+    cur_t = mo.to_tensor(cur, torch.float32) * 255.0
+    return mo.refine(v, _proxy(ref), cur_t, [(-FLOW_MAX, FLOW_MAX)] * 2, iters)
+
+
+def _group_residuals(blocks):
+    """The residual map of one block field [hb, wb] as the group sub-streams code it
+    (:func:`_flow_residuals`: the left block if it is in the same group, else the upper
+    one if it is, else 0), for every group at once; ``blocks`` int [hb, wb] group ids."""
+    import numpy as np
+    b = np.asarray(blocks)
+    left = np.zeros(b.shape, bool)
+    left[:, 1:] = b[:, 1:] == b[:, :-1]
+    up = np.zeros(b.shape, bool)
+    up[1:] = b[1:] == b[:-1]
+    up &= ~left
+
+    def residuals(g):
+        g = np.asarray(g, np.int64)
+        pred = np.zeros_like(g)
+        pred[:, 1:] = np.where(left[:, 1:], g[:, :-1], 0)
+        pred[1:] = np.where(up[1:], g[:-1], pred[1:])
+        return g - pred
+
+    return residuals
+
+
+def _rd(v, ref, cur, blocks, step: int, passes: int, valid):
+    """Encoder only: rate-distortion optimised block vectors (:func:`motion.rd_fields`) on
+    the tile-local proxy, their bits as the group sub-streams code them, at the tile
+    coding's trade (bits + (LAMBDA0 / D^2) x SSE, D = step / 256)."""
+    import torch
+    cur_t = mo.to_tensor(cur, torch.float32) * 255.0
+    lam = (step / STEP_ONE) ** 2 / LAMBDA0          # channel-mean SSE (0..255) per bit
+    return mo.rd_fields(v, _proxy(ref), cur_t, lam, [(0, 1)], [(-FLOW_MAX, FLOW_MAX)] * 2,
+                        passes=passes, valid=valid, residuals=_group_residuals(blocks))
 
 
 def _rounded(pred_int):
@@ -450,14 +490,14 @@ class SsvcCodec(LvcCodec):
     def encode(self, frames, fps, crf: int | None = None, lossless: bool = False,
                gop: int = 0, groups: Any = None, motion: str = "medium",
                intra: str = "gitssic", intra_level: int | None = None, refine: int = 20,
-               **opts: Any) -> bytes:
+               rd: int = 2, **opts: Any) -> bytes:
         return self.encode_recon(frames, fps, crf, lossless, gop, groups, motion, intra,
-                                 intra_level, refine, **opts)[0]
+                                 intra_level, refine, rd, **opts)[0]
 
     def encode_recon(self, frames, fps, crf: int | None = None, lossless: bool = False,
                      gop: int = 0, groups: Any = None, motion: str = "medium",
                      intra: str = "gitssic", intra_level: int | None = None, refine: int = 20,
-                     **opts: Any):
+                     rd: int = 2, **opts: Any):
         """``(payload, the encoder's reconstruction uint8 [T, h, w, 3])`` (what a decode
         gives on this machine); options as ``encode``."""
         import numpy as np
@@ -475,6 +515,8 @@ class SsvcCodec(LvcCodec):
             raise CodecError(f"ssvc motion must be ultrafast, fast or medium, not {motion!r}")
         if isinstance(refine, bool) or not isinstance(refine, int) or not 0 <= refine <= 1000:
             raise CodecError(f"ssvc refine must be an integer 0..1000, got {refine!r}")
+        if isinstance(rd, bool) or not isinstance(rd, int) or not 0 <= rd <= 16:
+            raise CodecError(f"ssvc rd must be an integer 0..16 (passes), got {rd!r}")
         if intra not in ("gitssic", "sth"):
             raise CodecError(f"ssvc intra must be 'gitssic' or 'sth', not {intra!r}")
         if intra_level is None:
@@ -517,6 +559,8 @@ class SsvcCodec(LvcCodec):
             v = mo.block_flow(mo.estimate(cur, ref, motion))
             if refine:
                 v = _refine(v, ref, cur, refine)
+            if rd:
+                v = _rd(v, ref, cur, blocks, step, rd, (h, w))
             pred = predict(ref, v, tiles)
             zero = np.asarray(ref, np.int64) << 24
             err = ((pred - (np.asarray(cur, np.int64) << 24)) >> 12) ** 2
