@@ -182,6 +182,9 @@ def _lvc_invalid() -> dict[str, tuple[bytes, str]]:
                       "limit: 2 frames of 16384 x 16384 over the decode budget"),
         "envc-frames-over-limit": (B.pack_header(head._replace(frames=16385)) + i_rec
                                    + p_rec, "limit: 16385 frames (MAX_VIDEO_FRAMES 16384)"),
+        "envc-flags-4": (B.pack_header(head._replace(ext=b"\x04")) + i_rec + p_rec,
+                         "extension flag bit 2 set (only bit 0, cross_scale, and bit 1, "
+                         "weights, are defined)"),
         "vlvc-extension-k3": (B.pack_header(v_head) + i_rec + p_rec,
                               "vlvc header extension declares K = 3"),
         **_ssvc_invalid(head, i_rec),
