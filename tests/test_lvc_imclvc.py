@@ -210,3 +210,65 @@ def test_corrupt_payloads_raise_codec_errors_only(tiny):
             assert out.shape == (3, 66, 70, 3)
         except AigifError:
             pass
+
+
+_CHILD = """
+import hashlib, json, sys
+import numpy as np, torch
+from safetensors.torch import load_file
+from aigif.codecs import get_codec
+from aigif.codecs.learned import zoo
+from aigif.codecs.learned.lvc import bitstream as B, imclvc
+d = sys.argv[1]
+for name, arch in (("intra", "rdc"), ("res", "lvcres"), ("sr", "lvcsr")):
+    zoo.register("imc-child-" + name, load_file(d + "/" + name + ".safetensors"), arch)
+B.INTRA_MODELS[1], B.RES_MODELS[1] = "imc-child-intra", "imc-child-res"
+imclvc.SR_MODELS[1] = "imc-child-sr"
+out = {}
+for run in sys.argv[2].split(","):                 # threads:dtype bits
+    threads, bits = run.split(":")
+    torch.set_num_threads(int(threads))
+    dtype = {"32": torch.float32, "64": torch.float64}[bits]
+    for mode in ("full", "sr"):
+        ints, frames = get_codec("imclvc").decode_integers(
+            open(d + "/" + mode + ".bin", "rb").read(), dtype)
+        h = hashlib.sha256()
+        for a in ints:
+            h.update(np.ascontiguousarray(a, np.int64).tobytes())
+        np.save(d + "/" + mode + "-" + threads + "-" + bits + ".npy", frames)
+        out[mode + " " + run] = h.hexdigest()
+print(json.dumps(out))
+"""
+
+
+def test_symbols_identical_across_threads_and_dtypes(tiny, weights, tmp_path):
+    """imclvc (full size and the low-rate SR mode) decoded in another process with 1 and 2
+    threads, float32 and float64: the same decoded integers (flows, I-frame and residual
+    latents); the pixel drift (SR head included) is printed and bounded."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from safetensors.torch import save_file
+    intra, res, sr, _ = weights
+    for name, t in (("intra", intra), ("res", res), ("sr", sr)):
+        save_file(t, str(tmp_path / f"{name}.safetensors"))
+    frames = clip(4, 64, 64, seed=3)
+    c = get_codec("imclvc")
+    (tmp_path / "full.bin").write_bytes(c.encode(frames, 8, crf=30))
+    (tmp_path / "sr.bin").write_bytes(c.encode(frames, 8, crf=40, sr=True))
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", _CHILD, str(tmp_path), "1:32,2:32,2:64"],
+                       capture_output=True, text=True, cwd=root, timeout=300,
+                       env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    sym = json.loads(r.stdout.strip().splitlines()[-1])
+    for mode in ("full", "sr"):
+        assert sym[f"{mode} 1:32"] == sym[f"{mode} 2:32"] == sym[f"{mode} 2:64"]
+        a = np.load(tmp_path / f"{mode}-1-32.npy")
+        for other in ("2-32", "2-64"):
+            b = np.load(tmp_path / f"{mode}-{other}.npy")
+            d = np.abs(a.astype(int) - b).max()
+            print(f"imclvc {mode}: 1 thread float32 vs {other}: max |d| {d}")
+            assert d <= 3
