@@ -143,7 +143,8 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
     block's value in the fields given, and +-1 in each channel. Before the passes the
     fields are replaced by their 3 x 3 median where that costs less; before and after, each
     group's whole field is set to one value (zero, its median) when that costs less (static
-    or uniformly moving content): the descent then starts from the cheap field and adds
+    or uniformly moving content). With a temporal prediction p the same candidates are
+    tried on f - p too (p + the 3 x 3 median of f - p; p, p + the median of f - p): the descent then starts from the cheap field and adds
     detail where it pays. ``bounds[c] = (lo, hi)``; ``valid`` (h, w):
     only the first h x w pixels count (the rest is padding). ``residuals``: the coder's
     residual map of one field [hb, wb] (default :func:`med_residual_map`); a block's
@@ -206,17 +207,20 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
         return float(e.double().sum()) + lam * r
 
     def flat(f):
-        """Each group's field set to one value (zero, its median) where that costs less."""
+        """Each group's field set to one value, or (with a temporal prediction) to the
+        prediction plus one value (zero, the median), where that costs less."""
         cur = total(f)
         for grp in groups:
             grp = list(grp)
-            for v in (np.zeros(len(grp), np.int64),
-                      np.median(f[grp].reshape(len(grp), -1), 1).round().astype(np.int64)):
-                g = f.copy()
-                g[grp] = np.clip(v[:, None, None], lo[grp], hi[grp])
-                c = total(g)
-                if c < cur:
-                    f, cur = g, c
+            offsets = [np.zeros_like(pr[grp])] + ([pr[grp]] if prediction is not None else [])
+            for base in offsets:
+                d = (f[grp] - base).reshape(len(grp), -1)
+                for v in (np.zeros(len(grp), np.int64), np.median(d, 1).round().astype(np.int64)):
+                    g = f.copy()
+                    g[grp] = np.clip(base + v[:, None, None], lo[grp], hi[grp])
+                    c = total(g)
+                    if c < cur:
+                        f, cur = g, c
         return f
 
     def median3(g):
@@ -226,9 +230,10 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
                                    for j in range(3)]), 0).round().astype(np.int64)
 
     orig = f.copy()
-    sm = np.clip(median3(f), lo, hi)
-    if total(sm) < total(f):
-        f = sm
+    for sm in [median3(f)] + ([pr + median3(f - pr)] if prediction is not None else []):
+        sm = np.clip(sm, lo, hi)
+        if total(sm) < total(f):
+            f = sm
     f = flat(f)
     ii, jj = np.meshgrid(np.arange(hb), np.arange(wb), indexing="ij")
     for _ in range(passes):
@@ -254,6 +259,8 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
                 cands.append(np.zeros_like(f[grp]))
                 cands.append(orig[grp])
                 cands.append(median3(f[grp]))
+                if prediction is not None:
+                    cands.append(pr[grp] + median3(f[grp] - pr[grp]))
                 for k in range(len(grp)):
                     for d in (-1, 1):
                         v = f[grp].copy()
