@@ -194,11 +194,13 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
     64 x 64 tiles, fixed over the clip, the objects of frame 0): the regions a reader can
     decode alone, a 2-D int array at pixel or 16 x 16 block resolution (ids 0..254; a
     block takes its pixels' most frequent id), an int k (automatic map of k regions;
-    default 4), or ``"objects"``: the regions of the objects the prompt names, from the
-    generator's cross-attention (``aigif.render.object_groups``: regenerates the image
-    here, with models already on this machine), their names recorded in the file's info
-    under ``"gitssic.groups"`` (``f.group_names()``); where the generator cannot tell, the
-    automatic map, with an ``AigifWarning`` saying why.
+    default 4), or ``"objects"``: for an image the regions of the objects the prompt
+    names, from the generator's cross-attention (``aigif.render.object_groups``:
+    regenerates the image here, with models already on this machine); for a video the
+    tubes of the objects that move apart from the camera (``aigif.render.
+    video_object_groups``: optical flow of the frames); their names recorded in the
+    file's info under ``"gitssic.groups"`` (``f.group_names()``); where neither can tell,
+    the automatic map, with an ``AigifWarning`` saying why.
     Raises MetaError / LimitExceededError / CodecError.
 
     Example::
@@ -219,8 +221,10 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
     if isinstance(groups, str):
         if groups != "objects":
             raise CodecError(f"groups= takes a mask, an int k or 'objects', not {groups!r}")
-        first = image if video is None else _first_frame(video)
-        groups, names = _render.object_groups(f, first)
+        if video is None:
+            groups, names = _render.object_groups(f, image)
+        else:
+            groups, names = _render.video_object_groups(getattr(video, "frames", video))
         if names:
             f = replace(f, info={**f.info, GROUPS_INFO_KEY: group_names_json(names)})
     if video is not None:
@@ -246,15 +250,6 @@ def save(obj: GenerationMeta | FileData | None, dest: str | os.PathLike | IO[byt
         dest.write(data)
         return len(data)
     return write_atomic(dest, data)
-
-
-def _first_frame(video: Any):
-    """Frame 0 of ``video`` (VideoFrames, a [T, H, W, 3] array or a list of images)."""
-    frames = getattr(video, "frames", video)
-    try:
-        return frames[0]
-    except (TypeError, IndexError, KeyError) as e:
-        raise CodecError(f"video=: no first frame ({e})") from e
 
 
 def _video_payload(meta: GenerationMeta | None, video: Any, fps: Any, codec: str | None,

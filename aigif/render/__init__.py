@@ -18,7 +18,7 @@ __all__ = ["render_file", "render_meta", "generate", "RenderResult", "resolve_mo
            "current_platform", "image_fingerprint", "video_fingerprint", "psnr", "DiffusersBackend", "ModelSource",
            "register_backend", "get_backend", "VideoFrames",
            "scheduler_class", "scheduler_key_for", "make_scheduler",
-           "object_map", "object_groups", "ObjectMap"]
+           "object_map", "object_groups", "video_object_groups", "ObjectMap"]
 
 _WHERE = {
     "render_file": "engine", "render_meta": "engine", "generate": "engine",
@@ -32,7 +32,8 @@ _WHERE = {
     "register_backend": "backends", "get_backend": "backends", "VideoFrames": "video",
     "scheduler_class": "schedulers", "scheduler_key_for": "schedulers",
     "make_scheduler": "schedulers",
-    "object_map": "objects", "object_groups": "objects", "ObjectMap": "objects",
+    "object_map": "objects", "object_groups": "objects", "video_object_groups": "objects",
+    "ObjectMap": "objects",
 }
 
 

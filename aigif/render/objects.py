@@ -37,7 +37,8 @@ from .cache import pipeline_cache
 from .engine import _render
 from .platform import resolve_settings
 
-__all__ = ["ObjectMap", "object_map", "object_groups", "prompt_objects", "assign_blocks",
+__all__ = ["ObjectMap", "object_map", "object_groups", "video_object_groups", "prompt_objects",
+           "assign_blocks",
            "INFO_KEY", "BLOCK", "DEFAULT_THRESHOLD"]
 
 DEFAULT_THRESHOLD = 0.4     # DAAM's tau on min-max normalized maps
@@ -298,3 +299,23 @@ def object_groups(obj, image: Any = None, *, k: int = 4, threshold: float = DEFA
                   f"are ({reason}); using the automatic colour/position map of {k} regions",
                   AigifWarning, stacklevel=3)
     return auto_groups(np.asarray(image.convert("RGB")), k), {}
+
+
+def video_object_groups(frames: Any, *, k: int = 4):
+    """``(pixel mask or k, group names)`` for an ssvc payload of ``frames`` (uint8
+    [T, H, W, 3]): the tubes of the objects that move in the clip apart from the camera
+    (``aigif.codecs.learned.lvc.ssvc.moving_objects``: DIS optical flow, encoder side),
+    named "moving object 1", ... (largest first; the background is group 0). A text-to-video
+    generator's cross-attention is not recorded (the image path, :func:`object_map`, does
+    not apply to video families), so the objects are found in the frames themselves. When
+    nothing moves but the camera: ``k`` (the codec's automatic map of k regions) and
+    ``{}``, with an ``AigifWarning``."""
+    from ..codecs.learned.lvc.ssvc import moving_objects
+    mask = moving_objects(frames)
+    if mask is None:
+        warnings.warn(f"ssvc groups='objects': nothing in the clip moves apart from the "
+                      f"camera; using the automatic colour/position map of {k} regions",
+                      AigifWarning, stacklevel=3)
+        return k, {}
+    return mask, {0: "background",
+                  **{i: f"moving object {i}" for i in range(1, int(mask.max()) + 1)}}
