@@ -3,6 +3,10 @@ float precision, over a long GOP.
 
     python benchmarks/lvc_drift.py [--frames 32] [--codecs envc,vlvc] [--crf 28]
                                    [--random-init] [--clip 6.2]
+    python benchmarks/lvc_drift.py --codecs envc,vlvc,ssvc,imclvc,imclvc:sr
+
+(``KEY:OPTION`` encodes with that boolean option on: ``imclvc:sr`` is imclvc's low-rate
+mode, its super-resolution head in the drift.)
 
 Encodes the first ``--frames`` frames of a test clip (USC-SIPI sequence ``6.2``: 32 frames
 of an aerial pan, 256 x 256 gray replicated to RGB; never trained on) with one I frame
@@ -115,9 +119,11 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     tmp = Path(tempfile.mkdtemp(prefix="lvc-drift-"))
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    for key in a.codecs.split(","):
-        data, recon = get_codec(key).encode_recon(frames, 25, crf=a.crf)
-        path = tmp / f"{key}.bin"
+    for item in a.codecs.split(","):
+        key, _, flag = item.partition(":")
+        data, recon = get_codec(key).encode_recon(frames, 25, crf=a.crf,
+                                                  **({flag: True} if flag else {}))
+        path = tmp / f"{key}{'-' + flag if flag else ''}.bin"
         path.write_bytes(data)
         res = {}
         for threads, bits in RUNS:
@@ -139,10 +145,10 @@ def main() -> int:
             same = res[(threads, bits)]["symbols"] == res[("1", "32")]["symbols"]
             worst, mean = min(ps), float(np.mean([p for p in ps if p != float("inf")] or
                                                  [float("inf")]))
-            print(f"| {key} | {threads} thr float{bits} | {'same' if same else 'DIFFER'} | "
+            print(f"| {item} | {threads} thr float{bits} | {'same' if same else 'DIFFER'} | "
                   f"{worst:.1f} dB | {mean:.1f} dB | {d.max()} | {d[:q].mean():.4f} / "
                   f"{d[-q:].mean():.4f} | {res[(threads, bits)]['seconds']:.1f} |")
-        print(f"| {key} | encoder recon | - | decode == encoder's reconstruction: "
+        print(f"| {item} | encoder recon | - | decode == encoder's reconstruction: "
               f"{same_enc} | {np.mean([_psnr(x, y) for x, y in zip(ref, frames)]):.2f} dB "
               f"vs source | - | {len(data) * 8 * 25 / t / 1000:.0f} kbps | - |")
     return 0
