@@ -11,14 +11,15 @@ One run, per test clip: RGB PSNR, Y PSNR and MS-SSIM over kbps of
 - the learned video payloads ``envc``, ``vlvc``, ``ssvc``, ``imclvc`` (codes 15..18), a crf
   sweep each (low-delay P, one I frame);
 
-then BD-rate (PSNR RGB, PSNR Y, MS-SSIM in dB) of every curve vs x264 and of each learned video codec vs sth
-intra-only, decode speed (frames per second, one CPU thread) and the ablations at the
-lowest rate (the highest crf of the sweep): envc ``cross_scale=False`` (single-scale flow),
-envc ``rd=0`` (at crf 36 and 51: the encoder's block vectors without their rate term,
-``motion.rd_fields``), vlvc ``flow_prediction=False`` (the whole voxel flow sent), imclvc ``sr=True`` (the
-low-rate mode: frames coded at half size + the super-resolution head; the sweep codes full
-size), each beside the sweep's point at that crf and as a PSNR difference at equal rate
-(the full curve interpolated at the variant's rate, linear in log rate). ssvc's partial-stream accuracy is measured by
+then BD-rate (PSNR RGB, PSNR Y, MS-SSIM in dB) of every curve vs x264 and of each learned
+video codec vs sth intra-only, decode speed (frames per second, one CPU thread) and the
+ablations at the lowest rate (the highest crf of the sweep): envc ``cross_scale=False``
+(single-scale flow), envc ``rd=0`` (at crf 36 and 51: the encoder's block vectors without
+their rate term, ``motion.rd_fields``), vlvc ``flow_prediction=False`` (the whole voxel
+flow sent), imclvc ``sr=True`` (the low-rate mode: frames coded at half size + the
+super-resolution head; the sweep codes full size), each beside the sweep's point at that
+crf and as a PSNR difference at equal rate (the full curve interpolated at the variant's
+rate, linear in log rate). ssvc's partial-stream accuracy is measured by
 ``benchmarks/ssvc.py``.
 
 Test clips, never trained on (``--clips``, default 6.1, 6.2, bbb; ``--frames`` frames from

@@ -144,9 +144,10 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
     fields are replaced by their 3 x 3 median where that costs less; before and after, each
     group's whole field is set to one value (zero, its median) when that costs less (static
     or uniformly moving content). With a temporal prediction p the same candidates are
-    tried on f - p too (p + the 3 x 3 median of f - p; p, p + the median of f - p): the descent then starts from the cheap field and adds
-    detail where it pays. ``bounds[c] = (lo, hi)``; ``valid`` (h, w):
-    only the first h x w pixels count (the rest is padding). ``residuals``: the coder's
+    tried on f - p too (p + the 3 x 3 median of f - p; p, p + the median of f - p). The
+    descent thus starts from the cheap field and adds detail where it pays.
+    ``bounds[c] = (lo, hi)``; ``valid`` (h, w): only the first h x w pixels count (the
+    rest is padding). ``residuals``: the coder's
     residual map of one field [hb, wb] (default :func:`med_residual_map`); a block's
     residual may depend only on its left, upper and upper-left neighbours."""
     import numpy as np
@@ -168,15 +169,18 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
         mask = torch.zeros((1, 1, hb * BLOCK, wb * BLOCK))
         mask[..., :valid[0], :valid[1]] = 1
 
-    def windows(g):
-        """Per block: the SSE (channel mean) over its 32 x 32 window of influence."""
+    def errors(g):
+        """The channel-mean squared error map [1, 1, H, W] of the fields ``g`` (padding 0)."""
         with torch.no_grad():
             p = predict(torch.from_numpy(g.astype(np.float32))[None]).to(torch.float32)
             e = ((p - tgt) ** 2).mean(1, keepdim=True)
-        if mask is not None:
-            e = e * mask
-        e = F.pad(e, (BLOCK // 2,) * 4)
-        return F.avg_pool2d(e, 2 * BLOCK, stride=BLOCK)[0, 0].double().numpy() * (4 * BLOCK * BLOCK)
+        return e if mask is None else e * mask
+
+    def windows(g):
+        """Per block: the error summed over its 32 x 32 window of influence."""
+        e = F.pad(errors(g), (BLOCK // 2,) * 4)
+        return (F.avg_pool2d(e, 2 * BLOCK, stride=BLOCK)[0, 0].double().numpy()
+                * (4 * BLOCK * BLOCK))
 
     def bits_map(g, tabs):
         """Per block: bits of the MED residuals it takes part in (itself, right, lower,
@@ -195,16 +199,12 @@ def rd_fields(fields, predict, target, lam: float, groups, bounds, prediction=No
             tabs.append(int(np.argmin(cost_tab[:, r].sum(1))))
         return tabs
 
-    def total(g, tabs=None):
-        tabs = best_tables(g) if tabs is None else tabs
-        with torch.no_grad():
-            p = predict(torch.from_numpy(g.astype(np.float32))[None]).to(torch.float32)
-            e = ((p - tgt) ** 2).mean(1, keepdim=True)
-        if mask is not None:
-            e = e * mask
+    def total(g):
+        """The true D + lam x R of the fields ``g`` (each field at its best table)."""
+        tabs = best_tables(g)
         r = sum(float(cost_tab[tabs[c], np.clip(resid(g[c] - pr[c]) + RES_MAX, 0,
                                                   2 * RES_MAX)].sum()) for c in range(c_n))
-        return float(e.double().sum()) + lam * r
+        return float(errors(g).double().sum()) + lam * r
 
     def flat(f):
         """Each group's field set to one value, or (with a temporal prediction) to the
