@@ -27,6 +27,7 @@ from typing import Any
 
 from ..codecs.learned.gitssic import BLOCK, GROUPS_INFO_KEY as INFO_KEY, auto_groups
 from ..codecs.learned.gitssic import group_names_json
+from ..codecs.learned.lvc.ssvc import moving_objects
 from ..codecs.pixels import psnr
 from ..container import FileData
 from ..errors import AigifError, AigifWarning, RenderError
@@ -310,7 +311,6 @@ def video_object_groups(frames: Any, *, k: int = 4):
     not apply to video families), so the objects are found in the frames themselves. When
     nothing moves but the camera: ``k`` (the codec's automatic map of k regions) and
     ``{}``, with an ``AigifWarning``."""
-    from ..codecs.learned.lvc.ssvc import moving_objects
     mask = moving_objects(frames)
     if mask is None:
         warnings.warn(f"ssvc groups='objects': nothing in the clip moves apart from the "
