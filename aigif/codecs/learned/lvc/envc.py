@@ -42,7 +42,6 @@ from ....errors import CodecError
 from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields, estimate,
                      field_bits, pyramid_volume, rd_fields, refine, scale_space_warp,
                      to_tensor, warp)
-from .bitstream import SKIP_LAMBDA
 from .scheme import Scheme
 
 __all__ = ["EnvcScheme", "SCALES", "PYRAMID", "WEIGHTS", "ref_mean"]
@@ -156,7 +155,7 @@ class EnvcScheme(Scheme):
             # their bits at the crf's lambda
             flat = fields.copy()
             flat[2] = 0
-            lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4) / (hb * wb * 256)
+            lam = self.lam / (hb * wb * 256)
             cost = [float(((self._warp(f, ref, vol, crop=False) - xt) ** 2).mean())
                     + lam * field_bits(f[2]) for f in (fields, flat)]
             if cost[1] <= cost[0]:
@@ -174,7 +173,7 @@ class EnvcScheme(Scheme):
                 # w = WEIGHTS everywhere (nearly free) where the map's gain is not worth
                 # its bits at the crf's lambda
                 cand = np.concatenate([fields[:-1], wmap[None]])
-                lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4) / (hb * wb * 256)
+                lam = self.lam / (hb * wb * 256)
                 cost = [float(((self._warp(f, ref, vol, crop=False, mean=mean) - xt) ** 2)
                               .mean()) + lam * field_bits(f[-1]) for f in (cand, fields)]
                 if cost[0] < cost[1]:
@@ -190,7 +189,7 @@ class EnvcScheme(Scheme):
         """Rate-distortion optimised fields (``motion.rd_fields``, ``rd`` passes) at the
         crf's lambda, the one of the residual skip."""
         import torch
-        lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4)
+        lam = self.lam
         groups = [(0, 1)] + [(c,) for c in range(2, fields.shape[0])]
         bounds = [(-FLOW_MAX, FLOW_MAX)] * 2
         if self.cross:

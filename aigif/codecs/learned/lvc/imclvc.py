@@ -46,9 +46,8 @@ from typing import Any, ClassVar
 from ....errors import CodecError
 from .._base import load_weights
 from ..coding import CodingError
-from .bitstream import SKIP_LAMBDA
 from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields,
-                     estimate, rd_fields, refine, to_tensor, to_uint8, warp)
+                     estimate, rd_fields, refine, to_tensor, warp)
 from .scheme import Scheme
 
 __all__ = ["ImclvcScheme", "SR_MODELS", "FLOW_KEY"]
@@ -186,24 +185,15 @@ class ImclvcScheme(Scheme):
         if self.opts["rd"]:
             # rate-distortion optimised block vectors at the crf's lambda (a coded-size
             # pixel stands for height x width / (h x w) output pixels)
-            lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4) * h * w / (self.height
-                                                                          * self.width)
+            lam = self.lam * h * w / (self.height * self.width)
             fields = rd_fields(fields, lambda g: warp(ref32, dense(g) / QPEL), to_tensor(dp),
                                lam, [(0, 1)], [(-FLOW_MAX, FLOW_MAX)] * 2,
                                passes=self.opts["rd"], valid=(h, w))
         data = encode_fields(fields)
         flow = self._dense(fields)
         pred = warp(ref, flow)[:, :, :h, :w]
-        res, d_hat = self.residual.encode(d, pred, self.head.step)
-        # the residual is skipped when its MSE gain does not pay for its bits (the rule of
-        # Scheme.res_code, at the coded size)
-        p8 = to_uint8(pred)
-        xf = np.asarray(d, np.float64)
-        mse_r = np.mean((d_hat - xf) ** 2) / 255 ** 2
-        mse_p = np.mean((p8 - xf) ** 2) / 255 ** 2
-        lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4)
-        if mse_p <= mse_r + lam * 8 * sum(map(len, res)) / (h * w):
-            res, d_hat = [], p8
+        # the residual, or none where it does not pay (at the coded size)
+        res, d_hat = self.res_code(d, pred)
         return [data, *res], self._out(d_hat, flow[:, :, :h, :w])
 
     def decode_inter(self, streams: list):
@@ -215,11 +205,5 @@ class ImclvcScheme(Scheme):
         self.note(fields)
         flow = self._dense(fields)
         pred = warp(to_tensor(self._ref(), self.dtype), flow)[:, :, :h, :w]
-        if len(streams) == 1:
-            d = to_uint8(pred)
-        else:
-            if self.trace is not None:
-                self.note(self.residual.decode_symbols(list(streams[1:]), h, w,
-                                                       self.head.step)[2])
-            d = self.residual.decode(list(streams[1:]), pred, self.head.step)
+        d = self.res_uncode(streams[1:], pred)
         return self._out(d, flow[:, :, :h, :w])

@@ -132,6 +132,13 @@ class Scheme:
         raise NotImplementedError
 
     # -- helpers -----------------------------------------------------------------------------
+    @property
+    def lam(self) -> float:
+        """The crf's rate-distortion trade: MSE (0..1 units) one bit per pixel is worth,
+        ``SKIP_LAMBDA`` at crf 28, doubling every 4 crf (the residual skip's and the
+        motion's)."""
+        return SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4)
+
     def res_encode(self, x, pred) -> tuple[list, Any]:
         """The conditional residual coder on frame ``x`` given ``pred`` ([1, 3, H, W])."""
         return self.residual.encode(x, pred, self.head.step)
@@ -139,17 +146,17 @@ class Scheme:
     def res_code(self, x, pred) -> tuple[list, Any]:
         """The residual of a P frame, or none: ``([z, y], x_hat)``, or ``([], prediction
         rounded to 8 bits)`` when coding the residual is not worth its bits (its MSE gain
-        below ``lambda x bits / pixels``, lambda doubling every 4 crf: static content, or
-        a residual model that cannot improve on the prediction at this step)."""
+        below ``lam x bits / pixels``: static content, or a residual model that cannot
+        improve on the prediction at this step). ``x`` may be smaller than the output
+        frame (imclvc's low-rate mode codes half size): its own pixels count."""
         import numpy as np
         streams, x_hat = self.res_encode(x, pred)
         p8 = to_uint8(pred)
         xf = np.asarray(x, np.float64)
         mse_r = np.mean((x_hat - xf) ** 2) / 255 ** 2
         mse_p = np.mean((p8 - xf) ** 2) / 255 ** 2
-        lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4)
         bits = 8 * sum(map(len, streams))
-        if mse_p <= mse_r + lam * bits / (self.width * self.height):
+        if mse_p <= mse_r + self.lam * bits / (xf.shape[0] * xf.shape[1]):
             return [], p8
         return streams, x_hat
 
@@ -161,8 +168,8 @@ class Scheme:
 
     def res_decode(self, streams: list, pred):
         if self.trace is not None:
-            self.note(self.residual.decode_symbols(list(streams), self.height, self.width,
-                                                   self.head.step)[2])
+            h, w = pred.shape[-2:]
+            self.note(self.residual.decode_symbols(list(streams), h, w, self.head.step)[2])
         return self.residual.decode(list(streams), pred, self.head.step)
 
     def padded_refs(self, bs: int = 16):

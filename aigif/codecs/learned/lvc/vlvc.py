@@ -37,7 +37,6 @@ from typing import Any, ClassVar
 from ....errors import CodecError
 from .motion import (FLOW_MAX, QPEL, block_flow, decode_fields, dense, encode_fields, estimate,
                      field_bits, rd_fields, refine, to_tensor, voxel_warp)
-from .bitstream import SKIP_LAMBDA
 from .scheme import Scheme
 
 __all__ = ["VlvcScheme", "K", "TIMES", "WEIGHTS"]
@@ -177,7 +176,7 @@ class VlvcScheme(Scheme):
         single = fields.copy()
         single[3:6] = 0
         single[6] = WEIGHTS - 1
-        lam = SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4) / (hb * wb * 256)
+        lam = self.lam / (hb * wb * 256)
         cost = [float(block_err(f).mean()) / 3 + lam * sum(field_bits(c) for c in f)
                 for f in (fields, single)]
         if cost[1] <= cost[0]:
@@ -187,7 +186,7 @@ class VlvcScheme(Scheme):
             # against f[t-1] (the usual temporal prediction; each field's order is picked
             # below)
             fields = rd_fields(fields, lambda g: self._blend_grid(g, stack32), xt,
-                               SKIP_LAMBDA * 2 ** ((self.head.crf - 28) / 4),
+                               self.lam,
                                [(0, 1), (2,), (3, 4), (5,), (6,)], bounds,
                                prediction=anchor, passes=self.opts["rd"],
                                valid=(self.height, self.width))
