@@ -483,6 +483,8 @@ def test_moving_objects_finds_the_tube():
     assert tiles.tolist() == [[1, 1, 0], [0, 0, 0]]
     assert S.moving_objects(_sprite_clip(move=False)) is None
     assert S.moving_objects(frames[:1]) is None
+    with pytest.raises(CodecError, match="uint8"):
+        S.moving_objects(frames.astype(np.float32))
 
 
 def test_save_video_objects_groups(tiny, tmp_path):

@@ -144,11 +144,12 @@ def moving_objects(frames, max_objects: int = 8, threshold: float = 1.0,
     ``threshold`` px; the union over the clip, opened (3 x 3) to drop noise, is cut into
     connected components (8-connected) of at least ``min_area`` pixels: each component is
     an object's tube (the places it passes through), the ``max_objects`` largest kept.
-    Objects whose paths touch share a group. For ``aigif.save(..., video=...,
+    Objects whose paths touch share a group. ``frames``: as the encoder takes them
+    (CodecError otherwise). For ``aigif.save(..., video=...,
     fallback="ssvc", groups="objects")``: ssvc then gives each tube its own sub-stream."""
     import numpy as np
-    f = np.asarray(frames)
-    if f.ndim != 4 or f.shape[0] < 2:
+    f = as_frames(frames, "ssvc objects: video")
+    if f.shape[0] < 2:
         return None
     moving = np.zeros(f.shape[1:3], np.uint8)
     for t in range(1, f.shape[0]):
